@@ -1,0 +1,20 @@
+"""Errors that reach the user as one clean line.
+
+`BadInput` is for anything the user gave us (spec, data file, argument):
+the CLI turns it into exit code 2 and a single message on stderr.
+"""
+
+
+class MlplabError(Exception):
+    """Base class for errors mlplab reports without a traceback."""
+
+
+class BadInput(MlplabError):
+    """A spec value, data file or argument that cannot be used (exit code 2).
+
+    The message names the field or file, the bad value and what is allowed.
+    """
+
+
+class RunFailed(MlplabError):
+    """The run itself failed (exit code 1)."""
