@@ -1,0 +1,347 @@
+"""Keras' optimizers as pure JAX functions whose hyperparameters are data.
+
+A Keras optimizer bakes `beta_1`, `momentum`, `rho`, ... in as Python floats,
+so a population whose members differ in them would need one compiled
+program per member. Here every numeric hyperparameter is a JAX scalar in a
+`hyper` dict (vmap gives each member its own) and only the structural
+options in `STATIC` (`nesterov`, `amsgrad`, `centered`) shape the program.
+
+In the optax style an optimizer is a pair of pure functions::
+
+    opt = make("sgd", nesterov=True)
+    hyper = hyperparameters("sgd", learning_rate=0.1, momentum=0.9)
+    state = opt.init(params, hyper)
+    params, state = opt.update(grads, state, params, hyper)
+
+The maths follows `keras/src/optimizers/{sgd,adam,adamw,rmsprop,adagrad}.py`
+and `base_optimizer.py` (Keras 3) operation for operation, so a member gives
+the numbers `keras.optimizers.X(...).apply_gradients` gives (to float32
+rounding: Keras computes `1 - beta` from the Python float, we from the
+float32 scalar).
+
+Keras' defaults are what this module supports. Not supported (all off by
+default in Keras): `clipnorm`, `clipvalue`, `global_clipnorm`, `use_ema` /
+`ema_momentum` / `ema_overwrite_frequency`, `loss_scale_factor`,
+`gradient_accumulation_steps`, learning-rate schedules or callables,
+`weight_decay` on optimizers other than AdamW, `exclude_from_weight_decay`
+(Keras excludes nothing by default, and neither do we: biases decay too),
+variable constraints, `None` gradients, and variables with
+`overwrite_with_gradient`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from . import _backend  # noqa: F401  (selects the JAX backend before keras loads)
+from .errors import BadInput
+
+NAMES = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
+
+# Structural options: they change which state exists or which formula runs,
+# so they are part of the compiled program (a population shares them).
+STATIC = {"nesterov", "amsgrad", "centered"}
+
+# Keras' constructor defaults (tests check these against the signatures).
+_DEFAULTS: dict[str, dict[str, float | bool]] = {
+    "sgd": {"learning_rate": 0.01, "momentum": 0.0, "nesterov": False},
+    "adam": {
+        "learning_rate": 0.001,
+        "beta_1": 0.9,
+        "beta_2": 0.999,
+        "epsilon": 1e-7,
+        "amsgrad": False,
+    },
+    "adamw": {
+        "learning_rate": 0.001,
+        "weight_decay": 0.004,
+        "beta_1": 0.9,
+        "beta_2": 0.999,
+        "epsilon": 1e-7,
+        "amsgrad": False,
+    },
+    "rmsprop": {
+        "learning_rate": 0.001,
+        "rho": 0.9,
+        "momentum": 0.0,
+        "epsilon": 1e-7,
+        "centered": False,
+    },
+    "adagrad": {
+        "learning_rate": 0.001,
+        "initial_accumulator_value": 0.1,
+        "epsilon": 1e-7,
+    },
+}
+
+_KERAS_CLASS = {
+    "sgd": "SGD",
+    "adam": "Adam",
+    "adamw": "AdamW",
+    "rmsprop": "RMSprop",
+    "adagrad": "Adagrad",
+}
+
+
+def _check_name(name: str) -> None:
+    if name not in NAMES:
+        raise BadInput(
+            f"optimizer {name!r} is not known; use one of {', '.join(NAMES)}"
+        )
+
+
+def defaults(name: str) -> dict[str, float | bool]:
+    """Keras' default for every parameter of optimizer `name` (a fresh dict)."""
+    _check_name(name)
+    return dict(_DEFAULTS[name])
+
+
+def hyperparameters(name: str, **values: float) -> dict[str, jax.Array]:
+    """The `hyper` dict for `name`: Keras' defaults, overridden by `values`,
+    as float32 scalars. Static options are not hyperparameters; pass them
+    to `make`."""
+    known = {k: v for k, v in defaults(name).items() if k not in STATIC}
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise BadInput(
+            f"{name}: unknown hyperparameter(s) {', '.join(unknown)}; "
+            f"allowed: {', '.join(known)}"
+        )
+    known.update(values)
+    return {k: jnp.asarray(v, jnp.float32) for k, v in known.items()}
+
+
+class Optimizer(NamedTuple):
+    """A pair of pure functions (optax style); state is a dict of arrays."""
+
+    init: Callable[[list[jax.Array], dict], Any]
+    update: Callable[[list, Any, list, dict], tuple[list, Any]]
+
+
+# --- helpers ---------------------------------------------------------------
+
+
+def _h(hyper: dict, key: str, like: jax.Array) -> jax.Array:
+    # Keras casts each hyperparameter to the variable's dtype (ops.cast).
+    return jnp.asarray(hyper[key]).astype(like.dtype)
+
+
+def _zeros(params):
+    return [jnp.zeros_like(p) for p in params]
+
+
+def _iterations() -> jax.Array:
+    # Keras' `iterations` variable: dtype "int" is int32 on JAX.
+    return jnp.zeros((), jnp.int32)
+
+
+# --- SGD -------------------------------------------------------------------
+
+
+def _sgd(nesterov: bool = False) -> Optimizer:
+    # Keras only creates `momentums` when momentum != 0 (a Python test); here
+    # momentum is data, so the buffer always exists. With momentum 0 the
+    # formula reduces exactly to Keras' plain step: m = m*0 - g*lr and
+    # p + (-(g*lr)) == p - g*lr.
+    def init(params, hyper):
+        return {"iterations": _iterations(), "momentum": _zeros(params)}
+
+    def update(grads, state, params, hyper):
+        new_params, new_m = [], []
+        for g, p, m in zip(grads, params, state["momentum"]):
+            lr = _h(hyper, "learning_rate", p)
+            mu = _h(hyper, "momentum", p)
+            g = g.astype(p.dtype)
+            m = m * mu - g * lr
+            if nesterov:
+                p = p + (m * mu - g * lr)
+            else:
+                p = p + m
+            new_params.append(p)
+            new_m.append(m)
+        return new_params, {"iterations": state["iterations"] + 1, "momentum": new_m}
+
+    return Optimizer(init, update)
+
+
+# --- Adam / AdamW ----------------------------------------------------------
+
+
+def _adam(amsgrad: bool = False, decoupled_weight_decay: bool = False) -> Optimizer:
+    def init(params, hyper):
+        state = {
+            "iterations": _iterations(),
+            "momentum": _zeros(params),
+            "velocity": _zeros(params),
+        }
+        if amsgrad:
+            state["velocity_hat"] = _zeros(params)
+        return state
+
+    def update(grads, state, params, hyper):
+        it = state["iterations"]
+        v_hats = state["velocity_hat"] if amsgrad else [None] * len(params)
+        new_params, new_m, new_v, new_vh = [], [], [], []
+        for g, p, m, v, vh in zip(grads, params, state["momentum"], state["velocity"], v_hats):
+            lr = _h(hyper, "learning_rate", p)
+            if decoupled_weight_decay:
+                # base_optimizer._apply_weight_decay, before the update step:
+                # variable - variable * wd * lr (applied to every variable).
+                p = p - p * _h(hyper, "weight_decay", p) * lr
+            b1 = _h(hyper, "beta_1", p)
+            b2 = _h(hyper, "beta_2", p)
+            eps = _h(hyper, "epsilon", p)
+            g = g.astype(p.dtype)
+            local_step = (it + 1).astype(p.dtype)
+            b1_power = jnp.power(b1, local_step)
+            b2_power = jnp.power(b2, local_step)
+            alpha = lr * jnp.sqrt(1 - b2_power) / (1 - b1_power)
+            m = m + (g - m) * (1 - b1)
+            v = v + (jnp.square(g) - v) * (1 - b2)
+            v_used = v
+            if amsgrad:
+                vh = jnp.maximum(vh, v)
+                v_used = vh
+                new_vh.append(vh)
+            p = p - (m * alpha) / (jnp.sqrt(v_used) + eps)
+            new_params.append(p)
+            new_m.append(m)
+            new_v.append(v)
+        new_state = {"iterations": it + 1, "momentum": new_m, "velocity": new_v}
+        if amsgrad:
+            new_state["velocity_hat"] = new_vh
+        return new_params, new_state
+
+    return Optimizer(init, update)
+
+
+# --- RMSprop ---------------------------------------------------------------
+
+
+def _rmsprop(centered: bool = False) -> Optimizer:
+    # As for SGD, the momentum buffer always exists; with momentum 0,
+    # m = 0*m + increment and p - m == p - increment, Keras' plain step.
+    def init(params, hyper):
+        state = {
+            "iterations": _iterations(),
+            "velocity": _zeros(params),
+            "momentum": _zeros(params),
+        }
+        if centered:
+            state["average_gradient"] = _zeros(params)
+        return state
+
+    def update(grads, state, params, hyper):
+        avgs = state["average_gradient"] if centered else [None] * len(params)
+        new_params, new_v, new_m, new_a = [], [], [], []
+        for g, p, v, m, a in zip(grads, params, state["velocity"], state["momentum"], avgs):
+            lr = _h(hyper, "learning_rate", p)
+            rho = _h(hyper, "rho", p)
+            mu = _h(hyper, "momentum", p)
+            eps = _h(hyper, "epsilon", p)
+            g = g.astype(p.dtype)
+            v = rho * v + (1 - rho) * jnp.square(g)
+            if centered:
+                a = rho * a + (1 - rho) * g
+                denominator = v - jnp.square(a) + eps
+                new_a.append(a)
+            else:
+                denominator = v + eps
+            increment = (lr * g) / jnp.sqrt(denominator)
+            m = mu * m + increment
+            p = p - m
+            new_params.append(p)
+            new_v.append(v)
+            new_m.append(m)
+        new_state = {
+            "iterations": state["iterations"] + 1,
+            "velocity": new_v,
+            "momentum": new_m,
+        }
+        if centered:
+            new_state["average_gradient"] = new_a
+        return new_params, new_state
+
+    return Optimizer(init, update)
+
+
+# --- Adagrad ---------------------------------------------------------------
+
+
+def _adagrad() -> Optimizer:
+    def init(params, hyper):
+        return {
+            "iterations": _iterations(),
+            "accumulator": [
+                jnp.full_like(p, _h(hyper, "initial_accumulator_value", p)) for p in params
+            ],
+        }
+
+    def update(grads, state, params, hyper):
+        new_params, new_acc = [], []
+        for g, p, acc in zip(grads, params, state["accumulator"]):
+            lr = _h(hyper, "learning_rate", p)
+            eps = _h(hyper, "epsilon", p)
+            g = g.astype(p.dtype)
+            acc = acc + jnp.square(g)
+            p = p - (lr * g) / jnp.sqrt(acc + eps)
+            new_params.append(p)
+            new_acc.append(acc)
+        return new_params, {"iterations": state["iterations"] + 1, "accumulator": new_acc}
+
+    return Optimizer(init, update)
+
+
+# --- public constructors ---------------------------------------------------
+
+
+def make(name: str, **static: bool) -> Optimizer:
+    """The pure-function optimizer `name`; `static` sets its structural
+    options (`nesterov` for sgd, `amsgrad` for adam/adamw, `centered` for
+    rmsprop), Keras' defaults otherwise."""
+    _check_name(name)
+    allowed = {k for k in _DEFAULTS[name] if k in STATIC}
+    unknown = sorted(set(static) - allowed)
+    if unknown:
+        raise BadInput(
+            f"{name}: {', '.join(unknown)} is not a structural option of this optimizer; "
+            f"allowed: {', '.join(sorted(allowed)) or 'none'}"
+        )
+    options = {k: bool(_DEFAULTS[name][k]) for k in allowed}
+    options.update({k: bool(v) for k, v in static.items()})
+    if name == "sgd":
+        return _sgd(**options)
+    if name == "adam":
+        return _adam(**options)
+    if name == "adamw":
+        return _adam(**options, decoupled_weight_decay=True)
+    if name == "rmsprop":
+        return _rmsprop(**options)
+    return _adagrad()
+
+
+def keras_optimizer(name: str, hyper: dict):
+    """The equivalent `keras.optimizers.Optimizer` (e.g. to compile a saved
+    model). `hyper` holds scalar hyperparameters (one member's, not a
+    population's) and may also hold the static options; missing keys take
+    Keras' defaults."""
+    import keras
+
+    _check_name(name)
+    unknown = sorted(set(hyper) - set(_DEFAULTS[name]))
+    if unknown:
+        raise BadInput(
+            f"{name}: unknown parameter(s) {', '.join(unknown)}; "
+            f"allowed: {', '.join(_DEFAULTS[name])}"
+        )
+    kwargs: dict[str, float | bool] = {}
+    for key, value in hyper.items():
+        if key in STATIC:
+            kwargs[key] = bool(value)
+        else:
+            # Keras insists on Python floats (SGD rejects a numpy momentum).
+            kwargs[key] = float(jnp.asarray(value).reshape(()))
+    return getattr(keras.optimizers, _KERAS_CLASS[name])(**kwargs)
