@@ -18,3 +18,13 @@ if keras.backend.backend() != "jax":
         f"keras is already running on {keras.backend.backend()!r}: mlplab needs the JAX "
         "backend; import mlplab before keras or set KERAS_BACKEND=jax"
     )
+
+import jax  # noqa: E402
+
+# Compiling a program costs about a second; the persistent cache makes the next
+# run of the same model (a re-run, the next sweep chunk, the test suite) skip it.
+_cache = os.environ.get("MLPLAB_JAX_CACHE", os.path.join(
+    os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "mlplab", "jax"))
+if _cache and _cache != "0" and not jax.config.jax_compilation_cache_dir:
+    jax.config.update("jax_compilation_cache_dir", _cache)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.3)

@@ -1,0 +1,267 @@
+"""`mlplab`: a thin layer over the library. Library errors become one clean line here.
+
+Exit codes: 0 ok, 1 the run failed or diverged, 2 bad input, 130 interrupted.
+`--json` prints one JSON document on stdout and nothing else there.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from .errors import BadInput, MlplabError
+
+# Piped output (tests, `| less`) gets wide lines instead of rich's 80-column default.
+err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 160)
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+
+
+def _fmt(v: Any, digits: int = 4) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return "nan" if math.isnan(v) else f"{v:.{digits}f}"
+    return str(v)
+
+
+def _print_json(doc: Any) -> None:
+    from .store import dumps
+    sys.stdout.write(dumps(doc, indent=2) + "\n")
+
+
+# ---------------------------------------------------------------- progress
+
+class EpochPrinter:
+    """One line per epoch, as Keras prints them, with seconds and ETA (stderr)."""
+
+    def __init__(self, epochs: int):
+        self.epochs = epochs
+        self.elapsed = 0.0
+
+    def __call__(self, exp, run_id: str, epoch: int, rec: dict) -> None:
+        self.elapsed += rec["seconds"]
+        eta = self.elapsed / epoch * (self.epochs - epoch)
+        parts = [f"epoch {epoch:>3}/{self.epochs}", f"loss {_fmt(rec['loss'])}", f"acc {_fmt(rec['accuracy'])}"]
+        if "val_loss" in rec:
+            parts += [f"val_loss {_fmt(rec['val_loss'])}", f"val_acc {_fmt(rec['val_accuracy'])}"]
+        parts += [f"{rec['seconds']:.2f}s", f"ETA {eta:.0f}s"]
+        err.print("  ".join(parts))
+
+
+# ---------------------------------------------------------------- commands
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .runner import EXIT_CODES, run_experiment
+    from .spec import load_spec
+    from .store import Store
+    exp = load_spec(args.spec, args.set)
+    store = Store(args.home)
+    callbacks = {} if args.json else {"on_epoch": EpochPrinter(exp.train.epochs)}
+    if not args.json:
+        err.print(f"[bold]{exp.display_name}[/] on {exp.data.dataset}: training...")
+    result = run_experiment(exp, store, **callbacks)
+    if args.json:
+        _print_json(result.to_json())
+    else:
+        for w in result.warnings:
+            err.print(f"[yellow]warning:[/] {w}")
+        out.print(f"run {result.run_id}: {result.status} after {result.epochs_run} epochs "
+                  f"({result.seconds:.1f}s), best epoch {result.best_epoch}; "
+                  f"test loss {_fmt(result.test_loss)}, test accuracy {_fmt(result.test_accuracy)}")
+        out.print(f"details: mlplab show {result.run_id}")
+    return EXIT_CODES[result.status]
+
+
+def _runs_table(rows: list[dict]) -> Table:
+    table = Table(box=None, header_style="bold")
+    for col in ("id", "name", "dataset", "model", "optimizer", "lr", "status", "test acc", "epochs", "seconds", "created"):
+        table.add_column(col, justify="right" if col in ("lr", "test acc", "epochs", "seconds") else "left")
+    for r in rows:
+        table.add_row(r["id"], r["name"], r["dataset"], r.get("model") or "", r.get("optimizer") or "",
+                      _fmt(r.get("learning_rate"), 4) if r.get("learning_rate") is not None else "-",
+                      r["status"], _fmt(r.get("test_accuracy")), _fmt(r.get("epochs_run")),
+                      _fmt(r.get("seconds"), 1), (r.get("created") or "")[:19].replace("T", " "))
+    return table
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from .store import Store
+    rows = Store(args.home).list_runs(status=args.status, dataset=args.dataset, limit=args.limit)
+    if args.json:
+        _print_json([{k: r.get(k) for k in ("id", "name", "dataset", "model", "optimizer", "learning_rate",
+                                             "status", "test_loss", "test_accuracy", "epochs_run", "seconds",
+                                             "created", "sweep_id")} for r in rows])
+    elif not rows:
+        out.print(f"no runs in {Store(args.home).home} yet: try `mlplab run`")
+    else:
+        out.print(_runs_table(rows))
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    import yaml
+    from .store import Store
+    run = Store(args.home).get_run(args.run)
+    if args.json:
+        _print_json(run)
+        return 0
+    out.print(f"[bold]run {run['id']}[/]  {run['name']}  status [bold]{run['status']}[/]  "
+              f"{_fmt(run.get('epochs_run'))} epochs, {_fmt(run.get('seconds'), 1)}s, best epoch {_fmt(run.get('best_epoch'))}")
+    if run.get("error"):
+        out.print(f"[red]error:[/] {run['error']}")
+    for w in run.get("warnings") or []:
+        out.print(f"[yellow]warning:[/] {w}")
+    out.print("\n[bold]spec[/]")
+    out.print(yaml.safe_dump(run["spec"], sort_keys=False).rstrip())
+    summary = run.get("summary") or {}
+    if summary.get("model_summary"):
+        out.print("\n[bold]model[/]")
+        out.print(summary["model_summary"].rstrip(), markup=False)
+    history = run.get("history") or {}
+    if history.get("epoch"):
+        table = Table(title="history", box=None, header_style="bold")
+        cols = [c for c in ("loss", "accuracy", "train_loss", "train_accuracy", "val_loss", "val_accuracy",
+                            "test_loss", "test_accuracy", "seconds") if c in history]
+        table.add_column("epoch", justify="right")
+        for c in cols:
+            table.add_column(c, justify="right")
+        for i, e in enumerate(history["epoch"]):
+            table.add_row(str(e), *(_fmt(history[c][i]) for c in cols))
+        out.print(table)
+    ev = summary.get("evaluation")
+    if ev:
+        out.print(f"\n[bold]test[/]: loss {_fmt(run.get('test_loss'))}, accuracy {_fmt(run.get('test_accuracy'))}")
+        table = Table(box=None, header_style="bold")
+        for c in ("class", "precision", "recall", "f1", "support"):
+            table.add_column(c, justify="left" if c == "class" else "right")
+        for row in ev["per_class"]:
+            table.add_row(row["class"], _fmt(row["precision"], 3), _fmt(row["recall"], 3), _fmt(row["f1"], 3),
+                          str(row["support"]))
+        out.print(table)
+        out.print("confusion matrix (rows: true, columns: predicted)")
+        for row in ev["confusion_matrix"]:
+            out.print(" ".join(f"{v:>5}" for v in row))
+    out.print(f"\nartifacts: {Store(args.home).artifact_dir(run['id'])}")
+    return 0
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    from . import data as datasets
+    if args.data_command == "list":
+        if args.json:
+            _print_json(datasets.DATASETS)
+        else:
+            for name, text in datasets.DATASETS.items():
+                out.print(f"[bold]{name:<14}[/] {text}")
+            out.print("or a path: a .npz (x_train, y_train, x_test, y_test), a folder of IDX files, a .csv")
+        return 0
+    options = {}
+    for assignment in args.set:
+        from .spec import parse_value
+        key, _, value = assignment.partition("=")
+        options[key] = parse_value(value)
+    ds = datasets.load_dataset(args.name, scale=args.scale, validation_split=0.0, flatten=True, options=options)
+    info = ds.info
+    n = info.num_classes
+    if args.class_index is not None and not 0 <= args.class_index < n:
+        raise BadInput(f"--class {args.class_index}: expected 0..{n - 1} ({', '.join(info.class_names)})")
+    out_path = Path(args.out or f"{Path(str(args.name)).stem}-samples.png")
+    from .figures import sample_grid
+    fig = sample_grid(ds.x_train, ds.y_train, info.class_names, info.image_shape, class_index=args.class_index,
+                      seed=args.seed)
+    fig.savefig(out_path, dpi=100)
+    doc = {"name": info.name, "source": info.source, "train": [info.n_train, *info.input_shape],
+           "test": [info.n_test, *info.input_shape], "dtype": str(ds.x_train.dtype), "scale": info.scale,
+           "value_range": [info.value_min, info.value_max], "class_names": info.class_names,
+           "class_counts": {k: v for k, v in info.class_counts.items() if k != "val"},
+           "warnings": info.warnings, "samples_png": str(out_path)}
+    if args.json:
+        _print_json(doc)
+        return 0
+    out.print(f"[bold]{info.name}[/] from {info.source}")
+    out.print(f"train {info.n_train} x {info.input_shape}, test {info.n_test}; dtype {doc['dtype']}; "
+              f"values {info.value_min:.3g}..{info.value_max:.3g} after scale '{info.scale}'")
+    table = Table(box=None, header_style="bold")
+    for c in ("class", "name", "train", "test"):
+        table.add_column(c)
+    for k, name in enumerate(info.class_names):
+        table.add_row(str(k), name, str(info.class_counts["train"][k]), str(info.class_counts["test"][k]))
+    out.print(table)
+    for w in info.warnings:
+        out.print(f"[yellow]warning:[/] {w}")
+    out.print(f"samples: {out_path}")
+    return 0
+
+
+# ---------------------------------------------------------------- parser
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="mlplab", description="Train and study neural-network classifiers.")
+    p.add_argument("--home", help="run store folder (default $MLPLAB_HOME or ./mlplab-runs)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def add(name: str, help_: str) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help_)
+        sp.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+        sp.add_argument("--home", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        return sp
+
+    sp = add("run", "train one experiment (default: 64-64 ReLU MLP on digits)")
+    sp.add_argument("spec", nargs="?", help="a TOML or YAML spec file")
+    sp.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a dotted spec key, e.g. --set train.learning_rate=0.01")
+    sp.set_defaults(func=cmd_run)
+
+    sp = add("runs", "list stored runs, newest first")
+    sp.add_argument("--status")
+    sp.add_argument("--dataset")
+    sp.add_argument("--limit", type=int)
+    sp.set_defaults(func=cmd_runs)
+
+    sp = add("show", "show one run: spec, model, history, evaluation")
+    sp.add_argument("run", help="run id, a unique prefix of one, or 'last'")
+    sp.set_defaults(func=cmd_show)
+
+    sp = add("data", "list data sets, or show one")
+    dsub = sp.add_subparsers(dest="data_command", required=True)
+    dl = dsub.add_parser("list", help="the built-in data sets")
+    dl.add_argument("--json", action="store_true")
+    ds = dsub.add_parser("show", help="shapes, value range, class counts and a PNG grid of samples")
+    ds.add_argument("name", help="digits | mnist | fashion-mnist | cosine2d | a path")
+    ds.add_argument("--out", help="PNG file for the sample grid (default NAME-samples.png)")
+    ds.add_argument("--class", dest="class_index", type=int, help="show samples of this class only")
+    ds.add_argument("--scale", default="unit", help="unit | symmetric | standard | none")
+    ds.add_argument("--seed", type=int, default=0)
+    ds.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="data set option, e.g. n=2000")
+    ds.add_argument("--json", action="store_true")
+    sp.set_defaults(func=cmd_data)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = parser()
+    try:
+        args = p.parse_args(argv)
+    except SystemExit as e:  # argparse already printed a one-line usage error
+        return 2 if e.code else 0
+    try:
+        return args.func(args)
+    except BadInput as e:
+        err.print(f"mlplab: error: {e}", markup=False, soft_wrap=True)
+        return 2
+    except MlplabError as e:
+        err.print(f"mlplab: error: {e}", markup=False, soft_wrap=True)
+        return 1
+    except KeyboardInterrupt:
+        err.print("mlplab: interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

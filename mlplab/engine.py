@@ -1,0 +1,348 @@
+"""The population engine: one compiled program trains a stack of members.
+
+A *program* is what must be static for one compiled JAX program: the Keras
+model's structure, the optimizer class and its structural options, the loss,
+batch size and epochs. A *member* is what may differ inside it: initial
+weights, optimizer hyperparameters (learning rate, momentum, betas, ...),
+L1/L2 factors and the shuffle seed. A single run is a population of one.
+
+The step is pure, `step(state, batch) -> (state, metrics)`, vmapped over the
+members and scanned over the batches of an epoch on device; the host sees the
+population once per epoch (evaluation, early stopping, progress). A member
+that diverges or stops early is frozen (its updates are masked), never the
+others, and a NaN never spreads: members share no arithmetic.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from . import _backend  # noqa: F401
+import jax
+import jax.numpy as jnp
+import keras
+import numpy as np
+
+from . import optimizers
+from .data import Dataset
+from .spec import EarlyStopping
+
+EVAL_CHUNK = 2048          # rows per inference-mode batch
+TRAIN_EVAL_ROWS = 10_000   # inference-mode train metrics use a fixed sample of at most this many rows
+
+
+@dataclass(frozen=True)
+class Program:
+    """The static part of a group of members."""
+    model: keras.Model
+    optimizer: str
+    loss: str = "sparse_categorical_crossentropy"
+    batch_size: int = 32
+    epochs: int = 20
+    shuffle: bool = True
+    early_stopping: EarlyStopping | None = None
+    static: dict[str, bool] = field(default_factory=dict)   # nesterov / amsgrad / centered
+
+
+@dataclass
+class Member:
+    """The dynamic part: what one member of the population brings."""
+    trainable: list[np.ndarray]
+    non_trainable: list[np.ndarray]
+    hyper: dict[str, float]                   # optimizer numeric hyperparameters
+    regularization: list[tuple[float, float]]  # (l1, l2) per trainable variable
+    seed: int                                 # shuffle stream
+
+
+@dataclass
+class Outcome:
+    """What training did to one member."""
+    history: dict[str, list[float]]
+    status: str                  # ok | stopped | diverged | interrupted
+    epochs_run: int
+    best_epoch: int | None       # 1-based, by the early-stopping monitor (val_loss when off)
+    trainable: list[np.ndarray]
+    non_trainable: list[np.ndarray]
+    test_probabilities: np.ndarray
+    seconds: float
+
+
+# ---------------------------------------------------------------- losses
+
+def _targets(loss: str, y: jax.Array, num_classes: int) -> jax.Array:
+    if loss in ("categorical_crossentropy", "mse"):
+        return jax.nn.one_hot(y, num_classes)
+    if loss == "binary_crossentropy":
+        return y[:, None].astype("float32")
+    return y
+
+
+def _per_sample_loss(loss: str) -> Callable:
+    return {
+        "sparse_categorical_crossentropy": keras.losses.sparse_categorical_crossentropy,
+        "categorical_crossentropy": keras.losses.categorical_crossentropy,
+        "binary_crossentropy": keras.losses.binary_crossentropy,
+        "mse": keras.losses.mean_squared_error,
+    }[loss]
+
+
+def _correct(loss: str, probs: jax.Array, y: jax.Array) -> jax.Array:
+    pred = (probs[:, 0] > 0.5).astype("int32") if loss == "binary_crossentropy" else jnp.argmax(probs, -1)
+    return (pred == y).astype("float32")
+
+
+def class_probabilities(probs: np.ndarray) -> np.ndarray:
+    """(N, C) probabilities; one sigmoid unit becomes [1 - p, p]."""
+    return np.concatenate([1 - probs, probs], axis=-1) if probs.shape[-1] == 1 else probs
+
+
+# ---------------------------------------------------------------- the compiled program
+
+def _uses_batch_statistics(model: keras.Model) -> bool:
+    return any(isinstance(layer, keras.layers.BatchNormalization) for layer in model._flatten_layers())
+
+
+class Compiled:
+    """The jitted functions of one program; built once, reused across chunks and epochs."""
+
+    def __init__(self, program: Program, num_classes: int):
+        self.program = program
+        model, loss = program.model, program.loss
+        opt = optimizers.make(program.optimizer, **program.static)
+        per_sample = _per_sample_loss(loss)
+        # A padded last batch is exact when rows do not see each other; batch-norm
+        # statistics do, so those models take the short last batch as a separate step.
+        self.pad_last_batch = not _uses_batch_statistics(model)
+
+        def penalty(trainable, reg):
+            l1, l2 = reg
+            return sum(a * jnp.sum(jnp.abs(w)) + b * jnp.sum(jnp.square(w)) for w, a, b in zip(trainable, l1, l2))
+
+        def forward(trainable, non_trainable, x, training):
+            return model.stateless_call(trainable, non_trainable, x, training=training)
+
+        def member_step(state, consts, x, y, idx, weight):
+            # idx: (B,) rows of this member's batch; weight: 1 for real rows, 0 for padding
+            xb, yb = x[idx], y[idx]
+            target = _targets(loss, yb, num_classes)
+            n = jnp.sum(weight)
+
+            def objective(trainable):
+                probs, non_trainable = forward(trainable, state["non_trainable"], xb, True)
+                value = jnp.sum(per_sample(target, probs) * weight) / n + penalty(trainable, consts["reg"])
+                return value, (probs, non_trainable)
+
+            (value, (probs, non_trainable)), grads = jax.value_and_grad(objective, has_aux=True)(state["trainable"])
+            params, opt_state = opt.update(grads, state["opt"], state["trainable"], consts["hyper"])
+            finite = jnp.isfinite(value) & jnp.isfinite(sum(jnp.sum(g) for g in grads))
+            was_active = state["active"]
+            ok = was_active & finite
+            keep = lambda new, old: jax.tree.map(lambda a, b: jnp.where(ok, a, b), new, old)  # noqa: E731
+            return {
+                "trainable": keep(params, state["trainable"]),
+                "non_trainable": keep(non_trainable, state["non_trainable"]),
+                "opt": keep(opt_state, state["opt"]),  # iterations too: a frozen member stays frozen
+                "active": ok,
+                "diverged": state["diverged"] | (was_active & ~finite),
+                # running sums as Keras prints them: batch losses weighted by batch size
+                "loss_sum": state["loss_sum"] + jnp.where(was_active, value * n, 0.0),
+                "correct": state["correct"] + jnp.where(was_active, jnp.sum(_correct(loss, probs, yb) * weight), 0.0),
+                "seen": state["seen"] + jnp.where(was_active, n, 0.0),
+            }
+
+        population_step = jax.vmap(member_step, in_axes=(0, 0, None, None, 0, 0))
+
+        def epoch(state, consts, x, y, batches, weights):  # (steps, P, B) each
+            def body(carry, batch):
+                return population_step(carry, consts, x, y, *batch), None
+            state, _ = jax.lax.scan(body, state, (batches, weights))
+            return state
+
+        def member_evaluate(trainable, non_trainable, reg, x, y, split, test_rows):
+            # x: (chunks, C, ...) rows of every split, padded; split: which split a row is in (3 = padding)
+            def body(sums, chunk):
+                xc, yc, sc = chunk
+                probs, _ = forward(trainable, non_trainable, xc, False)
+                losses = per_sample(_targets(loss, yc, num_classes), probs)
+                one_hot = jax.nn.one_hot(sc, 3)
+                return sums + jnp.stack([losses @ one_hot, _correct(loss, probs, yc) @ one_hot, jnp.sum(one_hot, 0)]), probs
+            sums, probs = jax.lax.scan(body, jnp.zeros((3, 3)), (x, y, split))
+            count = jnp.maximum(sums[2], 1.0)
+            probs = probs.reshape((-1,) + probs.shape[2:])[test_rows[0]:test_rows[0] + test_rows[1]]
+            return sums[0] / count + penalty(trainable, reg), sums[1] / count, probs
+
+        self.opt = opt
+        self.init = jax.jit(jax.vmap(opt.init))
+        self.epoch = jax.jit(epoch)
+        self.step = jax.jit(population_step)
+        self.evaluate = jax.jit(jax.vmap(member_evaluate, in_axes=(0, 0, 0, None, None, None, None)),
+                                static_argnums=6)
+        self.select = jax.jit(lambda mask, new, old: jax.tree.map(
+            lambda a, b: jnp.where(mask.reshape((-1,) + (1,) * (a.ndim - 1)), a, b), new, old))
+
+
+SPLITS = ("train", "val", "test")
+
+
+def _evaluation_rows(data: Dataset) -> tuple:
+    """Every row evaluated each epoch, in padded chunks: a fixed sample of the training
+    rows (at most TRAIN_EVAL_ROWS), the validation rows, the test rows."""
+    n = len(data.x_train)
+    sample = np.sort(np.random.default_rng(0).permutation(n)[:TRAIN_EVAL_ROWS]) if n > TRAIN_EVAL_ROWS else slice(None)
+    parts = [(data.x_train[sample], data.y_train[sample]), (data.x_val, data.y_val), (data.x_test, data.y_test)]
+    x = np.concatenate([p[0] for p in parts])
+    y = np.concatenate([p[1] for p in parts])
+    split = np.concatenate([np.full(len(p[1]), i, "int32") for i, p in enumerate(parts)])
+    size = min(EVAL_CHUNK, len(x))
+    count = math.ceil(len(x) / size)
+    pad = count * size - len(x)
+    x = np.concatenate([x, np.zeros((pad,) + x.shape[1:], x.dtype)]).reshape((count, size) + x.shape[1:])
+    y = np.concatenate([y, np.zeros(pad, y.dtype)]).reshape(count, size)
+    split = np.concatenate([split, np.full(pad, 3, "int32")]).reshape(count, size)
+    test_rows = (len(parts[0][1]) + len(parts[1][1]), len(parts[2][1]))
+    return jnp.asarray(x), jnp.asarray(y), jnp.asarray(split), test_rows
+
+
+def _monitor_mode(monitor: str) -> str:
+    return "max" if monitor.endswith("accuracy") else "min"
+
+
+def _batches(members: list[Member], n: int, batch_size: int, epoch: int, shuffle: bool, pad: bool) -> list:
+    """Per member row order for this epoch, cut into (steps, P, B) batches and padding weights.
+
+    Each member shuffles with its own stream (seed, epoch), so it sees the same
+    batches in a population as alone. With pad=False the short last batch comes
+    back separately as a (P, rest) array.
+    """
+    order = np.stack([np.random.default_rng((m.seed, epoch)).permutation(n) if shuffle else np.arange(n)
+                      for m in members]).astype("int32")
+    P = len(members)
+    steps, rest = divmod(n, batch_size)
+    weights = np.ones((P, n), "float32")
+    if rest and pad:
+        fill = batch_size - rest
+        order = np.concatenate([order, np.zeros((P, fill), "int32")], axis=1)
+        weights = np.concatenate([weights, np.zeros((P, fill), "float32")], axis=1)
+        steps, rest = steps + 1, 0
+    cut = steps * batch_size
+    full = [a[:, :cut].reshape(P, steps, batch_size).transpose(1, 0, 2) for a in (order, weights)]
+    last = (order[:, cut:], weights[:, cut:]) if rest else None
+    return [full, last]
+
+
+def train(program: Program, members: list[Member], data: Dataset,
+          on_epoch: Callable[[int, list[dict | None]], None] | None = None,
+          compiled: Compiled | None = None) -> list[Outcome]:
+    """Train every member of one program together; one Outcome per member.
+
+    `on_epoch(epoch, records)` is called after each epoch with one metrics dict
+    per member (None for members no longer training). Ctrl-C stops cleanly:
+    the members still training end with status "interrupted".
+    """
+    compiled = compiled or Compiled(program, data.info.num_classes)
+    P, n = len(members), len(data.x_train)
+    x, y = jnp.asarray(data.x_train), jnp.asarray(data.y_train)
+    eval_x, eval_y, eval_split, test_rows = _evaluation_rows(data)
+    splits = [s for s, rows in zip(SPLITS, (1, len(data.x_val), 1)) if rows]
+
+    hyper = {k: jnp.asarray(np.array([m.hyper[k] for m in members], "float32")) for k in members[0].hyper}
+    reg = np.asarray([m.regularization for m in members], "float32").reshape(P, -1, 2)  # (P, variables, 2)
+    consts = {"hyper": hyper, "reg": ([jnp.asarray(c) for c in reg[:, :, 0].T], [jnp.asarray(c) for c in reg[:, :, 1].T])}
+    trainable = [jnp.asarray(np.stack(w)) for w in zip(*(m.trainable for m in members))]
+    non_trainable = [jnp.asarray(np.stack(w)) for w in zip(*(m.non_trainable for m in members))]
+    zeros = jnp.asarray(np.zeros(P, "float32"))
+    state = {"trainable": trainable, "non_trainable": non_trainable, "opt": compiled.init(trainable, hyper),
+             "active": jnp.asarray(np.ones(P, bool)), "diverged": jnp.asarray(np.zeros(P, bool)),
+             "loss_sum": zeros, "correct": zeros, "seen": zeros}
+
+    es = program.early_stopping
+    monitor = es.monitor if es else ("val_loss" if "val" in splits else "loss")
+    sign = -1.0 if _monitor_mode(monitor) == "max" else 1.0
+    best_value = np.full(P, np.inf)
+    best_epoch: list[int | None] = [None] * P
+    wait = np.zeros(P, int)
+    best = None
+    histories: list[dict[str, list[float]]] = [dict() for _ in range(P)]
+    status = ["ok"] * P
+    training = np.ones(P, bool)
+    epoch_seconds = np.zeros(P)
+
+    try:
+        for epoch in range(1, program.epochs + 1):
+            t0 = time.perf_counter()
+            full, last = _batches(members, n, program.batch_size, epoch, program.shuffle, compiled.pad_last_batch)
+            state = {**state, "loss_sum": zeros, "correct": zeros, "seen": zeros}
+            if full[0].shape[0]:
+                state = compiled.epoch(state, consts, x, y, jnp.asarray(full[0]), jnp.asarray(full[1]))
+            if last is not None:
+                state = compiled.step(state, consts, x, y, jnp.asarray(last[0]), jnp.asarray(last[1]))
+            losses, accuracies, test_probs = compiled.evaluate(
+                state["trainable"], state["non_trainable"], consts["reg"], eval_x, eval_y, eval_split, test_rows)
+            seen = np.asarray(state["seen"])
+            metrics = {"loss": np.asarray(state["loss_sum"]) / np.maximum(seen, 1),
+                       "accuracy": np.asarray(state["correct"]) / np.maximum(seen, 1)}
+            losses, accuracies = np.asarray(losses), np.asarray(accuracies)
+            for j, split in enumerate(SPLITS):
+                if split in splits:
+                    metrics[f"{split}_loss"], metrics[f"{split}_accuracy"] = losses[:, j], accuracies[:, j]
+            diverged = np.asarray(state["diverged"])
+            seconds = time.perf_counter() - t0
+
+            records: list[dict | None] = [None] * P
+            improved = np.zeros(P, bool)
+            stop = np.zeros(P, bool)
+            for i in np.flatnonzero(training):
+                rec = {k: float(v[i]) for k, v in metrics.items()}
+                rec["seconds"] = seconds
+                records[i] = rec
+                for k, v in rec.items():
+                    histories[i].setdefault(k, []).append(v)
+                epoch_seconds[i] += seconds
+                if diverged[i]:
+                    status[i], stop[i] = "diverged", True
+                    continue
+                value = sign * rec[monitor]
+                if math.isfinite(value) and value < best_value[i] - (es.min_delta if es else 0.0):
+                    best_value[i], best_epoch[i], wait[i], improved[i] = value, epoch, 0, True
+                elif es:
+                    wait[i] += 1
+                    if wait[i] >= es.patience and epoch > 1:  # Keras' rule
+                        status[i], stop[i] = "stopped", True
+            current = {"trainable": state["trainable"], "non_trainable": state["non_trainable"], "probs": test_probs}
+            last_eval = current
+            if es and es.restore_best:
+                best = current if best is None else compiled.select(jnp.asarray(improved), current, best)
+            if stop.any():
+                training &= ~stop
+                state = {**state, "active": jnp.asarray(training)}
+            if on_epoch:
+                on_epoch(epoch, records)
+            if not training.any():
+                break
+    except KeyboardInterrupt:
+        for i in np.flatnonzero(training):
+            status[i] = "interrupted"
+        last_eval = None
+
+    final = _final(compiled, state, best, last_eval, best_epoch, status, eval_x, eval_y, eval_split, test_rows, consts)
+    return [Outcome(history=histories[i], status=status[i], epochs_run=len(histories[i].get("loss", [])),
+                    best_epoch=best_epoch[i],
+                    trainable=[w[i] for w in final["trainable"]],
+                    non_trainable=[w[i] for w in final["non_trainable"]],
+                    test_probabilities=class_probabilities(final["probs"][i]), seconds=float(epoch_seconds[i]))
+            for i in range(P)]
+
+
+def _final(compiled, state, best, last_eval, best_epoch, status, eval_x, eval_y, eval_split, test_rows, consts):
+    """The weights each member ends with (its best epoch's when restoring) and their test probabilities."""
+    if last_eval is None:  # interrupted mid-epoch: evaluate the weights as they are
+        probs = compiled.evaluate(state["trainable"], state["non_trainable"], consts["reg"],
+                                  eval_x, eval_y, eval_split, test_rows)[2]
+        last_eval = {"trainable": state["trainable"], "non_trainable": state["non_trainable"], "probs": probs}
+    final = last_eval
+    if best is not None:
+        use_best = np.array([b is not None and s != "diverged" for b, s in zip(best_epoch, status)])
+        final = compiled.select(jnp.asarray(use_best), best, last_eval)
+    return jax.tree.map(np.asarray, final)

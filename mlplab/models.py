@@ -1,0 +1,196 @@
+"""Experiment.model -> a real keras.Model.
+
+The output layer comes from the data: softmax over the classes, or one sigmoid
+unit for binary cross-entropy. Weights are initialised exactly as a Keras
+notebook would after `keras.utils.set_random_seed(seed)`.
+"""
+from __future__ import annotations
+
+import io
+import math
+from contextlib import redirect_stdout
+from typing import Any
+
+from . import _backend  # noqa: F401  (KERAS_BACKEND=jax before keras)
+import keras
+import numpy as np
+
+from keras.src.backend.common.variables import initialize_all_variables  # deferred init (see `initialize`)
+from keras.src.initializers.random_initializers import compute_fans
+
+from .errors import BadInput
+from .spec import Init, Layer, ModelSpec
+
+
+def initializer(init: Init) -> keras.initializers.Initializer:
+    params = {
+        "random_normal": {"mean": init.mean, "stddev": init.stddev},
+        "truncated_normal": {"mean": init.mean, "stddev": init.stddev},
+        "random_uniform": {"minval": init.minval, "maxval": init.maxval},
+        "constant": {"value": init.value},
+    }.get(init.name, {})
+    cls = type(keras.initializers.get(init.name))
+    return cls(**params)
+
+
+def regularizer(l1: float, l2: float) -> keras.regularizers.Regularizer | None:
+    return keras.regularizers.L1L2(l1=l1, l2=l2) if (l1 or l2) else None
+
+
+def _activation(name: str | None) -> Any:
+    return "leaky_relu" if name == "leaky_relu" else name
+
+
+def spec_layers(m: ModelSpec) -> list[Layer]:
+    """The hidden/activation shorthand spelled out as a `layers` list."""
+    if m.layers is not None:
+        return m.layers
+    out: list[Layer] = []
+    for width in m.hidden:
+        out.append(Layer(type="dense", units=width, activation=None if m.batchnorm else m.activation))
+        if m.batchnorm:
+            out.append(Layer(type="batchnorm", activation=m.activation))
+        if m.dropout:
+            out.append(Layer(type="dropout", rate=m.dropout))
+    return out
+
+
+def _keras_layer(layer: Layer, m: ModelSpec) -> list[keras.layers.Layer]:
+    init = initializer(layer.init or m.init)
+    reg = regularizer(layer.l1 or m.l1, m.l2 if layer.l2 is None else layer.l2)
+    if layer.type == "dense":
+        return [keras.layers.Dense(layer.units, activation=_activation(layer.activation),
+                                   kernel_initializer=init, kernel_regularizer=reg)]
+    if layer.type == "conv2d":
+        return [keras.layers.Conv2D(layer.filters, layer.kernel, strides=layer.strides, padding=layer.padding,
+                                    activation=_activation(layer.activation),
+                                    kernel_initializer=init, kernel_regularizer=reg)]
+    if layer.type == "max_pool":
+        return [keras.layers.MaxPooling2D(layer.size)]
+    if layer.type == "flatten":
+        return [keras.layers.Flatten()]
+    if layer.type == "dropout":
+        return [keras.layers.Dropout(layer.rate)]
+    # batchnorm, optionally followed by the activation of the dense layer before it
+    out: list[keras.layers.Layer] = [keras.layers.BatchNormalization()]
+    if layer.activation:
+        out.append(keras.layers.Activation(_activation(layer.activation)))
+    return out
+
+
+def build_model(m: ModelSpec, input_shape: tuple[int, ...], num_classes: int,
+                loss: str = "sparse_categorical_crossentropy", seed: int = 0) -> keras.Model:
+    """A Sequential model for the spec; same seed, same initial weights."""
+    if loss == "binary_crossentropy" and num_classes != 2:
+        raise BadInput(f"train.loss = \"binary_crossentropy\": needs two classes, the data has {num_classes}; "
+                       "use sparse_categorical_crossentropy")
+    keras.utils.set_random_seed(seed)  # dropout seed states as a notebook would have them
+    layers: list[keras.layers.Layer] = [keras.Input(shape=input_shape)]
+    for layer in spec_layers(m):
+        layers += _keras_layer(layer, m)
+    if len(input_shape) > 1 and not any(isinstance(x, keras.layers.Flatten) for x in layers):
+        layers.append(keras.layers.Flatten())
+    out_units, out_act = (1, "sigmoid") if loss == "binary_crossentropy" else (num_classes, "softmax")
+    layers.append(keras.layers.Dense(out_units, activation=out_act, kernel_initializer=initializer(m.init),
+                                     kernel_regularizer=regularizer(m.l1, m.l2), name="output"))
+    try:
+        with keras.StatelessScope(initialize_variables=False):  # variables wait for `initialize` instead of one compile per eager op
+            model = keras.Sequential(layers, name="mlplab")
+    except ValueError as e:  # e.g. a conv/pool stack that shrinks 8x8 images below zero
+        raise BadInput(f"model.layers: cannot be built on inputs of shape {input_shape}: "
+                       f"{str(e).splitlines()[0]}") from None
+    initialize(model, seed)
+    return model
+
+
+def _truncated(rng: np.random.Generator, shape: tuple) -> np.ndarray:
+    """Standard normal truncated at two standard deviations (as Keras' truncated_normal)."""
+    x = rng.standard_normal(shape)
+    while (bad := np.abs(x) > 2).any():
+        x[bad] = rng.standard_normal(int(bad.sum()))
+    return x
+
+
+def draw(init: keras.initializers.Initializer, shape: tuple, rng: np.random.Generator) -> np.ndarray:
+    """A value for a variable, drawn with numpy the way the Keras initializer draws it.
+
+    The distributions are Keras' (VarianceScaling fans and truncation included);
+    numpy draws them because compiling JAX's random kernels costs seconds per shape.
+    """
+    if isinstance(init, keras.initializers.VarianceScaling):
+        fan_in, fan_out = compute_fans(shape)
+        n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[init.mode]
+        scale = init.scale / max(1.0, n)
+        if init.distribution == "uniform":
+            limit = math.sqrt(3.0 * scale)
+            return rng.uniform(-limit, limit, shape)
+        if init.distribution == "truncated_normal":
+            return _truncated(rng, shape) * math.sqrt(scale) / 0.87962566103423978
+        return rng.standard_normal(shape) * math.sqrt(scale)
+    if isinstance(init, keras.initializers.RandomNormal):
+        return rng.normal(init.mean, init.stddev, shape)
+    if isinstance(init, keras.initializers.TruncatedNormal):
+        return _truncated(rng, shape) * init.stddev + init.mean
+    if isinstance(init, keras.initializers.RandomUniform):
+        return rng.uniform(init.minval, init.maxval, shape)
+    if isinstance(init, (keras.initializers.Zeros, keras.initializers.Ones, keras.initializers.Constant)):
+        return np.full(shape, {keras.initializers.Zeros: 0.0, keras.initializers.Ones: 1.0}.get(
+            type(init), getattr(init, "value", 0.0)))
+    return np.asarray(init(shape))
+
+
+def initialize(model: keras.Model, seed: int) -> None:
+    """Give a model built in a StatelessScope its initial values, drawn from `seed`.
+
+    Variable k draws from its own stream (seed, k): the same seed gives the same
+    weights, and a change in one layer leaves the others' draws alone.
+    """
+    pending = [v for v in model.variables if getattr(v, "_value", 0) is None]
+    for k, v in enumerate(pending):
+        init = v._initializer
+        if isinstance(init, keras.initializers.Initializer):
+            value = draw(init, tuple(v.shape), np.random.default_rng([seed, k]))
+        else:  # dropout seed states: a closure returning [seed, 0]
+            value = init(tuple(v.shape), dtype=v.dtype)
+        v._initializer = lambda *_, _value=np.asarray(value, dtype=v.dtype), **__: _value
+    initialize_all_variables()
+
+
+def summary(model: keras.Model) -> str:
+    """`model.summary()` as text (same parameter counts as Keras prints)."""
+    buf = io.StringIO()
+    with redirect_stdout(buf):
+        model.summary(line_length=80)
+    return buf.getvalue()
+
+
+def count_params(model: keras.Model) -> int:
+    return int(model.count_params())
+
+
+def weights(model: keras.Model) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    return ([np.asarray(v.value) for v in model.trainable_variables],
+            [np.asarray(v.value) for v in model.non_trainable_variables])
+
+
+def set_weights(model: keras.Model, trainable: list, non_trainable: list) -> None:
+    for v, a in zip(model.trainable_variables, trainable):
+        v.assign(a)
+    for v, a in zip(model.non_trainable_variables, non_trainable):
+        v.assign(a)
+
+
+def regularization(model: keras.Model) -> list[tuple[float, float]]:
+    """(l1, l2) per trainable variable, from the Keras regularizers on them."""
+    out = []
+    for v in model.trainable_variables:
+        reg = getattr(v, "regularizer", None)
+        if reg is None:
+            out.append((0.0, 0.0))
+        elif isinstance(reg, (keras.regularizers.L1, keras.regularizers.L2, keras.regularizers.L1L2)):
+            cfg = reg.get_config()
+            out.append((float(cfg.get("l1", 0.0)), float(cfg.get("l2", 0.0))))
+        else:
+            raise BadInput(f"model variable {v.path}: regularizer {type(reg).__name__} is not supported; "
+                           "use L1, L2 or L1L2")
+    return out

@@ -1,0 +1,207 @@
+"""Experiments -> stored runs: the data flow of DESIGN.md, one plain call per arrow.
+
+`run_experiments` groups experiments by what one compiled program must share,
+trains each group as one population and stores every member as an ordinary
+run. `run_experiment` is the population of one behind `mlplab run`.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import yaml
+
+from . import engine
+from .data import Dataset, load_dataset
+from .errors import BadInput
+from .evaluate import evaluate
+from .models import build_model, count_params, regularization, set_weights, summary
+from .optimizers import STATIC, keras_optimizer
+from .spec import Experiment, describe_model
+from .store import Store
+
+EXIT_CODES = {"ok": 0, "stopped": 0, "diverged": 1, "failed": 1, "interrupted": 130}
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    experiment: Experiment
+    status: str
+    epochs_run: int
+    best_epoch: int | None
+    seconds: float
+    history: dict[str, list[float]]
+    evaluation: dict
+    test_loss: float
+    test_accuracy: float
+    params: int
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        """The `--json` document of `mlplab run` (schema in the README)."""
+        return {
+            "run_id": self.run_id, "name": self.experiment.display_name, "status": self.status,
+            "epochs_run": self.epochs_run, "best_epoch": self.best_epoch, "seconds": round(self.seconds, 3),
+            "params": self.params,
+            "test": {"loss": self.test_loss, "accuracy": self.test_accuracy},
+            "history": self.history, "evaluation": self.evaluation, "warnings": self.warnings,
+            "spec": self.experiment.resolved(),
+        }
+
+
+def load_data(exp: Experiment) -> Dataset:
+    flatten = exp.data.flatten if exp.data.flatten is not None else not exp.model.convolutional
+    return load_dataset(exp.data.dataset, scale=exp.data.scale, validation_split=exp.data.validation_split,
+                        flatten=flatten, options=exp.data.options)
+
+
+def check_compatible(exp: Experiment, data: Dataset) -> None:
+    es = exp.train.early_stopping
+    if es and es.monitor.startswith("val_") and len(data.x_val) == 0:
+        raise BadInput(f"train.early_stopping.monitor = \"{es.monitor}\": needs data.validation_split > 0; "
+                       "set a split, monitor \"loss\", or early_stopping = false")
+
+
+def program_key(exp: Experiment) -> str:
+    """What must be equal for two experiments to train in one compiled program."""
+    model = exp.model.model_dump(mode="json", exclude={"init", "l1", "l2"})
+    for layer in model.get("layers") or []:
+        for key in ("init", "l1", "l2"):
+            layer.pop(key, None)
+    opt = exp.train.optimizer.settings()
+    train = exp.train.model_dump(mode="json", exclude={"optimizer", "learning_rate"})
+    return json.dumps([exp.data.model_dump(mode="json"), model, exp.train.optimizer.name,
+                       {k: opt[k] for k in STATIC if k in opt}, train], sort_keys=True)
+
+
+def _member(exp: Experiment, model) -> engine.Member:
+    trainable = [np.asarray(v.value) for v in model.trainable_variables]
+    non_trainable = [np.asarray(v.value) for v in model.non_trainable_variables]
+    hyper = {k: float(v) for k, v in exp.train.optimizer.settings().items() if k not in STATIC}
+    return engine.Member(trainable, non_trainable, hyper, regularization(model), seed=exp.seed)
+
+
+def _program(exp: Experiment, model) -> engine.Program:
+    opt = exp.train.optimizer.settings()
+    return engine.Program(model=model, optimizer=exp.train.optimizer.name, loss=exp.train.loss,
+                          batch_size=exp.train.batch_size, epochs=exp.train.epochs, shuffle=exp.train.shuffle,
+                          early_stopping=exp.train.early_stopping,
+                          static={k: bool(opt[k]) for k in STATIC if k in opt})
+
+
+def _history_csv(history: dict[str, list[float]]) -> str:
+    buf = io.StringIO()
+    keys = list(history)
+    writer = csv.writer(buf)
+    writer.writerow(["epoch", *keys])
+    for i in range(len(history.get("loss", []))):
+        writer.writerow([i + 1, *(history[k][i] for k in keys)])
+    return buf.getvalue()
+
+
+def _save(store: Store, run_id: str, exp: Experiment, model, outcome: engine.Outcome, data: Dataset) -> None:
+    set_weights(model, outcome.trainable, outcome.non_trainable)
+    model.compile(optimizer=keras_optimizer(exp.train.optimizer.name, exp.train.optimizer.settings()),
+                  loss=exp.train.loss, metrics=["accuracy"])
+    with store.artifact_writer(run_id, "model.keras") as tmp:
+        model.save(tmp)
+    store.write_artifact(run_id, "history.csv", _history_csv(outcome.history))
+    buf = io.BytesIO()
+    np.savez_compressed(buf, probabilities=outcome.test_probabilities.astype("float32"), y_true=data.y_test)
+    store.write_artifact(run_id, "predictions.npz", buf.getvalue())
+
+
+def _final_test(outcome: engine.Outcome, restore_best: bool) -> tuple[float, float]:
+    """Test loss/accuracy of the weights the run ends with (the best epoch's when restored)."""
+    h = outcome.history
+    if not h.get("test_loss"):
+        return float("nan"), float("nan")
+    i = (outcome.best_epoch - 1) if (restore_best and outcome.best_epoch and outcome.status != "diverged") else -1
+    return h["test_loss"][i], h["test_accuracy"][i]
+
+
+def run_experiments(experiments: list[Experiment], store: Store, *, sweep_id: str | None = None,
+                    on_epoch: Callable[[Experiment, str, int, dict], None] | None = None,
+                    on_start: Callable[[list[Experiment]], None] | None = None) -> list[RunResult]:
+    """Train every experiment, one population per program; every member becomes a stored run."""
+    groups: dict[str, list[Experiment]] = {}
+    for exp in experiments:
+        groups.setdefault(program_key(exp), []).append(exp)
+    results: list[RunResult] = []
+    for group in groups.values():
+        results += _run_group(group, store, sweep_id, on_epoch, on_start)
+    order = {id(e): i for i, e in enumerate(experiments)}
+    return sorted(results, key=lambda r: order[id(r.experiment)])
+
+
+def _run_group(group: list[Experiment], store: Store, sweep_id, on_epoch, on_start) -> list[RunResult]:
+    first = group[0]
+    data = load_data(first)
+    check_compatible(first, data)
+    info = data.info
+    built: dict[tuple, object] = {}  # members with the same model spec and seed start from the same weights
+    for e in group:
+        key = (e.model.model_dump_json(), e.seed)
+        if key not in built:
+            built[key] = build_model(e.model, info.input_shape, info.num_classes, e.train.loss, e.seed)
+    models = [built[(e.model.model_dump_json(), e.seed)] for e in group]
+    members = [_member(e, m) for e, m in zip(group, models)]
+    program = _program(first, models[0])
+    summary_text = summary(models[0])
+    params = count_params(models[0])
+    run_ids = []
+    for exp in group:
+        run_id = store.create_run(name=exp.display_name, spec=exp.resolved(), dataset=info.name,
+                                  model=describe_model(exp.model), optimizer=exp.train.optimizer.name,
+                                  learning_rate=exp.train.lr, sweep_id=sweep_id)
+        store.write_artifact(run_id, "spec.yaml", yaml.safe_dump(exp.resolved(), sort_keys=False))
+        store.write_artifact(run_id, "summary.txt", summary_text)
+        run_ids.append(run_id)
+    if on_start:
+        on_start(group)
+
+    def log(epoch: int, records: list[dict | None]) -> None:
+        for exp, run_id, rec in zip(group, run_ids, records):
+            if rec is not None:
+                store.log_epoch(run_id, epoch, {k: v for k, v in rec.items() if k != "seconds"}, rec["seconds"])
+                if on_epoch:
+                    on_epoch(exp, run_id, epoch, rec)
+
+    try:
+        outcomes = engine.train(program, members, data, on_epoch=log)
+    except BaseException as e:
+        for run_id in run_ids:
+            store.set_status(run_id, "failed", error=f"{type(e).__name__}: {e}")
+        raise
+
+    results = []
+    restore = bool(first.train.early_stopping and first.train.early_stopping.restore_best)
+    for exp, run_id, outcome in zip(group, run_ids, outcomes):
+        evaluation = evaluate(outcome.test_probabilities, data.y_test, info.class_names)
+        test_loss, test_acc = _final_test(outcome, restore)
+        _save(store, run_id, exp, models[0], outcome, data)
+        summary_doc = {"evaluation": evaluation, "data": _info_dict(info), "model_summary": summary_text}
+        store.finish_run(run_id, status=outcome.status, epochs_run=outcome.epochs_run,
+                         best_epoch=outcome.best_epoch, seconds=outcome.seconds, test_loss=test_loss,
+                         test_accuracy=test_acc, params=params, warnings=list(info.warnings), summary=summary_doc)
+        results.append(RunResult(run_id, exp, outcome.status, outcome.epochs_run, outcome.best_epoch,
+                                 outcome.seconds, outcome.history, evaluation, test_loss, test_acc, params,
+                                 list(info.warnings)))
+    return results
+
+
+def _info_dict(info) -> dict:
+    return {"name": info.name, "source": info.source, "class_names": info.class_names,
+            "input_shape": list(info.input_shape), "n_train": info.n_train, "n_val": info.n_val,
+            "n_test": info.n_test, "class_counts": info.class_counts, "scale": info.scale,
+            "value_min": info.value_min, "value_max": info.value_max}
+
+
+def run_experiment(exp: Experiment, store: Store, **callbacks) -> RunResult:
+    return run_experiments([exp], store, **callbacks)[0]
