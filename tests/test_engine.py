@@ -1,0 +1,123 @@
+"""The engine against Keras `fit`, and a population member against the same run alone."""
+import numpy as np
+import pytest
+
+from mlplab import engine, runner
+from mlplab.models import build_model, set_weights
+from mlplab.optimizers import keras_optimizer
+from mlplab.spec import load_spec
+
+import keras
+
+
+def setup(*overrides, seeds=None):
+    """Experiments for the overrides (one per seed), their data and members, as the runner builds them."""
+    exps = [load_spec(None, [*overrides, f"seed={s}"]) for s in (seeds or [0])]
+    data = runner.load_data(exps[0])
+    models = [build_model(e.model, data.info.input_shape, data.info.num_classes, e.train.loss, e.seed) for e in exps]
+    members = [runner._member(e, m) for e, m in zip(exps, models)]
+    return exps, data, models, members
+
+
+def keras_fit(exp, model, data, epochs):
+    """The same model trained by plain Keras `fit`, unshuffled."""
+    clone = keras.models.clone_model(model)
+    clone.set_weights(model.get_weights())
+    clone.compile(optimizer=keras_optimizer(exp.train.optimizer.name, exp.train.optimizer.settings()),
+                  loss=exp.train.loss, metrics=["accuracy"])
+    hist = clone.fit(data.x_train, data.y_train, batch_size=exp.train.batch_size, epochs=epochs,
+                     shuffle=False, verbose=0)
+    return clone, hist.history
+
+
+@pytest.mark.parametrize("optimizer", [
+    "train.optimizer={ name = \"sgd\", learning_rate = 0.05, momentum = 0.9, nesterov = true }",
+    "train.optimizer={ name = \"adam\", learning_rate = 0.003 }",
+    "train.optimizer={ name = \"rmsprop\", learning_rate = 0.001, momentum = 0.5 }",
+])
+def test_engine_matches_keras_fit(optimizer):
+    # 1294 training rows, batch 32: 40 full batches and a short one of 14, as fit does it
+    exps, data, models, members = setup(optimizer, "train.epochs=2", "train.shuffle=false",
+                                        "train.early_stopping=false", "model.l2=0.001")
+    [out] = engine.train(runner._program(exps[0], models[0]), members, data)
+    clone, hist = keras_fit(exps[0], models[0], data, epochs=2)
+    np.testing.assert_allclose(out.history["loss"], hist["loss"], rtol=2e-4)
+    np.testing.assert_allclose(out.history["accuracy"], hist["accuracy"], atol=1e-6)
+    for ours, theirs in zip(out.trainable, clone.get_weights()):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-3, atol=2e-5)
+    # inference-mode metrics are Keras' evaluate
+    test_loss, test_acc = clone.evaluate(data.x_test, data.y_test, verbose=0, batch_size=512)
+    assert out.history["test_loss"][-1] == pytest.approx(test_loss, rel=1e-4)
+    assert out.history["test_accuracy"][-1] == pytest.approx(test_acc, abs=1e-6)
+
+
+def test_batchnorm_model_matches_keras_fit():
+    exps, data, models, members = setup("model.batchnorm=true", "train.epochs=1", "train.shuffle=false",
+                                        "train.early_stopping=false")
+    [out] = engine.train(runner._program(exps[0], models[0]), members, data)
+    clone, hist = keras_fit(exps[0], models[0], data, epochs=1)
+    np.testing.assert_allclose(out.history["loss"], hist["loss"], rtol=2e-4)
+    # moving statistics too (non-trainable state fed back every step)
+    for ours, theirs in zip(out.non_trainable, [v.numpy() for v in clone.non_trainable_variables]):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-3, atol=1e-4)
+
+
+def test_member_in_population_equals_member_alone():
+    """Dropout + batch-norm + shuffling: each member keeps its own RNG streams."""
+    overrides = ("model.dropout=0.2", "model.batchnorm=true", "train.epochs=3", "train.early_stopping=false")
+    exps, data, models, members = setup(*overrides, seeds=[0, 1, 2])
+    members[1].hyper["learning_rate"] = 0.003
+    program = runner._program(exps[0], models[0])
+    together = engine.train(program, members, data)
+    alone = engine.train(program, [members[1]], data)[0]
+    # float32 rounding differs between a batched and a single matmul; batch-norm's
+    # inference statistics amplify it a little, so those get a looser tolerance
+    np.testing.assert_allclose(together[1].history["loss"], alone.history["loss"], rtol=1e-5)
+    for key in ("val_loss", "test_loss", "test_accuracy"):
+        np.testing.assert_allclose(together[1].history[key], alone.history[key], rtol=1e-3)
+    # and members really differ
+    assert together[0].history["loss"] != together[1].history["loss"]
+
+
+def train_alone(*overrides, seed=0):
+    exps, data, models, members = setup(*overrides, seeds=[seed])
+    return engine.train(runner._program(exps[0], models[0]), members, data)[0]
+
+
+def test_same_seed_same_numbers():
+    first, again = train_alone("train.epochs=3"), train_alone("train.epochs=3")
+    assert first.history["loss"] == again.history["loss"]
+    assert all((a == b).all() for a, b in zip(first.trainable, again.trainable))
+    assert train_alone("train.epochs=3", seed=1).history["loss"] != first.history["loss"]
+
+
+def test_early_stopping_restores_best_epoch():
+    exps, data, models, members = setup("train.epochs=60", "train.learning_rate=0.01",
+                                        "train.early_stopping={ patience = 2 }")
+    program = runner._program(exps[0], models[0])
+    [out] = engine.train(program, members, data)
+    assert out.status == "stopped"
+    assert out.epochs_run == out.best_epoch + 2 < 60
+    val = out.history["val_loss"]
+    assert out.best_epoch == 1 + int(np.argmin(val))
+    # the weights it ends with are the best epoch's: their test accuracy is that epoch's
+    acc = float(np.mean(out.test_probabilities.argmax(1) == data.y_test))
+    assert acc == pytest.approx(out.history["test_accuracy"][out.best_epoch - 1], abs=1e-6)
+    set_weights(models[0], out.trainable, out.non_trainable)
+    probs = models[0].predict(data.x_test, verbose=0)
+    np.testing.assert_allclose(probs, out.test_probabilities, atol=1e-5)
+
+
+def test_divergence_freezes_only_that_member():
+    common = ("train.optimizer=\"sgd\"", "train.epochs=4", "train.early_stopping=false")
+    # weights of 1e20 overflow to inf in the second layer: the loss is NaN at the first step
+    _, _, _, [bad_member] = setup(*common, "model.init={ name = \"random_normal\", stddev = 1e20 }")
+    exps, data, models, [good_member] = setup(*common)
+    program = runner._program(exps[0], models[0])
+    bad, good = engine.train(program, [bad_member, good_member], data)
+    alone = engine.train(program, [good_member], data)[0]
+    assert bad.status == "diverged"
+    assert bad.epochs_run == 1 and np.isnan(bad.history["loss"][0])
+    np.testing.assert_array_equal(bad.trainable[0], bad_member.trainable[0])  # frozen before the bad step
+    assert good.status == "ok" and good.epochs_run == 4
+    np.testing.assert_allclose(good.history["loss"], alone.history["loss"], rtol=1e-6)
