@@ -1,0 +1,466 @@
+"""mlplab.data: built-in data sets, user files, checks and preprocessing."""
+import gzip
+import os
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mlplab import data
+from mlplab.errors import BadInput
+from mlplab.data import (DATASETS, RawData, check_raw, find_files, load_dataset, load_raw,
+                         prepare, read_idx)
+
+SHARED = os.environ.get("MLPLAB_DATA", "/work/shared/datasets")
+
+
+@pytest.fixture(autouse=True)
+def isolated(monkeypatch, tmp_path):
+    """No test downloads or reads a real ~/.keras or /usr/share/datasets."""
+    monkeypatch.setenv("MLPLAB_OFFLINE", "1")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("KERAS_HOME", raising=False)
+    monkeypatch.setattr(data, "SYSTEM_DIR", tmp_path / "system")
+    monkeypatch.setenv("MLPLAB_DATA", SHARED)
+
+
+@pytest.fixture(scope="module")
+def mnist_raw():
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLPLAB_DATA", SHARED)
+        mp.setenv("MLPLAB_OFFLINE", "1")
+        return load_raw("mnist")
+
+
+@pytest.fixture(scope="module")
+def fashion_raw():
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLPLAB_DATA", SHARED)
+        mp.setenv("MLPLAB_OFFLINE", "1")
+        return load_raw("fashion-mnist")
+
+
+def write_idx(path: Path, array: np.ndarray) -> Path:
+    """Write `array` (uint8, (N,) or (N, H, W)) as an IDX file, gzipped if the name ends in .gz."""
+    magic = 0x0801 if array.ndim == 1 else 0x0803
+    payload = struct.pack(">I" + "I" * array.ndim, magic, *array.shape) + array.astype(np.uint8).tobytes()
+    if path.suffix == ".gz":
+        payload = gzip.compress(payload)
+    path.write_bytes(payload)
+    return path
+
+
+def small_idx_folder(folder: Path, gz: bool, n_train=30, n_test=10, seed=0):
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    arrays = {
+        "train-images-idx3-ubyte": rng.integers(0, 256, (n_train, 5, 4), dtype=np.uint8),
+        "train-labels-idx1-ubyte": np.arange(n_train, dtype=np.uint8) % 3,
+        "t10k-images-idx3-ubyte": rng.integers(0, 256, (n_test, 5, 4), dtype=np.uint8),
+        "t10k-labels-idx1-ubyte": np.arange(n_test, dtype=np.uint8) % 3,
+    }
+    for base, a in arrays.items():
+        write_idx(folder / (base + (".gz" if gz else "")), a)
+    return arrays
+
+
+def raw_from(x_train, y_train, x_test=None, y_test=None, value_range=None, image_shape=None, n_classes=None):
+    x_test = x_train[:4] if x_test is None else x_test
+    y_test = y_train[:4] if y_test is None else y_test
+    n_classes = n_classes or int(max(y_train.max(), y_test.max())) + 1
+    return RawData(x_train, y_train, x_test, y_test, [str(i) for i in range(n_classes)], "test-made",
+                   value_range=value_range, image_shape=image_shape)
+
+
+# ---------------------------------------------------------------- built-in sets
+
+def test_the_four_builtin_names_are_described():
+    assert set(DATASETS) == {"digits", "mnist", "fashion-mnist", "cosine2d"}
+    assert all(isinstance(v, str) and v for v in DATASETS.values())
+
+
+def test_digits_shapes_ranges_counts_and_stratified_test_split():
+    ds = load_dataset("digits")
+    assert ds.x_train.shape == (1294, 64) and ds.x_val.shape == (143, 64) and ds.x_test.shape == (360, 64)
+    assert ds.x_train.dtype == np.float32 and ds.y_train.dtype == np.int32
+    assert ds.x_train.flags.c_contiguous and ds.x_test.flags.c_contiguous
+    info = ds.info
+    assert info.class_names == [str(i) for i in range(10)] and info.num_classes == 10
+    assert info.input_shape == (64,) and info.image_shape == (8, 8) and info.source == "scikit-learn"
+    assert (info.n_train, info.n_val, info.n_test) == (1294, 143, 360)
+    assert info.value_min == 0.0 and info.value_max == 1.0
+    # stratified 20% test split: 35 or 36 of each class out of 1797
+    assert sum(info.class_counts["test"]) == 360 and all(34 <= c <= 37 for c in info.class_counts["test"])
+    assert sum(info.class_counts["train"]) + sum(info.class_counts["val"]) == 1437
+    assert info.warnings == []
+    raw = load_raw("digits")
+    assert raw.value_range == (0.0, 16.0) and raw.x_train.max() == 16
+    # unit scaling divides by the nominal 16
+    np.testing.assert_allclose(ds.x_test, raw.x_test.reshape(360, 64) / 16, atol=1e-7)
+
+
+def test_digits_as_images():
+    ds = load_dataset("digits", flatten=False, validation_split=0)
+    assert ds.x_train.shape == (1437, 8, 8, 1) and ds.info.input_shape == (8, 8, 1)
+    assert ds.x_val.shape == (0, 8, 8, 1) and ds.y_val.shape == (0,)
+
+
+def test_mnist_from_mlplab_data(mnist_raw):
+    raw = mnist_raw
+    assert raw.x_train.shape == (60000, 28, 28) and raw.x_test.shape == (10000, 28, 28)
+    assert raw.x_train.dtype == np.uint8 and raw.value_range == (0.0, 255.0) and raw.image_shape == (28, 28)
+    assert raw.class_names == [str(i) for i in range(10)]
+    assert Path(raw.source) == Path(SHARED) / "mnist"
+    assert raw.y_train[:5].tolist() == [5, 0, 4, 1, 9]  # the famous first five
+    assert np.bincount(raw.y_test).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+    assert find_files("mnist") == Path(SHARED) / "mnist"
+
+
+@pytest.mark.parametrize("scale, lo, hi", [("unit", 0.0, 1.0), ("symmetric", -1.0, 1.0), ("none", 0.0, 255.0)])
+def test_mnist_value_range_after_each_scale(mnist_raw, scale, lo, hi):
+    ds = prepare(mnist_raw, "mnist", scale=scale)
+    assert (ds.info.n_train, ds.info.n_val, ds.info.n_test) == (54000, 6000, 10000)
+    assert ds.x_train.shape == (54000, 784) and ds.x_test.shape == (10000, 784)
+    assert (ds.info.value_min, ds.info.value_max) == (lo, hi)
+    assert float(ds.x_test.min()) == lo and float(ds.x_test.max()) == hi
+    assert mnist_raw.x_train.dtype == np.uint8  # raw data untouched
+
+
+def test_mnist_standard_scaling_uses_training_rows(mnist_raw):
+    ds = prepare(mnist_raw, "mnist", scale="standard", flatten=False)
+    assert ds.x_train.shape == (54000, 28, 28, 1)
+    mean = ds.x_train.mean(axis=0, dtype=np.float64)
+    std = ds.x_train.std(axis=0, dtype=np.float64)
+    assert np.abs(mean).max() < 1e-4
+    varying = mnist_raw.x_train[:54000].std(axis=0) > 0
+    np.testing.assert_allclose(std[varying[..., None]], 1.0, atol=1e-3)
+    assert np.all(ds.x_train[:, ~varying] == 0)  # constant border pixels: std 0 -> divided by 1
+
+
+def test_fashion_mnist_from_mlplab_data(fashion_raw):
+    ds = prepare(fashion_raw, "fashion-mnist")
+    assert ds.x_train.shape == (54000, 784) and ds.x_test.shape == (10000, 784)
+    assert ds.info.class_names[0] == "T-shirt/top" and ds.info.class_names[9] == "Ankle boot"
+    assert len(ds.info.class_names) == 10
+    assert ds.info.class_counts["test"] == [1000] * 10
+    assert (ds.info.value_min, ds.info.value_max) == (0.0, 1.0)
+    sym = prepare(fashion_raw, "fashion-mnist", scale="symmetric")
+    assert (sym.info.value_min, sym.info.value_max) == (-1.0, 1.0)
+
+
+def test_cosine2d_points_lie_on_their_curves():
+    raw = load_raw("cosine2d", {"n": 400, "a": 1.5, "noise": 0.0, "seed": 3})
+    assert raw.x_train.shape == (400, 2) and raw.x_test.shape == (100, 2)
+    assert np.bincount(raw.y_train).tolist() == [200, 200]
+    assert raw.class_names == ["cos(x1)", "a + cos(x1)"] and raw.value_range is None and raw.image_shape is None
+    for x, y in ((raw.x_train, raw.y_train), (raw.x_test, raw.y_test)):
+        assert np.all(np.abs(x[:, 0]) <= np.pi)
+        np.testing.assert_allclose(x[:, 1], np.cos(x[:, 0]) + 1.5 * y, atol=1e-12)
+    ds = load_dataset("cosine2d", scale="none", options={"n": 400, "a": 1.5, "seed": 3})
+    np.testing.assert_allclose(ds.x_train[:, 1], np.cos(ds.x_train[:, 0]) + 1.5 * ds.y_train, atol=1e-5)
+    assert ds.info.warnings == []  # x1 up to pi is fine unscaled
+    noisy = load_raw("cosine2d", {"n": 400, "noise": 0.1})
+    residual = noisy.x_train[:, 1] - np.cos(noisy.x_train[:, 0]) - noisy.y_train
+    assert 0.07 < residual.std() < 0.13
+    again = load_raw("cosine2d", {"n": 400, "noise": 0.1})
+    assert np.array_equal(again.x_train, noisy.x_train)
+
+
+@pytest.mark.parametrize("options, field", [({"n": 2}, "data.n"), ({"noise": -1}, "data.noise"),
+                                            ({"a": "big"}, "data.a"), ({"colour": 1}, "data.colour")])
+def test_cosine2d_bad_options(options, field):
+    with pytest.raises(BadInput, match=field):
+        load_raw("cosine2d", options)
+
+
+def test_unknown_name_lists_the_choices():
+    with pytest.raises(BadInput, match="'mnsit': expected one of digits, mnist, fashion-mnist, cosine2d"):
+        load_raw("mnsit")
+    with pytest.raises(BadInput, match="no such file"):
+        load_raw("/nowhere/x.npz")
+
+
+# ---------------------------------------------------------------- finding files
+
+def test_offline_without_files_names_the_files_and_folder(monkeypatch, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.setenv("MLPLAB_DATA", str(empty))
+    with pytest.raises(BadInput) as e:
+        load_raw("mnist")
+    msg = str(e.value)
+    assert "\n" not in msg
+    for f in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+              "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        assert f in msg
+    assert str(empty / "mnist") in msg and "MLPLAB_OFFLINE" in msg
+
+
+def test_keras_cache_is_searched(monkeypatch, tmp_path):
+    monkeypatch.delenv("MLPLAB_DATA")
+    arrays = small_idx_folder(tmp_path / "home" / ".keras" / "datasets" / "fashion-mnist", gz=True)
+    raw = load_raw("fashion-mnist")
+    assert raw.class_names[1] == "Trouser" and np.array_equal(raw.x_train, arrays["train-images-idx3-ubyte"])
+    npz = tmp_path / "home" / ".keras" / "datasets" / "mnist.npz"
+    np.savez(npz, x_train=arrays["train-images-idx3-ubyte"], y_train=arrays["train-labels-idx1-ubyte"],
+             x_test=arrays["t10k-images-idx3-ubyte"], y_test=arrays["t10k-labels-idx1-ubyte"])
+    assert find_files("mnist") == npz
+    assert load_raw("mnist").class_names == [str(i) for i in range(10)]
+
+
+def test_download_is_atomic_and_checksummed(monkeypatch, tmp_path):
+    """The download path, against a local file:// mirror (tests never touch the network)."""
+    monkeypatch.delenv("MLPLAB_OFFLINE")
+    monkeypatch.delenv("MLPLAB_DATA")
+    mirror = tmp_path / "mirror"
+    arrays = small_idx_folder(mirror, gz=True)
+    sums = {f"mnist/{base}": __import__("hashlib").sha256(gzip.decompress((mirror / f"{base}.gz").read_bytes())).hexdigest()
+            for base in arrays}
+    monkeypatch.setitem(data.MIRRORS, "mnist", mirror.as_uri() + "/")
+    bad = dict(sums, **{"mnist/t10k-images-idx3-ubyte": "0" * 64})
+    monkeypatch.setattr(data, "SHA256", bad)
+    with pytest.raises(BadInput, match="t10k-images-idx3-ubyte.gz: SHA-256 of the content is"):
+        load_raw("mnist")
+    target = tmp_path / "home" / ".keras" / "datasets" / "mnist"
+    assert sorted(p.name for p in target.iterdir()) == ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"]
+    monkeypatch.setattr(data, "SHA256", sums)
+    raw = load_raw("mnist")
+    assert raw.source == str(target) and np.array_equal(raw.y_test, arrays["t10k-labels-idx1-ubyte"])
+    assert len(list(target.iterdir())) == 4  # no temp files left
+
+
+def test_download_failure_is_one_clean_line(monkeypatch, tmp_path):
+    monkeypatch.delenv("MLPLAB_OFFLINE")
+    monkeypatch.delenv("MLPLAB_DATA")
+    monkeypatch.setitem(data.MIRRORS, "mnist", (tmp_path / "no-mirror").as_uri() + "/")
+    with pytest.raises(BadInput, match=r"download failed: file://.*train-images-idx3-ubyte.gz"):
+        load_raw("mnist")
+
+
+# ---------------------------------------------------------------- IDX files
+
+@pytest.mark.parametrize("gz", [True, False])
+def test_idx_folder_loads_back_exactly(tmp_path, gz):
+    arrays = small_idx_folder(tmp_path / "idx", gz=gz)
+    raw = load_raw(str(tmp_path / "idx"))
+    assert np.array_equal(raw.x_train, arrays["train-images-idx3-ubyte"])
+    assert np.array_equal(raw.y_train, arrays["train-labels-idx1-ubyte"])
+    assert np.array_equal(raw.x_test, arrays["t10k-images-idx3-ubyte"])
+    assert np.array_equal(raw.y_test, arrays["t10k-labels-idx1-ubyte"])
+    assert raw.class_names == ["0", "1", "2"] and raw.image_shape == (5, 4) and raw.value_range == (0, 255)
+    ds = load_dataset(str(tmp_path / "idx"), flatten=False, validation_split=0)
+    assert ds.x_train.shape == (30, 5, 4, 1)
+    np.testing.assert_allclose(ds.x_train[..., 0], arrays["train-images-idx3-ubyte"] / 255, atol=1e-7)
+
+
+def test_idx_bad_magic(tmp_path):
+    small_idx_folder(tmp_path, gz=False)
+    path = tmp_path / "train-labels-idx1-ubyte"
+    blob = bytearray(path.read_bytes())
+    blob[3] = 0x03  # says "images"
+    path.write_bytes(bytes(blob))
+    with pytest.raises(BadInput, match=rf"{path}: magic number 0x00000803, expected 0x00000801"):
+        load_raw(str(tmp_path))
+
+
+def test_idx_truncated(tmp_path):
+    path = tmp_path / "train-images-idx3-ubyte"
+    full = write_idx(path, np.zeros((60, 28, 28), np.uint8)).read_bytes()
+    path.write_bytes(full[:16 + 1203])
+    with pytest.raises(BadInput) as e:
+        read_idx(path, "images")
+    assert str(e.value) == (f"data file {path}: truncated, header says 60 images of 28x28 (47040 bytes) "
+                            f"but holds 1203 bytes of pixel data")
+
+
+def test_idx_truncated_gzip_and_not_gzip(tmp_path):
+    path = write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", np.zeros(1000, np.uint8))
+    path.write_bytes(path.read_bytes()[:20])
+    with pytest.raises(BadInput, match=rf"{path}: not a valid gzip file"):
+        read_idx(path, "labels")
+    path.write_bytes(b"hello, not gzip at all")
+    with pytest.raises(BadInput, match=rf"{path}: not a valid gzip file"):
+        read_idx(path, "labels")
+
+
+def test_idx_count_mismatch_names_both_files(tmp_path):
+    small_idx_folder(tmp_path, gz=True)
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", np.zeros(9, np.uint8))
+    with pytest.raises(BadInput) as e:
+        load_raw(str(tmp_path))
+    msg = str(e.value)
+    assert "t10k-images-idx3-ubyte.gz (10 images)" in msg and "t10k-labels-idx1-ubyte.gz (9 labels)" in msg
+
+
+def test_idx_folder_missing_a_file(tmp_path):
+    small_idx_folder(tmp_path, gz=True)
+    (tmp_path / "t10k-images-idx3-ubyte.gz").unlink()
+    with pytest.raises(BadInput, match="missing t10k-images-idx3-ubyte"):
+        load_raw(str(tmp_path))
+
+
+# ---------------------------------------------------------------- npz and csv files
+
+def test_npz_user_file_with_one_hot_labels_and_channel_axis(tmp_path):
+    rng = np.random.default_rng(1)
+    x_train = rng.random((40, 6, 6, 1)).astype(np.float32)
+    y_train = np.eye(4)[np.arange(40) % 4]
+    x_test = rng.random((8, 6, 6, 1)).astype(np.float32)
+    y_test = np.eye(4)[np.arange(8) % 4]
+    path = tmp_path / "mine.npz"
+    np.savez(path, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+    raw = load_raw(str(path))
+    assert raw.x_train.shape == (40, 6, 6) and raw.image_shape == (6, 6) and raw.value_range is None
+    assert raw.y_train.tolist() == (np.arange(40) % 4).tolist() and raw.class_names == ["0", "1", "2", "3"]
+    ds = load_dataset(str(path), validation_split=0.25, flatten=False)
+    assert ds.x_train.shape == (30, 6, 6, 1) and ds.x_val.shape == (10, 6, 6, 1)
+    lo, hi = x_train[:30].min(), x_train[:30].max()  # min/max of the training rows
+    np.testing.assert_allclose(ds.x_test, (x_test - lo) / (hi - lo), atol=1e-6)
+
+
+def test_npz_missing_key_and_garbage(tmp_path):
+    path = tmp_path / "partial.npz"
+    np.savez(path, x_train=np.zeros((3, 2)), y_train=np.zeros(3))
+    with pytest.raises(BadInput, match=r"partial.npz: missing array\(s\) x_test, y_test"):
+        load_raw(str(path))
+    junk = tmp_path / "junk.npz"
+    junk.write_bytes(b"PK\x03\x04 definitely not a zip")
+    with pytest.raises(BadInput, match="junk.npz: not a readable .npz file"):
+        load_raw(str(junk))
+
+
+def test_csv_with_header_and_label_column(tmp_path):
+    rng = np.random.default_rng(2)
+    x = rng.integers(0, 256, (50, 16))
+    y = np.arange(50) % 5
+    path = tmp_path / "pix.csv"
+    header = ",".join([f"p{i}" for i in range(8)] + ["label"] + [f"p{i}" for i in range(8, 16)])
+    rows = [",".join(map(str, [*r[:8], lab, *r[8:]])) for r, lab in zip(x, y)]
+    path.write_text(header + "\n" + "\n".join(rows) + "\n")
+    raw = load_raw(str(path))
+    # no separate test set in a CSV: the last 20% of rows are the test set
+    assert raw.x_train.shape == (40, 16) and raw.x_test.shape == (10, 16)
+    assert np.array_equal(raw.x_train, x[:40]) and np.array_equal(raw.x_test, x[40:])
+    assert raw.y_test.tolist() == y[40:].tolist() and raw.class_names == ["0", "1", "2", "3", "4"]
+    assert raw.image_shape == (4, 4)
+
+
+def test_csv_without_header_uses_first_column(tmp_path):
+    path = tmp_path / "plain.csv"
+    path.write_text("".join(f"{i % 2},{i},{-i}\n" for i in range(10)))
+    raw = load_raw(str(path))
+    assert raw.y_train.tolist() == [0, 1] * 4 and raw.x_test.tolist() == [[8, -8], [9, -9]]
+    assert raw.image_shape is None
+    with pytest.raises(BadInput, match="data.flatten = false: dataset .*plain.csv has no image shape"):
+        prepare(raw, str(path), flatten=False)
+
+
+def test_csv_errors(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("a,b,c\n1,2,3\n")
+    with pytest.raises(BadInput, match="bad.csv: header has no column named 'label'"):
+        load_raw(str(path))
+    path.write_text("1,2,3\n0,x,5\n1,2,3\n")
+    with pytest.raises(BadInput, match="bad.csv: not a numeric CSV"):
+        load_raw(str(path))
+    path.write_text("0.5,2,3\n0,1,5\n1,2,3\n")
+    with pytest.raises(BadInput, match=r"bad.csv: label 0.5 in data row 1"):
+        load_raw(str(path))
+
+
+# ---------------------------------------------------------------- checks
+
+def test_nan_in_inputs_names_split_and_count():
+    x = np.ones((20, 3))
+    x[7, 1] = np.nan
+    x[9, 0] = np.inf
+    raw = raw_from(x, np.arange(20) % 2)
+    raw.x_test = np.ones((4, 3))
+    with pytest.raises(BadInput, match=r"x_train holds 2 NaN/inf value\(s\) \(first in row 7\)"):
+        check_raw(raw, "mine.npz")
+
+
+def test_labels_out_of_range():
+    raw = raw_from(np.ones((20, 3)), np.arange(20) % 2, n_classes=2)
+    raw.y_test = np.array([0, 1, 2, -1])
+    with pytest.raises(BadInput, match=r"y_test holds label 2 \(2 row\(s\)\); expected 0..1"):
+        check_raw(raw, "mine.npz")
+
+
+def test_mismatched_lengths_and_shapes():
+    raw = raw_from(np.ones((20, 3)), np.arange(19) % 2)
+    with pytest.raises(BadInput, match="x_train has 20 rows but y_train has 19 labels"):
+        check_raw(raw, "x")
+    raw = raw_from(np.ones((20, 3)), np.arange(20) % 2, x_test=np.ones((4, 5)))
+    with pytest.raises(BadInput, match=r"x_train rows have shape \(3,\) but x_test rows \(5,\)"):
+        check_raw(raw, "x")
+
+
+def test_every_class_needs_training_rows():
+    raw = raw_from(np.ones((20, 3)), 1 + np.arange(20) % 2)  # labels 1..2, no 0
+    with pytest.raises(BadInput, match="class '0' has no training rows"):
+        check_raw(raw, "x")
+
+
+# ---------------------------------------------------------------- prepare
+
+def test_validation_split_takes_the_last_rows():
+    x = np.arange(100, dtype=np.float64).reshape(50, 2)
+    raw = raw_from(x, np.arange(50) % 2)
+    ds = prepare(raw, "x", scale="none", validation_split=0.2)
+    assert ds.x_val.tolist() == x[40:].tolist() and ds.y_val.tolist() == (np.arange(40, 50) % 2).tolist()
+    assert ds.x_train.tolist() == x[:40].tolist()
+    assert ds.info.class_counts == {"train": [20, 20], "val": [5, 5], "test": [2, 2]}
+    assert prepare(raw, "x", validation_split=0.019).x_val.shape == (0, 2)  # int(50 * 0.019) == 0
+    for bad in (1.0, -0.1, "0.1", True):
+        with pytest.raises(BadInput, match="data.validation_split"):
+            prepare(raw, "x", validation_split=bad)
+
+
+def test_bad_scale():
+    raw = raw_from(np.ones((10, 2)), np.arange(10) % 2)
+    with pytest.raises(BadInput) as e:
+        prepare(raw, "x", scale="minmax")
+    assert str(e.value) == "data.scale = 'minmax': expected one of unit, symmetric, standard, none"
+
+
+def test_warning_for_double_scaling():
+    pixels = np.random.default_rng(0).integers(0, 256, (40, 16)) / 255.0  # already scaled once
+    raw = raw_from(pixels, np.arange(40) % 2, value_range=(0, 255), image_shape=(4, 4))
+    ds = prepare(raw, "x")
+    assert any("probably scaled twice" in w for w in ds.info.warnings)
+    assert ds.info.value_max <= 1 / 255 + 1e-7
+
+
+def test_warning_for_unscaled_pixels(mnist_raw):
+    ds = prepare(mnist_raw, "mnist", scale="none", validation_split=0)
+    assert "inputs reach 255 with scale = 'none': unscaled pixels make training slow or unstable; " \
+           "use scale = 'unit'" in ds.info.warnings
+    assert prepare(mnist_raw, "mnist").info.warnings == []
+
+
+def test_warnings_for_imbalance_and_sorted_rows():
+    y = np.array([0] * 80 + [1] * 20)  # sorted by class, 4x imbalance
+    raw = raw_from(np.random.default_rng(0).random((100, 2)), y, y_test=np.array([0, 1, 0, 1]))
+    warnings = prepare(raw, "x", validation_split=0.1).info.warnings
+    assert any(w.startswith("class imbalance: class '0' has 80 training rows, class '1' only 10") for w in warnings)
+    assert any("validation rows (the last 10 training rows) hold no class '0'" in w for w in warnings)
+
+
+# ---------------------------------------------------------------- figures
+
+def test_sample_grid_for_images_and_points():
+    from mlplab.figures import sample_grid
+    ds = load_dataset("digits")
+    fig = sample_grid(ds.x_train, ds.y_train, ds.info.class_names, (8, 8), n=9, class_index=3)
+    titles = [ax.get_title() for ax in fig.axes if ax.images]
+    assert titles == ["3"] * 9
+    probs = np.eye(10)[(ds.y_test + 1) % 10]
+    fig = sample_grid(ds.x_test, ds.y_test, ds.info.class_names, (8, 8), n=4, probabilities=probs)
+    assert all("→" in ax.get_title() for ax in fig.axes if ax.images)
+    pts = load_dataset("cosine2d")
+    fig = sample_grid(pts.x_train, pts.y_train, pts.info.class_names, None)
+    assert len(fig.axes[0].collections) == 2
+    with pytest.raises(BadInput, match="class index 5"):
+        sample_grid(pts.x_train, pts.y_train, pts.info.class_names, None, class_index=5)
