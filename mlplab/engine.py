@@ -30,7 +30,7 @@ from .data import Dataset
 from .spec import EarlyStopping
 
 EVAL_CHUNK = 2048          # rows per inference-mode batch
-TRAIN_EVAL_ROWS = 10_000   # inference-mode train metrics use a fixed sample of at most this many rows
+TRAIN_EVAL_ROWS = TRAIN_EVAL_ROWS_DEFAULT = 10_000  # inference-mode train metrics: a fixed sample of at most this many rows
 
 
 @dataclass(frozen=True)
@@ -100,6 +100,20 @@ def class_probabilities(probs: np.ndarray) -> np.ndarray:
 
 # ---------------------------------------------------------------- the compiled program
 
+def _over_members(fn: Callable, in_axes: tuple) -> Callable:
+    """`jax.vmap(fn, in_axes)`, except that a population of one runs unbatched:
+    XLA's CPU matmuls are faster without the batch dimension."""
+    batched = jax.vmap(fn, in_axes=in_axes)
+
+    def call(*args):
+        size = next(jax.tree.leaves(a)[0].shape[0] for a, ax in zip(args, in_axes) if ax == 0)
+        if size != 1:
+            return batched(*args)
+        squeeze = [jax.tree.map(lambda v: v[0], a) if ax == 0 else a for a, ax in zip(args, in_axes)]
+        return jax.tree.map(lambda v: v[None], fn(*squeeze))
+    return call
+
+
 def _uses_batch_statistics(model: keras.Model) -> bool:
     return any(isinstance(layer, keras.layers.BatchNormalization) for layer in model._flatten_layers())
 
@@ -107,8 +121,9 @@ def _uses_batch_statistics(model: keras.Model) -> bool:
 class Compiled:
     """The jitted functions of one program; built once, reused across chunks and epochs."""
 
-    def __init__(self, program: Program, num_classes: int):
+    def __init__(self, program: Program, num_classes: int, regularized: tuple[bool, ...] = ()):
         self.program = program
+        self.regularized = regularized  # which trainable variables carry an L1/L2 term (static: skips the rest)
         model, loss = program.model, program.loss
         opt = optimizers.make(program.optimizer, **program.static)
         per_sample = _per_sample_loss(loss)
@@ -118,7 +133,8 @@ class Compiled:
 
         def penalty(trainable, reg):
             l1, l2 = reg
-            return sum(a * jnp.sum(jnp.abs(w)) + b * jnp.sum(jnp.square(w)) for w, a, b in zip(trainable, l1, l2))
+            return sum(a * jnp.sum(jnp.abs(w)) + b * jnp.sum(jnp.square(w))
+                       for w, a, b, on in zip(trainable, l1, l2, regularized) if on)
 
         def forward(trainable, non_trainable, x, training):
             return model.stateless_call(trainable, non_trainable, x, training=training)
@@ -136,29 +152,22 @@ class Compiled:
 
             (value, (probs, non_trainable)), grads = jax.value_and_grad(objective, has_aux=True)(state["trainable"])
             params, opt_state = opt.update(grads, state["opt"], state["trainable"], consts["hyper"])
-            finite = jnp.isfinite(value) & jnp.isfinite(sum(jnp.sum(g) for g in grads))
-            was_active = state["active"]
-            ok = was_active & finite
-            keep = lambda new, old: jax.tree.map(lambda a, b: jnp.where(ok, a, b), new, old)  # noqa: E731
+            # No masking here: members share no arithmetic, so a NaN cannot spread, and a member
+            # that stops or diverges is put back to its last good state once per epoch (`train`).
             return {
-                "trainable": keep(params, state["trainable"]),
-                "non_trainable": keep(non_trainable, state["non_trainable"]),
-                "opt": keep(opt_state, state["opt"]),  # iterations too: a frozen member stays frozen
-                "active": ok,
-                "diverged": state["diverged"] | (was_active & ~finite),
+                "trainable": params,
+                "non_trainable": non_trainable,
+                "opt": opt_state,
                 # running sums as Keras prints them: batch losses weighted by batch size
-                "loss_sum": state["loss_sum"] + jnp.where(was_active, value * n, 0.0),
-                "correct": state["correct"] + jnp.where(was_active, jnp.sum(_correct(loss, probs, yb) * weight), 0.0),
-                "seen": state["seen"] + jnp.where(was_active, n, 0.0),
+                "loss_sum": state["loss_sum"] + value * n,
+                "correct": state["correct"] + jnp.sum(_correct(loss, probs, yb) * weight),
+                "seen": state["seen"] + n,
             }
 
-        population_step = jax.vmap(member_step, in_axes=(0, 0, None, None, 0, 0))
-
-        def epoch(state, consts, x, y, batches, weights):  # (steps, P, B) each
+        def member_epoch(state, consts, x, y, batches, weights):  # (steps, B) each
             def body(carry, batch):
-                return population_step(carry, consts, x, y, *batch), None
-            state, _ = jax.lax.scan(body, state, (batches, weights))
-            return state
+                return member_step(carry, consts, x, y, *batch), None
+            return jax.lax.scan(body, state, (batches, weights))[0]
 
         def member_evaluate(trainable, non_trainable, reg, x, y, split, test_rows):
             # x: (chunks, C, ...) rows of every split, padded; split: which split a row is in (3 = padding)
@@ -171,19 +180,27 @@ class Compiled:
             sums, probs = jax.lax.scan(body, jnp.zeros((3, 3)), (x, y, split))
             count = jnp.maximum(sums[2], 1.0)
             probs = probs.reshape((-1,) + probs.shape[2:])[test_rows[0]:test_rows[0] + test_rows[1]]
-            return sums[0] / count + penalty(trainable, reg), sums[1] / count, probs
+            finite = jnp.isfinite(sum(jnp.sum(w) for w in trainable))
+            return sums[0] / count + penalty(trainable, reg), sums[1] / count, probs, finite
 
         self.opt = opt
-        self.init = jax.jit(jax.vmap(opt.init))
-        self.epoch = jax.jit(epoch)
-        self.step = jax.jit(population_step)
-        self.evaluate = jax.jit(jax.vmap(member_evaluate, in_axes=(0, 0, 0, None, None, None, None)),
+        self.init = jax.jit(_over_members(opt.init, (0, 0)))
+        # the member axis is the outermost: vmap(scan) is scan(vmap), and a population of one
+        # drops it outside the loop
+        self.epoch = jax.jit(_over_members(member_epoch, (0, 0, None, None, 0, 0)))
+        self.step = jax.jit(_over_members(member_step, (0, 0, None, None, 0, 0)))
+        self.evaluate = jax.jit(_over_members(member_evaluate, (0, 0, 0, None, None, None, None)),
                                 static_argnums=6)
         self.select = jax.jit(lambda mask, new, old: jax.tree.map(
             lambda a, b: jnp.where(mask.reshape((-1,) + (1,) * (a.ndim - 1)), a, b), new, old))
 
 
 SPLITS = ("train", "val", "test")
+
+
+def regularized_variables(members: list[Member]) -> tuple[bool, ...]:
+    """Per trainable variable: does any member put an L1/L2 term on it?"""
+    return tuple(any(a or b for a, b in factors) for factors in zip(*(m.regularization for m in members)))
 
 
 def _evaluation_rows(data: Dataset) -> tuple:
@@ -210,7 +227,7 @@ def _monitor_mode(monitor: str) -> str:
 
 
 def _batches(members: list[Member], n: int, batch_size: int, epoch: int, shuffle: bool, pad: bool) -> list:
-    """Per member row order for this epoch, cut into (steps, P, B) batches and padding weights.
+    """Per member row order for this epoch, cut into (P, steps, B) batches and padding weights.
 
     Each member shuffles with its own stream (seed, epoch), so it sees the same
     batches in a population as alone. With pad=False the short last batch comes
@@ -227,7 +244,7 @@ def _batches(members: list[Member], n: int, batch_size: int, epoch: int, shuffle
         weights = np.concatenate([weights, np.zeros((P, fill), "float32")], axis=1)
         steps, rest = steps + 1, 0
     cut = steps * batch_size
-    full = [a[:, :cut].reshape(P, steps, batch_size).transpose(1, 0, 2) for a in (order, weights)]
+    full = [a[:, :cut].reshape(P, steps, batch_size) for a in (order, weights)]
     last = (order[:, cut:], weights[:, cut:]) if rest else None
     return [full, last]
 
@@ -241,7 +258,9 @@ def train(program: Program, members: list[Member], data: Dataset,
     per member (None for members no longer training). Ctrl-C stops cleanly:
     the members still training end with status "interrupted".
     """
-    compiled = compiled or Compiled(program, data.info.num_classes)
+    regularized = regularized_variables(members)
+    if compiled is None or compiled.regularized != regularized:
+        compiled = Compiled(program, data.info.num_classes, regularized)
     P, n = len(members), len(data.x_train)
     x, y = jnp.asarray(data.x_train), jnp.asarray(data.y_train)
     eval_x, eval_y, eval_split, test_rows = _evaluation_rows(data)
@@ -254,7 +273,6 @@ def train(program: Program, members: list[Member], data: Dataset,
     non_trainable = [jnp.asarray(np.stack(w)) for w in zip(*(m.non_trainable for m in members))]
     zeros = jnp.asarray(np.zeros(P, "float32"))
     state = {"trainable": trainable, "non_trainable": non_trainable, "opt": compiled.init(trainable, hyper),
-             "active": jnp.asarray(np.ones(P, bool)), "diverged": jnp.asarray(np.zeros(P, bool)),
              "loss_sum": zeros, "correct": zeros, "seen": zeros}
 
     es = program.early_stopping
@@ -272,13 +290,14 @@ def train(program: Program, members: list[Member], data: Dataset,
     try:
         for epoch in range(1, program.epochs + 1):
             t0 = time.perf_counter()
+            start = state
             full, last = _batches(members, n, program.batch_size, epoch, program.shuffle, compiled.pad_last_batch)
             state = {**state, "loss_sum": zeros, "correct": zeros, "seen": zeros}
-            if full[0].shape[0]:
+            if full[0].shape[1]:
                 state = compiled.epoch(state, consts, x, y, jnp.asarray(full[0]), jnp.asarray(full[1]))
             if last is not None:
                 state = compiled.step(state, consts, x, y, jnp.asarray(last[0]), jnp.asarray(last[1]))
-            losses, accuracies, test_probs = compiled.evaluate(
+            losses, accuracies, _, finite = compiled.evaluate(
                 state["trainable"], state["non_trainable"], consts["reg"], eval_x, eval_y, eval_split, test_rows)
             seen = np.asarray(state["seen"])
             metrics = {"loss": np.asarray(state["loss_sum"]) / np.maximum(seen, 1),
@@ -287,7 +306,7 @@ def train(program: Program, members: list[Member], data: Dataset,
             for j, split in enumerate(SPLITS):
                 if split in splits:
                     metrics[f"{split}_loss"], metrics[f"{split}_accuracy"] = losses[:, j], accuracies[:, j]
-            diverged = np.asarray(state["diverged"])
+            diverged = ~(np.isfinite(metrics["loss"]) & np.asarray(finite))
             seconds = time.perf_counter() - t0
 
             records: list[dict | None] = [None] * P
@@ -310,13 +329,14 @@ def train(program: Program, members: list[Member], data: Dataset,
                     wait[i] += 1
                     if wait[i] >= es.patience and epoch > 1:  # Keras' rule
                         status[i], stop[i] = "stopped", True
-            current = {"trainable": state["trainable"], "non_trainable": state["non_trainable"], "probs": test_probs}
-            last_eval = current
             if es and es.restore_best:
+                current = {"trainable": state["trainable"], "non_trainable": state["non_trainable"]}
                 best = current if best is None else compiled.select(jnp.asarray(improved), current, best)
-            if stop.any():
-                training &= ~stop
-                state = {**state, "active": jnp.asarray(training)}
+            # members that stopped before this epoch, or diverged in it, go back to where they were
+            keep = training & ~diverged
+            training &= ~stop
+            if not keep.all():
+                state = compiled.select(jnp.asarray(keep), state, start)
             if on_epoch:
                 on_epoch(epoch, records)
             if not training.any():
@@ -324,25 +344,18 @@ def train(program: Program, members: list[Member], data: Dataset,
     except KeyboardInterrupt:
         for i in np.flatnonzero(training):
             status[i] = "interrupted"
-        last_eval = None
 
-    final = _final(compiled, state, best, last_eval, best_epoch, status, eval_x, eval_y, eval_split, test_rows, consts)
+    # the weights each member ends with: its best epoch's when restoring, else its last good ones
+    final = {"trainable": state["trainable"], "non_trainable": state["non_trainable"]}
+    if best is not None:
+        use_best = np.array([b is not None and s != "diverged" for b, s in zip(best_epoch, status)])
+        final = compiled.select(jnp.asarray(use_best), best, final)
+    probs = compiled.evaluate(final["trainable"], final["non_trainable"], consts["reg"],
+                              eval_x, eval_y, eval_split, test_rows)[2]
+    final = jax.tree.map(np.asarray, {**final, "probs": probs})
     return [Outcome(history=histories[i], status=status[i], epochs_run=len(histories[i].get("loss", [])),
                     best_epoch=best_epoch[i],
                     trainable=[w[i] for w in final["trainable"]],
                     non_trainable=[w[i] for w in final["non_trainable"]],
                     test_probabilities=class_probabilities(final["probs"][i]), seconds=float(epoch_seconds[i]))
             for i in range(P)]
-
-
-def _final(compiled, state, best, last_eval, best_epoch, status, eval_x, eval_y, eval_split, test_rows, consts):
-    """The weights each member ends with (its best epoch's when restoring) and their test probabilities."""
-    if last_eval is None:  # interrupted mid-epoch: evaluate the weights as they are
-        probs = compiled.evaluate(state["trainable"], state["non_trainable"], consts["reg"],
-                                  eval_x, eval_y, eval_split, test_rows)[2]
-        last_eval = {"trainable": state["trainable"], "non_trainable": state["non_trainable"], "probs": probs}
-    final = last_eval
-    if best is not None:
-        use_best = np.array([b is not None and s != "diverged" for b, s in zip(best_epoch, status)])
-        final = compiled.select(jnp.asarray(use_best), best, last_eval)
-    return jax.tree.map(np.asarray, final)

@@ -1,0 +1,122 @@
+"""Seconds per epoch: mlplab's engine vs keras.Model.fit vs the matmul bound, measured in one run.
+
+784-512-256-10 ReLU MLP, Adam, batch 128, Fashion-MNIST (54,000 training rows
+after a 10 % validation split). Set MLPLAB_DATA to a folder with fashion-mnist/.
+
+    python bench/epoch.py [--epochs 3]
+
+The matmul bound is the time the same work's matrix products alone take:
+forward (x @ W for each layer) and backward (two products per layer, but the
+first layer's input gradient is not needed) for every batch, as one jitted
+scan over the epoch's batches.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import mlplab._backend  # noqa: F401
+import jax
+import jax.numpy as jnp
+import keras
+import numpy as np
+
+from mlplab import engine, runner
+from mlplab.spec import load_spec
+
+WIDTHS = [784, 512, 256, 10]
+
+
+_bound_cache: dict = {}
+
+
+def matmul_bound(n: int, batch: int) -> float:
+    steps = n // batch
+    ws = [jnp.ones((a, b), "float32") * 0.01 for a, b in zip(WIDTHS, WIDTHS[1:])]
+    xs = jnp.ones((steps, batch, WIDTHS[0]), "float32")
+
+    def epoch(ws, xs):
+        def body(acc, x):
+            h = [x]
+            for w in ws:                       # forward
+                h.append(h[-1] @ w)
+            g = h[-1]
+            for i in reversed(range(len(ws))):  # backward: weight grads, input grads but for the first layer
+                acc = acc + jnp.sum(h[i].T @ g)
+                if i:
+                    g = g @ ws[i].T
+            return acc, None
+        return jax.lax.scan(body, 0.0, xs)[0]
+
+    epoch = _bound_cache.setdefault("epoch", jax.jit(epoch))
+    t = time.perf_counter()
+    epoch(ws, xs).block_until_ready()
+    return time.perf_counter() - t
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the best of each is reported")
+    args = ap.parse_args()
+    exp = load_spec(None, ["data.dataset=\"fashion-mnist\"", "model.hidden=[512, 256]", "train.batch_size=128",
+                           "train.epochs=1", "train.early_stopping=false"])
+    data = runner.load_data(exp)
+    info = data.info
+    n = len(data.x_train)
+    print(f"784-512-256-10 ReLU, Adam, batch 128, {n} training rows, "
+          f"{jax.device_count()} {jax.devices()[0].platform} device(s), best of {args.rounds} interleaved rounds")
+
+    # mlplab: one member, whole epochs on device. `full` includes the per-epoch
+    # inference-mode evaluation (10k train sample, validation, test); `bare` is
+    # the training alone (evaluation shrunk to one row), as fit without validation.
+    model = runner.build_model(exp.model, info.input_shape, info.num_classes, exp.train.loss, exp.seed)
+    member = runner._member(exp, model)
+    program = runner._program(exp, model)
+    compiled = engine.Compiled(program, info.num_classes, engine.regularized_variables([member]))
+    bare_data = runner.Dataset(data.x_train, data.y_train, data.x_val[:0], data.y_val[:0], data.x_test[:1],
+                               data.y_test[:1], info)
+
+    def mlplab_epoch(d, train_eval_rows):
+        engine.TRAIN_EVAL_ROWS = train_eval_rows
+        return engine.train(program, [member], d, compiled=compiled)[0].history["seconds"][0]
+
+    # keras.Model.fit, same model, same data, timed per epoch by a callback
+    keras_model = keras.models.clone_model(model)
+    keras_model.compile(optimizer=keras.optimizers.Adam(), loss="sparse_categorical_crossentropy",
+                        metrics=["accuracy"])
+
+    class Timer(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.t = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.seconds = time.perf_counter() - self.t
+
+    def fit_epoch(**kw):
+        timer = Timer()
+        keras_model.fit(data.x_train, data.y_train, batch_size=128, epochs=1, verbose=0, callbacks=[timer], **kw)
+        return timer.seconds
+
+    timings: dict[str, list[float]] = {}
+    for round_ in range(args.rounds + 1):  # round 0 compiles everything
+        for name, f in [("mlplab", lambda: mlplab_epoch(bare_data, 1)),
+                        ("mlplab+eval", lambda: mlplab_epoch(data, engine.TRAIN_EVAL_ROWS_DEFAULT)),
+                        ("fit", fit_epoch),
+                        ("fit+val", lambda: fit_epoch(validation_data=(data.x_val, data.y_val))),
+                        ("bound", lambda: matmul_bound(n, 128))]:
+            seconds = f()
+            if round_:
+                timings.setdefault(name, []).append(seconds)
+    t = {k: min(v) for k, v in timings.items()}
+    print(f"matmul bound                          {t['bound']:7.3f} s/epoch")
+    print(f"keras fit                             {t['fit']:7.3f} s/epoch")
+    print(f"keras fit + validation                {t['fit+val']:7.3f} s/epoch")
+    print(f"mlplab training                       {t['mlplab']:7.3f} s/epoch")
+    print(f"mlplab + train/val/test evaluation    {t['mlplab+eval']:7.3f} s/epoch")
+    print(f"speed-up over fit (training):             {t['fit'] / t['mlplab']:5.2f}x")
+    print(f"speed-up over fit+val (with evaluation):  {t['fit+val'] / t['mlplab+eval']:5.2f}x")
+    print(f"mlplab training / matmul bound:           {t['mlplab'] / t['bound']:5.2f}")
+
+
+if __name__ == "__main__":
+    main()
