@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import keras
 import numpy as np
 
-from . import optimizers
+from . import optimizers, probe
 from .data import Dataset
 from .spec import EarlyStopping
 
@@ -67,6 +67,7 @@ class Outcome:
     non_trainable: list[np.ndarray]
     test_probabilities: np.ndarray
     seconds: float
+    stats: dict[str, list] = field(default_factory=dict)  # per epoch (0 = initial), see mlplab.probe
 
 
 # ---------------------------------------------------------------- losses
@@ -183,7 +184,12 @@ class Compiled:
             finite = jnp.isfinite(sum(jnp.sum(w) for w in trainable))
             return sums[0] / count + penalty(trainable, reg), sums[1] / count, probs, finite
 
+        def inference_objective(trainable, non_trainable, reg, x, y):
+            probs, _ = forward(trainable, non_trainable, x, False)
+            return jnp.mean(per_sample(_targets(loss, y, num_classes), probs)) + penalty(trainable, reg)
+
         self.opt = opt
+        self.probe = jax.jit(_over_members(probe.make_probe(model, inference_objective), (0, 0, 0, 0, None, None)))
         self.init = jax.jit(_over_members(opt.init, (0, 0)))
         # the member axis is the outermost: vmap(scan) is scan(vmap), and a population of one
         # drops it outside the loop
@@ -275,6 +281,19 @@ def train(program: Program, members: list[Member], data: Dataset,
     state = {"trainable": trainable, "non_trainable": non_trainable, "opt": compiled.init(trainable, hyper),
              "loss_sum": zeros, "correct": zeros, "seen": zeros}
 
+    rows = np.random.default_rng(1).permutation(n)[:probe.PROBE_ROWS]
+    probe_x, probe_y = jnp.asarray(data.x_train[rows]), jnp.asarray(data.y_train[rows])
+    stats: list[dict[str, list]] = [{} for _ in range(P)]
+
+    def record_stats(epoch: int, previous: list, who: np.ndarray) -> None:
+        values = compiled.probe(state["trainable"], state["non_trainable"], previous, consts["reg"], probe_x, probe_y)
+        values = {k: np.asarray(v) for k, v in values.items()}
+        for i in np.flatnonzero(who):
+            stats[i].setdefault("epoch", []).append(epoch)
+            for k, v in values.items():
+                stats[i].setdefault(k, []).append([None if np.isnan(x) else float(x) for x in v[i]])
+
+    record_stats(0, state["trainable"], np.ones(P, bool))
     es = program.early_stopping
     monitor = es.monitor if es else ("val_loss" if "val" in splits else "loss")
     sign = -1.0 if _monitor_mode(monitor) == "max" else 1.0
@@ -307,6 +326,7 @@ def train(program: Program, members: list[Member], data: Dataset,
                 if split in splits:
                     metrics[f"{split}_loss"], metrics[f"{split}_accuracy"] = losses[:, j], accuracies[:, j]
             diverged = ~(np.isfinite(metrics["loss"]) & np.asarray(finite))
+            record_stats(epoch, start["trainable"], training)
             seconds = time.perf_counter() - t0
 
             records: list[dict | None] = [None] * P
@@ -357,5 +377,6 @@ def train(program: Program, members: list[Member], data: Dataset,
                     best_epoch=best_epoch[i],
                     trainable=[w[i] for w in final["trainable"]],
                     non_trainable=[w[i] for w in final["non_trainable"]],
-                    test_probabilities=class_probabilities(final["probs"][i]), seconds=float(epoch_seconds[i]))
+                    test_probabilities=class_probabilities(final["probs"][i]), seconds=float(epoch_seconds[i]),
+                    stats={**probe.describe(program.model), **stats[i]})
             for i in range(P)]

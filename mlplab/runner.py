@@ -105,16 +105,25 @@ def _history_csv(history: dict[str, list[float]]) -> str:
     return buf.getvalue()
 
 
-def _save(store: Store, run_id: str, exp: Experiment, model, outcome: engine.Outcome, data: Dataset) -> None:
+def _npz(arrays: dict[str, np.ndarray]) -> bytes:
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    return buf.getvalue()
+
+
+def _save(store: Store, run_id: str, exp: Experiment, model, member: engine.Member, outcome: engine.Outcome,
+          data: Dataset) -> None:
+    names = [v.path for v in model.trainable_variables]
+    store.write_artifact(run_id, "weights_init.npz", _npz(dict(zip(names, member.trainable))))
+    store.write_json(run_id, "stats.json", outcome.stats)
     set_weights(model, outcome.trainable, outcome.non_trainable)
     model.compile(optimizer=keras_optimizer(exp.train.optimizer.name, exp.train.optimizer.settings()),
                   loss=exp.train.loss, metrics=["accuracy"])
     with store.artifact_writer(run_id, "model.keras") as tmp:
         model.save(tmp)
     store.write_artifact(run_id, "history.csv", _history_csv(outcome.history))
-    buf = io.BytesIO()
-    np.savez_compressed(buf, probabilities=outcome.test_probabilities.astype("float32"), y_true=data.y_test)
-    store.write_artifact(run_id, "predictions.npz", buf.getvalue())
+    store.write_artifact(run_id, "predictions.npz", _npz({"probabilities": outcome.test_probabilities.astype("float32"),
+                                                          "y_true": data.y_test}))
 
 
 def _final_test(outcome: engine.Outcome, restore_best: bool) -> tuple[float, float]:
@@ -182,10 +191,10 @@ def _run_group(group: list[Experiment], store: Store, sweep_id, on_epoch, on_sta
 
     results = []
     restore = bool(first.train.early_stopping and first.train.early_stopping.restore_best)
-    for exp, run_id, outcome in zip(group, run_ids, outcomes):
+    for exp, run_id, member, outcome in zip(group, run_ids, members, outcomes):
         evaluation = evaluate(outcome.test_probabilities, data.y_test, info.class_names)
         test_loss, test_acc = _final_test(outcome, restore)
-        _save(store, run_id, exp, models[0], outcome, data)
+        _save(store, run_id, exp, models[0], member, outcome, data)
         summary_doc = {"evaluation": evaluation, "data": _info_dict(info), "model_summary": summary_text}
         store.finish_run(run_id, status=outcome.status, epochs_run=outcome.epochs_run,
                          best_epoch=outcome.best_epoch, seconds=outcome.seconds, test_loss=test_loss,
