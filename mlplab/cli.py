@@ -57,14 +57,14 @@ class EpochPrinter:
 # ---------------------------------------------------------------- commands
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .runner import EXIT_CODES, run_experiment
     from .spec import load_spec
+    exp = load_spec(args.spec, args.set)  # bad specs fail before the slow imports
+    from .runner import EXIT_CODES, run_experiment
     from .store import Store
-    exp = load_spec(args.spec, args.set)
     store = Store(args.home)
-    callbacks = {} if args.json else {"on_epoch": EpochPrinter(exp.train.epochs)}
-    if not args.json:
-        err.print(f"[bold]{exp.display_name}[/] on {exp.data.dataset}: training...")
+    callbacks = {} if args.json else {
+        "on_epoch": EpochPrinter(exp.train.epochs),
+        "on_start": lambda group: err.print(f"[bold]{exp.display_name}[/] on {exp.data.dataset}: training...")}
     result = run_experiment(exp, store, **callbacks)
     if args.json:
         _print_json(result.to_json())

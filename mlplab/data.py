@@ -17,6 +17,7 @@ numpy (and scikit-learn for digits) only: no Keras, no JAX.
 """
 from __future__ import annotations
 
+import json
 import gzip
 import hashlib
 import math
@@ -207,7 +208,7 @@ def find_files(name: str) -> Path:
     `MLPLAB_OFFLINE=1`. Otherwise BadInput says which files to put where.
     """
     if name not in MIRRORS:
-        raise BadInput(f"data.dataset = {name!r}: no files to find, expected one of {', '.join(MIRRORS)}")
+        raise BadInput(f"data.dataset = {json.dumps(str(name))}: no files to find, expected one of {', '.join(MIRRORS)}")
     candidates: list[Path] = []
     env = os.environ.get("MLPLAB_DATA")
     if env:
@@ -430,7 +431,7 @@ def _option(options: dict, key: str, default, kind: str):
             ok = ok and value >= 0
             wanted = "a number >= 0"
     if not ok:
-        raise BadInput(f"data.{key} = {value!r}: expected {wanted}")
+        raise BadInput(f"data.{key} = {json.dumps(value, default=str)}: expected {wanted}")
     return int(value) if kind == "int" else float(value)
 
 
@@ -460,7 +461,7 @@ def _resolve_name(name) -> str | Path:
     """A built-in name, or the Path of a user file/folder."""
     text = os.fspath(name) if isinstance(name, os.PathLike) else name
     if not isinstance(text, str) or not text.strip():
-        raise BadInput(f"data.dataset = {name!r}: expected one of {', '.join(DATASETS)} or a path")
+        raise BadInput(f"data.dataset = {json.dumps(str(name))}: expected one of {', '.join(DATASETS)} or a path")
     if text in DATASETS:
         return text
     path = Path(text).expanduser()
@@ -470,8 +471,8 @@ def _resolve_name(name) -> str | Path:
     if alias in DATASETS or alias == "fashion":
         return "fashion-mnist" if alias == "fashion" else alias
     if os.sep in text or path.suffix.lower() in (".npz", ".csv"):
-        raise BadInput(f"data.dataset = {text!r}: no such file or folder")
-    raise BadInput(f"data.dataset = {text!r}: expected one of {', '.join(DATASETS)}, "
+        raise BadInput(f"data.dataset = {json.dumps(text)}: no such file or folder")
+    raise BadInput(f"data.dataset = {json.dumps(text)}: expected one of {', '.join(DATASETS)}, "
                    f"or a path to a .npz file, a .csv file or a folder of IDX files")
 
 
@@ -630,7 +631,7 @@ def prepare(raw: RawData, name: str, *, scale: str = "unit", validation_split: f
     (N, H, W, 1) for convolutional models.
     """
     if scale not in SCALES:
-        raise BadInput(f"data.scale = {scale!r}: expected one of {', '.join(SCALES)}")
+        raise BadInput(f"data.scale = {json.dumps(scale, default=str)}: expected one of {', '.join(SCALES)}")
     if (not isinstance(validation_split, (int, float, np.number)) or isinstance(validation_split, bool)
             or not (0 <= validation_split < 1)):
         raise BadInput(f"data.validation_split = {validation_split!r}: expected a number in [0, 1), e.g. 0.1")

@@ -37,13 +37,12 @@ TRAIN_EVAL_ROWS = TRAIN_EVAL_ROWS_DEFAULT = 10_000  # inference-mode train metri
 class Program:
     """The static part of a group of members."""
     model: keras.Model
-    optimizer: str
+    optimizers: tuple[tuple[str, tuple], ...]   # (name, static options as sorted items); several: a mixed population
     loss: str = "sparse_categorical_crossentropy"
     batch_size: int = 32
     epochs: int = 20
     shuffle: bool = True
     early_stopping: EarlyStopping | None = None
-    static: dict[str, bool] = field(default_factory=dict)   # nesterov / amsgrad / centered
 
 
 @dataclass
@@ -51,7 +50,7 @@ class Member:
     """The dynamic part: what one member of the population brings."""
     trainable: list[np.ndarray]
     non_trainable: list[np.ndarray]
-    hyper: dict[str, float]                   # optimizer numeric hyperparameters
+    hyper: dict[str, float]                   # optimizer numeric hyperparameters (+ "kind" in a mixed population)
     regularization: list[tuple[float, float]]  # (l1, l2) per trainable variable
     seed: int                                 # shuffle stream
 
@@ -126,7 +125,8 @@ class Compiled:
         self.program = program
         self.regularized = regularized  # which trainable variables carry an L1/L2 term (static: skips the rest)
         model, loss = program.model, program.loss
-        opt = optimizers.make(program.optimizer, **program.static)
+        kinds = [(name, dict(static)) for name, static in program.optimizers]
+        opt = optimizers.make(*kinds[0][:1], **kinds[0][1]) if len(kinds) == 1 else optimizers.mixed(kinds)
         per_sample = _per_sample_loss(loss)
         # A padded last batch is exact when rows do not see each other; batch-norm
         # statistics do, so those models take the short last batch as a separate step.

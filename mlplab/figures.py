@@ -90,3 +90,429 @@ def _scatter(x, y, names, rows, subject) -> Figure:
         ax.legend(fontsize=8, markerscale=2)
     ax.set_title(f"{len(rows)} points of {subject}", fontsize=10)
     return fig
+
+
+# ---------------------------------------------------------------- helpers
+
+def _image_grid(n: int, cell=(1.6, 1.9)) -> tuple[Figure, np.ndarray, int, int]:
+    cols = max(1, min(n, math.ceil(math.sqrt(n * 1.5))))
+    rows = max(1, math.ceil(n / cols))
+    fig = Figure(figsize=(cell[0] * cols, cell[1] * rows + 0.4), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    return fig, axes, rows, cols
+
+
+def _message(text: str, size=(6, 1.5)) -> Figure:
+    fig = Figure(figsize=size)
+    fig.text(0.5, 0.5, text, ha="center", va="center", fontsize=10)
+    return fig
+
+
+def _as_probabilities(p) -> np.ndarray:
+    """(N, C) class probabilities; one sigmoid column becomes two."""
+    p = np.asarray(p, dtype=np.float64)
+    if p.ndim == 1 or p.shape[1] == 1:
+        p1 = p.reshape(-1)
+        p = np.column_stack([1 - p1, p1])
+    return p
+
+
+def _class_colors(n: int):
+    cmap = matplotlib.colormaps["tab10" if n <= 10 else "tab20"]
+    return [cmap(i % cmap.N) for i in range(n)]
+
+
+def _finite(values) -> np.ndarray:
+    return np.asarray([np.nan if v is None else v for v in values], dtype=np.float64)
+
+
+# ---------------------------------------------------------------- learning curves
+
+def learning_curves(history: dict, *, best_epoch: int | None = None, stopped_epoch: int | None = None,
+                    title: str | None = None) -> Figure:
+    """Loss and accuracy per epoch: running train (as Keras prints it), inference-mode train,
+    validation and test; the best epoch and the early-stopping point marked."""
+    fig = Figure(figsize=(11, 4), layout="constrained")
+    axes = fig.subplots(1, 2)
+    n = len(history.get("loss") or [])
+    epochs = np.asarray(history.get("epoch") or range(1, n + 1))
+    lines = [("", "train (running)", dict(color="tab:blue", ls=":", alpha=0.8)),
+             ("train_", "train (inference)", dict(color="tab:blue")),
+             ("val_", "validation", dict(color="tab:orange")),
+             ("test_", "test", dict(color="tab:green", ls="--"))]
+    for ax, metric in zip(axes, ("loss", "accuracy")):
+        for prefix, label, style in lines:
+            values = history.get(prefix + metric)
+            if values and len(values) == len(epochs):
+                ax.plot(epochs, _finite(values), marker="o" if len(epochs) <= 30 else None, ms=3,
+                        label=label, **style)
+        if best_epoch:
+            ax.axvline(best_epoch, color="black", lw=1, ls="--", label=f"best epoch ({best_epoch})")
+        if stopped_epoch and stopped_epoch != best_epoch:
+            ax.axvline(stopped_epoch, color="red", lw=1, ls=":", label=f"early stop ({stopped_epoch})")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.grid(alpha=0.3)
+        if metric == "loss":
+            vals = np.concatenate([_finite(history.get(p + "loss") or []) for p, _, _ in lines])
+            vals = vals[np.isfinite(vals) & (vals > 0)]
+            if vals.size and vals.max() / max(vals.min(), 1e-12) > 50:
+                ax.set_yscale("log")
+        else:
+            ax.set_ylim(-0.02, 1.02)
+        ax.legend(fontsize=8)
+    fig.suptitle(title or "Learning curves", fontsize=11)
+    return fig
+
+
+# ---------------------------------------------------------------- confusion matrix
+
+def confusion_matrix(y_true, probabilities, class_names) -> Figure:
+    """Counts (left) and rows normalised to recall per true class (right)."""
+    names = list(class_names)
+    k = len(names)
+    pred = _as_probabilities(probabilities).argmax(axis=1)
+    y = np.asarray(y_true).astype(np.int64).ravel()
+    cm = np.zeros((k, k), np.int64)
+    np.add.at(cm, (y, pred), 1)
+    norm = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+    size = max(4.5, 0.45 * k + 2)
+    fig = Figure(figsize=(2 * size + 1, size), layout="constrained")
+    axes = fig.subplots(1, 2)
+    for ax, m, title, fmt in ((axes[0], cm, "counts", "d"), (axes[1], norm, "normalised per true class", ".2f")):
+        im = ax.imshow(m, cmap="Blues", vmin=0, vmax=m.max() if m.max() else 1)
+        ax.set_xticks(range(k), names, rotation=45 if max(map(len, names)) > 2 else 0, ha="right", fontsize=8)
+        ax.set_yticks(range(k), names, fontsize=8)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+        ax.set_title(title, fontsize=10)
+        if k <= 20:
+            threshold = m.max() / 2
+            for i in range(k):
+                for j in range(k):
+                    ax.text(j, i, format(m[i, j], fmt), ha="center", va="center", fontsize=7 if k > 10 else 8,
+                            color="white" if m[i, j] > threshold else "black")
+        fig.colorbar(im, ax=ax, shrink=0.8)
+    fig.suptitle(f"Confusion matrix ({len(y)} test samples, accuracy {np.mean(pred == y):.1%})", fontsize=11)
+    return fig
+
+
+# ---------------------------------------------------------------- image galleries
+
+def misclassified(x, y_true, probabilities, class_names, image_shape, *, mode: str = "confident", n: int = 16,
+                  seed: int = 0) -> Figure:
+    """Test images with predicted and true labels and both probabilities.
+
+    mode "confident": the errors the model was surest of, ranked by P(predicted) - P(true);
+    "random": a random sample of errors; "correct": the most confidently correct images.
+    """
+    p = _as_probabilities(probabilities)
+    y = np.asarray(y_true).astype(np.int64).ravel()
+    names = list(class_names)
+    pred = p.argmax(axis=1)
+    rows = np.arange(len(y))
+    margin = p[rows, pred] - p[rows, y]
+    if mode == "confident":
+        pick = np.flatnonzero(pred != y)
+        pick = pick[np.argsort(-margin[pick], kind="stable")][:n]
+        title = "Most confident mistakes (ranked by P(predicted) - P(true))"
+    elif mode == "random":
+        wrong = np.flatnonzero(pred != y)
+        pick = np.random.default_rng(seed).choice(wrong, size=min(n, len(wrong)), replace=False) if len(wrong) else wrong
+        title = "A random sample of mistakes"
+    elif mode == "correct":
+        right = np.flatnonzero(pred == y)
+        pick = right[np.argsort(-p[right, y[right]], kind="stable")][:n]
+        title = "Most confidently correct"
+    else:
+        raise BadInput(f"mode {mode!r}: expected confident, random or correct")
+    if len(pick) == 0:
+        return _message(f"{title}: none")
+    fig, axes, _, _ = _image_grid(len(pick))
+    x = np.asarray(x)
+    for ax, i in zip(axes.flat, pick):
+        ax.imshow(x[i].reshape(image_shape), cmap="gray", interpolation="nearest")
+        wrong = pred[i] != y[i]
+        text = (f"pred {names[pred[i]]} {p[i, pred[i]]:.2f}\ntrue {names[y[i]]} {p[i, y[i]]:.2f}" if wrong
+                else f"{names[y[i]]} {p[i, y[i]]:.3f}")
+        ax.set_title(text, fontsize=8, color="red" if wrong else "black")
+    fig.suptitle(f"{title}: {len(pick)} of {int(np.sum(pred != y)) if mode != 'correct' else int(np.sum(pred == y))}",
+                 fontsize=11)
+    return fig
+
+
+def probability_bars(x, y_true, probabilities, class_names, image_shape, *, n: int = 6, seed: int = 0,
+                     indices=None) -> Figure:
+    """Each image beside a bar chart of its class probabilities: predicted bar red, true bar blue
+    (a correct prediction's bar is blue)."""
+    p = _as_probabilities(probabilities)
+    y = np.asarray(y_true).astype(np.int64).ravel()
+    names = list(class_names)
+    k = len(names)
+    if indices is None:
+        indices = np.random.default_rng(seed).choice(len(y), size=min(n, len(y)), replace=False)
+    indices = list(indices)
+    cols = 3 if len(indices) > 2 else len(indices)
+    rows = math.ceil(len(indices) / cols)
+    fig = Figure(figsize=(4.2 * cols, 2.0 * rows + 0.4), layout="constrained")
+    grid = fig.subplots(rows, 2 * cols, squeeze=False, gridspec_kw={"width_ratios": [1, 1.6] * cols})
+    for ax in grid.flat:
+        ax.axis("off")
+    x = np.asarray(x)
+    for slot, i in enumerate(indices):
+        r, c = divmod(slot, cols)
+        ax_img, ax_bar = grid[r, 2 * c], grid[r, 2 * c + 1]
+        ax_img.imshow(x[i].reshape(image_shape), cmap="gray", interpolation="nearest")
+        ax_img.set_title(f"true: {names[y[i]]}", fontsize=8)
+        ax_bar.axis("on")
+        pred = int(p[i].argmax())
+        colors = ["lightgray"] * k
+        colors[pred] = "red"
+        colors[y[i]] = "blue"
+        ax_bar.bar(range(k), p[i], color=colors)
+        ax_bar.set_ylim(0, 1)
+        ax_bar.set_xticks(range(k), names if max(map(len, names)) <= 2 else range(k), fontsize=7)
+        ax_bar.tick_params(axis="y", labelsize=7)
+        ax_bar.set_title(f"pred {names[pred]} {p[i, pred]:.2f}", fontsize=8,
+                         color="black" if pred == y[i] else "red")
+    fig.suptitle("Class probabilities (red: predicted, blue: true)", fontsize=11)
+    return fig
+
+
+def class_probability_histograms(y_true, probabilities, class_names) -> Figure:
+    """Per class c: histogram of P(c) for samples of class c vs all other samples (log counts)."""
+    p = _as_probabilities(probabilities)
+    y = np.asarray(y_true).astype(np.int64).ravel()
+    names = list(class_names)
+    k = len(names)
+    cols = min(5, k)
+    rows = math.ceil(k / cols)
+    fig = Figure(figsize=(3.0 * cols, 2.4 * rows + 0.5), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False)
+    bins = np.linspace(0, 1, 21)
+    for ax in axes.flat[k:]:
+        ax.axis("off")
+    for c, ax in zip(range(k), axes.flat):
+        ax.hist(p[y == c, c], bins=bins, color="tab:blue", alpha=0.7, label=f"class {names[c]}")
+        ax.hist(p[y != c, c], bins=bins, color="tab:gray", alpha=0.6, label="others")
+        ax.set_yscale("log")
+        ax.set_title(f"P({names[c]})", fontsize=9)
+        ax.tick_params(labelsize=7)
+        if c == 0:
+            ax.legend(fontsize=7)
+    fig.suptitle("Predicted probability of each class: its own samples vs the others (log counts)", fontsize=11)
+    return fig
+
+
+# ---------------------------------------------------------------- weights and training statistics
+
+def _short(name: str) -> str:
+    parts = name.split("/")
+    return "/".join(parts[-2:]) if len(parts) >= 2 else name
+
+
+def weight_distributions(initial: dict, final: dict, *, max_points: int = 20000, seed: int = 0) -> Figure:
+    """Violin plots per weight matrix: at initialization vs after training.
+
+    `initial` and `final`: {variable name: array}, matched by order (names may differ between
+    a model and its reloaded copy); only matrices/kernels (ndim >= 2) are drawn.
+    """
+    pairs = [(n, np.asarray(a), np.asarray(b)) for (n, a), b in zip(initial.items(), final.values())
+             if np.ndim(a) >= 2]
+    if not pairs:
+        return _message("no weight matrices")
+    rng = np.random.default_rng(seed)
+
+    def sample(a):
+        a = a.ravel().astype(np.float64)
+        a = a[np.isfinite(a)]
+        if a.size > max_points:
+            a = rng.choice(a, max_points, replace=False)
+        return a if a.size else np.zeros(1)
+
+    fig = Figure(figsize=(max(6, 1.8 * len(pairs) + 2), 4.2), layout="constrained")
+    ax = fig.subplots()
+    pos = np.arange(len(pairs)) * 3.0
+    for offset, idx, color, label in ((-0.6, 1, "tab:gray", "initial"), (0.6, 2, "tab:blue", "trained")):
+        data = [sample(p[idx]) for p in pairs]
+        parts = ax.violinplot(data, positions=pos + offset, widths=1.1, showmedians=True)
+        for body in parts["bodies"]:
+            body.set_facecolor(color)
+            body.set_alpha(0.6)
+        ax.plot([], [], color=color, lw=6, alpha=0.6, label=label)
+    ax.set_xticks(pos, [f"{_short(n)}\n{'x'.join(map(str, a.shape))}" for n, a, _ in pairs], fontsize=8)
+    ax.set_ylabel("weight value")
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend(fontsize=8)
+    ax.set_title("Weight distributions per layer: at initialization vs after training", fontsize=11)
+    return fig
+
+
+def training_statistics(stats: dict) -> Figure:
+    """Per layer over epochs: gradient norm, update/weight ratio, dead ReLU and saturated fractions."""
+    epochs = list(stats.get("epoch") or [])
+    if not epochs:
+        return _message("no training statistics recorded")
+    weights = [_short(w) for w in stats.get("weights") or []]
+    layers = [f"{l['name']} ({l['kind']})" for l in stats.get("layers") or []]
+    panels = [("grad_norm", "gradient norm (probe batch)", weights, True),
+              ("update_ratio", "update size / weight size per epoch", weights, True),
+              ("dead_fraction", "dead ReLU fraction", layers, False),
+              ("saturated_fraction", "saturated sigmoid/tanh fraction", layers, False)]
+    panels = [p for p in panels if stats.get(p[0]) and any(v is not None for row in stats[p[0]] for v in row)]
+    fig = Figure(figsize=(5.5 * min(2, len(panels)), 3.6 * math.ceil(len(panels) / 2)), layout="constrained")
+    axes = fig.subplots(math.ceil(len(panels) / 2), min(2, len(panels)), squeeze=False)
+    for ax in axes.flat[len(panels):]:
+        ax.axis("off")
+    for ax, (key, title, names, log) in zip(axes.flat, panels):
+        a = np.asarray([_finite(row) for row in stats[key]])
+        start = 1 if key == "update_ratio" else 0  # no update before the first epoch
+        cmap = matplotlib.colormaps["viridis"]
+        for j in range(a.shape[1]):
+            ax.plot(epochs[start:], a[start:, j], marker="o" if len(epochs) <= 30 else None, ms=3,
+                    color=cmap(j / max(1, a.shape[1] - 1)), label=names[j] if j < len(names) else str(j))
+        vals = a[start:][np.isfinite(a[start:])]
+        if log and vals.size and (vals > 0).any():
+            ax.set_yscale("log")
+        if not log:
+            ax.set_ylim(-0.03, 1.03)
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("epoch (0 = initialization)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, ncol=2 if a.shape[1] > 6 else 1)
+    fig.suptitle("Training statistics per layer", fontsize=11)
+    return fig
+
+
+# ---------------------------------------------------------------- hidden representation
+
+def default_layer(model) -> int:
+    """Index (in model.layers) of the last hidden layer: the last one before the output that is
+    not dropout."""
+    import keras
+    candidates = [i for i, l in enumerate(model.layers[:-1]) if not isinstance(l, keras.layers.Dropout)]
+    if not candidates:
+        raise BadInput("the model has no hidden layer to embed")
+    return candidates[-1]
+
+
+def layer_output(model, x, layer: int | str | None = None, *, batch_size: int = 512) -> np.ndarray:
+    """Output of one layer (index or name; default: the last hidden layer) in inference mode, flattened."""
+    import keras
+    if layer is None:
+        index = default_layer(model)
+    elif isinstance(layer, str):
+        names = [l.name for l in model.layers]
+        if layer not in names:
+            raise BadInput(f"layer {layer!r}: not in the model; its layers are {', '.join(names)}")
+        index = names.index(layer)
+    else:
+        index = int(layer) % len(model.layers)
+    if isinstance(model, keras.Sequential):
+        def run(xb):
+            h = xb
+            for l in model.layers[:index + 1]:
+                h = l(h, training=False)
+            return np.asarray(h)
+    else:
+        sub = keras.Model(model.inputs, model.layers[index].output)
+        run = lambda xb: np.asarray(sub(xb, training=False))  # noqa: E731
+    x = np.asarray(x, dtype=np.float32)
+    out = [run(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
+    out = np.concatenate(out) if out else np.zeros((0, 1))
+    return out.reshape(len(out), -1)
+
+
+def embedding(model, x, y, class_names, *, layer: int | str | None = None, n: int = 2000, seed: int = 0,
+              perplexity: float = 30.0) -> Figure:
+    """t-SNE (after PCA to 50 dimensions) of a layer's outputs for up to `n` samples, coloured by class."""
+    from sklearn.decomposition import PCA
+    from sklearn.manifold import TSNE
+    y = np.asarray(y).astype(np.int64).ravel()
+    rng = np.random.default_rng(seed)
+    pick = np.sort(rng.choice(len(y), size=min(n, len(y)), replace=False))
+    index = default_layer(model) if layer is None else layer
+    h = layer_output(model, np.asarray(x)[pick], index).astype(np.float64)
+    name = model.layers[index].name if isinstance(index, int) else index
+    h = np.nan_to_num(h)
+    if h.shape[1] > 50 and len(h) > 50:
+        h = PCA(n_components=50, random_state=seed).fit_transform(h)
+    if len(h) < 5 or np.allclose(h, h[0]):
+        return _message(f"layer {name!r}: all outputs are the same; nothing to embed")
+    points = TSNE(n_components=2, perplexity=min(perplexity, (len(h) - 1) / 3), init="pca",
+                  random_state=seed).fit_transform(h)
+    names = list(class_names)
+    colors = _class_colors(len(names))
+    fig = Figure(figsize=(7, 6), layout="constrained")
+    ax = fig.subplots()
+    for c in np.unique(y[pick]):
+        m = y[pick] == c
+        ax.scatter(points[m, 0], points[m, 1], s=6, alpha=0.7, color=colors[c], label=names[c])
+    ax.legend(fontsize=8, markerscale=2.5, loc="best")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(f"t-SNE of layer {name!r} ({len(pick)} test samples)", fontsize=11)
+    return fig
+
+
+# ---------------------------------------------------------------- 2-D decision regions
+
+def _predict(model, x: np.ndarray, batch_size: int = 4096) -> np.ndarray:
+    import keras
+    out = [np.asarray(model(keras.ops.convert_to_tensor(x[i:i + batch_size]), training=False))
+           for i in range(0, len(x), batch_size)]
+    return _as_probabilities(np.concatenate(out))
+
+
+def decision_regions(model, x, y, class_names, *, resolution: int = 200, curves_a: float | None = None,
+                     max_points: int = 2000, seed: int = 0) -> Figure:
+    """For 2-feature data: the predicted class over a grid (left) and the probability map (right:
+    P(class 1) for two classes, else the top probability), with the training points on top.
+    `curves_a`: for cosine2d (unscaled), also draw the true curves x2 = cos(x1) and x2 = a + cos(x1)."""
+    x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
+    if x.shape[1] != 2:
+        raise BadInput(f"decision regions need 2 input features, the data has {x.shape[1]}")
+    y = np.asarray(y).astype(np.int64).ravel()
+    names = list(class_names)
+    k = len(names)
+    lo, hi = x.min(axis=0), x.max(axis=0)
+    pad = 0.08 * np.maximum(hi - lo, 1e-6)
+    g1 = np.linspace(lo[0] - pad[0], hi[0] + pad[0], resolution)
+    g2 = np.linspace(lo[1] - pad[1], hi[1] + pad[1], resolution)
+    xx, yy = np.meshgrid(g1, g2)
+    p = _predict(model, np.column_stack([xx.ravel(), yy.ravel()]).astype(np.float32))
+    pred = p.argmax(axis=1).reshape(xx.shape)
+    colors = _class_colors(k)
+    from matplotlib.colors import ListedColormap
+    rng = np.random.default_rng(seed)
+    show = rng.choice(len(y), size=min(max_points, len(y)), replace=False)
+    fig = Figure(figsize=(12, 5), layout="constrained")
+    axes = fig.subplots(1, 2)
+    axes[0].contourf(xx, yy, pred, levels=np.arange(k + 1) - 0.5, cmap=ListedColormap(colors[:k]), alpha=0.35)
+    if k == 2:
+        surface, label, cmap = p[:, 1].reshape(xx.shape), f"P({names[1]})", "RdBu_r"
+    else:
+        surface, label, cmap = p.max(axis=1).reshape(xx.shape), "top class probability", "viridis"
+    im = axes[1].contourf(xx, yy, surface, levels=np.linspace(0, 1, 21), cmap=cmap)
+    if k == 2:
+        axes[1].contour(xx, yy, surface, levels=[0.5], colors="black", linewidths=1.2)
+    fig.colorbar(im, ax=axes[1], label=label)
+    for ax, title in zip(axes, ("decision regions", "probability map")):
+        for c in range(k):
+            m = y[show] == c
+            ax.scatter(x[show][m, 0], x[show][m, 1], s=7, color=colors[c], edgecolor="black", linewidth=0.2,
+                       label=names[c])
+        if curves_a is not None:
+            t = np.linspace(g1[0], g1[-1], 400)
+            ax.plot(t, np.cos(t), color="black", lw=1.2, ls="--", label="true curves")
+            ax.plot(t, curves_a + np.cos(t), color="black", lw=1.2, ls="--")
+        ax.set_xlim(g1[0], g1[-1])
+        ax.set_ylim(g2[0], g2[-1])
+        ax.set_xlabel("x1")
+        ax.set_ylabel("x2")
+        ax.set_title(title, fontsize=10)
+    axes[0].legend(fontsize=8, loc="upper right")
+    fig.suptitle("Decision regions over the input plane, training points on top", fontsize=11)
+    return fig

@@ -345,3 +345,24 @@ def keras_optimizer(name: str, hyper: dict):
             # Keras insists on Python floats (SGD rejects a numpy momentum).
             kwargs[key] = float(jnp.asarray(value).reshape(()))
     return getattr(keras.optimizers, _KERAS_CLASS[name])(**kwargs)
+
+
+def mixed(kinds: list[tuple[str, dict[str, bool]]]) -> Optimizer:
+    """Several optimizers in one population: member i runs the update of kind
+    `hyper["kind"]` (an index into `kinds`). Every kind's update is computed and
+    each member's own is selected, so a sweep over optimizers compiles once; the
+    selected numbers are exactly that optimizer's. `hyper` must hold every
+    kind's hyperparameters (unused ones may be any value)."""
+    opts = [make(name, **static) for name, static in kinds]
+
+    def init(params, hyper):
+        return [opt.init(params, hyper) for opt in opts]
+
+    def update(grads, state, params, hyper):
+        outs = [opt.update(grads, s, params, hyper) for opt, s in zip(opts, state)]
+        new_params = outs[0][0]
+        for k, (p, _) in enumerate(outs[1:], start=1):
+            new_params = [jnp.where(hyper["kind"] == k, a, b) for a, b in zip(p, new_params)]
+        return new_params, [s for _, s in outs]
+
+    return Optimizer(init, update)

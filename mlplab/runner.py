@@ -21,7 +21,7 @@ from .data import Dataset, load_dataset
 from .errors import BadInput
 from .evaluate import evaluate
 from .models import build_model, count_params, regularization, set_weights, summary
-from .optimizers import STATIC, keras_optimizer
+from .optimizers import STATIC, defaults, keras_optimizer
 from .spec import Experiment, describe_model
 from .store import Store
 
@@ -57,8 +57,28 @@ class RunResult:
 
 def load_data(exp: Experiment) -> Dataset:
     flatten = exp.data.flatten if exp.data.flatten is not None else not exp.model.convolutional
-    return load_dataset(exp.data.dataset, scale=exp.data.scale, validation_split=exp.data.validation_split,
-                        flatten=flatten, options=exp.data.options)
+    options = exp.data.options
+    folds, fold = options.pop("folds", None), options.pop("fold", 0)
+    data = load_dataset(exp.data.dataset, scale=exp.data.scale,
+                        validation_split=0.0 if folds else exp.data.validation_split,
+                        flatten=flatten, options=options)
+    return cross_validation_fold(data, folds, fold) if folds else data
+
+
+def cross_validation_fold(data: Dataset, folds: int, fold: int) -> Dataset:
+    """Fold `fold` of a stratified k-fold split of the training rows as the validation set
+    (scikit-learn's StratifiedKFold without shuffling, as GridSearchCV uses)."""
+    from dataclasses import replace
+    from sklearn.model_selection import StratifiedKFold
+    if not (isinstance(folds, int) and folds >= 2 and isinstance(fold, int) and 0 <= fold < folds):
+        raise BadInput(f"data.fold = {fold!r} of data.folds = {folds!r}: expected folds >= 2 and 0 <= fold < folds")
+    try:
+        train, val = list(StratifiedKFold(n_splits=folds).split(data.x_train, data.y_train))[fold]
+    except ValueError as e:
+        raise BadInput(f"data.folds = {folds}: {e}") from None
+    info = replace(data.info, n_train=len(train), n_val=len(val))
+    return replace(data, x_train=data.x_train[train], y_train=data.y_train[train],
+                   x_val=data.x_train[val], y_val=data.y_train[val], info=info)
 
 
 def check_compatible(exp: Experiment, data: Dataset) -> None:
@@ -74,25 +94,35 @@ def program_key(exp: Experiment) -> str:
     for layer in model.get("layers") or []:
         for key in ("init", "l1", "l2"):
             layer.pop(key, None)
-    opt = exp.train.optimizer.settings()
+    # the optimizer is not part of it: a group of several optimizers trains as a mixed population
     train = exp.train.model_dump(mode="json", exclude={"optimizer", "learning_rate"})
-    return json.dumps([exp.data.model_dump(mode="json"), model, exp.train.optimizer.name,
-                       {k: opt[k] for k in STATIC if k in opt}, train], sort_keys=True)
+    return json.dumps([exp.data.model_dump(mode="json"), model, train], sort_keys=True)
 
 
-def _member(exp: Experiment, model) -> engine.Member:
+def optimizer_kind(exp: Experiment) -> tuple[str, tuple]:
+    opt = exp.train.optimizer.settings()
+    return exp.train.optimizer.name, tuple(sorted((k, bool(opt[k])) for k in STATIC if k in opt))
+
+
+def _member(exp: Experiment, model, kinds: list[tuple[str, tuple]] | None = None) -> engine.Member:
+    """What this experiment brings to a population; with several optimizer kinds, its
+    hyperparameters cover every kind's (the others' defaults) plus its own kind's index."""
     trainable = [np.asarray(v.value) for v in model.trainable_variables]
     non_trainable = [np.asarray(v.value) for v in model.non_trainable_variables]
     hyper = {k: float(v) for k, v in exp.train.optimizer.settings().items() if k not in STATIC}
+    if kinds and len(kinds) > 1:
+        for name, _ in kinds:
+            for k, v in defaults(name).items():
+                if k not in STATIC:
+                    hyper.setdefault(k, float(v))
+        hyper["kind"] = float(kinds.index(optimizer_kind(exp)))
     return engine.Member(trainable, non_trainable, hyper, regularization(model), seed=exp.seed)
 
 
-def _program(exp: Experiment, model) -> engine.Program:
-    opt = exp.train.optimizer.settings()
-    return engine.Program(model=model, optimizer=exp.train.optimizer.name, loss=exp.train.loss,
+def _program(exp: Experiment, model, kinds: list[tuple[str, tuple]] | None = None) -> engine.Program:
+    return engine.Program(model=model, optimizers=tuple(kinds or [optimizer_kind(exp)]), loss=exp.train.loss,
                           batch_size=exp.train.batch_size, epochs=exp.train.epochs, shuffle=exp.train.shuffle,
-                          early_stopping=exp.train.early_stopping,
-                          static={k: bool(opt[k]) for k in STATIC if k in opt})
+                          early_stopping=exp.train.early_stopping)
 
 
 def _history_csv(history: dict[str, list[float]]) -> str:
@@ -119,6 +149,7 @@ def _save(store: Store, run_id: str, exp: Experiment, model, member: engine.Memb
     set_weights(model, outcome.trainable, outcome.non_trainable)
     model.compile(optimizer=keras_optimizer(exp.train.optimizer.name, exp.train.optimizer.settings()),
                   loss=exp.train.loss, metrics=["accuracy"])
+    model.optimizer.build(model.trainable_variables)  # so load_model finds the variables it expects
     with store.artifact_writer(run_id, "model.keras") as tmp:
         model.save(tmp)
     store.write_artifact(run_id, "history.csv", _history_csv(outcome.history))
@@ -135,24 +166,68 @@ def _final_test(outcome: engine.Outcome, restore_best: bool) -> tuple[float, flo
     return h["test_loss"][i], h["test_accuracy"][i]
 
 
-def run_experiments(experiments: list[Experiment], store: Store, *, sweep_id: str | None = None,
-                    on_epoch: Callable[[Experiment, str, int, dict], None] | None = None,
-                    on_start: Callable[[list[Experiment]], None] | None = None) -> list[RunResult]:
-    """Train every experiment, one population per program; every member becomes a stored run."""
+MEMORY_BUDGET = 2 * 2**30  # bytes a population may take; larger groups train in chunks
+
+
+def population_size(params: int, batch_size: int, input_size: int, budget: float = MEMORY_BUDGET) -> int:
+    """How many members fit the budget: weights, gradients, optimizer slots, best and
+    start-of-epoch copies (about 12 float32 copies of the parameters) plus a batch."""
+    per_member = 4 * (12 * params + 4 * batch_size * input_size)
+    return max(1, min(1024, int(budget // per_member)))
+
+
+def groups_of(experiments: list[Experiment]) -> list[list[Experiment]]:
+    """Experiments that can share one compiled program, in order of first appearance."""
     groups: dict[str, list[Experiment]] = {}
     for exp in experiments:
         groups.setdefault(program_key(exp), []).append(exp)
+    return list(groups.values())
+
+
+def run_experiments(experiments: list[Experiment], store: Store, *, sweep_id: str | None = None,
+                    on_epoch: Callable[[Experiment, str, int, dict], None] | None = None,
+                    on_start: Callable[[list[Experiment]], None] | None = None,
+                    memory_budget: float = MEMORY_BUDGET) -> list[RunResult]:
+    """Train every experiment, one population per program; every member becomes a stored run."""
     results: list[RunResult] = []
-    for group in groups.values():
-        results += _run_group(group, store, sweep_id, on_epoch, on_start)
+    for group in groups_of(experiments):
+        results += _run_group(group, store, sweep_id, on_epoch, on_start, memory_budget)
     order = {id(e): i for i, e in enumerate(experiments)}
     return sorted(results, key=lambda r: order[id(r.experiment)])
 
 
-def _run_group(group: list[Experiment], store: Store, sweep_id, on_epoch, on_start) -> list[RunResult]:
+def _chunks(items: list, size: int) -> list[list]:
+    """Split into equal chunks of at most `size`; the last is padded with repeats of its
+    first item so every chunk has the same shape (one compiled program)."""
+    count = -(-len(items) // size)
+    size = -(-len(items) // count)
+    chunks = [items[i:i + size] for i in range(0, len(items), size)]
+    return [c + [c[0]] * (size - len(c)) for c in chunks]
+
+
+def _run_group(group: list[Experiment], store: Store, sweep_id, on_epoch, on_start,
+               memory_budget: float) -> list[RunResult]:
     first = group[0]
     data = load_data(first)
     check_compatible(first, data)
+    info = data.info
+    results: list[RunResult] = []
+    compiled = None
+    kinds = sorted({optimizer_kind(e) for e in group})
+    template = build_model(first.model, info.input_shape, info.num_classes, first.train.loss, first.seed)
+    size = population_size(count_params(template), first.train.batch_size, int(np.prod(info.input_shape)),
+                           memory_budget)
+    for chunk in _chunks(list(range(len(group))), size):
+        real = list(dict.fromkeys(chunk))  # padding repeats are trained but not stored
+        chunk_results, compiled = _run_chunk([group[i] for i in chunk], len(real), kinds, store, sweep_id,
+                                             on_epoch, on_start, data, compiled)
+        results += chunk_results
+    return results
+
+
+def _run_chunk(group: list[Experiment], real: int, kinds: list, store: Store, sweep_id, on_epoch, on_start,
+               data: Dataset, compiled) -> tuple[list[RunResult], object]:
+    first = group[0]
     info = data.info
     built: dict[tuple, object] = {}  # members with the same model spec and seed start from the same weights
     for e in group:
@@ -160,12 +235,12 @@ def _run_group(group: list[Experiment], store: Store, sweep_id, on_epoch, on_sta
         if key not in built:
             built[key] = build_model(e.model, info.input_shape, info.num_classes, e.train.loss, e.seed)
     models = [built[(e.model.model_dump_json(), e.seed)] for e in group]
-    members = [_member(e, m) for e, m in zip(group, models)]
-    program = _program(first, models[0])
+    members = [_member(e, m, kinds) for e, m in zip(group, models)]
+    program = _program(first, models[0], kinds)
     summary_text = summary(models[0])
     params = count_params(models[0])
     run_ids = []
-    for exp in group:
+    for exp in group[:real]:
         run_id = store.create_run(name=exp.display_name, spec=exp.resolved(), dataset=info.name,
                                   model=describe_model(exp.model), optimizer=exp.train.optimizer.name,
                                   learning_rate=exp.train.lr, sweep_id=sweep_id)
@@ -173,7 +248,7 @@ def _run_group(group: list[Experiment], store: Store, sweep_id, on_epoch, on_sta
         store.write_artifact(run_id, "summary.txt", summary_text)
         run_ids.append(run_id)
     if on_start:
-        on_start(group)
+        on_start(group[:real])
 
     def log(epoch: int, records: list[dict | None]) -> None:
         for exp, run_id, rec in zip(group, run_ids, records):
@@ -182,8 +257,10 @@ def _run_group(group: list[Experiment], store: Store, sweep_id, on_epoch, on_sta
                 if on_epoch:
                     on_epoch(exp, run_id, epoch, rec)
 
+    if compiled is None or compiled.regularized != engine.regularized_variables(members):
+        compiled = engine.Compiled(program, info.num_classes, engine.regularized_variables(members))
     try:
-        outcomes = engine.train(program, members, data, on_epoch=log)
+        outcomes = engine.train(program, members, data, on_epoch=log, compiled=compiled)
     except BaseException as e:
         for run_id in run_ids:
             store.set_status(run_id, "failed", error=f"{type(e).__name__}: {e}")
@@ -191,7 +268,7 @@ def _run_group(group: list[Experiment], store: Store, sweep_id, on_epoch, on_sta
 
     results = []
     restore = bool(first.train.early_stopping and first.train.early_stopping.restore_best)
-    for exp, run_id, member, outcome in zip(group, run_ids, members, outcomes):
+    for exp, run_id, member, outcome in zip(group[:real], run_ids, members, outcomes):
         evaluation = evaluate(outcome.test_probabilities, data.y_test, info.class_names)
         test_loss, test_acc = _final_test(outcome, restore)
         _save(store, run_id, exp, models[0], member, outcome, data)
@@ -202,7 +279,7 @@ def _run_group(group: list[Experiment], store: Store, sweep_id, on_epoch, on_sta
         results.append(RunResult(run_id, exp, outcome.status, outcome.epochs_run, outcome.best_epoch,
                                  outcome.seconds, outcome.history, evaluation, test_loss, test_acc, params,
                                  list(info.warnings)))
-    return results
+    return results, compiled
 
 
 def _info_dict(info) -> dict:

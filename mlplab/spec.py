@@ -6,13 +6,15 @@ allowed. Inside mlplab the types are trusted.
 """
 from __future__ import annotations
 
+import difflib
 import json
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Union, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_serializer, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_serializer,
+                      model_validator)
 
 from .errors import BadInput
 
@@ -31,8 +33,37 @@ SCALES = ("unit", "symmetric", "standard", "none")
 MONITORS = ("val_loss", "val_accuracy", "loss", "accuracy", "train_loss", "train_accuracy")
 
 
+class FieldError(ValueError):
+    """A check across several keys that blames one of them: `format_error` names `field`
+    (dotted, relative to the section that raised it) and shows `value`."""
+
+    def __init__(self, field: str, value: Any, allowed: str):  # value: _MISSING when the key is absent
+        super().__init__(allowed)
+        self.field, self.value, self.allowed = field, value, allowed
+
+
+_MISSING = object()
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_numbers(cls, v: Any, info: ValidationInfo) -> Any:
+        # pydantic reads true as 1: `epochs = true` would train one epoch without a word
+        if isinstance(v, bool) and info.field_name in cls.model_fields:
+            kinds = _kinds(cls.model_fields[info.field_name].annotation)
+            if bool not in kinds and kinds & {int, float}:
+                raise ValueError("expected a whole number, not true/false" if float not in kinds
+                                 else "expected a number, not true/false")
+        return v
+
+
+def _kinds(annotation: Any) -> set:
+    """The plain types an annotation admits: `int | None` -> {int, NoneType}."""
+    args = get_args(annotation) if get_origin(annotation) in (Union, type(int | None)) else ()
+    return set(args) if args else {annotation}
 
 
 class Init(_Strict):
@@ -57,6 +88,14 @@ class Init(_Strict):
         if v < 0:
             raise ValueError("expected a number >= 0")
         return v
+
+    @model_validator(mode="after")
+    def _applies(self) -> "Init":
+        takes = INITIALIZERS[self.name]
+        for key in sorted(self.model_fields_set - {"name"} - set(takes)):
+            raise FieldError(key, getattr(self, key), f"does not apply to {self.name}; it takes "
+                             + (", ".join(takes) if takes else "no parameters"))
+        return self
 
     @model_serializer
     def _dump(self) -> dict[str, Any]:
@@ -91,10 +130,29 @@ class Layer(_Strict):
     @model_validator(mode="after")
     def _needs(self) -> "Layer":
         if self.type == "dense" and self.units is None:
-            raise ValueError("a dense layer needs units (e.g. units = 64)")
+            raise FieldError("units", _MISSING, "missing: a dense layer needs units (e.g. units = 64)")
         if self.type == "conv2d" and self.filters is None:
-            raise ValueError("a conv2d layer needs filters (e.g. filters = 32)")
+            raise FieldError("filters", _MISSING, "missing: a conv2d layer needs filters (e.g. filters = 32)")
+        takes = LAYER_KEYS[self.type]
+        for key in sorted(self.model_fields_set - {"type"} - set(takes)):
+            raise FieldError(key, getattr(self, key), f"does not apply to a {self.type} layer; it takes "
+                             + (", ".join(takes) if takes else "no other keys"))
         return self
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: Any) -> dict[str, Any]:
+        # only the keys this type of layer takes, so that a dumped layer validates again
+        return {k: v for k, v in handler(self).items() if k == "type" or k in LAYER_KEYS[self.type]}
+
+
+LAYER_KEYS: dict[str, tuple[str, ...]] = {
+    "dense": ("units", "activation", "init", "l1", "l2"),
+    "conv2d": ("filters", "kernel", "strides", "padding", "activation", "init", "l1", "l2"),
+    "max_pool": ("size",),
+    "flatten": (),
+    "dropout": ("rate",),
+    "batchnorm": ("activation",),
+}
 
 
 class ModelSpec(_Strict):
@@ -144,11 +202,10 @@ class Optimizer(_Strict):
             "rmsprop": {"rho", "momentum", "epsilon", "centered"},
             "adagrad": {"initial_accumulator_value", "epsilon"},
         }[self.name]
-        for key in self.model_fields_set - {"name", "learning_rate"} - allowed:
+        for key in sorted(self.model_fields_set - {"name", "learning_rate"} - allowed):
             if getattr(self, key) is not None:
-                raise ValueError(
-                    f"{key} does not apply to {self.name}; it takes learning_rate, {', '.join(sorted(allowed))}"
-                )
+                raise FieldError(key, getattr(self, key), f"does not apply to {self.name}; "
+                                 f"{self.name} takes learning_rate, {', '.join(sorted(allowed))}")
         return self
 
     def settings(self) -> dict[str, float | bool]:
@@ -194,10 +251,9 @@ class Train(_Strict):
         # `learning_rate` is a shorthand for optimizer.learning_rate: fold it in once.
         if self.learning_rate is not None:
             if self.optimizer.learning_rate is not None and self.optimizer.learning_rate != self.learning_rate:
-                raise ValueError(
-                    f"learning_rate = {self.learning_rate} and optimizer.learning_rate = "
-                    f"{self.optimizer.learning_rate} disagree; give one of them"
-                )
+                raise FieldError("learning_rate", self.learning_rate,
+                                 f"disagrees with optimizer.learning_rate = {self.optimizer.learning_rate}; "
+                                 "give one of them")
             opt = self.optimizer.model_copy(update={"learning_rate": self.learning_rate})
             object.__setattr__(self, "optimizer", opt)
         return self
@@ -236,7 +292,8 @@ class Experiment(_Strict):
     @model_validator(mode="after")
     def _consistent(self) -> "Experiment":
         if self.model.convolutional and self.data.flatten:
-            raise ValueError("data.flatten = true cannot feed a conv2d model; remove it or set it to false")
+            raise FieldError("data.flatten", True, "cannot feed a model with conv2d/max_pool layers; "
+                             "remove it or set it to false")
         return self
 
     @property
@@ -304,7 +361,7 @@ def apply_override(raw: dict[str, Any], assignment: str) -> None:
     key, sep, value = assignment.partition("=")
     key = key.strip()
     if not sep or not key:
-        raise BadInput(f"--set {assignment!r}: expected KEY=VALUE, e.g. --set train.learning_rate=0.01")
+        raise BadInput(f"--set {assignment}: expected KEY=VALUE, e.g. --set train.learning_rate=0.01")
     set_dotted(raw, key, parse_value(value.strip()))
 
 
@@ -313,10 +370,10 @@ def set_dotted(raw: dict[str, Any], key: str, value: Any) -> None:
     parts = key.split(".")
     for part in parts[:-1]:
         child = node.setdefault(part, {})
-        if isinstance(child, str) and part == "optimizer":  # optimizer = "sgd" then optimizer.momentum = 0.9
+        if isinstance(child, str) and part in ("optimizer", "init"):  # optimizer = "sgd" then optimizer.momentum = 0.9
             child = node[part] = {"name": child}
         if not isinstance(child, dict):
-            raise BadInput(f"--set {key}: {part} is {child!r}, not a section")
+            raise BadInput(f"--set {key}: {part} is {_show(child)}, not a table of keys")
         node = child
     node[parts[-1]] = value
 
@@ -331,19 +388,134 @@ def validate(raw: dict[str, Any]) -> Experiment:
 def format_error(e: ValidationError, raw: dict[str, Any]) -> str:
     """One line: the dotted field, the value given and what is allowed."""
     err = _most_specific(e.errors())
-    loc = [str(p) for p in err["loc"] if not str(p).startswith(("function-", "literal", "tagged"))]
-    loc = [p for p in loc if p not in ("Init", "Optimizer", "EarlyStopping", "bool")]
-    field = ".".join(loc) or "spec"
-    msg = err["msg"].removeprefix("Value error, ")
+    loc = [p for p in err["loc"] if not _internal(p)]
+    given = err.get("input", _MISSING)
+    cause = (err.get("ctx") or {}).get("error")
+    if isinstance(cause, FieldError):  # a check across keys names the key it blames
+        # a dotted field is absolute (raised by Experiment), a plain key is in the section that raised it
+        loc = cause.field.split(".") if "." in cause.field else [*loc, cause.field]
+        section = err.get("input")  # the value as the user wrote it (1, not 1.0), when the section has it
+        given = section[cause.field] if isinstance(section, dict) and cause.field in section else cause.value
+    field = _dotted(loc) or "spec"
     if err["type"] == "extra_forbidden":
-        return f"{field}: unknown key; check its spelling (allowed keys are in the README's spec section)"
-    if err["type"] == "literal_error":
-        msg = "expected " + msg.removeprefix("Input should be ").replace("'", '"')
-    elif msg.startswith("Input should be"):
-        msg = "expected " + msg.removeprefix("Input should be ")
-    given = err.get("input")
-    shown = json.dumps(given) if isinstance(given, (str, int, float, bool, list)) or given is None else repr(given)
-    return f"{field} = {shown}: {msg}"
+        keys = _section_keys(loc[:-1])
+        near = difflib.get_close_matches(str(loc[-1]), keys, n=1)
+        hint = f"did you mean {near[0]}? " if near else ""
+        return f"{field}: unknown key; {hint}expected one of {', '.join(keys)}"
+    if err["type"] == "missing":
+        return f"{field}: missing; {_HINTS.get(_pattern(loc), 'this key is required')}"
+    msg = _allowed(err, loc, cause)
+    return f"{field}: {msg}" if given is _MISSING else f"{field} = {_show(given)}: {msg}"
+
+
+# What a field takes, said once, for when a value has the wrong shape altogether.
+_HINTS = {
+    "name": "expected a string",
+    "data": "expected a table of keys (dataset, scale, validation_split, ...)",
+    "model": "expected a table of keys (hidden, activation, init, ...)",
+    "train": "expected a table of keys (optimizer, learning_rate, epochs, ...)",
+    "sweep": 'expected a table, e.g. { grid = { "train.learning_rate" = [0.01, 0.1] } }',
+    "sweep.grid": 'expected a table of dotted keys to lists of values, e.g. { "train.learning_rate" = [0.01, 0.1] }',
+    "data.dataset": "expected digits, mnist, fashion-mnist, cosine2d or a path (.npz, .csv, IDX folder)",
+    "model.hidden": "expected a list of positive layer widths, e.g. [128, 64] ([] is logistic regression)",
+    "model.hidden[]": "expected a positive whole number (a layer width)",
+    "model.init": 'expected an initializer name (e.g. "he_normal") or a table, e.g. { name = "random_normal", stddev = 0.05 }',
+    "model.layers": 'expected a list of layer tables, e.g. [{ type = "dense", units = 64 }, { type = "dropout", rate = 0.2 }]',
+    "model.layers[]": 'expected a layer table, e.g. { type = "dense", units = 64, activation = "relu" }',
+    "model.layers[].init": 'expected an initializer name or a table, e.g. { name = "random_normal", stddev = 0.05 }',
+    "train.optimizer": f'expected an optimizer name ({", ".join(OPTIMIZERS)}) or a table, e.g. {{ name = "sgd", momentum = 0.9 }}',
+    "train.early_stopping": 'expected a table, e.g. { monitor = "val_loss", patience = 3 }, or false to turn it off',
+}
+
+_TYPE_WORDS = {
+    "int_type": "expected a whole number", "int_parsing": "expected a whole number",
+    "int_from_float": "expected a whole number", "float_type": "expected a number",
+    "float_parsing": "expected a number", "bool_type": "expected true or false", "bool_parsing": "expected true or false",
+    "string_type": "expected a string", "list_type": "expected a list", "dict_type": "expected a table",
+    "model_type": "expected a table", "model_attributes_type": "expected a table",
+}
+
+
+def _internal(part: Any) -> bool:
+    # pydantic's names for union branches and validator functions, not user keys
+    return isinstance(part, str) and (part.startswith(("function-", "literal[", "tagged-union[", "nullable["))
+                                      or part in ("Init", "Optimizer", "EarlyStopping", "Layer", "bool", "none",
+                                                  "int", "float", "str", "list", "dict"))
+
+
+def _dotted(loc: list) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _pattern(loc: list) -> str:
+    return "".join("[]" if isinstance(p, int) else (f".{p}" if i else str(p)) for i, p in enumerate(loc))
+
+
+def _show(value: Any) -> str:
+    """A value as the user wrote it (JSON/TOML-like), never a Python repr."""
+    try:
+        return json.dumps(value, default=str)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _model_at(loc: list) -> type[BaseModel] | None:
+    """The spec section (a pydantic model class) at a location, if any."""
+    cls: Any = Experiment
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(cls, type) and issubclass(cls, BaseModel)) or part not in cls.model_fields:
+            return None
+        cls = cls.model_fields[part].annotation
+        for _ in range(3):  # unwrap Optional[...] and list[...]
+            models = [a for a in get_args(cls) if isinstance(a, type) and issubclass(a, BaseModel)]
+            if models:
+                cls = models[0]
+            elif get_args(cls):
+                cls = get_args(cls)[0]
+    return cls if isinstance(cls, type) and issubclass(cls, BaseModel) else None
+
+
+def _section_keys(loc: list) -> list[str]:
+    cls = _model_at(loc)
+    return list(cls.model_fields) if cls else []
+
+
+def _bounds(loc: list) -> str | None:
+    """ "a number >= 0 and < 1" from the field's constraints."""
+    parent = _model_at(loc[:-1])
+    info = parent.model_fields.get(str(loc[-1])) if parent and not isinstance(loc[-1], int) else None
+    if info is None:
+        return None
+    parts = []
+    for meta in info.metadata:
+        for attr, sign in (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<=")):
+            if getattr(meta, attr, None) is not None:
+                parts.append(f"{sign} {getattr(meta, attr):_}".replace("_", ","))
+    if not parts:
+        return None
+    kind = "a whole number" if int in _kinds(info.annotation) else "a number"
+    return f"expected {kind} {' and '.join(parts)}"
+
+
+def _allowed(err: dict, loc: list, cause: Any) -> str:
+    kind = err["type"]
+    if isinstance(cause, FieldError):
+        return cause.allowed
+    if kind == "value_error":
+        return str(cause) if cause is not None else err["msg"].removeprefix("Value error, ")
+    if kind == "literal_error":
+        return "expected " + err["msg"].removeprefix("Input should be ").replace("'", '"')
+    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        return _bounds(loc) or "expected " + err["msg"].removeprefix("Input should be ")
+    if kind in _TYPE_WORDS:
+        return _HINTS.get(_pattern(loc)) or _TYPE_WORDS[kind]
+    msg = err["msg"].removeprefix("Input should be ").removeprefix("Value error, ")
+    return _HINTS.get(_pattern(loc)) or ("expected " + msg if err["msg"].startswith("Input should be") else msg)
 
 
 def _most_specific(errors: list[dict]) -> dict:

@@ -494,30 +494,37 @@ class Store:
     # -- lookup ---------------------------------------------------------------
     def resolve(self, ref: str) -> str:
         """Full run id from an exact id, a unique prefix, or 'last'/'latest'."""
+        return self._resolve("runs", "run", ref)
+
+    def resolve_sweep(self, ref: str) -> str:
+        """Full sweep id from an exact id, a unique prefix, or 'last'/'latest'."""
+        return self._resolve("sweeps", "sweep", ref)
+
+    def _resolve(self, table: str, noun: str, ref: str) -> str:
         ref = (ref or "").strip()
         if not ref:
-            raise BadInput("run '': empty run reference (give a run id, a unique prefix of one, or 'last')")
+            raise BadInput(f"{noun} '': empty {noun} reference (give an id, a unique prefix of one, or 'last')")
         if ref.lower() in ("last", "latest"):
-            rows = self._query("SELECT id FROM runs ORDER BY created DESC, rowid DESC LIMIT 1")
+            rows = self._query(f"SELECT id FROM {table} ORDER BY created DESC, rowid DESC LIMIT 1")
             if not rows:
-                raise BadInput(f"run {ref!r}: there are no runs yet in {self.db_path}")
+                raise BadInput(f"{noun} {ref!r}: there are no {table} yet in {self.db_path}")
             return rows[0]["id"]
-        if self._query("SELECT 1 FROM runs WHERE id = ?", (ref,)):
+        if self._query(f"SELECT 1 FROM {table} WHERE id = ?", (ref,)):
             return ref
         rows = self._query(
-            "SELECT id FROM runs WHERE substr(id, 1, ?) = ? ORDER BY created DESC, rowid DESC LIMIT 6",
+            f"SELECT id FROM {table} WHERE substr(id, 1, ?) = ? ORDER BY created DESC, rowid DESC LIMIT 6",
             (len(ref), ref.lower()),
         )
         if len(rows) == 1:
             return rows[0]["id"]
         if not rows:
             raise BadInput(
-                f"run {ref!r}: no such run in {self.db_path} (give a run id, a unique prefix of one, or 'last')"
+                f"{noun} {ref!r}: no such {noun} in {self.db_path} (give an id, a unique prefix of one, or 'last')"
             )
-        (n,) = self._query("SELECT COUNT(*) FROM runs WHERE substr(id, 1, ?) = ?", (len(ref), ref.lower()))[0]
+        (n,) = self._query(f"SELECT COUNT(*) FROM {table} WHERE substr(id, 1, ?) = ?", (len(ref), ref.lower()))[0]
         shown = ", ".join(r["id"] for r in rows[:5])
         more = f" and {n - 5} more" if n > 5 else ""
-        raise BadInput(f"run {ref!r}: ambiguous prefix, matches {n} runs ({shown}{more}); give more characters")
+        raise BadInput(f"{noun} {ref!r}: ambiguous prefix, matches {n} {table} ({shown}{more}); give more characters")
 
     def _decode_run(self, row: sqlite3.Row) -> dict:
         d = dict(row)
@@ -601,6 +608,23 @@ class Store:
                 continue
             return sweep_id
         raise RuntimeError("could not allocate a unique sweep id")  # pragma: no cover
+
+    def finish_sweep(self, sweep_id: str, *, status: str, summary: dict) -> None:
+        with self._tx() as c:
+            c.execute("UPDATE sweeps SET status = ?, summary_json = ? WHERE id = ?", (status, dumps(summary), sweep_id))
+
+    def get_sweep(self, ref: str) -> dict:
+        """The sweep row with spec and summary decoded, plus its runs (newest first)."""
+        sweep_id = self.resolve_sweep(ref)
+        d = dict(self._query("SELECT * FROM sweeps WHERE id = ?", (sweep_id,))[0])
+        d["spec"] = loads(d.pop("spec_json"), {})
+        d["summary"] = loads(d.pop("summary_json"), {})
+        d["runs"] = self.list_runs(sweep_id=sweep_id)
+        return d
+
+    def list_sweeps(self) -> list[dict]:
+        rows = self._query("SELECT id, name, created, status FROM sweeps ORDER BY created DESC, rowid DESC")
+        return [dict(r) for r in rows]
 
     # -- artifacts ------------------------------------------------------------
     def artifact_dir(self, run_id: str) -> Path:

@@ -175,7 +175,7 @@ def test_cosine2d_bad_options(options, field):
 
 
 def test_unknown_name_lists_the_choices():
-    with pytest.raises(BadInput, match="'mnsit': expected one of digits, mnist, fashion-mnist, cosine2d"):
+    with pytest.raises(BadInput, match='"mnsit": expected one of digits, mnist, fashion-mnist, cosine2d'):
         load_raw("mnsit")
     with pytest.raises(BadInput, match="no such file"):
         load_raw("/nowhere/x.npz")
@@ -422,7 +422,7 @@ def test_bad_scale():
     raw = raw_from(np.ones((10, 2)), np.arange(10) % 2)
     with pytest.raises(BadInput) as e:
         prepare(raw, "x", scale="minmax")
-    assert str(e.value) == "data.scale = 'minmax': expected one of unit, symmetric, standard, none"
+    assert str(e.value) == "data.scale = \"minmax\": expected one of unit, symmetric, standard, none"
 
 
 def test_warning_for_double_scaling():
