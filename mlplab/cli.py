@@ -78,6 +78,140 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_CODES[result.status]
 
 
+class SweepPrinter:
+    """One line per group and epoch: how many members train, the best so far (stderr)."""
+
+    def __init__(self, total: int):
+        self.total, self.done, self.group = total, 0, 0
+        self.epoch, self.records = 0, []
+
+    def start(self, group: list) -> None:
+        self.flush()
+        self.group += 1
+        opts = sorted({e.train.optimizer.name for e in group})
+        err.print(f"[bold]group {self.group}[/]: {len(group)} members ({self.done + 1}-{self.done + len(group)} "
+                  f"of {self.total}), {group[0].display_name.split(' ')[0]}, optimizers {', '.join(opts)}")
+        self.done += len(group)
+
+    def __call__(self, exp, run_id: str, epoch: int, rec: dict) -> None:
+        if epoch != self.epoch:
+            self.flush()
+            self.epoch = epoch
+        self.records.append((exp, rec))
+
+    def flush(self) -> None:
+        if not self.records:
+            return
+        key = "val_accuracy" if "val_accuracy" in self.records[0][1] else "accuracy"
+        exp, rec = max(self.records, key=lambda r: r[1][key] if r[1][key] == r[1][key] else -1)
+        err.print(f"  epoch {self.epoch:>3}: {len(self.records):>4} training, {self.records[0][1]['seconds']:.2f}s; "
+                  f"best {key} {_fmt(rec[key])} ({exp.display_name.split(' ', 1)[-1]})")
+        self.records = []
+
+
+def _sweep_table(result) -> Table:
+    from .sweep import fmt, short
+    table = Table(box=None, header_style="bold")
+    cols = ["rank", *(short(k) for k in result.keys), "train acc", "val acc", "test acc", "best ep", "status",
+            "seconds", "params", "finding"]
+    for c in cols:
+        table.add_column(c, justify="left" if c in ("status", "finding") else "right")
+
+    def acc(row, split):
+        mean, std = row[f"{split}_accuracy"], row[f"{split}_accuracy_std"]
+        return _fmt(mean) + (f" ±{std:.3f}" if std and std == std else "")
+    for row in result.rows:
+        table.add_row(str(row["rank"]), *(fmt(row["values"][k]) for k in result.keys), acc(row, "train"),
+                      acc(row, "val"), acc(row, "test"), _fmt(row["best_epoch"], 1), row["status"],
+                      _fmt(row["seconds"], 1), str(row["params"]), row.get("finding") or "")
+    return table
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from .sweep import expand, fmt, load_raw, run_sweep
+    raw = load_raw(args.spec, args.set)
+    configs = expand(raw)  # bad sweeps fail before training starts
+    from .store import Store
+    total = sum(len(c.experiments) for c in configs)
+    printer = SweepPrinter(total)
+    callbacks = {} if args.json else {"on_epoch": printer, "on_start": printer.start}
+    result = run_sweep(raw, Store(args.home), **callbacks)
+    printer.flush()
+    if args.json:
+        _print_json(result.to_json())
+        return 0
+    out.print(_sweep_table(result))
+    best = result.best
+    out.print(f"\n[bold]best[/]: {', '.join(f'{k} = {fmt(v)}' for k, v in best['values'].items())} "
+              f"(validation accuracy {_fmt(best['val_accuracy'])}, test {_fmt(best['test_accuracy'])}; "
+              f"run {best['runs'][0]})")
+    if result.note:
+        out.print(result.note)
+    out.print(f"sweep {result.sweep_id}: {total} runs in {result.seconds:.1f}s; "
+              f"mlplab runs --sweep {result.sweep_id}")
+    return 0
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and k != "init":
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def comparison(runs: list[dict]) -> dict:
+    """Spec keys that differ between the runs, and their metrics side by side."""
+    specs = [_flatten({k: v for k, v in r["spec"].items() if k != "name"}) for r in runs]
+    keys = sorted(set().union(*specs))
+    differ = {k: [s.get(k) for s in specs] for k in keys if len({json.dumps(s.get(k), sort_keys=True) for s in specs}) > 1}
+
+    def at_end(r, key):
+        values = (r.get("history") or {}).get(key) or []
+        return values[-1] if values else None
+    metrics = {}
+    for label, f in [("status", lambda r: r["status"]), ("epochs", lambda r: r.get("epochs_run")),
+                     ("best epoch", lambda r: r.get("best_epoch")), ("seconds", lambda r: r.get("seconds")),
+                     ("params", lambda r: r.get("params")), ("test accuracy", lambda r: r.get("test_accuracy")),
+                     ("test loss", lambda r: r.get("test_loss")),
+                     ("val accuracy (last)", lambda r: at_end(r, "val_accuracy")),
+                     ("train accuracy (last)", lambda r: at_end(r, "train_accuracy"))]:
+        metrics[label] = [f(r) for r in runs]
+    return {"runs": [r["id"] for r in runs], "names": [r["name"] for r in runs], "differences": differ,
+            "metrics": metrics}
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .store import Store
+    store = Store(args.home)
+    runs = [store.get_run(ref) for ref in args.runs]
+    doc = comparison(runs)
+    if args.out:
+        from .figures import overlaid_curves
+        overlaid_curves([r["history"] for r in runs], [f"{r['id']} {r['name']}" for r in runs]).savefig(args.out, dpi=100)
+        doc["curves_png"] = args.out
+    if args.json:
+        _print_json(doc)
+        return 0
+    table = Table(box=None, header_style="bold")
+    table.add_column("")
+    for r in runs:
+        table.add_column(r["id"], justify="right")
+    for key, values in doc["differences"].items():
+        table.add_row(key, *(json.dumps(v) if isinstance(v, (dict, list)) else _fmt(v) for v in values))
+    if not doc["differences"]:
+        table.add_row("(specs are identical)", *([""] * len(runs)))
+    table.add_section()
+    for label, values in doc["metrics"].items():
+        table.add_row(label, *(_fmt(v) for v in values))
+    out.print(table)
+    if args.out:
+        out.print(f"learning curves: {args.out}")
+    return 0
+
+
 def _runs_table(rows: list[dict]) -> Table:
     table = Table(box=None, header_style="bold")
     for col in ("id", "name", "dataset", "model", "optimizer", "lr", "status", "test acc", "epochs", "seconds", "created"):
@@ -92,7 +226,9 @@ def _runs_table(rows: list[dict]) -> Table:
 
 def cmd_runs(args: argparse.Namespace) -> int:
     from .store import Store
-    rows = Store(args.home).list_runs(status=args.status, dataset=args.dataset, limit=args.limit)
+    store = Store(args.home)
+    sweep_id = store.resolve_sweep(args.sweep) if args.sweep else None
+    rows = store.list_runs(status=args.status, dataset=args.dataset, sweep_id=sweep_id, limit=args.limit)
     if args.json:
         _print_json([{k: r.get(k) for k in ("id", "name", "dataset", "model", "optimizer", "learning_rate",
                                              "status", "test_loss", "test_accuracy", "epochs_run", "seconds",
@@ -221,8 +357,20 @@ def parser() -> argparse.ArgumentParser:
     sp = add("runs", "list stored runs, newest first")
     sp.add_argument("--status")
     sp.add_argument("--dataset")
+    sp.add_argument("--sweep", help="only the runs of this sweep (id, prefix or 'last')")
     sp.add_argument("--limit", type=int)
     sp.set_defaults(func=cmd_runs)
+
+    sp = add("sweep", "train every configuration of a spec's [sweep] as vectorized populations")
+    sp.add_argument("spec", help="a TOML or YAML spec file with a [sweep] section")
+    sp.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a dotted spec key, e.g. --set train.epochs=10")
+    sp.set_defaults(func=cmd_sweep)
+
+    sp = add("compare", "spec differences and metrics of runs side by side")
+    sp.add_argument("runs", nargs="+", help="run ids (or unique prefixes)")
+    sp.add_argument("--out", help="write the overlaid learning curves to this PNG")
+    sp.set_defaults(func=cmd_compare)
 
     sp = add("show", "show one run: spec, model, history, evaluation")
     sp.add_argument("run", help="run id, a unique prefix of one, or 'last'")

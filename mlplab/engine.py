@@ -142,7 +142,9 @@ class Compiled:
 
         def member_step(state, consts, x, y, idx, weight):
             # idx: (B,) rows of this member's batch; weight: 1 for real rows, 0 for padding
-            xb, yb = x[idx], y[idx]
+            return member_update(state, consts, x[idx], y[idx], weight)
+
+        def member_update(state, consts, xb, yb, weight):
             target = _targets(loss, yb, num_classes)
             n = jnp.sum(weight)
 
@@ -170,6 +172,15 @@ class Compiled:
                 return member_step(carry, consts, x, y, *batch), None
             return jax.lax.scan(body, state, (batches, weights))[0]
 
+        def shared_epoch(state, consts, x, y, batches, weights):  # (steps, B): one row order for every member
+            # the batch is not batched over members, so the first layer is one wide matmul
+            update = jax.vmap(member_update, in_axes=(0, 0, None, None, None))
+
+            def body(carry, batch):
+                idx, w = batch
+                return update(carry, consts, x[idx], y[idx], w), None
+            return jax.lax.scan(body, state, (batches, weights))[0]
+
         def member_evaluate(trainable, non_trainable, reg, x, y, split, test_rows):
             # x: (chunks, C, ...) rows of every split, padded; split: which split a row is in (3 = padding)
             def body(sums, chunk):
@@ -195,6 +206,8 @@ class Compiled:
         # drops it outside the loop
         self.epoch = jax.jit(_over_members(member_epoch, (0, 0, None, None, 0, 0)))
         self.step = jax.jit(_over_members(member_step, (0, 0, None, None, 0, 0)))
+        self.shared_epoch = jax.jit(shared_epoch)
+        self.shared_step = jax.jit(jax.vmap(member_update, in_axes=(0, 0, None, None, None)))
         self.evaluate = jax.jit(_over_members(member_evaluate, (0, 0, 0, None, None, None, None)),
                                 static_argnums=6)
         self.select = jax.jit(lambda mask, new, old: jax.tree.map(
@@ -268,6 +281,9 @@ def train(program: Program, members: list[Member], data: Dataset,
     if compiled is None or compiled.regularized != regularized:
         compiled = Compiled(program, data.info.num_classes, regularized)
     P, n = len(members), len(data.x_train)
+    # members with one seed see the same batches (their shuffle streams are equal), so a
+    # population of them shares each batch: one wide matmul instead of P small ones
+    shared = P > 1 and len({m.seed for m in members}) == 1
     x, y = jnp.asarray(data.x_train), jnp.asarray(data.y_train)
     eval_x, eval_y, eval_split, test_rows = _evaluation_rows(data)
     splits = [s for s, rows in zip(SPLITS, (1, len(data.x_val), 1)) if rows]
@@ -310,12 +326,20 @@ def train(program: Program, members: list[Member], data: Dataset,
         for epoch in range(1, program.epochs + 1):
             t0 = time.perf_counter()
             start = state
-            full, last = _batches(members, n, program.batch_size, epoch, program.shuffle, compiled.pad_last_batch)
+            full, last = _batches(members[:1] if shared else members, n, program.batch_size, epoch, program.shuffle,
+                                  compiled.pad_last_batch)
             state = {**state, "loss_sum": zeros, "correct": zeros, "seen": zeros}
-            if full[0].shape[1]:
-                state = compiled.epoch(state, consts, x, y, jnp.asarray(full[0]), jnp.asarray(full[1]))
-            if last is not None:
-                state = compiled.step(state, consts, x, y, jnp.asarray(last[0]), jnp.asarray(last[1]))
+            if shared:
+                if full[0].shape[1]:
+                    state = compiled.shared_epoch(state, consts, x, y, jnp.asarray(full[0][0]), jnp.asarray(full[1][0]))
+                if last is not None:
+                    rows = jnp.asarray(last[0][0])
+                    state = compiled.shared_step(state, consts, x[rows], y[rows], jnp.asarray(last[1][0]))
+            else:
+                if full[0].shape[1]:
+                    state = compiled.epoch(state, consts, x, y, jnp.asarray(full[0]), jnp.asarray(full[1]))
+                if last is not None:
+                    state = compiled.step(state, consts, x, y, jnp.asarray(last[0]), jnp.asarray(last[1]))
             losses, accuracies, _, finite = compiled.evaluate(
                 state["trainable"], state["non_trainable"], consts["reg"], eval_x, eval_y, eval_split, test_rows)
             seen = np.asarray(state["seen"])

@@ -369,10 +369,11 @@ def training_statistics(stats: dict) -> Figure:
     for ax, (key, title, names, log) in zip(axes.flat, panels):
         a = np.asarray([_finite(row) for row in stats[key]])
         start = 1 if key == "update_ratio" else 0  # no update before the first epoch
-        cmap = matplotlib.colormaps["viridis"]
+        colors = _class_colors(a.shape[1]) if a.shape[1] <= 20 else [
+            matplotlib.colormaps["plasma"](j / a.shape[1]) for j in range(a.shape[1])]
         for j in range(a.shape[1]):
             ax.plot(epochs[start:], a[start:, j], marker="o" if len(epochs) <= 30 else None, ms=3,
-                    color=cmap(j / max(1, a.shape[1] - 1)), label=names[j] if j < len(names) else str(j))
+                    color=colors[j], label=names[j] if j < len(names) else str(j))
         vals = a[start:][np.isfinite(a[start:])]
         if log and vals.size and (vals > 0).any():
             ax.set_yscale("log")

@@ -244,14 +244,15 @@ def _per_class_html(run: dict) -> str:
     return f'<table class="grid">{head}{body}</table>'
 
 
-def _img(art: RunArtifacts, name: str, caption: str = "", **options) -> str:
+def _img(art: RunArtifacts, name: str, caption: str = "", *, width: int | None = None, **options) -> str:
     try:
         fig = figure_for(art, name, **options)
         uri = png_data_uri(fig)
     except Exception as e:  # a missing artifact or an odd model must not cost the whole report
         return f'<p class="note">{_e(caption or name)}: not available ({_e(type(e).__name__)}: {_e(str(e)[:200])})</p>'
     alt = _e(caption or name)
-    return (f"<h3>{_e(caption)}</h3>" if caption else "") + f'<img alt="{alt}" src="{uri}">'
+    style = f' style="max-width:{width}px"' if width else ""
+    return (f"<h3>{_e(caption)}</h3>" if caption else "") + f'<img alt="{alt}" src="{uri}"{style}>'
 
 
 def build_html(art: RunArtifacts, findings: list[Finding], *, embed_samples: int = 2000) -> str:
@@ -286,9 +287,9 @@ def build_html(art: RunArtifacts, findings: list[Finding], *, embed_samples: int
                  + (f"<p><b>Data checks:</b></p><ul>{warnings}</ul>" if warnings else "")
                  + f'<table class="grid"><tr><th>class</th><th>train</th><th>validation</th><th>test</th></tr>'
                    f"{count_rows}</table>"
-                 + _img(art, "samples", "Random training samples")
+                 + _img(art, "samples", "Random training samples", width=520 if is_image else 640)
                  + (_img(art, "class-samples", f"Samples of class {(data_info.get('class_names') or ['0'])[0]}",
-                         class_index=0, n=16) if is_image else ""))
+                         class_index=0, n=16, width=420) if is_image else ""))
     sections.append(("data", "Data", data_body))
     sections.append(("learning-curves", "Learning curves",
                      "<p class='sub'>train (running) is the average Keras prints during an epoch; train "

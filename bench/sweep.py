@@ -1,0 +1,100 @@
+"""Sweeps: one vectorized population vs one model at a time, measured in one run.
+
+(a) 48 digits MLPs (64-64 ReLU; 4 optimizers x 6 learning rates x 2 initializations,
+    20 epochs, batch 32, no early stopping): `mlplab.sweep` vs the same configurations
+    trained one by one with `keras.Model.fit` (validation data each epoch, as mlplab
+    evaluates each epoch).
+(b) 8 learning rates of a 784-256-128-10 MLP on Fashion-MNIST (Adam, batch 128,
+    3 epochs): mlplab's population vs mlplab one run at a time.
+
+    MLPLAB_DATA=../shared/datasets python bench/sweep.py [--skip-b]
+
+Both sides run in this process after a warm-up, so compiled programs are cached
+alike (JAX's persistent cache serves Keras' compiled steps too).
+"""
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+
+import mlplab._backend  # noqa: F401
+import keras
+
+from mlplab import runner, sweep
+from mlplab.models import build_model
+from mlplab.optimizers import keras_optimizer
+from mlplab.store import Store
+
+OPTIMIZERS = ["sgd", "adam", "rmsprop", "adagrad"]
+RATES = [0.001, 0.003, 0.01, 0.03, 0.1, 0.3]
+INITS = ["glorot_uniform", "he_normal"]
+
+
+def grid_a() -> dict:
+    return {"train": {"epochs": 20, "batch_size": 32, "early_stopping": False},
+            "sweep": {"grid": {"train.optimizer": OPTIMIZERS, "train.learning_rate": RATES, "model.init": INITS}}}
+
+
+def mlplab_sweep(raw: dict) -> float:
+    with tempfile.TemporaryDirectory() as home:
+        t = time.perf_counter()
+        sweep.run_sweep(raw, Store(home))
+        return time.perf_counter() - t
+
+
+def keras_one_by_one(raw: dict) -> float:
+    """Every configuration of the grid through plain Model.fit, timed end to end."""
+    experiments = [e for c in sweep.expand(raw) for e in c.experiments]
+    data = runner.load_data(experiments[0])
+    info = data.info
+    t = time.perf_counter()
+    for exp in experiments:
+        model = build_model(exp.model, info.input_shape, info.num_classes, exp.train.loss, exp.seed)
+        model.compile(optimizer=keras_optimizer(exp.train.optimizer.name, exp.train.optimizer.settings()),
+                      loss=exp.train.loss, metrics=["accuracy"])
+        model.fit(data.x_train, data.y_train, batch_size=exp.train.batch_size, epochs=exp.train.epochs,
+                  validation_data=(data.x_val, data.y_val), verbose=0)
+        model.evaluate(data.x_test, data.y_test, verbose=0)
+    return time.perf_counter() - t
+
+
+def mlplab_one_by_one(raw: dict) -> float:
+    experiments = [e for c in sweep.expand(raw) for e in c.experiments]
+    with tempfile.TemporaryDirectory() as home:
+        store = Store(home)
+        t = time.perf_counter()
+        for exp in experiments:
+            runner.run_experiment(exp, store)
+        return time.perf_counter() - t
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--skip-b", action="store_true", help="only part (a)")
+    args = ap.parse_args()
+
+    raw = grid_a()
+    warm = {**raw, "train": {**raw["train"], "epochs": 1}}
+    mlplab_sweep(warm)                      # warm-up: imports, data, compile caches
+    keras_one_by_one({**warm, "sweep": {"grid": {"train.optimizer": OPTIMIZERS}}})
+    ours = mlplab_sweep(raw)
+    theirs = keras_one_by_one(raw)
+    print(f"(a) 48 digits MLPs, 20 epochs: mlplab sweep {ours:6.1f} s, Keras fit one by one {theirs:6.1f} s: "
+          f"{theirs / ours:5.1f}x faster")
+
+    if args.skip_b:
+        return
+    raw_b = {"data": {"dataset": "fashion-mnist"}, "model": {"hidden": [256, 128]},
+             "train": {"epochs": 3, "batch_size": 128, "early_stopping": False},
+             "sweep": {"grid": {"train.learning_rate": [1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2, 3e-2]}}}
+    mlplab_sweep({**raw_b, "train": {**raw_b["train"], "epochs": 1},
+                  "sweep": {"grid": {"train.learning_rate": [1e-3]}}})  # warm-up
+    together = mlplab_sweep(raw_b)
+    alone = mlplab_one_by_one(raw_b)
+    print(f"(b) 8 learning rates, 784-256-128-10 on Fashion-MNIST, 3 epochs: population {together:6.1f} s, "
+          f"one at a time {alone:6.1f} s: {alone / together:5.2f}x faster")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+"""The doctor on real runs built to show each problem, and silence on healthy ones."""
+import json
+
+import pytest
+
+from mlplab.diagnose import Finding, diagnose, load_findings
+from mlplab.runner import run_experiment
+from mlplab.spec import load_spec
+from mlplab.store import Store
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    return Store(tmp_path_factory.mktemp("doctor"))
+
+
+def doctor(store, *overrides):
+    result = run_experiment(load_spec(None, list(overrides)), store)
+    findings = load_findings(store, result.run_id)
+    return result, findings, {f.code: f for f in findings}
+
+
+def problems(findings):
+    return [f.code for f in findings if f.severity != "info"]
+
+
+def test_healthy_run_gets_no_alarm(store):
+    result, findings, _ = doctor(store)  # the default spec: digits, 64-64 relu, adam
+    assert result.status == "ok"
+    assert problems(findings) == []
+
+
+def test_zero_init_is_stuck_by_symmetry(store):
+    _, findings, by = doctor(store, 'model.init="zeros"', "train.epochs=6")
+    stuck = by["stuck"]
+    assert stuck.severity == "error" and findings[0].code == "stuck"
+    assert stuck.evidence["train_accuracy"] < 0.2
+    assert "all equal" in stuck.causes[0]           # symmetry ranked first
+    assert stuck.suggestion.startswith("--set model.init=")
+
+
+def test_learning_rate_far_too_small_is_stuck(store):
+    _, _, by = doctor(store, 'train.optimizer={ name = "sgd", learning_rate = 1e-6 }', "train.epochs=5")
+    assert "far too small" in by["stuck"].causes[0]
+    assert by["stuck"].evidence["median_update_ratio"] < 1e-4
+    assert by["stuck"].suggestion == "--set train.learning_rate=0.01"
+
+
+def test_huge_init_diverges_to_nan(store):
+    result, findings, by = doctor(store, 'model.init={ name = "random_normal", stddev = 1e20 }', "train.epochs=5")
+    assert result.status == "diverged"
+    d = by["diverged"]
+    assert d.epoch == 1 and d.severity == "error"
+    assert "initial weights are far too large" in d.causes[0]
+    assert d.evidence["init_scale"] == 1e20
+    assert problems(findings) == ["diverged"]      # nothing else is reported on garbage numbers
+
+
+def test_learning_rate_too_high_plateaus_at_the_clip_value(store):
+    # no NaN: crossentropy clips probabilities, the loss jumps to ~14.5 with accuracy at chance
+    result, _, by = doctor(store, "train.learning_rate=1.0", "train.epochs=6")
+    assert result.status != "diverged"
+    d = by["diverged"]
+    assert d.epoch == 1
+    assert d.evidence["last_train_loss"] > 10
+    assert "learning rate (1) is too high for adam" in d.causes[0]
+    assert d.suggestion == "--set train.learning_rate=0.1"
+
+
+def test_overfitting_names_the_epoch(store):
+    result, _, by = doctor(store, "model.hidden=[512, 512]", "data.validation_split=0.9", "train.epochs=40",
+                           "train.early_stopping=false")
+    f = by["overfitting"]
+    val = result.history["val_loss"]
+    assert f.epoch == val.index(min(val)) + 1
+    assert f.evidence["val_loss_rise"] >= 0.1 and f.evidence["epochs_since_best"] >= 3
+    assert f.suggestion.startswith(f"--set train.epochs={f.epoch}")
+
+
+def test_deep_sigmoid_net_has_vanishing_gradients(store):
+    _, _, by = doctor(store, "model.hidden=[32, 32, 32, 32, 32, 32, 32, 32, 32, 32]", 'model.activation="sigmoid"',
+                      'train.optimizer="sgd"', "train.epochs=5")
+    v = by["vanishing_gradients"]
+    assert v.evidence["grad_ratio_first_to_last"] < 1e-3
+    assert v.evidence["layers"] == 11
+    assert "stuck" in by and "gradient fades" in by["stuck"].causes[0]
+
+
+def test_huge_sgd_steps_kill_relus(store):
+    _, _, by = doctor(store, 'train.optimizer={ name = "sgd", learning_rate = 3.0 }', "train.epochs=5")
+    dead = by["dead_units"]
+    assert dead.evidence["dead_fraction"] >= 0.9 and dead.evidence["dead_fraction_at_init"] < 0.1
+    assert "died during training" in dead.explanation
+    assert by["unstable"].evidence["max_update_ratio"] > 1      # steps far larger than the weights
+    assert "too high" in by["stuck"].causes[0]
+
+
+def test_unscaled_inputs_saturate_sigmoids(store):
+    _, _, by = doctor(store, 'data.scale="none"', 'model.activation="sigmoid"', 'train.optimizer="sgd"',
+                      "train.epochs=4")
+    assert by["saturated_units"].evidence["saturated_fraction"] >= 0.4
+    assert by["saturated_units"].suggestion == "--set data.scale=unit"
+    assert "scale = 'none'" in by["data_check"].explanation
+
+
+def test_tiny_model_underfits(store):
+    _, _, by = doctor(store, "model.hidden=[2]", "train.epochs=6", "train.early_stopping=false")
+    u = by["underfitting"]
+    assert u.evidence["train_accuracy"] < 0.85 and u.evidence["narrowest_hidden_layer"] == 2
+
+
+def test_dropout_explains_running_vs_inference_loss(store):
+    _, findings, by = doctor(store, "model.dropout=0.5", "train.epochs=6")
+    f = by["running_vs_inference"]
+    assert f.severity == "info"
+    assert f.evidence["running_loss"] > f.evidence["inference_train_loss"] * 1.1
+    assert problems(findings) == []
+    json.dumps([x.to_dict() for x in findings])     # --json ready
+
+
+def test_oscillating_validation_loss_is_unstable():
+    run = {"id": "x", "status": "ok", "spec": {"train": {"optimizer": {"name": "adam", "learning_rate": 0.01}}},
+           "history": {"loss": [1.0, 0.5, 0.4, 0.3, 0.25, 0.2, 0.2], "train_loss": [0.9, 0.5, 0.4, 0.3, 0.25, 0.2, 0.2],
+                       "accuracy": [0.7, 0.9, 0.92, 0.93, 0.94, 0.95, 0.95],
+                       "val_loss": [1.0, 0.5, 0.8, 0.45, 0.7, 0.4, 0.42]},
+           "summary": {"data": {"class_names": list("0123456789")}}}
+    by = {f.code: f for f in diagnose(run, None)}
+    assert by["unstable"].epoch == 3 and by["unstable"].suggestion == "--set train.learning_rate=0.003"
+    assert isinstance(by["unstable"], Finding)

@@ -1,0 +1,119 @@
+"""Figures for an MLP, a CNN and 2-D data; the self-contained HTML report, checked in Chromium."""
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+
+from mlplab import figures
+from mlplab.report import SECTIONS, RunArtifacts, figure_for, write_report
+from mlplab.runner import run_experiment
+from mlplab.spec import load_spec
+from mlplab.store import Store
+
+OUTPUT = Path(__file__).resolve().parent / "output"
+CNN = ('model.layers=[{ type = "conv2d", filters = 8, kernel = 3, activation = "relu" }, '
+       '{ type = "max_pool", size = 2 }, { type = "flatten" }, { type = "dense", units = 32, activation = "relu" }]')
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    return Store(tmp_path_factory.mktemp("report"))
+
+
+@pytest.fixture(scope="module")
+def mlp(store):
+    return run_experiment(load_spec(None, ["train.epochs=6", "model.dropout=0.2"]), store).run_id
+
+
+@pytest.fixture(scope="module")
+def cnn(store):
+    return run_experiment(load_spec(None, [CNN, "train.epochs=3"]), store).run_id
+
+
+@pytest.fixture(scope="module")
+def cosine(store):
+    return run_experiment(load_spec(None, ['data.dataset="cosine2d"', 'data.scale="none"', "model.hidden=[16, 16]",
+                                           "train.epochs=20", "train.learning_rate=0.01"]), store).run_id
+
+
+def drawn(fig):
+    assert isinstance(fig, Figure) and fig.axes
+    fig.canvas.draw()          # actually renders (Agg), catching errors a lazy figure would hide
+    return fig
+
+
+def test_every_image_figure_for_an_mlp(store, mlp):
+    art = RunArtifacts(store, store.get_run(mlp))
+    for name in ("samples", "class-samples", "learning-curves", "confusion-matrix", "mistakes", "random-mistakes",
+                 "correct", "probabilities", "class-histograms", "weights", "training-statistics"):
+        drawn(figure_for(art, name))
+    probs, y = art.predictions
+    fig = drawn(figures.confusion_matrix(y, probs, art.class_names))
+    shown = fig.axes[0].images[0].get_array()
+    assert shown.sum() == len(y) and np.trace(shown) == round(art.run["test_accuracy"] * len(y))
+    # confident mistakes ranked by P(predicted) - P(true)
+    fig = drawn(figures.misclassified(art.data.x_test, y, probs, art.class_names, (8, 8), n=4))
+    assert "P(predicted) - P(true)" in fig._suptitle.get_text()
+
+
+def test_cnn_figures_and_embedding(store, cnn):
+    art = RunArtifacts(store, store.get_run(cnn))
+    assert art.data.x_test.shape[1:] == (8, 8, 1)
+    for name in ("mistakes", "probabilities", "weights", "training-statistics"):
+        drawn(figure_for(art, name))
+    assert figures.layer_output(art.model, art.data.x_test[:5]).shape == (5, 32)   # last hidden: dense 32
+    fig = drawn(figures.embedding(art.model, art.data.x_test, art.data.y_test, art.class_names, n=150))
+    assert "t-SNE" in fig.axes[0].get_title()
+
+
+def test_decision_regions_for_2d_data(store, cosine):
+    art = RunArtifacts(store, store.get_run(cosine))
+    fig = drawn(figure_for(art, "decision-regions", resolution=60))
+    assert len(fig.axes) == 3                      # regions, probability map, colour bar
+    assert any(line.get_label() == "true curves" for line in fig.axes[0].lines)
+    with pytest.raises(Exception, match="2 input features"):
+        figures.decision_regions(art.model, np.zeros((4, 3)), np.zeros(4), ["a", "b"])
+
+
+def _screenshot(report: Path, name: str, tmp_path) -> Path | None:
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not chromium:
+        return None
+    OUTPUT.mkdir(exist_ok=True)
+    png = OUTPUT / name
+    png.unlink(missing_ok=True)
+    subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync", "--no-first-run",
+                    f"--user-data-dir={tmp_path / 'chromium'}", f"--screenshot={png}", "--window-size=1280,4000",
+                    report.resolve().as_uri()], check=True, capture_output=True, timeout=60)
+    assert png.stat().st_size > 50_000             # a page with pictures, not a blank one
+    return png
+
+
+def test_report_of_an_image_run(store, mlp, tmp_path):
+    path = write_report(store, mlp)
+    assert path == store.artifact_dir(mlp) / "report.html"
+    text = path.read_text()
+    for section in SECTIONS:
+        if section != "decision-regions":
+            assert f'id="{section}"' in text, section
+    assert 'id="decision-regions"' not in text      # 2-D figures only for 2-feature data
+    assert "http://" not in text and "https://" not in text
+    assert "<script" not in text and "not available" not in text
+    assert text.index('id="findings"') < text.index('id="spec"') < text.index('id="learning-curves"')
+    assert "Running training loss" in text           # dropout 0.2: the running-vs-inference note
+    assert text.count("data:image/png;base64,") == 12   # every figure of an image run
+    if _screenshot(path, "report_mlp.png", tmp_path) is None:
+        pytest.skip("chromium is not installed")
+
+
+def test_report_of_2d_data(store, cosine, tmp_path):
+    out = write_report(store, cosine, tmp_path / "sub" / "cos.html", embed_samples=200)
+    text = out.read_text()
+    assert 'id="decision-regions"' in text and 'id="mistakes"' not in text   # no image figures
+    assert "http://" not in text and "https://" not in text and "not available" not in text
+    if _screenshot(out, "report_cosine2d.png", tmp_path) is None:
+        pytest.skip("chromium is not installed")
