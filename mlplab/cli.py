@@ -74,8 +74,22 @@ def cmd_run(args: argparse.Namespace) -> int:
         out.print(f"run {result.run_id}: {result.status} after {result.epochs_run} epochs "
                   f"({result.seconds:.1f}s), best epoch {result.best_epoch}; "
                   f"test loss {_fmt(result.test_loss)}, test accuracy {_fmt(result.test_accuracy)}")
-        out.print(f"details: mlplab show {result.run_id}")
+        _print_findings(store, result.run_id, brief=True)
+        out.print(f"details: mlplab show {result.run_id}; why: mlplab doctor {result.run_id}; "
+                  f"pictures: mlplab report {result.run_id}")
     return EXIT_CODES[result.status]
+
+
+SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+
+
+def _print_findings(store, run_id: str, brief: bool) -> None:
+    from .diagnose import load_findings
+    for f in load_findings(store, run_id):
+        if brief and f.severity == "info":
+            continue
+        at = f" (from epoch {f.epoch})" if f.epoch else ""
+        out.print(f"[{SEVERITY_STYLE[f.severity]}]{f.severity}[/] {f.title}{at}  [dim]{f.code}[/]")
 
 
 class SweepPrinter:
@@ -243,16 +257,22 @@ def cmd_runs(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     import yaml
     from .store import Store
-    run = Store(args.home).get_run(args.run)
+    from .diagnose import diagnose, load_stats
+    store = Store(args.home)
+    run = store.get_run(args.run)
+    findings = diagnose(run, load_stats(store, run["id"]))
     if args.json:
-        _print_json(run)
+        _print_json({**run, "findings": [f.to_dict() for f in findings]})
         return 0
     out.print(f"[bold]run {run['id']}[/]  {run['name']}  status [bold]{run['status']}[/]  "
               f"{_fmt(run.get('epochs_run'))} epochs, {_fmt(run.get('seconds'), 1)}s, best epoch {_fmt(run.get('best_epoch'))}")
     if run.get("error"):
         out.print(f"[red]error:[/] {run['error']}")
     for w in run.get("warnings") or []:
-        out.print(f"[yellow]warning:[/] {w}")
+        out.print(f"[yellow]data warning:[/] {w}")
+    if findings:
+        out.print("\n[bold]findings[/] (mlplab doctor explains them)")
+        _print_findings(store, run["id"], brief=False)
     out.print("\n[bold]spec[/]")
     out.print(yaml.safe_dump(run["spec"], sort_keys=False).rstrip())
     summary = run.get("summary") or {}
@@ -284,6 +304,42 @@ def cmd_show(args: argparse.Namespace) -> int:
         for row in ev["confusion_matrix"]:
             out.print(" ".join(f"{v:>5}" for v in row))
     out.print(f"\nartifacts: {Store(args.home).artifact_dir(run['id'])}")
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from .diagnose import load_findings
+    from .store import Store
+    store = Store(args.home)
+    run_id = store.resolve(args.run)
+    findings = load_findings(store, run_id)
+    if args.json:
+        _print_json({"run_id": run_id, "findings": [f.to_dict() for f in findings]})
+        return 0
+    if not findings:
+        out.print(f"run {run_id}: no findings: the curves, gradients and units look healthy")
+    for f in findings:
+        at = f", from epoch {f.epoch}" if f.epoch else ""
+        out.print(f"\n[{SEVERITY_STYLE[f.severity]}]{f.severity.upper()}[/] [bold]{f.title}[/] [dim]({f.code}{at})[/]")
+        out.print(f.explanation)
+        out.print(f"[bold]Try:[/] {f.suggestion}")
+        out.print("[dim]evidence: " + ", ".join(f"{k} = {_fmt(v)}" for k, v in f.evidence.items()) + "[/]")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .store import Store
+    store = Store(args.home)
+    if args.sweep:
+        from .report import write_sweep_report
+        path = write_sweep_report(store, args.run, args.out)
+    else:
+        from .report import write_report
+        path = write_report(store, args.run, args.out)
+    if args.json:
+        _print_json({"report": str(path)})
+    else:
+        out.print(f"report: {path}")
     return 0
 
 
@@ -375,6 +431,16 @@ def parser() -> argparse.ArgumentParser:
     sp = add("show", "show one run: spec, model, history, evaluation")
     sp.add_argument("run", help="run id, a unique prefix of one, or 'last'")
     sp.set_defaults(func=cmd_show)
+
+    sp = add("doctor", "explain what went wrong in a run, and what to change")
+    sp.add_argument("run", help="run id, a unique prefix of one, or 'last'")
+    sp.set_defaults(func=cmd_doctor)
+
+    sp = add("report", "write a self-contained HTML report of a run (or, with --sweep, of a sweep)")
+    sp.add_argument("run", help="run id (or sweep id with --sweep), a unique prefix of one, or 'last'")
+    sp.add_argument("--sweep", action="store_true", help="RUN is a sweep: table, heatmap, overlaid curves")
+    sp.add_argument("--out", help="HTML file to write (default: report.html in the run's artifact folder)")
+    sp.set_defaults(func=cmd_report)
 
     sp = add("data", "list data sets, or show one")
     dsub = sp.add_subparsers(dest="data_command", required=True)
