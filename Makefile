@@ -1,4 +1,7 @@
 VENV ?= .venv
+# the full MNIST / Fashion-MNIST for tests and benchmarks: ../shared/datasets beside the checkout
+MLPLAB_DATA ?= $(firstword $(wildcard $(CURDIR)/../shared/datasets /work/shared/datasets) $(CURDIR)/../shared/datasets)
+export MLPLAB_DATA
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
@@ -14,10 +17,12 @@ run: $(STAMP)
 	$(VENV)/bin/mlplab run
 
 test: $(STAMP)
-	MLPLAB_DATA=$${MLPLAB_DATA:-$(CURDIR)/../shared/datasets} $(PY) -m pytest -q
+	$(PY) -m pytest -q
 
 bench: $(STAMP)
-	MLPLAB_DATA=$${MLPLAB_DATA:-$(CURDIR)/../shared/datasets} $(PY) bench/epoch.py
+	$(PY) bench/epoch.py
+	$(PY) bench/sweep.py
+	$(PY) bench/stats_overhead.py
 
 clean:
 	rm -rf $(VENV) mlplab-runs
