@@ -166,13 +166,19 @@ def table(configs: list[Config], results: list[list[Any]]) -> list[dict[str, Any
         row["status"] = "/".join(statuses)
         row["seconds"] = float(sum(r.seconds for r in runs))
         row["params"] = runs[0].params
-        row["finding"] = next((r.headline for r in runs if getattr(r, "headline", None)), "")
         rows.append(row)
     key = "val_accuracy" if any(math.isfinite(r["val_accuracy"]) for r in rows) else "test_accuracy"
     rows.sort(key=lambda r: -r[key] if math.isfinite(r[key]) else math.inf)
     for i, row in enumerate(rows):
         row["rank"] = i + 1
     return rows
+
+
+def headline(store, run_id: str) -> tuple[str, str]:
+    """The code and title of the doctor's most important finding for a run (errors first), or ("", "")."""
+    from .diagnose import load_findings
+    serious = [f for f in load_findings(store, run_id) if f.severity != "info"]
+    return (serious[0].code, serious[0].title) if serious else ("", "")
 
 
 def noise_note(rows: list[dict[str, Any]]) -> str | None:
@@ -239,6 +245,8 @@ def run_sweep(raw: dict[str, Any], store, **callbacks) -> SweepResult:
             store.finish_sweep(sweep_id, status=status, summary={})
     by_exp = {id(r.experiment): r for r in results}
     rows = table(configs, [[by_exp[id(e)] for e in c.experiments] for c in configs])
+    for row in rows:
+        row["finding"], row["finding_title"] = headline(store, row["runs"][0])
     result = SweepResult(sweep_id, name, keys, rows, noise_note(rows), time.perf_counter() - t0)
     store.finish_sweep(sweep_id, status="ok", summary=result.to_json())
     return result
