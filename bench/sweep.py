@@ -21,7 +21,7 @@ import time
 import mlplab._backend  # noqa: F401
 import keras
 
-from mlplab import runner, sweep
+from mlplab import runner, sweeping as sweep
 from mlplab.models import build_model
 from mlplab.optimizers import keras_optimizer
 from mlplab.store import Store

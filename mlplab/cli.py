@@ -124,7 +124,7 @@ class SweepPrinter:
 
 
 def _sweep_table(result) -> Table:
-    from .sweep import fmt, short
+    from .sweeping import fmt, short
     table = Table(box=None, header_style="bold")
     cols = ["rank", *(short(k) for k in result.keys), "train acc", "val acc", "test acc", "best ep", "status",
             "seconds", "params", "finding"]
@@ -142,14 +142,16 @@ def _sweep_table(result) -> Table:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from .sweep import expand, fmt, load_raw, run_sweep
+    from .sweeping import expand, fmt, load_raw, run_sweep
     raw = load_raw(args.spec, args.set)
     configs = expand(raw)  # bad sweeps fail before training starts
     from .store import Store
     total = sum(len(c.experiments) for c in configs)
     printer = SweepPrinter(total)
     callbacks = {} if args.json else {"on_epoch": printer, "on_start": printer.start}
-    result = run_sweep(raw, Store(args.home), **callbacks)
+    if args.executor == "ray":
+        callbacks.pop("on_epoch", None)  # epochs come back with each finished task
+    result = run_sweep(raw, Store(args.home), executor=args.executor, address=args.address, **callbacks)
     printer.flush()
     if args.json:
         _print_json(result.to_json())
@@ -391,6 +393,41 @@ def cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+        from .web import create_app
+    except ImportError as e:
+        raise BadInput(f"mlplab serve: needs the web packages ({e.name} is missing); "
+                       "pip install 'fastapi>=0.110' 'uvicorn>=0.29' 'jinja2>=3.1' 'python-multipart>=0.0.9'") from None
+    if not 0 <= args.port <= 65535:
+        raise BadInput(f"--port {args.port}: expected 0..65535")
+    app = create_app(args.home)
+    err.print(f"mlplab dashboard on http://{args.host}:{args.port}/  (store {app.state.store.home}; Ctrl-C stops)")
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        err.print(f"[yellow]warning:[/] listening on {args.host}: anyone who can reach this machine can see "
+                  "your runs and start training")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from .predict import predict_file, run_model
+    from .store import Store
+    store = Store(args.home)
+    run_model(store, args.run)  # a wrong run fails once, before any image
+    results = [predict_file(store, args.run, path) for path in args.images]
+    if args.json:
+        _print_json([{"image": str(path), **{k: v for k, v in r.to_dict().items() if k != "input"}}
+                     for path, r in zip(args.images, results)])
+        return 0
+    for path, r in zip(args.images, results):
+        top = sorted(range(len(r.probabilities)), key=lambda i: -r.probabilities[i])[:3]
+        others = ", ".join(f"{r.class_names[i]} {r.probabilities[i]:.3f}" for i in top[1:])
+        out.print(f"{path}: [bold]{r.label}[/] (p = {r.probabilities[r.predicted]:.3f}; then {others})")
+    return 0
+
+
 # ---------------------------------------------------------------- parser
 
 def parser() -> argparse.ArgumentParser:
@@ -421,6 +458,9 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("spec", help="a TOML or YAML spec file with a [sweep] section")
     sp.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="override a dotted spec key, e.g. --set train.epochs=10")
+    sp.add_argument("--executor", choices=["local", "ray"], default="local",
+                    help="local (default): populations one after another here; ray: one Ray task each")
+    sp.add_argument("--address", help="Ray cluster to join (auto, ray://HOST:PORT); default: a local Ray instance")
     sp.set_defaults(func=cmd_sweep)
 
     sp = add("compare", "spec differences and metrics of runs side by side")
@@ -455,6 +495,16 @@ def parser() -> argparse.ArgumentParser:
     ds.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="data set option, e.g. n=2000")
     ds.add_argument("--json", action="store_true")
     sp.set_defaults(func=cmd_data)
+
+    sp = add("serve", "the local web dashboard: browse, compare, watch live, draw a digit")
+    sp.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    sp.add_argument("--port", type=int, default=8765)
+    sp.set_defaults(func=cmd_serve)
+
+    sp = add("predict", "what a run's model says about digit images (prepared the MNIST way)")
+    sp.add_argument("run", help="run id, a unique prefix of one, or 'last' (trained on 28x28 or 8x8 images)")
+    sp.add_argument("images", nargs="+", metavar="IMAGE", help="PNG/JPEG files of one digit each")
+    sp.set_defaults(func=cmd_predict)
     return p
 
 

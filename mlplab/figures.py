@@ -517,3 +517,218 @@ def decision_regions(model, x, y, class_names, *, resolution: int = 200, curves_
     axes[0].legend(fontsize=8, loc="upper right")
     fig.suptitle("Decision regions over the input plane, training points on top", fontsize=11)
     return fig
+
+
+# ---------------------------------------------------------------- several runs: comparison and sweeps
+
+from matplotlib.ticker import MaxNLocator  # noqa: E402
+
+
+def _run_styles(n: int) -> list[dict]:
+    """One colour per run; past ten runs the line style changes too, so no two runs look alike."""
+    cmap = matplotlib.colormaps["tab10"]
+    styles = ("-", "--", ":", "-.")
+    return [dict(color=cmap(i % 10), ls=styles[(i // 10) % len(styles)]) for i in range(n)]
+
+
+def _curve(history: dict, metric: str) -> tuple[str, np.ndarray] | None:
+    """The run's `metric`, or its train counterpart when the run has no validation ("val_loss" -> "loss")."""
+    for key in (metric, metric.split("_", 1)[1] if metric.startswith(("val_", "test_")) else metric):
+        values = _finite(history.get(key) or [])
+        if values.size and np.isfinite(values).any():
+            return key, values
+    return None
+
+
+def overlaid_curves(histories: list[dict], labels: list[str], *, metrics=("val_loss", "val_accuracy"),
+                    title: str | None = None) -> Figure:
+    """Learning curves of several runs on shared axes: one panel per metric, one colour per run.
+
+    A run without the metric (no validation split) is drawn with its running train metric
+    instead ("val_loss" -> "loss"), dashed-dotted and marked "(train)" in the legend.
+    """
+    if len(histories) != len(labels):
+        raise ValueError(f"{len(histories)} histories but {len(labels)} labels")
+    if not histories:
+        return _message("no runs to compare")
+    metrics = tuple(metrics)
+    legend_width = min(6.0, 0.8 + 0.075 * max(len(str(label)) for label in labels))   # inches, outside the axes
+    fig = Figure(figsize=(5.2 * len(metrics) + legend_width, 4.4), layout="constrained")
+    axes = fig.subplots(1, len(metrics), squeeze=False)[0]
+    styles = _run_styles(len(histories))
+    for ax, metric in zip(axes, metrics):
+        drawn: list[np.ndarray] = []
+        for history, label, style in zip(histories, labels, styles):
+            found = _curve(history, metric)
+            if found is None:
+                continue
+            key, values = found
+            epochs = _finite(history.get("epoch") or range(1, len(values) + 1))
+            if len(epochs) != len(values):
+                epochs = np.arange(1, len(values) + 1)
+            fallback = key != metric
+            ax.plot(epochs, values, marker="o" if len(values) <= 30 else None, ms=3, lw=1.6,
+                    label=f"{label} (train)" if fallback else label,
+                    **(dict(style, ls="-.") if fallback else style))
+            drawn.append(values)
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylabel(metric.replace("_", " "))
+        ax.grid(alpha=0.3)
+        if "loss" in metric:
+            vals = np.concatenate(drawn) if drawn else np.zeros(0)
+            vals = vals[np.isfinite(vals) & (vals > 0)]
+            if vals.size and vals.max() / max(vals.min(), 1e-12) > 50:
+                ax.set_yscale("log")
+        elif "accuracy" in metric:
+            ax.set_ylim(-0.02, 1.02)
+        if not drawn:
+            ax.text(0.5, 0.5, f"no run has {metric}", ha="center", va="center", transform=ax.transAxes)
+        ax.set_title(metric.replace("_", " "), fontsize=10)
+    handles, names = axes[0].get_legend_handles_labels()
+    if handles:
+        # one legend for all panels, outside the axes: labels of sweep configurations are long
+        fig.legend(handles, names, loc="outside right center", fontsize=8, frameon=False)
+    fig.suptitle(title or f"Learning curves of {len(histories)} runs", fontsize=11)
+    return fig
+
+
+def _value_key(v):
+    """A hashable, comparable identity for a swept value (values may be lists or tables)."""
+    import json
+    return json.dumps(v, sort_keys=True, default=str)
+
+
+def _value_label(v) -> str:
+    if isinstance(v, bool):
+        return str(v).lower()
+    if isinstance(v, float):
+        return f"{v:g}"
+    if isinstance(v, dict):
+        rest = ", ".join(f"{k}={_value_label(x)}" for k, x in v.items() if k != "name")
+        return f"{v.get('name', '')}({rest})" if rest else str(v.get("name", v))
+    return str(v)
+
+
+def _axis_values(rows, key) -> list:
+    """The distinct values of one swept key: numbers ascending, anything else in first-seen order."""
+    seen: dict = {}
+    for row in rows:
+        v = row["values"].get(key)
+        seen.setdefault(_value_key(v), v)
+    values = list(seen.values())
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        values.sort()
+    return values
+
+
+def _metric_value(row, metric) -> float:
+    v = row.get(metric)
+    return float("nan") if v is None else float(v)
+
+
+def sweep_heatmap(rows: list[dict], key_x: str, key_y: str, metric: str = "val_accuracy") -> Figure:
+    """The metric (mean over repeats/folds) over two swept keys, written in each cell; the best cell outlined.
+
+    `rows` are the sweep's table rows ({values: {key: value}, <metric>: mean, <metric>_std: spread}).
+    Numeric axes are categorical, ticks labelled with the values themselves, so log-spaced
+    learning rates sit evenly. Several rows in one cell (a random sweep) are averaged; an empty
+    or diverged cell is grey.
+    """
+    xs, ys = _axis_values(rows, key_x), _axis_values(rows, key_y)
+    if not xs or not ys:
+        return _message("no configurations to draw")
+    ix = {_value_key(v): i for i, v in enumerate(xs)}
+    iy = {_value_key(v): i for i, v in enumerate(ys)}
+    cells: dict[tuple[int, int], list[dict]] = {}
+    for row in rows:
+        cells.setdefault((iy[_value_key(row["values"].get(key_y))], ix[_value_key(row["values"].get(key_x))]),
+                         []).append(row)
+    grid = np.full((len(ys), len(xs)), np.nan)
+    spread = np.full_like(grid, np.nan)
+    filled = np.zeros(grid.shape, bool)
+    for (i, j), members in cells.items():
+        filled[i, j] = True
+        values = np.asarray([_metric_value(r, metric) for r in members])
+        stds = np.asarray([_metric_value(r, metric + "_std") for r in members])
+        if np.isfinite(values).any():
+            grid[i, j] = np.nanmean(values)
+        if len(members) == 1 and np.isfinite(stds[0]) and stds[0] > 0:
+            spread[i, j] = stds[0]
+    lower_is_better = "loss" in metric
+    fig = Figure(figsize=(max(5.5, 1.4 * len(xs) + 3.0), max(3.2, 0.9 * len(ys) + 1.8)), layout="constrained")
+    ax = fig.subplots()
+    cmap = matplotlib.colormaps["viridis_r" if lower_is_better else "viridis"].with_extremes(bad="#d9d9d9")
+    finite = grid[np.isfinite(grid)]
+    vmin, vmax = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    if vmax - vmin < 1e-9:
+        vmin, vmax = vmin - 0.5, vmax + 0.5
+    im = ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
+    fig.colorbar(im, ax=ax, label=metric.replace("_", " "), shrink=0.9)
+    small = len(xs) * len(ys) <= 144
+    for i in range(len(ys)):
+        for j in range(len(xs)):
+            if not small:
+                break
+            if not filled[i, j]:
+                text, color = "", "black"
+            elif not np.isfinite(grid[i, j]):
+                text, color = "NaN", "#d1242f"
+            else:
+                text = f"{grid[i, j]:.3f}" + (f"\n±{spread[i, j]:.3f}" if np.isfinite(spread[i, j]) else "")
+                shade = (grid[i, j] - vmin) / (vmax - vmin)
+                color = "black" if (shade > 0.55) != lower_is_better else "white"
+            ax.text(j, i, text, ha="center", va="center", fontsize=11 if len(xs) <= 6 else 8, color=color)
+    if finite.size:
+        best = np.nanargmin(grid) if lower_is_better else np.nanargmax(grid)
+        bi, bj = np.unravel_index(best, grid.shape)
+        from matplotlib.patches import Rectangle
+        ax.add_patch(Rectangle((bj - 0.5, bi - 0.5), 1, 1, fill=False, edgecolor="#d1242f", lw=3, zorder=3))
+    ax.set_xticks(range(len(xs)), [_value_label(v) for v in xs], fontsize=10,
+                  rotation=30 if max(len(_value_label(v)) for v in xs) > 8 else 0)
+    ax.set_yticks(range(len(ys)), [_value_label(v) for v in ys], fontsize=10)
+    ax.set_xlabel(key_x)
+    ax.set_ylabel(key_y)
+    best_word = "lowest" if lower_is_better else "best"
+    ax.set_title(f"{metric.replace('_', ' ')} (mean over repeats); {best_word} cell outlined", fontsize=10)
+    return fig
+
+
+def sweep_spread(rows: list[dict], metric: str = "val_accuracy", *, labels: list[str] | None = None,
+                 points: list[list[float]] | None = None) -> Figure:
+    """Mean ± spread (standard deviation over repeats/folds) of the metric per configuration, best on top.
+
+    `labels`: one name per row (default: the swept values); `points`: per row the individual runs'
+    values, drawn as dots beside the error bar.
+    """
+    if not rows:
+        return _message("no configurations to draw")
+    if labels is None:
+        labels = [" ".join(f"{k.split('.')[-1]}={_value_label(v)}" for k, v in r["values"].items()) for r in rows]
+    means = np.asarray([_metric_value(r, metric) for r in rows])
+    stds = np.nan_to_num(np.asarray([_metric_value(r, metric + "_std") for r in rows]))
+    n = len(rows)
+    fig = Figure(figsize=(9.5, max(2.4, 0.36 * n + 1.4)), layout="constrained")
+    ax = fig.subplots()
+    y = np.arange(n)[::-1]                 # first row (the best) at the top
+    ax.errorbar(means, y, xerr=stds, fmt="o", color="tab:blue", ecolor="tab:blue", elinewidth=2, capsize=4,
+                ms=6, label="mean ± std", zorder=3)
+    if points is not None:
+        for yi, values in zip(y, points):
+            v = _finite(values)
+            jitter = np.linspace(-0.18, 0.18, len(v)) if len(v) > 1 else np.zeros(len(v))
+            ax.scatter(v, yi + jitter, s=14, color="tab:gray", alpha=0.8, zorder=2,
+                       label="single runs" if yi == y[0] else None)
+    if np.isfinite(means[0]):
+        ax.axvline(means[0], color="tab:blue", lw=0.8, ls=":", alpha=0.7)   # the best mean, to compare against
+    ax.set_yticks(y, labels, fontsize=8)
+    ax.set_xlabel(f"{metric.replace('_', ' ')}")
+    ax.grid(alpha=0.3, axis="x")
+    ax.legend(fontsize=8, loc="best")
+    for yi, m in zip(y, means):
+        if not np.isfinite(m):
+            ax.text(0.01, yi, "NaN (diverged)", color="#d1242f", fontsize=8, va="center",
+                    transform=ax.get_yaxis_transform())
+    ax.set_title(f"{metric.replace('_', ' ')} per configuration: mean ± standard deviation over repeats/folds",
+                 fontsize=10)
+    return fig

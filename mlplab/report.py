@@ -341,3 +341,259 @@ def write_report(store: Store, run_ref: str, out_path: str | Path | None = None,
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(out)
     return out
+
+
+# ---------------------------------------------------------------- the sweep report
+
+SWEEP_SECTIONS = ("summary", "table", "noise", "heatmap", "curves", "spread", "runs", "spec")
+MAX_CURVES = 12
+
+SWEEP_CSS = """
+table.grid tr.best td{background:#eaf6ec;font-weight:600} table.grid td:first-child,table.grid th:first-child{padding-left:10px}
+table.grid tr.best td:first-child{box-shadow:inset 4px 0 #1a7f37}
+.pm{color:#7a808c;font-weight:400;font-size:12px} .verdict{font-size:15px;padding:10px 14px;border-radius:6px;margin:12px 0}
+.verdict.larger{background:#eaf6ec;border-left:6px solid #1a7f37} .verdict.within{background:#fffbea;border-left:6px solid #d4a72c}
+.verdict.none{background:#f3f8ff;border-left:6px solid #3b82f6} td.finding-cell{max-width:260px;font-size:12.5px} td code{white-space:nowrap}
+.best-name{font-size:16px;font-weight:600} a{color:#2457c5}
+"""
+
+
+def _config_label(values: dict, *, rank: int | None = None) -> str:
+    from .sweeping import fmt, short
+    text = " ".join(f"{short(k)}={fmt(v)}" for k, v in values.items())
+    return f"#{rank} {text}" if rank is not None else text
+
+
+def _pm(mean, std, n_runs: int) -> str:
+    """'0.9371 ± 0.0099' for several runs, '0.9371' for one, 'NaN' when missing."""
+    try:
+        m = float(mean)
+    except (TypeError, ValueError):
+        return "–"
+    if not math.isfinite(m):
+        return '<span class="status-diverged">NaN</span>'
+    text = f"{m:.4f}"
+    if n_runs > 1 and std is not None and math.isfinite(float(std)):
+        text += f' <span class="pm">± {float(std):.4f}</span>'
+    return text
+
+
+def _status_span(status: str) -> str:
+    bad = any(s in (status or "") for s in ("diverged", "failed"))
+    return f'<span class="status-{"diverged" if bad else "ok"}">{_e(status)}</span>'
+
+
+def _fig_html(make: Callable, caption: str, *, width: int | None = None) -> str:
+    """An embedded figure, or a one-line note when it cannot be drawn."""
+    try:
+        uri = png_data_uri(make())
+    except Exception as e:  # a figure must not cost the whole report
+        return f'<p class="note">{_e(caption)}: not available ({_e(type(e).__name__)}: {_e(str(e)[:200])})</p>'
+    style = f' style="max-width:{width}px"' if width else ""
+    return f'<img alt="{_e(caption)}" src="{uri}"{style}>'
+
+
+def _rel(target: Path, start: Path) -> str:
+    import os
+    return Path(os.path.relpath(Path(target).resolve(), Path(start).resolve())).as_posix()
+
+
+def _heatmap_axes(rows: list[dict], keys: list[str]) -> tuple[str, str]:
+    """Numbers (a learning rate) along x, names (an optimizer) down y; else the sweep's key order."""
+    numeric = [k for k in keys if all(isinstance(r["values"].get(k), (int, float))
+                                      and not isinstance(r["values"].get(k), bool) for r in rows)]
+    if len(numeric) == 1:
+        return numeric[0], next(k for k in keys if k != numeric[0])
+    return keys[1], keys[0]
+
+
+def build_sweep_html(store: Store, sweep: dict, out_dir: Path) -> str:
+    from .sweeping import final_metric, short
+    summary = sweep.get("summary") or {}
+    rows: list[dict] = summary.get("rows") or []
+    spec = sweep.get("spec") or {}
+    keys: list[str] = summary.get("keys") or list(((spec.get("sweep") or {}).get("grid") or {}))
+    runs_by_id = {r["id"]: r for r in sweep.get("runs") or []}
+    n_runs = max((len(r["runs"]) for r in rows), default=0)
+    metric = "val_accuracy" if any(math.isfinite(float(r.get("val_accuracy") or math.nan)) for r in rows) \
+        else "test_accuracy"
+    histories = {rid: store.history(rid) for r in rows for rid in r["runs"] if rid in runs_by_id}
+
+    def run_report(run_id: str) -> Path:
+        return store.artifacts / run_id / "report.html"
+
+    sections: list[tuple[str, str, str]] = []
+
+    # summary
+    best = rows[0] if rows else None
+    first_run = next(iter(runs_by_id.values()), {})
+    sweep_cfg = spec.get("sweep") or {}
+    repeat_word = (f"{sweep_cfg.get('repeats', 1)} repeat(s)"
+                   + (f" × {sweep_cfg['folds']} folds" if sweep_cfg.get("folds") else ""))
+    items = [("sweep", sweep["id"]), ("name", sweep.get("name")),
+             ("status", _status_span(sweep.get("status") or "")),
+             ("varying keys", ", ".join(keys) or "–"),
+             ("configurations", f"{len(rows)} ({repeat_word} each)"),
+             ("runs", f"{len(runs_by_id)} stored runs"),
+             ("dataset", first_run.get("dataset") or (spec.get("data") or {}).get("dataset", "digits")),
+             ("model", f"{first_run.get('model') or '?'}" + (f" · {_num(best['params'])} parameters" if best else "")),
+             ("training time", f"{_num(summary.get('seconds'), 3)} s for the whole sweep"),
+             ("created", sweep.get("created"))]
+    cells = "".join(f"<tr><th>{_e(k)}</th><td>{v if k == 'status' else _e(v)}</td></tr>" for k, v in items)
+    if best:
+        best_text = (f'<p class="best-name">Best configuration: {_e(_config_label(best["values"]))}</p>'
+                     f"<p class='sub'>{_e(metric.replace('_', ' '))} {_pm(best.get(metric), best.get(metric + '_std'), len(best['runs']))}"
+                     f" · test accuracy {_pm(best.get('test_accuracy'), best.get('test_accuracy_std'), len(best['runs']))}"
+                     f" · mean of {len(best['runs'])} run(s)</p>")
+    else:
+        best_text = (f'<p class="note">No results stored: the sweep ended with status '
+                     f'{_e(sweep.get("status"))}.</p>')
+    sections.append(("summary", "Summary", best_text + f"<table>{cells}</table>"))
+
+    # comparison table
+    if rows:
+        head = ("<tr><th>#</th>" + "".join(f"<th>{_e(short(k))}</th>" for k in keys)
+                + "<th>train acc.</th><th>val. acc.</th><th>test acc.</th><th>best epoch</th><th>status</th>"
+                  "<th>seconds</th><th>params</th><th>doctor's finding</th><th>runs</th></tr>")
+        body = []
+        for r in rows:
+            k = len(r["runs"])
+            links = " ".join(f'<a href="#run-{_e(rid)}">{i + 1}</a>' for i, rid in enumerate(r["runs"]))
+            body.append(
+                f'<tr class="{"best" if r is best else ""}"><td class="num">{_e(r.get("rank", ""))}</td>'
+                + "".join(f"<td>{_e(_config_value(r['values'].get(key)))}</td>" for key in keys)
+                + "".join(f'<td class="num">{_pm(r.get(s + "_accuracy"), r.get(s + "_accuracy_std"), k)}</td>'
+                          for s in ("train", "val", "test"))
+                + f'<td class="num">{_num(r.get("best_epoch"), 3)}</td><td>{_status_span(r.get("status", ""))}</td>'
+                  f'<td class="num">{_num(r.get("seconds"), 3)}</td><td class="num">{_num(r.get("params"))}</td>'
+                  f'<td class="finding-cell">{_e(r.get("finding") or "–")}</td><td>{links}</td></tr>')
+        table_html = (f"<p class='sub'>Sorted by {_e(metric.replace('_', ' '))}, best first (highlighted). "
+                      f"Accuracies are taken at each run's best epoch; ± is the standard deviation over "
+                      f"repeats/folds. Seconds are the training time of the runs' populations (members trained "
+                      f"together share it).</p><table class='grid'>{head}{''.join(body)}</table>")
+    else:
+        table_html = '<p class="note">no comparison table: the sweep has no results</p>'
+    sections.append(("table", f"Comparison ({len(rows)} configurations)", table_html))
+
+    # seed noise
+    note = summary.get("note")
+    if note:
+        kind = "larger" if "larger than" in note else "within"
+        noise_html = f'<div class="verdict {kind}">{_e(note)}</div>'
+        if kind == "within":
+            noise_html += ("<p class='sub'>The top configurations are not told apart by this sweep: "
+                           "more repeats (<code>sweep.repeats</code>) or folds would narrow the spread.</p>")
+    elif n_runs > 1 and len(rows) < 2:
+        noise_html = '<div class="verdict none">Only one configuration: nothing to compare with the seed noise.</div>'
+    elif n_runs > 1:
+        noise_html = ('<div class="verdict none">No verdict: the best configuration\'s runs show no spread in '
+                      f'{_e(metric.replace("_", " "))}, so the seed noise cannot be estimated from them.</div>')
+    else:
+        noise_html = ('<div class="verdict none">One run per configuration: the seed noise is unknown, so small '
+                      'differences may be luck. Set <code>sweep.repeats = 3</code> (or <code>sweep.folds = 5</code>) '
+                      'to measure it.</div>')
+    sections.append(("noise", "Differences vs seed noise", noise_html))
+
+    # heatmap: exactly two keys that form a grid
+    if len(keys) == 2 and rows:
+        kx, ky = _heatmap_axes(rows, keys)
+        nx = len({_json_key(r["values"].get(kx)) for r in rows})
+        ny = len({_json_key(r["values"].get(ky)) for r in rows})
+        if nx <= 20 and ny <= 20:
+            body = (f"<p class='sub'>{_e(metric.replace('_', ' '))} over {_e(kx)} × {_e(ky)}; each cell is the "
+                    f"mean over its repeats (± their standard deviation), the best cell outlined in red.</p>"
+                    + _fig_html(lambda: figures.sweep_heatmap(rows, kx, ky, metric), "heatmap",
+                                width=max(520, 110 * nx + 300)))
+        else:
+            body = (f'<p class="note">{nx} × {ny} distinct values (a random sweep): too sparse for a heatmap; '
+                    f"see the table.</p>")
+        sections.append(("heatmap", "Heatmap", body))
+
+    # overlaid curves of the first run of each configuration
+    shown = [r for r in rows if r["runs"] and r["runs"][0] in histories][:MAX_CURVES]
+    if shown:
+        more = len(rows) - len(shown)
+        intro = (f"<p class='sub'>Validation loss and accuracy per epoch, the first run (seed) of each "
+                 f"configuration" + (f"; only the best {len(shown)} of {len(rows)} configurations are drawn"
+                                     if more > 0 else "") + ". A run without validation shows its train metric.</p>")
+        curves = _fig_html(lambda: figures.overlaid_curves(
+            [histories[r["runs"][0]] for r in shown], [_config_label(r["values"], rank=r.get("rank")) for r in shown],
+            title=f"Validation curves of {len(shown)} configurations"), "overlaid learning curves")
+        sections.append(("curves", "Learning curves", intro + curves))
+
+    # mean ± spread over repeats / folds
+    if n_runs > 1:
+        points = [[final_metric(histories[rid], metric, runs_by_id[rid].get("best_epoch")
+                                if runs_by_id[rid].get("status") != "diverged" else None)
+                   for rid in r["runs"] if rid in histories] for r in rows]
+        sections.append(("spread", "Spread over repeats",
+                         f"<p class='sub'>Mean ± standard deviation of {_e(metric.replace('_', ' '))} over each "
+                         f"configuration's runs (grey dots: single runs). Bars that overlap are not told apart.</p>"
+                         + _fig_html(lambda: figures.sweep_spread(
+                             rows, metric, labels=[_config_label(r["values"], rank=r.get("rank")) for r in rows],
+                             points=points), "spread")))
+
+    # every run, with its own report
+    config_of = {rid: r for r in rows for rid in r["runs"]}
+    run_rows = []
+    ordered = [rid for r in rows for rid in r["runs"]] + [rid for rid in runs_by_id if rid not in config_of]
+    for rid in ordered:
+        run = runs_by_id.get(rid)
+        if run is None:
+            continue
+        target = run_report(rid)
+        link = f'<a href="{_e(_rel(target, out_dir))}">report</a>'
+        if not target.exists():
+            link += f' <span class="note">(not written yet: <code>mlplab report {_e(rid)}</code>)</span>'
+        cfg = config_of.get(rid)
+        run_rows.append(
+            f'<tr id="run-{_e(rid)}"><td><code>{_e(rid)}</code></td>'
+            f"<td>{_e(_config_label(cfg['values'], rank=cfg.get('rank')) if cfg else '–')}</td>"
+            f'<td class="num">{_e((run.get("spec") or {}).get("seed", "–"))}</td>'
+            f"<td>{_status_span(run.get('status') or '')}</td><td class='num'>{_num(run.get('epochs_run'))}</td>"
+            f"<td class='num'>{_num(run.get('best_epoch'))}</td><td class='num'>{_num(run.get('test_accuracy'))}</td>"
+            f"<td>{link}</td></tr>")
+    runs_html = ("<p class='sub'>Every member of the sweep is an ordinary run; its report lies in its artifact "
+                 "folder (links are relative file paths).</p><table class='grid'><tr><th>run</th><th>configuration"
+                 "</th><th>seed</th><th>status</th><th>epochs</th><th>best epoch</th><th>test acc.</th>"
+                 f"<th>report</th></tr>{''.join(run_rows)}</table>")
+    sections.append(("runs", f"Runs ({len(run_rows)})", runs_html))
+    sections.append(("spec", "Spec", f"<pre>{_e(yaml.safe_dump(spec, sort_keys=False))}</pre>"))
+
+    nav = "".join(f'<a href="#{sid}">{_e(title.split(" (")[0])}</a>' for sid, title, _ in sections)
+    parts = "".join(f'<section id="{sid}"><h2>{_e(title)}</h2>{body}</section>' for sid, title, body in sections)
+    title = f"mlplab sweep {sweep['id']} · {sweep.get('name') or ''}"
+    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title>'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1"><style>{CSS}{SWEEP_CSS}</style>'
+            f"</head><body><main><h1>{_e(sweep.get('name') or sweep['id'])}</h1><p class='sub'>mlplab sweep report · "
+            f"{_e(sweep['id'])} · generated {_e(time.strftime('%Y-%m-%d %H:%M'))}</p><nav>{nav}</nav>{parts}"
+            f"</main></body></html>\n")
+
+
+def _json_key(v) -> str:
+    import json
+    return json.dumps(v, sort_keys=True, default=str)
+
+
+def _config_value(v) -> str:
+    from .sweeping import fmt
+    if isinstance(v, dict):
+        return ", ".join(f"{k}={fmt(x)}" for k, x in v.items())
+    return fmt(v)
+
+
+def write_sweep_report(store: Store, sweep_ref: str, out_path: str | Path | None = None) -> Path:
+    """Write a sweep's HTML report; default path: `<store home>/sweeps/<sweep id>/report.html`.
+
+    Self-contained like the run report: the comparison table (best first), the seed-noise
+    verdict, a heatmap when two keys vary, overlaid validation curves, mean ± spread over
+    repeats, and relative links to every member run's own report.
+    """
+    sweep = store.get_sweep(sweep_ref)
+    out = Path(out_path) if out_path is not None else store.home / "sweeps" / sweep["id"] / "report.html"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    text = build_sweep_html(store, sweep, out.parent.resolve())
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(out)
+    return out

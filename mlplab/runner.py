@@ -187,11 +187,25 @@ def groups_of(experiments: list[Experiment]) -> list[list[Experiment]]:
 def run_experiments(experiments: list[Experiment], store: Store, *, sweep_id: str | None = None,
                     on_epoch: Callable[[Experiment, str, int, dict], None] | None = None,
                     on_start: Callable[[list[Experiment]], None] | None = None,
-                    memory_budget: float = MEMORY_BUDGET) -> list[RunResult]:
-    """Train every experiment, one population per program; every member becomes a stored run."""
-    results: list[RunResult] = []
-    for group in groups_of(experiments):
-        results += _run_group(group, store, sweep_id, on_epoch, on_start, memory_budget)
+                    memory_budget: float = MEMORY_BUDGET, executor: str = "local",
+                    address: str | None = None) -> list[RunResult]:
+    """Train every experiment, one population per program; every member becomes a stored run.
+
+    executor "local" trains the populations here, one after another; "ray" hands each
+    population (or chunk of one) to a Ray cluster as a task (see mlplab.executors);
+    either way this process alone writes the store.
+    """
+    plans = [plan_group(group, memory_budget) for group in groups_of(experiments)]
+    if executor == "ray":
+        from .executors import run_on_ray
+        results = run_on_ray(plans, store, sweep_id=sweep_id, address=address, on_start=on_start)
+    else:
+        results = []
+        for plan in plans:
+            compiled = None
+            for chunk in plan.chunks:
+                chunk_results, compiled = _run_chunk(plan, chunk, store, sweep_id, on_epoch, on_start, compiled)
+                results += chunk_results
     order = {id(e): i for i, e in enumerate(experiments)}
     return sorted(results, key=lambda r: order[id(r.experiment)])
 
@@ -205,70 +219,71 @@ def _chunks(items: list, size: int) -> list[list]:
     return [c + [c[0]] * (size - len(c)) for c in chunks]
 
 
-def _run_group(group: list[Experiment], store: Store, sweep_id, on_epoch, on_start,
-               memory_budget: float) -> list[RunResult]:
+@dataclass
+class GroupPlan:
+    """One population's work: its experiments cut into equal chunks, their data, their optimizers."""
+    group: list[Experiment]
+    data: Dataset
+    kinds: list[tuple[str, tuple]]
+    chunks: list[list[Experiment]]   # padded to one shape; the padding repeats are not stored
+    real: list[int]                  # how many experiments of each chunk are real
+
+
+def plan_group(group: list[Experiment], memory_budget: float = MEMORY_BUDGET) -> GroupPlan:
     first = group[0]
     data = load_data(first)
     check_compatible(first, data)
     info = data.info
-    results: list[RunResult] = []
-    compiled = None
-    kinds = sorted({optimizer_kind(e) for e in group})
     template = build_model(first.model, info.input_shape, info.num_classes, first.train.loss, first.seed)
     size = population_size(count_params(template), first.train.batch_size, int(np.prod(info.input_shape)),
                            memory_budget)
-    for chunk in _chunks(list(range(len(group))), size):
-        real = list(dict.fromkeys(chunk))  # padding repeats are trained but not stored
-        chunk_results, compiled = _run_chunk([group[i] for i in chunk], len(real), kinds, store, sweep_id,
-                                             on_epoch, on_start, data, compiled)
-        results += chunk_results
-    return results
+    index_chunks = _chunks(list(range(len(group))), size)
+    return GroupPlan(group, data, sorted({optimizer_kind(e) for e in group}),
+                     [[group[i] for i in c] for c in index_chunks], [len(set(c)) for c in index_chunks])
 
 
-def _run_chunk(group: list[Experiment], real: int, kinds: list, store: Store, sweep_id, on_epoch, on_start,
-               data: Dataset, compiled) -> tuple[list[RunResult], object]:
-    first = group[0]
-    info = data.info
+def prepare_chunk(chunk: list[Experiment], kinds: list, info) -> tuple[list, list[engine.Member], engine.Program]:
+    """The Keras models, members and program of one chunk (the same wherever it runs)."""
     built: dict[tuple, object] = {}  # members with the same model spec and seed start from the same weights
-    for e in group:
+    for e in chunk:
         key = (e.model.model_dump_json(), e.seed)
         if key not in built:
             built[key] = build_model(e.model, info.input_shape, info.num_classes, e.train.loss, e.seed)
-    models = [built[(e.model.model_dump_json(), e.seed)] for e in group]
-    members = [_member(e, m, kinds) for e, m in zip(group, models)]
-    program = _program(first, models[0], kinds)
-    summary_text = summary(models[0])
-    params = count_params(models[0])
+    models = [built[(e.model.model_dump_json(), e.seed)] for e in chunk]
+    members = [_member(e, m, kinds) for e, m in zip(chunk, models)]
+    return models, members, _program(chunk[0], models[0], kinds)
+
+
+def train_chunk(chunk: list[Experiment], kinds: list, data: Dataset, on_epoch=None, compiled=None):
+    """Train one chunk as a population: (outcomes, compiled). No store involved."""
+    _, members, program = prepare_chunk(chunk, kinds, data.info)
+    if compiled is None or compiled.regularized != engine.regularized_variables(members):
+        compiled = engine.Compiled(program, data.info.num_classes, engine.regularized_variables(members))
+    return engine.train(program, members, data, on_epoch=on_epoch, compiled=compiled), compiled
+
+
+def start_runs(store: Store, experiments: list[Experiment], info, model, sweep_id: str | None) -> list[str]:
+    """Create the runs (status running) with their spec and model summary."""
+    summary_text = summary(model)
     run_ids = []
-    for exp in group[:real]:
+    for exp in experiments:
         run_id = store.create_run(name=exp.display_name, spec=exp.resolved(), dataset=info.name,
                                   model=describe_model(exp.model), optimizer=exp.train.optimizer.name,
                                   learning_rate=exp.train.lr, sweep_id=sweep_id)
         store.write_artifact(run_id, "spec.yaml", yaml.safe_dump(exp.resolved(), sort_keys=False))
         store.write_artifact(run_id, "summary.txt", summary_text)
         run_ids.append(run_id)
-    if on_start:
-        on_start(group[:real])
+    return run_ids
 
-    def log(epoch: int, records: list[dict | None]) -> None:
-        for exp, run_id, rec in zip(group, run_ids, records):
-            if rec is not None:
-                store.log_epoch(run_id, epoch, {k: v for k, v in rec.items() if k != "seconds"}, rec["seconds"])
-                if on_epoch:
-                    on_epoch(exp, run_id, epoch, rec)
 
-    if compiled is None or compiled.regularized != engine.regularized_variables(members):
-        compiled = engine.Compiled(program, info.num_classes, engine.regularized_variables(members))
-    try:
-        outcomes = engine.train(program, members, data, on_epoch=log, compiled=compiled)
-    except BaseException as e:
-        for run_id in run_ids:
-            store.set_status(run_id, "failed", error=f"{type(e).__name__}: {e}")
-        raise
-
+def finish_runs(store: Store, run_ids: list[str], chunk: list[Experiment], models: list, members: list,
+                outcomes: list[engine.Outcome], data: Dataset) -> list[RunResult]:
+    """Evaluate, save the artifacts and close each run."""
+    info = data.info
+    summary_text, params = summary(models[0]), count_params(models[0])
+    restore = bool(chunk[0].train.early_stopping and chunk[0].train.early_stopping.restore_best)
     results = []
-    restore = bool(first.train.early_stopping and first.train.early_stopping.restore_best)
-    for exp, run_id, member, outcome in zip(group[:real], run_ids, members, outcomes):
+    for exp, run_id, member, outcome in zip(chunk, run_ids, members, outcomes):
         evaluation = evaluate(outcome.test_probabilities, data.y_test, info.class_names)
         test_loss, test_acc = _final_test(outcome, restore)
         _save(store, run_id, exp, models[0], member, outcome, data)
@@ -279,7 +294,31 @@ def _run_chunk(group: list[Experiment], real: int, kinds: list, store: Store, sw
         results.append(RunResult(run_id, exp, outcome.status, outcome.epochs_run, outcome.best_epoch,
                                  outcome.seconds, outcome.history, evaluation, test_loss, test_acc, params,
                                  list(info.warnings)))
-    return results, compiled
+    return results
+
+
+def _run_chunk(plan: GroupPlan, chunk: list[Experiment], store: Store, sweep_id, on_epoch, on_start,
+               compiled) -> tuple[list[RunResult], object]:
+    real = plan.real[plan.chunks.index(chunk)]
+    models, members, _ = prepare_chunk(chunk, plan.kinds, plan.data.info)
+    run_ids = start_runs(store, chunk[:real], plan.data.info, models[0], sweep_id)
+    if on_start:
+        on_start(chunk[:real])
+
+    def log(epoch: int, records: list[dict | None]) -> None:
+        for exp, run_id, rec in zip(chunk, run_ids, records):
+            if rec is not None:
+                store.log_epoch(run_id, epoch, {k: v for k, v in rec.items() if k != "seconds"}, rec["seconds"])
+                if on_epoch:
+                    on_epoch(exp, run_id, epoch, rec)
+
+    try:
+        outcomes, compiled = train_chunk(chunk, plan.kinds, plan.data, on_epoch=log, compiled=compiled)
+    except BaseException as e:
+        for run_id in run_ids:
+            store.set_status(run_id, "failed", error=f"{type(e).__name__}: {e}")
+        raise
+    return finish_runs(store, run_ids, chunk[:real], models, members, outcomes, plan.data), compiled
 
 
 def _info_dict(info) -> dict:
@@ -291,3 +330,84 @@ def _info_dict(info) -> dict:
 
 def run_experiment(exp: Experiment, store: Store, **callbacks) -> RunResult:
     return run_experiments([exp], store, **callbacks)[0]
+
+
+# ---------------------------------------------------------------- any Keras model (ml.fit)
+
+def check_probability_output(model, x: np.ndarray, loss: str) -> None:
+    """mlplab's losses take probabilities: a model ending in logits would train on garbage."""
+    name = getattr(getattr(model.layers[-1], "activation", None), "__name__", None) if model.layers else None
+    if name in ("softmax", "sigmoid"):
+        return
+    out = np.asarray(model(x[:8], training=False))
+    width = out.shape[-1] if out.ndim == 2 else None
+    if width is None:
+        raise BadInput(f"model output shape {tuple(out.shape)}: expected (batch, classes) probabilities")
+    ok = np.all(out >= 0) and np.all(out <= 1)
+    if loss != "binary_crossentropy":
+        ok = ok and np.allclose(out.sum(-1), 1.0, atol=1e-3)
+    if not ok:
+        end = f"ends in a {name!r} activation" if name else "does not output probabilities"
+        raise BadInput(f"model output: {end}; mlplab's losses take probabilities: end the model with "
+                       "activation=\"softmax\" (or one sigmoid unit with loss=\"binary_crossentropy\")")
+
+
+def run_model(model, data: Dataset, exp: Experiment, store: Store, *, description: str = "keras model",
+              on_epoch: Callable[[Experiment, str, int, dict], None] | None = None,
+              extra_summary: dict | None = None, sweep_id: str | None = None) -> RunResult:
+    """Train a user's Keras model (any layers) with the engine, as a stored run.
+
+    `exp` carries the training settings (optimizer, loss, epochs, batch size,
+    early stopping, seed) and the data section that reloads `data`; its model
+    section is at best an approximation of `model`, which is stored as
+    `model.keras` (when Keras can save it) and `weights_final.npz`.
+    """
+    info = data.info
+    check_compatible(exp, data)
+    if not model.built:
+        model.build((None, *info.input_shape))
+    check_probability_output(model, data.x_train, exp.train.loss)
+    member = _member(exp, model)
+    program = _program(exp, model)
+    summary_text = summary(model)
+    params = count_params(model)
+    run_id = store.create_run(name=exp.display_name, spec=exp.resolved(), dataset=info.name, model=description,
+                              optimizer=exp.train.optimizer.name, learning_rate=exp.train.lr, sweep_id=sweep_id)
+    store.write_artifact(run_id, "spec.yaml", yaml.safe_dump(exp.resolved(), sort_keys=False))
+    store.write_artifact(run_id, "summary.txt", summary_text)
+
+    def log(epoch: int, records: list[dict | None]) -> None:
+        rec = records[0]
+        if rec is not None:
+            store.log_epoch(run_id, epoch, {k: v for k, v in rec.items() if k != "seconds"}, rec["seconds"])
+            if on_epoch:
+                on_epoch(exp, run_id, epoch, rec)
+
+    try:
+        outcome = engine.train(program, [member], data, on_epoch=log)[0]
+    except BaseException as e:
+        store.set_status(run_id, "failed", error=f"{type(e).__name__}: {e}")
+        raise
+    evaluation = evaluate(outcome.test_probabilities, data.y_test, info.class_names)
+    restore = bool(exp.train.early_stopping and exp.train.early_stopping.restore_best)
+    test_loss, test_acc = _final_test(outcome, restore)
+    names = [v.path for v in model.trainable_variables]
+    store.write_artifact(run_id, "weights_final.npz", _npz(dict(zip(names, outcome.trainable))))
+    saved = None
+    try:
+        _save(store, run_id, exp, model, member, outcome, data)
+    except Exception as e:  # a custom layer without get_config: keep everything but model.keras
+        saved = f"model.keras not saved ({type(e).__name__}: {str(e).splitlines()[0][:200]})"
+        set_weights(model, outcome.trainable, outcome.non_trainable)
+        store.write_artifact(run_id, "history.csv", _history_csv(outcome.history))
+        store.write_artifact(run_id, "predictions.npz", _npz({
+            "probabilities": outcome.test_probabilities.astype("float32"), "y_true": data.y_test}))
+    summary_doc = {"evaluation": evaluation, "data": _info_dict(info), "model_summary": summary_text,
+                   **(extra_summary or {})}
+    if saved:
+        summary_doc["note"] = saved
+    store.finish_run(run_id, status=outcome.status, epochs_run=outcome.epochs_run, best_epoch=outcome.best_epoch,
+                     seconds=outcome.seconds, test_loss=test_loss, test_accuracy=test_acc, params=params,
+                     warnings=list(info.warnings), summary=summary_doc)
+    return RunResult(run_id, exp, outcome.status, outcome.epochs_run, outcome.best_epoch, outcome.seconds,
+                     outcome.history, evaluation, test_loss, test_acc, params, list(info.warnings))

@@ -193,8 +193,6 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, home):
         assert "frobnicate" in proc.stderr.strip().splitlines()[-1]
 
 
-@pytest.mark.xfail(reason="cli.cmd_run prints 'NAME on DATASET: training...' to stderr before the data "
-                          "loads, so a bad data set gives two lines in text mode", strict=False)
 def test_bad_dataset_in_text_mode_is_one_line(tmp_path):
     one_line_error(mlplab(tmp_path / "runs", "run", "--set", "data.dataset=nosuch"), "data.dataset", "nosuch")
 

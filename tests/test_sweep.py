@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from mlplab import engine, runner, sweep
+from mlplab import engine, runner, sweeping as sweep
 from mlplab.errors import BadInput
 from mlplab.store import Store
 

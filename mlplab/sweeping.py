@@ -221,7 +221,8 @@ def load_raw(path: str | None, overrides: list[str] | tuple[str, ...] = ()) -> d
     return raw
 
 
-def run_sweep(raw: dict[str, Any], store, **callbacks) -> SweepResult:
+def run_sweep(raw: dict[str, Any], store, executor: str = "local", address: str | None = None,
+              **callbacks) -> SweepResult:
     """Train every configuration of the spec's [sweep]; every member is an ordinary stored run."""
     import time
     from .runner import run_experiments
@@ -235,7 +236,8 @@ def run_sweep(raw: dict[str, Any], store, **callbacks) -> SweepResult:
     status = "failed"
     try:
         kwargs = {"memory_budget": float(budget) * 2**30} if budget else {}
-        results = run_experiments(experiments, store, sweep_id=sweep_id, **callbacks, **kwargs)
+        results = run_experiments(experiments, store, sweep_id=sweep_id, executor=executor, address=address,
+                                  **callbacks, **kwargs)
         status = "ok"
     except KeyboardInterrupt:
         status = "interrupted"

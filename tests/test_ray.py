@@ -1,0 +1,75 @@
+"""Sweeps on a real local Ray instance with two worker processes."""
+import os
+import signal
+import subprocess
+import threading
+import time
+
+import numpy as np
+import pytest
+
+ray = pytest.importorskip("ray")
+
+from mlplab import runner, sweeping  # noqa: E402
+from mlplab.store import Store  # noqa: E402
+
+SPEC = {"train": {"epochs": 3, "early_stopping": False},
+        "sweep": {"grid": {"model.hidden": [[16], [32]], "train.learning_rate": [0.003, 0.03]}}}
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def histories(store, result):
+    return {tuple(map(str, row["values"].values())): store.get_run(row["runs"][0])["history"] for row in result.rows}
+
+
+def test_ray_gives_the_local_numbers(local_ray, tmp_path):
+    local_store, ray_store = Store(tmp_path / "local"), Store(tmp_path / "ray")
+    local = sweeping.run_sweep(SPEC, local_store)
+    remote = sweeping.run_sweep(SPEC, ray_store, executor="ray")
+    a, b = histories(local_store, local), histories(ray_store, remote)
+    assert a.keys() == b.keys() and len(a) == 4
+    for key in a:
+        np.testing.assert_allclose(a[key]["loss"], b[key]["loss"], rtol=1e-6)
+        np.testing.assert_allclose(a[key]["val_accuracy"], b[key]["val_accuracy"], rtol=1e-6)
+    runs = ray_store.list_runs(sweep_id=remote.sweep_id)
+    assert len(runs) == 4 and {r["status"] for r in runs} == {"ok"}
+    # the driver wrote the artifacts: the model loads and the history is complete
+    assert all((ray_store.artifact_dir(r["id"]) / "model.keras").exists() for r in runs)
+    assert all(r["epochs_run"] == 3 for r in runs)
+
+
+def _kill_first_task_worker(killed: list, stop: threading.Event) -> None:
+    """Kill -9 the first worker process seen running a training task."""
+    while not stop.is_set() and not killed:
+        out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
+        for line in out.splitlines():
+            if "ray::_train_task" in line:
+                pid = int(line.split()[0])
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+                return
+        time.sleep(0.05)
+
+
+def test_a_killed_worker_is_retried(local_ray, tmp_path):
+    store = Store(tmp_path / "runs")
+    killed, stop = [], threading.Event()
+    killer = threading.Thread(target=_kill_first_task_worker, args=(killed, stop))
+    killer.start()
+    try:
+        result = sweeping.run_sweep(SPEC, store, executor="ray")
+    finally:
+        stop.set()
+        killer.join()
+    assert killed, "no worker was running a task"
+    runs = store.list_runs(sweep_id=result.sweep_id)
+    # every member exactly once, all trained
+    assert len(runs) == 4 and len({r["name"] for r in runs}) == 4
+    assert {r["status"] for r in runs} == {"ok"} and all(r["epochs_run"] == 3 for r in runs)
+    assert sum(len(row["runs"]) for row in result.rows) == 4
