@@ -7,7 +7,10 @@
 (b) 8 learning rates of a 784-256-128-10 MLP on Fashion-MNIST (Adam, batch 128,
     3 epochs): mlplab's population vs mlplab one run at a time.
 
-    MLPLAB_DATA=../shared/datasets python bench/sweep.py [--skip-b]
+(c) with --ray: grid (a) through the Ray executor on a local Ray instance, against
+    the local executor's time (the overhead of tasks, object store and worker start).
+
+    MLPLAB_DATA=../shared/datasets python bench/sweep.py [--skip-b] [--ray]
 
 Both sides run in this process after a warm-up, so compiled programs are cached
 alike (JAX's persistent cache serves Keras' compiled steps too).
@@ -72,6 +75,7 @@ def mlplab_one_by_one(raw: dict) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--skip-b", action="store_true", help="only part (a)")
+    ap.add_argument("--ray", action="store_true", help="also (c): grid (a) on a local Ray instance")
     args = ap.parse_args()
 
     raw = grid_a()
@@ -82,6 +86,17 @@ def main() -> None:
     theirs = keras_one_by_one(raw)
     print(f"(a) 48 digits MLPs, 20 epochs: mlplab sweep {ours:6.1f} s, Keras fit one by one {theirs:6.1f} s: "
           f"{theirs / ours:5.1f}x faster")
+
+    if args.ray:
+        import ray
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+        with tempfile.TemporaryDirectory() as home:
+            sweep.run_sweep(warm, Store(home), executor="ray")  # warm-up: workers, imports
+            t = time.perf_counter()
+            sweep.run_sweep(raw, Store(home), executor="ray")
+            on_ray = time.perf_counter() - t
+        print(f"(c) grid (a) on a local Ray instance (2 workers): {on_ray:6.1f} s, "
+              f"{on_ray / ours:5.2f}x the local executor's time")
 
     if args.skip_b:
         return

@@ -28,22 +28,6 @@ def histories(store, result):
     return {tuple(map(str, row["values"].values())): store.get_run(row["runs"][0])["history"] for row in result.rows}
 
 
-def test_ray_gives_the_local_numbers(local_ray, tmp_path):
-    local_store, ray_store = Store(tmp_path / "local"), Store(tmp_path / "ray")
-    local = sweeping.run_sweep(SPEC, local_store)
-    remote = sweeping.run_sweep(SPEC, ray_store, executor="ray")
-    a, b = histories(local_store, local), histories(ray_store, remote)
-    assert a.keys() == b.keys() and len(a) == 4
-    for key in a:
-        np.testing.assert_allclose(a[key]["loss"], b[key]["loss"], rtol=1e-6)
-        np.testing.assert_allclose(a[key]["val_accuracy"], b[key]["val_accuracy"], rtol=1e-6)
-    runs = ray_store.list_runs(sweep_id=remote.sweep_id)
-    assert len(runs) == 4 and {r["status"] for r in runs} == {"ok"}
-    # the driver wrote the artifacts: the model loads and the history is complete
-    assert all((ray_store.artifact_dir(r["id"]) / "model.keras").exists() for r in runs)
-    assert all(r["epochs_run"] == 3 for r in runs)
-
-
 def _kill_first_task_worker(killed: list, stop: threading.Event) -> None:
     """Kill -9 the first worker process seen running a training task."""
     while not stop.is_set() and not killed:
@@ -57,19 +41,26 @@ def _kill_first_task_worker(killed: list, stop: threading.Event) -> None:
         time.sleep(0.05)
 
 
-def test_a_killed_worker_is_retried(local_ray, tmp_path):
-    store = Store(tmp_path / "runs")
+def test_ray_retries_a_killed_worker_and_gives_the_local_numbers(local_ray, tmp_path):
+    local_store, ray_store = Store(tmp_path / "local"), Store(tmp_path / "ray")
+    local = sweeping.run_sweep(SPEC, local_store)
     killed, stop = [], threading.Event()
     killer = threading.Thread(target=_kill_first_task_worker, args=(killed, stop))
     killer.start()
     try:
-        result = sweeping.run_sweep(SPEC, store, executor="ray")
+        remote = sweeping.run_sweep(SPEC, ray_store, executor="ray")
     finally:
         stop.set()
         killer.join()
     assert killed, "no worker was running a task"
-    runs = store.list_runs(sweep_id=result.sweep_id)
-    # every member exactly once, all trained
+    # every member exactly once, all trained, with the numbers the local executor gives
+    runs = ray_store.list_runs(sweep_id=remote.sweep_id)
     assert len(runs) == 4 and len({r["name"] for r in runs}) == 4
     assert {r["status"] for r in runs} == {"ok"} and all(r["epochs_run"] == 3 for r in runs)
-    assert sum(len(row["runs"]) for row in result.rows) == 4
+    a, b = histories(local_store, local), histories(ray_store, remote)
+    assert a.keys() == b.keys() and len(a) == 4
+    for key in a:
+        np.testing.assert_allclose(a[key]["loss"], b[key]["loss"], rtol=1e-6)
+        np.testing.assert_allclose(a[key]["val_accuracy"], b[key]["val_accuracy"], rtol=1e-6)
+    # the driver wrote the artifacts
+    assert all((ray_store.artifact_dir(r["id"]) / "model.keras").exists() for r in runs)
