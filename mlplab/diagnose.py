@@ -477,12 +477,19 @@ def _underfitting(r: _Run) -> Finding | None:
         "--set model.hidden=[128, 128]" if small else _lr_set(r.lr * 3))
 
 
+FIRST_EPOCH_ALLOWANCE = 3.0
+
+
 def _unstable(r: _Run) -> Finding | None:
     val = r.metric("val_loss")
     jumps = [i for i in range(1, len(val)) if np.isfinite(val[i]) and np.isfinite(val[i - 1])
              and val[i] > (1 + OSCILLATION_JUMP) * val[i - 1]]
     falls = [i for i in jumps if i + 1 < len(val) and val[i + 1] < val[i]]
+    # small initial weights may well move by their own size in the first epoch (Adam on 60k
+    # rows does): there, only a move of several times their size counts
     ratio = r.stat("update_ratio")[1:]
+    if ratio.size:
+        ratio = ratio / np.where(np.arange(len(ratio)) == 0, FIRST_EPOCH_ALLOWANCE, 1.0)[:, None]
     huge = np.flatnonzero(np.nanmax(ratio, axis=1) > UPDATE_RATIO_HUGE) if ratio.size and np.any(np.isfinite(ratio)) else []
     if len(falls) >= 2:
         epoch = jumps[0] + 1
@@ -497,7 +504,7 @@ def _unstable(r: _Run) -> Finding | None:
     if len(huge):
         epochs = r.stat_epochs[1:]
         epoch = epochs[huge[0]] if epochs else int(huge[0]) + 1
-        biggest = float(np.nanmax(ratio))
+        biggest = float(np.nanmax(r.stat("update_ratio")[1:][huge]))
         return Finding(
             "unstable", "warning", f"Unstable: one epoch moved weights by {biggest:.3g} times their size",
             epoch, {"max_update_ratio": _r(biggest), "learning_rate": r.lr},
