@@ -1,0 +1,74 @@
+"""Spec -> Keras model: the same layers and parameter counts a notebook builds, seeded initial weights."""
+import math
+
+import keras
+import numpy as np
+import pytest
+
+from mlplab.models import build_model, summary
+from mlplab.spec import load_spec
+
+
+def model_of(*overrides, input_shape=(784,), classes=10, seed=0):
+    exp = load_spec(None, list(overrides))
+    return build_model(exp.model, input_shape, classes, exp.train.loss, seed)
+
+
+def keras_count(*layers, input_shape=(784,)):
+    return keras.Sequential([keras.Input(input_shape), *layers]).count_params()
+
+
+@pytest.mark.parametrize("overrides, reference", [
+    (["model.hidden=[]"], [keras.layers.Dense(10, activation="softmax")]),
+    (["model.hidden=[512, 128]", "model.batchnorm=true", "model.dropout=0.2"],
+     [keras.layers.Dense(512), keras.layers.BatchNormalization(), keras.layers.Activation("relu"),
+      keras.layers.Dropout(0.2), keras.layers.Dense(128), keras.layers.BatchNormalization(),
+      keras.layers.Activation("relu"), keras.layers.Dropout(0.2), keras.layers.Dense(10, activation="softmax")]),
+    (["model.hidden=[64, 64, 64, 64, 64, 64, 64, 64, 64, 64]"],
+     [keras.layers.Dense(64, activation="relu") for _ in range(10)] + [keras.layers.Dense(10, activation="softmax")]),
+])
+def test_parameter_counts_match_keras(overrides, reference):
+    model = model_of(*overrides)
+    assert model.count_params() == keras_count(*reference)
+    assert f"Total params: {model.count_params():,}" in summary(model)
+
+
+def test_cnn_matches_the_keras_notebook_model():
+    layers = ('model.layers=[{ type = "conv2d", filters = 32, kernel = 3, activation = "relu" }, '
+              '{ type = "max_pool", size = 2 }, { type = "conv2d", filters = 64, kernel = 3, activation = "relu" }, '
+              '{ type = "max_pool", size = 2 }, { type = "flatten" }, '
+              '{ type = "dense", units = 64, activation = "relu" }, { type = "dropout", rate = 0.25 }]')
+    model = model_of(layers, input_shape=(28, 28, 1))
+    reference = keras_count(keras.layers.Conv2D(32, 3, activation="relu"), keras.layers.MaxPooling2D(2),
+                            keras.layers.Conv2D(64, 3, activation="relu"), keras.layers.MaxPooling2D(2),
+                            keras.layers.Flatten(), keras.layers.Dense(64, activation="relu"),
+                            keras.layers.Dropout(0.25), keras.layers.Dense(10, activation="softmax"),
+                            input_shape=(28, 28, 1))
+    assert model.count_params() == reference == 121_930
+
+
+def test_binary_crossentropy_has_one_sigmoid_unit():
+    model = model_of("model.hidden=[2]", 'model.activation="tanh"', 'train.loss="binary_crossentropy"',
+                     input_shape=(2,), classes=2)
+    assert model.layers[-1].units == 1 and model.layers[-1].activation.__name__ == "sigmoid"
+    assert model.count_params() == (2 * 2 + 2) + (2 + 1)
+
+
+def test_seeded_initial_weights_follow_the_keras_distributions():
+    a, b, c = model_of(seed=3), model_of(seed=3), model_of(seed=4)
+    for wa, wb, wc in zip(a.get_weights(), b.get_weights(), c.get_weights()):
+        np.testing.assert_array_equal(wa, wb)
+        if wa.ndim == 2:
+            assert not np.array_equal(wa, wc)
+    kernel = a.get_weights()[0]                           # glorot_uniform on 784 -> 64
+    limit = math.sqrt(6 / (784 + 64))
+    assert np.abs(kernel).max() <= limit and np.abs(kernel).max() > 0.95 * limit
+    assert kernel.std() == pytest.approx(limit / math.sqrt(3), rel=0.03)
+    he = model_of('model.init="he_normal"').get_weights()[0]
+    assert he.std() == pytest.approx(math.sqrt(2 / 784), rel=0.05)
+    assert np.abs(he).max() <= 2 * math.sqrt(2 / 784) / 0.87962566103423978 + 1e-6   # truncated at 2 sigma
+    big = model_of('model.init={ name = "random_normal", stddev = 10 }').get_weights()[0]
+    assert big.std() == pytest.approx(10, rel=0.03)
+    assert not np.any(model_of('model.init="zeros"').get_weights()[0])
+    # biases start at zero whatever the kernel initializer
+    assert not np.any(a.get_weights()[1])
