@@ -76,8 +76,10 @@ def main() -> None:
     bare_data = runner.Dataset(data.x_train, data.y_train, data.x_val[:0], data.y_val[:0], data.x_test[:1],
                                data.y_test[:1], info)
 
-    def mlplab_epoch(d, train_eval_rows):
-        engine.TRAIN_EVAL_ROWS = train_eval_rows
+    train_eval_rows = engine.TRAIN_EVAL_ROWS
+
+    def mlplab_epoch(d, rows):
+        engine.TRAIN_EVAL_ROWS = rows
         return engine.train(program, [member], d, compiled=compiled)[0].history["seconds"][0]
 
     # keras.Model.fit, same model, same data, timed per epoch by a callback
@@ -100,7 +102,7 @@ def main() -> None:
     timings: dict[str, list[float]] = {}
     for round_ in range(args.rounds + 1):  # round 0 compiles everything
         for name, f in [("mlplab", lambda: mlplab_epoch(bare_data, 1)),
-                        ("mlplab+eval", lambda: mlplab_epoch(data, engine.TRAIN_EVAL_ROWS_DEFAULT)),
+                        ("mlplab+eval", lambda: mlplab_epoch(data, train_eval_rows)),
                         ("fit", fit_epoch),
                         ("fit+val", lambda: fit_epoch(validation_data=(data.x_val, data.y_val))),
                         ("bound", lambda: matmul_bound(n, 128))]:

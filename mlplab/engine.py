@@ -6,11 +6,12 @@ batch size and epochs. A *member* is what may differ inside it: initial
 weights, optimizer hyperparameters (learning rate, momentum, betas, ...),
 L1/L2 factors and the shuffle seed. A single run is a population of one.
 
-The step is pure, `step(state, batch) -> (state, metrics)`, vmapped over the
-members and scanned over the batches of an epoch on device; the host sees the
-population once per epoch (evaluation, early stopping, progress). A member
-that diverges or stops early is frozen (its updates are masked), never the
-others, and a NaN never spreads: members share no arithmetic.
+The step is pure, `update(state, batch) -> state`, vmapped over the members
+and scanned over the batches of an epoch on device; the host sees the
+population once per epoch (evaluation, statistics, early stopping, progress).
+Members share no arithmetic, so a NaN never spreads; a member that diverges
+or stops early is put back to its last good state at the end of the epoch
+and stays there, whatever the others do.
 """
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ from .data import Dataset
 from .spec import EarlyStopping
 
 EVAL_CHUNK = 2048          # rows per inference-mode batch
-TRAIN_EVAL_ROWS = TRAIN_EVAL_ROWS_DEFAULT = 10_000  # inference-mode train metrics: a fixed sample of at most this many rows
+TRAIN_EVAL_ROWS = 10_000   # inference-mode train metrics: a fixed sample of at most this many rows
 
 
 @dataclass(frozen=True)
