@@ -428,6 +428,28 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    if not args.tensorboard and not args.onnx:
+        raise BadInput("export: nothing to write; give --tensorboard DIR and/or --onnx FILE")
+    from .export import export_onnx, export_tensorboard
+    from .store import Store
+    store = Store(args.home)
+    run_id = store.resolve(args.run)
+    doc: dict[str, Any] = {"run_id": run_id}
+    if args.tensorboard:
+        doc["tensorboard"] = str(export_tensorboard(store, run_id, args.tensorboard))
+    if args.onnx:
+        doc["onnx"] = str(export_onnx(store, run_id, args.onnx))
+    if args.json:
+        _print_json(doc)
+    else:
+        if "tensorboard" in doc:
+            out.print(f"tensorboard: {doc['tensorboard']}  (view: tensorboard --logdir {args.tensorboard})")
+        if "onnx" in doc:
+            out.print(f"onnx: {doc['onnx']}")
+    return 0
+
+
 # ---------------------------------------------------------------- parser
 
 def parser() -> argparse.ArgumentParser:
@@ -505,6 +527,11 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("run", help="run id, a unique prefix of one, or 'last' (trained on 28x28 or 8x8 images)")
     sp.add_argument("images", nargs="+", metavar="IMAGE", help="PNG/JPEG files of one digit each")
     sp.set_defaults(func=cmd_predict)
+    sp = add("export", "write a run as TensorBoard event files and/or an ONNX model")
+    sp.add_argument("run", help="run id, a unique prefix of one, or 'last'")
+    sp.add_argument("--tensorboard", metavar="DIR", help="write scalars and weight histograms under DIR/<run-id>/")
+    sp.add_argument("--onnx", metavar="FILE", help="write the trained model as ONNX (needs jax2onnx)")
+    sp.set_defaults(func=cmd_export)
     return p
 
 

@@ -1,0 +1,248 @@
+"""A drawn or photographed digit -> what a stored run's model thinks it is.
+
+    result = predict_image(store, "last", Path("seven.png").read_bytes())
+    result.predicted, result.probabilities, result.input   # input: what the model saw
+
+The image is prepared the way MNIST was (LeCun et al.): grayscale, white digit on
+black, cropped to its bounding box, the longer side scaled to 20 px, and placed in a
+28x28 frame so its centre of mass sits at the centre. For a model trained on the
+8x8 scikit-learn digits it is prepared the way those were: fitted into a 32x32
+frame and each 4x4 block summed to a value 0..16. Then the run's own `data.scale`
+is applied with the same statistics the run was trained with.
+
+Images come from users: size and pixel count are limited, only common raster
+formats are decoded, and a broken file is a `BadInput` with one line.
+"""
+from __future__ import annotations
+
+import io
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import BadInput
+
+MAX_BYTES = 8 * 2**20          # upload size limit
+MAX_PIXELS = 16_000_000        # decoded size limit (decompression bombs)
+FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP")
+IMAGE_SIDES = (28, 8)          # the input sizes this module can prepare for
+
+
+# ---------------------------------------------------------------- decoding
+
+def load_image(data: bytes, name: str = "image") -> np.ndarray:
+    """Decode bytes into a float grayscale array in [0, 1] (alpha composited over white)."""
+    from PIL import Image, UnidentifiedImageError
+    if not data:
+        raise BadInput(f"{name}: empty file; expected a PNG or JPEG image")
+    if len(data) > MAX_BYTES:
+        raise BadInput(f"{name}: {len(data)} bytes is too large; images up to {MAX_BYTES // 2**20} MB are accepted")
+    try:
+        with Image.open(io.BytesIO(data), formats=FORMATS) as img:
+            w, h = img.size
+            if w * h > MAX_PIXELS:
+                raise BadInput(f"{name}: {w}x{h} pixels is too large; up to {MAX_PIXELS:,} pixels are accepted")
+            if w < 1 or h < 1:
+                raise BadInput(f"{name}: image has no pixels")
+            img.seek(0)
+            img.load()
+            if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+                rgba = img.convert("RGBA")
+                white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+                img = Image.alpha_composite(white, rgba)
+            gray = img.convert("L")
+    except BadInput:
+        raise
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+        reason = "not a PNG, JPEG, GIF, BMP or WEBP image" if isinstance(e, UnidentifiedImageError) else str(e)
+        raise BadInput(f"{name}: cannot read the image ({reason})") from None
+    return np.asarray(gray, dtype=np.float32) / 255.0
+
+
+# ---------------------------------------------------------------- MNIST-style preparation
+
+def _foreground(gray: np.ndarray) -> np.ndarray:
+    """Digit bright on dark: invert when the border (the background) is light."""
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    img = 1.0 - gray if float(np.median(border)) > 0.5 else gray.copy()
+    img -= float(np.median(np.concatenate([img[0], img[-1], img[:, 0], img[:, -1]])))  # flatten the background
+    return np.clip(img, 0.0, None)
+
+
+def _crop(img: np.ndarray, name: str) -> np.ndarray:
+    peak = float(img.max())
+    if peak < 0.05:
+        raise BadInput(f"{name}: the image is blank (no digit found); draw or upload a digit")
+    mask = img > 0.2 * peak
+    rows, cols = np.where(mask.any(axis=1))[0], np.where(mask.any(axis=0))[0]
+    img = img[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    return img / float(img.max())
+
+
+def _resize(img: np.ndarray, longer: int) -> np.ndarray:
+    from PIL import Image
+    h, w = img.shape
+    s = longer / max(h, w)
+    size = (max(1, round(w * s)), max(1, round(h * s)))
+    pil = Image.fromarray((img * 255).astype(np.uint8), mode="L")
+    return np.asarray(pil.resize(size, Image.Resampling.LANCZOS), dtype=np.float32) / 255.0
+
+
+def _shift(img: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    out = np.zeros_like(img)
+    h, w = img.shape
+    ys, yd = (slice(0, h - dy), slice(dy, h)) if dy >= 0 else (slice(-dy, h), slice(0, h + dy))
+    xs, xd = (slice(0, w - dx), slice(dx, w)) if dx >= 0 else (slice(-dx, w), slice(0, w + dx))
+    out[yd, xd] = img[ys, xs]
+    return out
+
+
+def _place(img: np.ndarray, side: int, by_mass: bool) -> np.ndarray:
+    """Put `img` in a side x side frame: centred by bounding box, then by centre of mass."""
+    frame = np.zeros((side, side), np.float32)
+    h, w = img.shape
+    y0, x0 = (side - h) // 2, (side - w) // 2
+    frame[y0:y0 + h, x0:x0 + w] = img
+    if by_mass and frame.sum() > 0:
+        yy, xx = np.mgrid[0:side, 0:side]
+        cy, cx = (frame * yy).sum() / frame.sum(), (frame * xx).sum() / frame.sum()
+        frame = _shift(frame, int(round((side - 1) / 2 - cy)), int(round((side - 1) / 2 - cx)))
+    return frame
+
+
+def prepare_image(gray: np.ndarray, side: int = 28, name: str = "image") -> np.ndarray:
+    """Grayscale [0, 1] array -> side x side digit in the raw range of its data set:
+    0..255 for 28x28 (MNIST), 0..16 for 8x8 (scikit-learn digits)."""
+    if side not in IMAGE_SIDES:
+        raise BadInput(f"{name}: models with {side}x{side} inputs are not supported; expected 28x28 or 8x8")
+    digit = _crop(_foreground(np.asarray(gray, np.float32)), name)
+    if side == 28:
+        return np.clip(_place(_resize(digit, 20), 28, by_mass=True), 0, 1) * 255.0
+    # scikit-learn digits: 32x32 normalized bitmaps, 4x4 blocks counted (0..16)
+    big = np.clip(_place(_resize(digit, 30), 32, by_mass=True), 0, 1)
+    return big.reshape(8, 4, 8, 4).sum(axis=(1, 3)).astype(np.float32)
+
+
+# ---------------------------------------------------------------- a run's model
+
+@dataclass
+class Prediction:
+    run_id: str
+    class_names: list[str]
+    probabilities: list[float]
+    predicted: int
+    input: np.ndarray          # side x side, in the raw range (what the model saw, before scaling)
+    side: int
+
+    @property
+    def label(self) -> str:
+        return self.class_names[self.predicted]
+
+    def to_dict(self) -> dict:
+        top = self.input.max() or 1.0
+        return {"run_id": self.run_id, "predicted": self.predicted, "label": self.label,
+                "class_names": self.class_names, "probabilities": [round(float(p), 6) for p in self.probabilities],
+                "side": self.side, "input": np.round(self.input / top, 4).tolist()}
+
+
+class RunModel:
+    """A stored run's model plus what preparing its inputs needs."""
+
+    def __init__(self, store, ref: str):
+        run = store.get_run(ref)
+        self.run_id = run["id"]
+        data = (run.get("summary") or {}).get("data") or {}
+        self.spec = run.get("spec") or {}
+        self.input_shape = [int(d) for d in data.get("input_shape") or []]
+        self.class_names = list(data.get("class_names") or [])
+        n = int(np.prod(self.input_shape)) if self.input_shape else 0
+        side = int(round(n ** 0.5)) if n else 0
+        if run["status"] in ("running", "failed") or not self.input_shape:
+            raise BadInput(f"run {self.run_id}: has no trained model (status {run['status']})")
+        if side * side != n or side not in IMAGE_SIDES:
+            raise BadInput(f"run {self.run_id}: its inputs are {self.input_shape}, not 28x28 or 8x8 images; "
+                           "pick a run trained on mnist, fashion-mnist or digits")
+        self.side = side
+        path = store.artifact_dir(self.run_id) / "model.keras"
+        if not path.is_file():
+            raise BadInput(f"run {self.run_id}: has no model.keras in {path.parent}")
+        from . import _backend  # noqa: F401  (JAX backend before keras)
+        import keras
+        try:
+            self.model = keras.saving.load_model(path, safe_mode=True, compile=False)
+        except Exception as e:
+            raise BadInput(f"run {self.run_id}: cannot load {path} ({type(e).__name__}: {e})") from None
+        self._scale = _scaler(self.spec)
+        self._lock = threading.Lock()
+
+    def predict(self, raw: np.ndarray) -> np.ndarray:
+        x = self._scale(raw.astype(np.float32)).reshape((1, *self.input_shape))
+        with self._lock:
+            p = np.asarray(self.model(x, training=False), dtype=np.float64)[0]
+        if p.shape == (1,):  # one sigmoid unit
+            p = np.array([1 - p[0], p[0]])
+        return p
+
+    def predict_image(self, data: bytes, name: str = "image") -> Prediction:
+        raw = prepare_image(load_image(data, name), self.side, name)
+        p = self.predict(raw)
+        names = self.class_names or [str(i) for i in range(len(p))]
+        return Prediction(self.run_id, names, p.tolist(), int(np.argmax(p)), raw, self.side)
+
+
+def _scaler(spec: dict):
+    """The run's `data.scale`, with the statistics `data.prepare` used for it."""
+    data = spec.get("data") or {}
+    scale = data.get("scale", "unit")
+    if scale == "none":
+        return lambda x: x
+    from .data import load_raw
+    options = {k: v for k, v in data.items() if k not in ("dataset", "scale", "validation_split", "flatten")}
+    raw = load_raw(data.get("dataset", "digits"), options)
+    n_all = len(raw.x_train)
+    n_fit = n_all - int(n_all * float(data.get("validation_split", 0.1)))
+    if scale in ("unit", "symmetric"):
+        if raw.value_range is not None:
+            lo, hi = raw.value_range
+        else:
+            fit = np.asarray(raw.x_train[:n_fit], np.float32)
+            lo, hi = float(fit.min()), float(fit.max())
+        span = (hi - lo) or 1.0
+        if scale == "unit":
+            return lambda x: (x - lo) / span
+        return lambda x: (x - lo) / span * 2 - 1
+    fit = np.asarray(raw.x_train[:n_fit], np.float64).reshape(n_fit, -1)
+    mean, std = fit.mean(axis=0), fit.std(axis=0)
+    std[std == 0] = 1.0
+    return lambda x: ((x.reshape(-1) - mean) / std).astype(np.float32)
+
+
+_cache: dict[tuple[str, str], RunModel] = {}
+_cache_lock = threading.Lock()
+
+
+def run_model(store, ref: str) -> RunModel:
+    """A cached `RunModel` (models of finished runs never change)."""
+    run_id = store.resolve(ref)
+    key = (str(store.home), run_id)
+    with _cache_lock:
+        if key not in _cache:
+            if len(_cache) >= 8:
+                _cache.pop(next(iter(_cache)))
+            _cache[key] = RunModel(store, run_id)
+        return _cache[key]
+
+
+def predict_image(store, ref: str, data: bytes, name: str = "image") -> Prediction:
+    return run_model(store, ref).predict_image(data, name)
+
+
+def predict_file(store, ref: str, path: str | Path) -> Prediction:
+    p = Path(path)
+    if not p.is_file():
+        raise BadInput(f"{p}: no such image file")
+    if p.stat().st_size > MAX_BYTES:
+        raise BadInput(f"{p}: {p.stat().st_size} bytes is too large; images up to {MAX_BYTES // 2**20} MB are accepted")
+    return predict_image(store, ref, p.read_bytes(), str(p))

@@ -1,0 +1,210 @@
+/* mlplab dashboard: small hand-written helpers, no libraries. */
+"use strict";
+const COLORS = ["#2457c5", "#d1242f", "#1a7f37", "#b7870f", "#8250df", "#0a7ea4", "#e16f24", "#57606a", "#bf3989", "#3b82f6", "#6e7781", "#116329"];
+const $ = (s, el = document) => el.querySelector(s);
+const $$ = (s, el = document) => Array.from(el.querySelectorAll(s));
+const fmt = v => v === null || v === undefined ? "–" : (Math.abs(v) >= 1000 || Number.isInteger(v) ? String(v) : Number(v).toPrecision(4));
+function esc(s) { return String(s).replace(/[&<>"']/g, c => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c])); }
+function svgEl(tag, attrs) { const e = document.createElementNS("http://www.w3.org/2000/svg", tag); for (const k in attrs) e.setAttribute(k, attrs[k]); return e; }
+
+/* A line chart in SVG: series = [{label, x: [...], y: [...], color, dash}], hover shows all values at the nearest x. */
+function lineChart(box, series, opts = {}) {
+  box.innerHTML = "";
+  const W = box.clientWidth || 560, H = (box.clientHeight || 300) - 24, m = {l: 52, r: 14, t: 26, b: 30};
+  const svg = svgEl("svg", {viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: "none", height: H});
+  box.appendChild(svg);
+  const pts = series.flatMap(s => s.x.map((x, i) => [x, s.y[i]])).filter(p => p[1] !== null && isFinite(p[1]));
+  svg.appendChild(svgEl("text", {x: m.l, y: 16, "font-size": 13, "font-weight": 600, fill: "#1d2330"})).textContent = opts.title || "";
+  if (!pts.length) { svg.appendChild(svgEl("text", {x: W / 2, y: H / 2, "text-anchor": "middle", fill: "#888"})).textContent = "no data yet"; return; }
+  let x0 = Math.min(...pts.map(p => p[0])), x1 = Math.max(...pts.map(p => p[0]));
+  let y0 = Math.min(...pts.map(p => p[1])), y1 = Math.max(...pts.map(p => p[1]));
+  if (opts.yMin !== undefined) y0 = Math.min(y0, opts.yMin);
+  if (x1 === x0) x1 = x0 + 1; if (y1 === y0) { y1 += 0.5; y0 -= 0.5; }
+  const pad = (y1 - y0) * 0.05; y0 -= pad; y1 += pad; if (opts.yMin === 0 && y0 < 0) y0 = 0;
+  const sx = x => m.l + (x - x0) / (x1 - x0) * (W - m.l - m.r), sy = y => H - m.b - (y - y0) / (y1 - y0) * (H - m.t - m.b);
+  for (let i = 0; i <= 4; i++) {
+    const v = y0 + (y1 - y0) * i / 4, y = sy(v);
+    svg.appendChild(svgEl("line", {x1: m.l, x2: W - m.r, y1: y, y2: y, stroke: "#eceef2"}));
+    svg.appendChild(svgEl("text", {x: m.l - 6, y: y + 4, "text-anchor": "end", "font-size": 11, fill: "#5a6272"})).textContent = Number(v.toPrecision(3));
+  }
+  const xt = Math.min(10, x1 - x0);
+  for (let i = 0; i <= xt; i++) {
+    const v = Math.round(x0 + (x1 - x0) * i / xt);
+    svg.appendChild(svgEl("text", {x: sx(v), y: H - m.b + 16, "text-anchor": "middle", "font-size": 11, fill: "#5a6272"})).textContent = v;
+  }
+  svg.appendChild(svgEl("text", {x: W - m.r, y: H - 4, "text-anchor": "end", "font-size": 11, fill: "#5a6272"})).textContent = opts.xLabel || "epoch";
+  series.forEach((s, k) => {
+    let d = "", pen = false;
+    s.x.forEach((x, i) => { const y = s.y[i]; if (y === null || !isFinite(y)) { pen = false; return; } d += (pen ? "L" : "M") + sx(x).toFixed(1) + "," + sy(y).toFixed(1); pen = true; });
+    svg.appendChild(svgEl("path", {d, fill: "none", stroke: s.color || COLORS[k % COLORS.length], "stroke-width": 2, "stroke-dasharray": s.dash || ""}));
+    if (s.x.length < 40) s.x.forEach((x, i) => { if (s.y[i] !== null && isFinite(s.y[i])) svg.appendChild(svgEl("circle", {cx: sx(x), cy: sy(s.y[i]), r: 2.5, fill: s.color || COLORS[k % COLORS.length]})); });
+  });
+  if (opts.marker) svg.appendChild(svgEl("line", {x1: sx(opts.marker), x2: sx(opts.marker), y1: m.t, y2: H - m.b, stroke: "#1a7f37", "stroke-dasharray": "4 3"}));
+  const legend = document.createElement("div"); legend.className = "legend";
+  legend.innerHTML = series.map((s, k) => `<span><i style="background:${s.color || COLORS[k % COLORS.length]}"></i>${esc(s.label)}</span>`).join("");
+  box.appendChild(legend);
+  const cross = svgEl("line", {y1: m.t, y2: H - m.b, stroke: "#888", visibility: "hidden"}); svg.appendChild(cross);
+  const tip = document.createElement("div"); tip.className = "tip"; box.appendChild(tip);
+  const xs = Array.from(new Set(series.flatMap(s => s.x))).sort((a, b) => a - b);
+  svg.addEventListener("mousemove", ev => {
+    const r = svg.getBoundingClientRect(), px = (ev.clientX - r.left) * W / r.width;
+    const xv = x0 + (px - m.l) / (W - m.l - m.r) * (x1 - x0);
+    let best = xs[0]; for (const x of xs) if (Math.abs(x - xv) < Math.abs(best - xv)) best = x;
+    cross.setAttribute("x1", sx(best)); cross.setAttribute("x2", sx(best)); cross.setAttribute("visibility", "visible");
+    const rows = series.map((s, k) => { const i = s.x.indexOf(best); return i < 0 ? "" : `<div><span class="sw" style="background:${s.color || COLORS[k % COLORS.length]}"></span>${esc(s.label)}: <b>${fmt(s.y[i])}</b></div>`; }).join("");
+    tip.innerHTML = `<div>${esc(opts.xLabel || "epoch")} ${best}</div>` + rows; tip.style.display = "block";
+    const left = (ev.clientX - r.left) + 14; tip.style.left = (left + tip.offsetWidth > r.width ? left - tip.offsetWidth - 28 : left) + "px"; tip.style.top = (ev.clientY - r.top + 10) + "px";
+  });
+  svg.addEventListener("mouseleave", () => { tip.style.display = "none"; cross.setAttribute("visibility", "hidden"); });
+}
+
+const CURVES = {
+  loss: [["loss", "train (running)", ""], ["train_loss", "train", "4 3"], ["val_loss", "validation", ""], ["test_loss", "test", "2 2"]],
+  accuracy: [["accuracy", "train (running)", ""], ["train_accuracy", "train", "4 3"], ["val_accuracy", "validation", ""], ["test_accuracy", "test", "2 2"]],
+};
+function drawHistory(history, marker) {
+  $$("[data-chart]").forEach(box => {
+    const kind = box.dataset.chart;
+    const series = CURVES[kind].filter(([k]) => history[k]).map(([k, label, dash], i) => ({label, x: history.epoch, y: history[k], dash, color: COLORS[i]}));
+    lineChart(box, series, {title: kind, marker, yMin: kind === "loss" ? 0 : undefined});
+  });
+}
+
+/* runs table: sort by clicking a header, quick text filter, selection for compare */
+function sortable(table) {
+  $$("th[data-col]", table).forEach((th, ci) => th.addEventListener("click", () => {
+    const col = Array.from(th.parentNode.children).indexOf(th), tbody = table.tBodies[0];
+    const asc = !th.classList.contains("asc");
+    $$("th", table).forEach(h => h.classList.remove("asc", "desc")); th.classList.add(asc ? "asc" : "desc");
+    const val = tr => { const td = tr.children[col]; const v = td.dataset.v !== undefined ? td.dataset.v : td.textContent; const n = parseFloat(v); return v !== "" && !isNaN(n) && /^[-+\d.eE]+$/.test(v) ? n : v.toLowerCase(); };
+    const rows = Array.from(tbody.rows).sort((a, b) => { const x = val(a), y = val(b); if (x === "" ) return 1; if (y === "") return -1; return (x < y ? -1 : x > y ? 1 : 0) * (asc ? 1 : -1); });
+    rows.forEach(r => tbody.appendChild(r));
+  }));
+}
+function runsPage() {
+  const table = $("#runs-table"); if (!table) return;
+  sortable(table);
+  const q = $("#quick-filter");
+  if (q) q.addEventListener("input", () => { const t = q.value.toLowerCase(); Array.from(table.tBodies[0].rows).forEach(r => r.hidden = t && !r.textContent.toLowerCase().includes(t)); });
+  const update = () => { const n = $$(".pick:checked").length; $("#compare-button").disabled = n < 2; $("#selected-count").textContent = n ? `${n} selected` : "select two or more runs"; };
+  $$(".pick").forEach(c => c.addEventListener("change", update)); update();
+}
+
+/* confusion matrix: a coloured table; a click fetches that cell's test images */
+async function confusion() {
+  const box = $("#confusion"); if (!box) return;
+  const run = box.dataset.run, r = await fetch(`/api/runs/${run}/confusion`); if (!r.ok) { box.textContent = "no confusion matrix"; return; }
+  const doc = await r.json(), M = doc.matrix, names = doc.class_names;
+  let html = `<table class="cm"><tr><th>true \\ pred</th>${names.map(n => `<th>${esc(n)}</th>`).join("")}</tr>`;
+  M.forEach((row, i) => {
+    const total = row.reduce((a, b) => a + b, 0) || 1;
+    html += `<tr><th>${esc(names[i])}</th>` + row.map((v, j) => {
+      const f = v / total, bg = i === j ? `rgba(36,87,197,${0.1 + 0.9 * f})` : (v ? `rgba(209,36,47,${0.15 + 0.85 * Math.min(1, f * 4)})` : "#f7f8fa");
+      const fg = (i === j && f > 0.5) || (i !== j && f > 0.15) ? "#fff" : "#1d2330";
+      return `<td data-true="${i}" data-pred="${j}" style="background:${bg};color:${fg}" title="true ${esc(names[i])}, predicted ${esc(names[j])}: ${v}">${v}</td>`;
+    }).join("") + "</tr>";
+  });
+  box.innerHTML = html + "</table>";
+  $$("td", box).forEach(td => td.addEventListener("click", () => showCell(run, names, td)));
+}
+function drawGray(canvas, img) {
+  const h = img.length, w = img[0].length; canvas.width = w; canvas.height = h;
+  const ctx = canvas.getContext("2d"), data = ctx.createImageData(w, h);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) { const v = img[y][x], o = 4 * (y * w + x); data.data[o] = data.data[o + 1] = data.data[o + 2] = v; data.data[o + 3] = 255; }
+  ctx.putImageData(data, 0, 0);
+}
+async function showCell(run, names, td) {
+  $$("table.cm td.sel").forEach(t => t.classList.remove("sel")); td.classList.add("sel");
+  const t = td.dataset.true, p = td.dataset.pred, view = $("#cell-view");
+  view.innerHTML = `<p class="note">loading…</p>`;
+  const r = await fetch(`/api/runs/${run}/cell?true=${t}&pred=${p}&limit=60`), doc = await r.json();
+  if (!r.ok) { view.innerHTML = `<p class="error-text">${esc(doc.error)}</p>`; return; }
+  view.innerHTML = `<h3 id="cell-title">true ${esc(names[t])}, predicted ${esc(names[p])}: ${doc.count} test image${doc.count === 1 ? "" : "s"}${doc.count > doc.indices.length ? ` (first ${doc.indices.length})` : ""}</h3><div class="thumbs"></div>`;
+  const thumbs = $(".thumbs", view);
+  doc.images.forEach((img, k) => {
+    const fig = document.createElement("figure"), c = document.createElement("canvas"); drawGray(c, img);
+    fig.appendChild(c); fig.insertAdjacentHTML("beforeend", `<figcaption>#${doc.indices[k]} · ${(doc.confidence[k] * 100).toFixed(0)}%</figcaption>`);
+    thumbs.appendChild(fig);
+  });
+  if (!doc.images.length && doc.count) thumbs.textContent = `test rows ${doc.indices.join(", ")} (not images)`;
+}
+
+/* compare and sweep pages: overlaid curves of several runs, one metric at a time */
+function overlay() {
+  const data = $("#overlay-data"); if (!data) return;
+  const runs = JSON.parse(data.textContent), sel = $("#overlay-metric");
+  const keys = Array.from(new Set(runs.flatMap(r => Object.keys(r.history)))).filter(k => k !== "epoch" && k !== "seconds");
+  const order = ["val_accuracy", "val_loss", "test_accuracy", "test_loss", "accuracy", "loss", "train_accuracy", "train_loss"];
+  keys.sort((a, b) => (order.indexOf(a) + 1 || 99) - (order.indexOf(b) + 1 || 99));
+  sel.innerHTML = keys.map(k => `<option>${esc(k)}</option>`).join("");
+  const draw = () => lineChart($("#overlay"), runs.map((r, i) => ({label: r.label, x: r.history.epoch, y: r.history[sel.value] || [], color: COLORS[i % COLORS.length]})), {title: sel.value});
+  sel.addEventListener("change", draw); draw();
+  const st = $("#sweep-table"); if (st) sortable(st);
+  const cells = $$(".heat-cell"), vals = cells.map(c => parseFloat(c.dataset.v)).filter(v => isFinite(v));
+  const lo = Math.min(...vals), hi = Math.max(...vals);
+  cells.forEach(c => { const v = parseFloat(c.dataset.v); if (isFinite(v)) { const f = hi > lo ? (v - lo) / (hi - lo) : 1; c.style.background = `rgba(36,87,197,${0.08 + 0.85 * f})`; c.style.color = f > 0.55 ? "#fff" : "#1d2330"; } });
+}
+
+/* live page: poll the job (until the run exists) and the run's history once a second */
+function live() {
+  const p = $("#live-progress"); if (!p) return;
+  let run = p.dataset.run, job = p.dataset.job, last = -1;
+  const tick = async () => {
+    try {
+      if (!run && job) {
+        const j = await (await fetch(`/api/jobs/${job}`)).json();
+        if (j.run_id) run = j.run_id;
+        else if (!j.running) { $("#live-status").textContent = "failed"; $("#live-status").className = "status status-failed"; p.textContent = j.error || "the run did not start"; const log = $("#live-log"); log.hidden = false; log.textContent = (j.log || []).join("\n"); return; }
+        else { p.textContent = "loading data and compiling…"; return setTimeout(tick, 1000); }
+      }
+      const r = await fetch(`/api/runs/${run}/history`), d = await r.json();
+      if (!r.ok) { p.textContent = d.error; return; }
+      $("#live-name").textContent = d.name;
+      const st = $("#live-status"); st.textContent = d.status; st.className = "status status-" + d.status;
+      const n = d.history.epoch.length, total = d.epochs || n;
+      $("#live-bar").style.width = (total ? Math.min(100, 100 * n / total) : 0) + "%";
+      const acc = d.history.val_accuracy || d.history.accuracy || [];
+      p.textContent = `run ${d.id}: epoch ${n} of ${total}` + (acc.length ? `, accuracy ${fmt(acc[acc.length - 1])}` : "");
+      if (n !== last) { drawHistory(d.history); last = n; }
+      if (d.status === "running") return setTimeout(tick, 1000);
+      p.textContent += d.test_accuracy !== null ? ` · finished, test accuracy ${fmt(d.test_accuracy)}` : "";
+      if (d.error) p.textContent += ` · ${d.error}`;
+      $("#live-link").innerHTML = `<a id="open-run" href="/runs/${d.id}">open the run page</a>`;
+    } catch (e) { setTimeout(tick, 2000); }
+  };
+  tick();
+}
+
+/* try-it: draw on a canvas (white background, black pen) or upload; the server prepares and predicts */
+function tryIt() {
+  const pad = $("#pad"); if (!pad) return;
+  const ctx = pad.getContext("2d"), clear = () => { ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, pad.width, pad.height); };
+  clear(); ctx.lineCap = ctx.lineJoin = "round"; ctx.strokeStyle = "#000"; ctx.lineWidth = 20;
+  let down = false, timer = null;
+  const at = ev => { const r = pad.getBoundingClientRect(); return [(ev.clientX - r.left) * pad.width / r.width, (ev.clientY - r.top) * pad.height / r.height]; };
+  pad.addEventListener("pointerdown", ev => { down = true; pad.setPointerCapture(ev.pointerId); const [x, y] = at(ev); ctx.beginPath(); ctx.moveTo(x, y); ctx.lineTo(x + 0.1, y); ctx.stroke(); });
+  pad.addEventListener("pointermove", ev => { if (!down) return; const [x, y] = at(ev); ctx.lineTo(x, y); ctx.stroke(); });
+  const up = () => { if (!down) return; down = false; clearTimeout(timer); timer = setTimeout(() => pad.toBlob(b => send(b, "canvas.png")), 150); };
+  pad.addEventListener("pointerup", up); pad.addEventListener("pointerleave", up);
+  $("#clear").addEventListener("click", () => { clear(); $("#bars").innerHTML = ""; $("#prediction").textContent = "–"; });
+  $("#predict").addEventListener("click", () => pad.toBlob(b => send(b, "canvas.png")));
+  $("#upload").addEventListener("change", ev => { const f = ev.target.files[0]; if (f) send(f, f.name); });
+  $("#try-run").addEventListener("change", () => pad.toBlob(b => send(b, "canvas.png")));
+  async function send(blob, name) {
+    const fd = new FormData(); fd.append("run", $("#try-run").value); fd.append("image", blob, name);
+    $("#try-error").textContent = "";
+    const r = await fetch("/api/predict", {method: "POST", body: fd}), d = await r.json();
+    if (!r.ok) { $("#try-error").textContent = d.error; $("#prediction").textContent = "–"; return; }
+    const seen = $("#seen"), img = d.input.map(row => row.map(v => Math.round(v * 255)));
+    const tmp = document.createElement("canvas"); drawGray(tmp, img);
+    const sctx = seen.getContext("2d"); sctx.imageSmoothingEnabled = false; sctx.drawImage(tmp, 0, 0, seen.width, seen.height);
+    $("#seen-size").textContent = `${d.side}x${d.side}, centred by mass`;
+    $("#prediction").textContent = d.label;
+    $("#bars").innerHTML = d.probabilities.map((p, i) => `<div class="bar${i === d.predicted ? " top" : ""}"><span class="lab">${esc(d.class_names[i])}</span><span class="track"><span class="fill" style="display:block;width:${(100 * p).toFixed(1)}%"></span></span><span class="val">${(100 * p).toFixed(1)}%</span></div>`).join("");
+  }
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  const h = $("#history-data"); if (h) drawHistory(JSON.parse(h.textContent));
+  runsPage(); confusion(); overlay(); live(); tryIt();
+});

@@ -1,0 +1,102 @@
+"""Preparing a drawn digit the MNIST way, and predicting it with a stored run's model."""
+import io
+import json
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from mlplab.cli import main
+from mlplab.errors import BadInput
+from mlplab.predict import load_image, predict_image, prepare_image
+from mlplab.runner import run_experiments
+from mlplab.spec import validate
+from mlplab.store import Store
+
+
+def png(img: Image.Image, fmt: str = "PNG") -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, fmt)
+    return buf.getvalue()
+
+
+def drawn(digit: int, size: int = 200, offset=(0, 0), background: int = 255) -> Image.Image:
+    """A digit drawn with thick strokes, as a user would on a canvas."""
+    img = Image.new("L", (size, size), background)
+    pen = 255 - background
+    g = ImageDraw.Draw(img)
+    s, (dx, dy) = size / 200, offset
+    if digit == 0:
+        g.ellipse((55 * s + dx, 25 * s + dy, 145 * s + dx, 175 * s + dy), outline=pen, width=int(16 * s))
+    elif digit == 1:
+        g.line((100 * s + dx, 25 * s + dy, 100 * s + dx, 175 * s + dy), fill=pen, width=int(16 * s))
+    elif digit == 7:
+        g.line((50 * s + dx, 30 * s + dy, 150 * s + dx, 30 * s + dy), fill=pen, width=int(16 * s))
+        g.line((150 * s + dx, 30 * s + dy, 85 * s + dx, 175 * s + dy), fill=pen, width=int(16 * s))
+    return img
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    store = Store(tmp_path_factory.mktemp("predict-store"))
+    exp = validate({"data": {"dataset": "digits"}, "model": {"hidden": [64]},
+                    "train": {"epochs": 8, "learning_rate": 0.01, "early_stopping": False}})
+    run_experiments([exp], store)
+    return store
+
+
+def test_28x28_is_centred_by_mass_and_scaled_to_20px():
+    gray = np.asarray(drawn(1, 300, offset=(-80, 40)), np.float32) / 255  # off-centre, black on white
+    x = prepare_image(gray, 28)
+    assert x.shape == (28, 28) and x.max() == pytest.approx(255, abs=2) and x.min() == 0
+    rows, cols = np.where(x > 30)
+    assert rows.max() - rows.min() + 1 in (19, 20, 21)  # the longer side is 20 px
+    yy, xx = np.mgrid[0:28, 0:28]
+    assert abs((x * yy).sum() / x.sum() - 13.5) <= 1 and abs((x * xx).sum() / x.sum() - 13.5) <= 1
+    assert x[0].max() == 0 and x[:, 0].max() == 0  # white background became black
+
+
+def test_inverted_input_gives_the_same_digit():
+    dark = prepare_image(np.asarray(drawn(7, background=0), np.float32) / 255, 28)
+    light = prepare_image(np.asarray(drawn(7, background=255), np.float32) / 255, 28)
+    assert np.abs(dark - light).max() < 1e-3
+
+
+def test_8x8_has_digits_value_range():
+    x = prepare_image(np.asarray(drawn(0), np.float32) / 255, 8)
+    assert x.shape == (8, 8) and 0 <= x.min() and x.max() <= 16 and x.max() > 8
+
+
+def test_bad_images_are_one_line_errors():
+    with pytest.raises(BadInput, match="not a PNG"):
+        load_image(b"hello, not an image", "x.png")
+    with pytest.raises(BadInput, match="empty"):
+        load_image(b"", "x.png")
+    with pytest.raises(BadInput, match="truncated|cannot read"):
+        load_image(png(drawn(1))[:200], "cut.png")
+    with pytest.raises(BadInput, match="blank"):
+        prepare_image(np.ones((50, 50), np.float32), 28)
+    rgba = Image.new("RGBA", (60, 60), (0, 0, 0, 0))
+    ImageDraw.Draw(rgba).line((30, 5, 30, 55), fill=(0, 0, 0, 255), width=6)  # transparent canvas, black pen
+    assert prepare_image(load_image(png(rgba)), 28).max() > 200
+
+
+@pytest.mark.parametrize("digit", [0, 1, 7])
+def test_model_trained_on_digits_reads_a_drawn_digit(store, digit):
+    p = predict_image(store, "last", png(drawn(digit)))
+    assert p.predicted == digit, p.probabilities
+    assert p.side == 8 and abs(sum(p.probabilities) - 1) < 1e-4
+
+
+def test_cli_predict(store, tmp_path, capsys):
+    f = tmp_path / "seven.jpg"
+    drawn(7).convert("RGB").save(f, "JPEG")
+    assert main(["predict", "last", str(f), "--json", "--home", str(store.home)]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc[0]["predicted"] == 7 and doc[0]["image"] == str(f)
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"\x89PNG garbage")
+    assert main(["predict", "last", str(bad), "--home", str(store.home)]) == 2
+    assert main(["predict", "no-such-run", str(f), "--home", str(store.home)]) == 2
+    err = capsys.readouterr().err
+    assert "bad.png" in err and "no-such-run" in err and "Traceback" not in err
