@@ -314,11 +314,12 @@ def _run_chunk(plan: GroupPlan, chunk: list[Experiment], store: Store, sweep_id,
 
     try:
         outcomes, compiled = train_chunk(chunk, plan.kinds, plan.data, on_epoch=log, compiled=compiled)
-    except BaseException as e:
+        return finish_runs(store, run_ids, chunk[:real], models, members, outcomes, plan.data), compiled
+    except BaseException as e:  # a run that fails keeps what it recorded, marked failed
         for run_id in run_ids:
-            store.set_status(run_id, "failed", error=f"{type(e).__name__}: {e}")
+            if store.get_run(run_id)["status"] == "running":
+                store.set_status(run_id, "failed", error=f"{type(e).__name__}: {e}")
         raise
-    return finish_runs(store, run_ids, chunk[:real], models, members, outcomes, plan.data), compiled
 
 
 def _info_dict(info) -> dict:
