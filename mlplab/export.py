@@ -1,0 +1,136 @@
+"""A stored run -> other tools' formats: TensorBoard event files, ONNX.
+
+    export_tensorboard(store, "last", "tb/")    # then: tensorboard --logdir tb/
+    export_onnx(store, "last", "model.onnx")    # needs the `onnx` extra (jax2onnx, onnx)
+
+TensorBoard gets, under DIR/<run-id>/: every per-epoch metric as a scalar
+(`loss/train_running`, `loss/val`, `accuracy/test`, ...), the doctor's per-layer
+statistics as scalars, and a histogram of each weight tensor at step 0
+(weights_init.npz) and at the last epoch (the trained model). Events are
+written with tensorboardX, TensorBoard's own file format without TensorFlow.
+"""
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+
+from .errors import BadInput
+from .store import Store
+
+# history key -> TensorBoard tag: metrics of one kind share a chart, one line per split
+_SPLITS = {"": "train_running", "train_": "train", "val_": "val", "test_": "test"}
+
+
+def _tag(key: str) -> str | None:
+    for prefix, split in sorted(_SPLITS.items(), key=lambda kv: -len(kv[0])):
+        if key.startswith(prefix):
+            metric = key[len(prefix):]
+            if metric in ("loss", "accuracy"):
+                return f"{metric}/{split}"
+    return None if key in ("epoch", "seconds") else f"other/{key}"
+
+
+def _clean(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_./-]", "_", name)
+
+
+def export_tensorboard(store: Store, run_ref: str, out_dir: str | Path) -> Path:
+    """Write the run's TensorBoard event file under out_dir/<run-id>/; returns that folder."""
+    try:
+        from tensorboardX import SummaryWriter
+    except ImportError:
+        raise BadInput("--tensorboard: needs the tensorboardX package: pip install 'mlplab[tensorboard]'") from None
+    from .diagnose import load_stats
+    run = store.get_run(run_ref)
+    folder = Path(out_dir) / run["id"]
+    folder.mkdir(parents=True, exist_ok=True)
+    history = run.get("history") or {}
+    epochs = history.get("epoch") or []
+    artifacts = store.artifact_dir(run["id"])
+    with SummaryWriter(logdir=str(folder), flush_secs=1) as writer:
+        writer.add_text("run", f"{run['id']} · {run.get('name')} · {run.get('status')} · test accuracy "
+                               f"{run.get('test_accuracy')}", 0)
+        for key, values in history.items():
+            tag = _tag(key)
+            if tag is None:
+                continue
+            for epoch, value in zip(epochs, values):
+                if value is not None and math.isfinite(value):
+                    writer.add_scalar(tag, float(value), int(epoch))
+        stats = load_stats(store, run["id"]) or {}
+        names = stats.get("weights") or []
+        for key in ("weight_norm", "grad_norm", "update_ratio"):
+            for epoch, row in zip(stats.get("epoch") or [], stats.get(key) or []):
+                for name, value in zip(names, row):
+                    if value is not None and math.isfinite(value):
+                        writer.add_scalar(f"{key}/{_clean(name)}", float(value), int(epoch))
+        last = int(epochs[-1]) if epochs else 1
+        initial, final = _npz(artifacts / "weights_init.npz"), _final_weights(artifacts)
+        if len(initial) == len(final):  # a reloaded model names its variables without the model's prefix
+            final = dict(zip(initial, final.values()))
+        for step, weights in ((0, initial), (last, final)):
+            for name, w in weights.items():
+                w = np.asarray(w, dtype=np.float64).ravel()
+                if w.size and np.isfinite(w).all():
+                    writer.add_histogram(f"weights/{_clean(name)}", w, step)
+    return folder
+
+
+def _npz(path: Path) -> dict[str, np.ndarray]:
+    if not path.exists():
+        return {}
+    with np.load(path) as z:
+        return {k: z[k] for k in z.files}
+
+
+def _final_weights(artifacts: Path) -> dict[str, np.ndarray]:
+    """The trained weights: weights_final.npz (ml.fit runs), else those in model.keras."""
+    final = _npz(artifacts / "weights_final.npz")
+    if final or not (artifacts / "model.keras").exists():
+        return final
+    from . import _backend  # noqa: F401
+    import keras
+    model = keras.models.load_model(artifacts / "model.keras", compile=False, safe_mode=False)
+    return {v.path: np.asarray(v.value) for v in model.trainable_variables}
+
+
+def export_onnx(store: Store, run_ref: str, out_file: str | Path, *, safe_mode: bool = True) -> Path:
+    """Write the run's trained model as ONNX (inference mode: dropout off, batch-norm moving
+    statistics), converted from its JAX function by jax2onnx. The batch size stays free."""
+    try:
+        import jax2onnx  # noqa: F401
+        import onnx
+    except ImportError:
+        raise BadInput("--onnx: needs the jax2onnx and onnx packages: pip install 'mlplab[onnx]'") from None
+    from . import _backend  # noqa: F401
+    import jax.numpy as jnp
+    import keras
+    run = store.get_run(run_ref)
+    path = store.artifact_dir(run["id"]) / "model.keras"
+    if not path.exists():
+        raise BadInput(f"run {run['id']}: has no model.keras to export (status {run.get('status')})")
+    try:
+        model = keras.models.load_model(path, compile=False, safe_mode=safe_mode)
+    except ValueError as e:
+        raise BadInput(f"run {run['id']}: model.keras cannot be loaded for ONNX ({str(e).splitlines()[0][:160]})") \
+            from None
+    trainable = [jnp.asarray(v.value) for v in model.trainable_variables]
+    non_trainable = [jnp.asarray(v.value) for v in model.non_trainable_variables]
+
+    def predict(x):
+        return model.stateless_call(trainable, non_trainable, x, training=False)[0]
+
+    shape = tuple(model.inputs[0].shape[1:])
+    out = Path(out_file)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        proto = jax2onnx.to_onnx(predict, inputs=[("B", *shape)], model_name=_clean(run.get("name") or "mlplab"))
+    except Exception as e:  # a JAX primitive jax2onnx has no rule for (a custom layer, an odd op)
+        layers = sorted({type(layer).__name__ for layer in model.layers})
+        raise BadInput(f"--onnx: jax2onnx cannot convert this model (layers: {', '.join(layers)}): "
+                       f"{type(e).__name__}: {str(e).splitlines()[0][:200]}") from None
+    onnx.save(proto, str(out))
+    return out

@@ -1,0 +1,51 @@
+"""mlplab export: TensorBoard event files read back with TensorBoard's own reader; ONNX."""
+import os
+
+import numpy as np
+import pytest
+
+import mlplab as ml
+from mlplab.cli import main
+
+pytest.importorskip("tensorboardX")
+
+
+@pytest.fixture(scope="module")
+def stored(tmp_path_factory):
+    home = tmp_path_factory.mktemp("home")
+    run = ml.run(epochs=3, store=str(home), progress=False)
+    return home, run
+
+
+def test_export_tensorboard_scalars_and_histograms(stored, tmp_path, capsys):
+    event_accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
+    home, run = stored
+    assert main(["--home", str(home), "export", run.id, "--tensorboard", str(tmp_path / "tb")]) == 0
+    acc = event_accumulator.EventAccumulator(str(tmp_path / "tb" / run.id),
+                                             size_guidance={"scalars": 0, "histograms": 0})
+    acc.Reload()
+    tags = acc.Tags()
+    assert {"loss/train_running", "loss/val", "accuracy/test"} <= set(tags["scalars"])
+    val = [(e.step, e.value) for e in acc.Scalars("loss/val")]
+    assert [s for s, _ in val] == [1, 2, 3]
+    assert np.allclose([v for _, v in val], run.history["val_loss"].to_numpy(), rtol=1e-6)
+    kernel = [t for t in tags["histograms"] if t.endswith("output/kernel")]
+    assert len(kernel) == 1 and [e.step for e in acc.Histograms(kernel[0])] == [0, 3]
+
+
+def test_export_needs_a_target(stored, capsys):
+    home, run = stored
+    assert main(["--home", str(home), "export", run.id]) == 2
+    assert "--tensorboard" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not os.environ.get("MLPLAB_SLOW_TESTS"), reason="ONNX conversion takes ~30 s: MLPLAB_SLOW_TESTS=1")
+def test_export_onnx_matches_the_model(stored, tmp_path):
+    pytest.importorskip("jax2onnx")
+    ort = pytest.importorskip("onnxruntime")
+    home, run = stored
+    assert main(["--home", str(home), "export", run.id, "--onnx", str(tmp_path / "m.onnx")]) == 0
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"))
+    x = ml.load_dataset("digits").x_test[:7]
+    out = session.run(None, {session.get_inputs()[0].name: x})[0]
+    assert np.allclose(out, run.predict(x), atol=1e-5)
