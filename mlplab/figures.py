@@ -411,19 +411,28 @@ def layer_output(model, x, layer: int | str | None = None, *, batch_size: int = 
         index = names.index(layer)
     else:
         index = int(layer) % len(model.layers)
-    if isinstance(model, keras.Sequential):
-        def run(xb):
-            h = xb
-            for l in model.layers[:index + 1]:
-                h = l(h, training=False)
-            return np.asarray(h)
-    else:
-        sub = keras.Model(model.inputs, model.layers[index].output)
-        run = lambda xb: np.asarray(sub(xb, training=False))  # noqa: E731
-    x = np.asarray(x, dtype=np.float32)
-    out = [run(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
-    out = np.concatenate(out) if out else np.zeros((0, 1))
+    sub = model if index == len(model.layers) - 1 else keras.Model(model.inputs, model.layers[index].output)
+    run = _inference(sub, batch_size)
+    out = run(np.asarray(x, dtype=np.float32))
     return out.reshape(len(out), -1)
+
+
+def _inference(model, batch_size: int):
+    """The model in inference mode as one compiled function over fixed-size batches:
+    eager Keras calls would compile every operation separately."""
+    import jax
+    trainable = [v.value for v in model.trainable_variables]
+    non_trainable = [v.value for v in model.non_trainable_variables]
+    forward = jax.jit(lambda xb: model.stateless_call(trainable, non_trainable, xb, training=False)[0])
+
+    def run(x: np.ndarray) -> np.ndarray:
+        out = []
+        for i in range(0, len(x), batch_size):
+            xb = x[i:i + batch_size]
+            pad = np.zeros((batch_size - len(xb),) + xb.shape[1:], xb.dtype)
+            out.append(np.asarray(forward(np.concatenate([xb, pad])))[:len(xb)])
+        return np.concatenate(out) if out else np.zeros((0, 1), np.float32)
+    return run
 
 
 def embedding(model, x, y, class_names, *, layer: int | str | None = None, n: int = 2000, seed: int = 0,
@@ -461,10 +470,7 @@ def embedding(model, x, y, class_names, *, layer: int | str | None = None, n: in
 # ---------------------------------------------------------------- 2-D decision regions
 
 def _predict(model, x: np.ndarray, batch_size: int = 4096) -> np.ndarray:
-    import keras
-    out = [np.asarray(model(keras.ops.convert_to_tensor(x[i:i + batch_size]), training=False))
-           for i in range(0, len(x), batch_size)]
-    return _as_probabilities(np.concatenate(out))
+    return _as_probabilities(_inference(model, min(batch_size, max(len(x), 1)))(np.asarray(x, np.float32)))
 
 
 def decision_regions(model, x, y, class_names, *, resolution: int = 200, curves_a: float | None = None,
