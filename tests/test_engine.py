@@ -121,3 +121,19 @@ def test_divergence_freezes_only_that_member():
     np.testing.assert_array_equal(bad.trainable[0], bad_member.trainable[0])  # frozen before the bad step
     assert good.status == "ok" and good.epochs_run == 4
     np.testing.assert_allclose(good.history["loss"], alone.history["loss"], rtol=1e-6)
+
+
+def test_large_members_loop_inside_the_program_and_equal_members_alone():
+    """Above VECTORIZE_BELOW parameters the population loops over members (lax.map): same numbers."""
+    exps, data, models, members = setup("model.hidden=[256, 128]", "model.dropout=0.1", "train.epochs=2",
+                                        "train.early_stopping=false", seeds=[0, 1, 1])
+    members[2].hyper["learning_rate"] = 0.01
+    program = runner._program(exps[0], models[0])
+    compiled = engine.Compiled(program, 10, engine.regularized_variables(members))
+    assert models[0].count_params() >= engine.VECTORIZE_BELOW and not compiled.vectorize
+    together = engine.train(program, members, data, compiled=compiled)
+    for member, out in zip(members, together):
+        alone = engine.train(program, [member], data)[0]
+        np.testing.assert_allclose(out.history["loss"], alone.history["loss"], rtol=1e-5)
+        np.testing.assert_allclose(out.history["val_accuracy"], alone.history["val_accuracy"], rtol=1e-5)
+    assert together[1].history["loss"] != together[2].history["loss"]
