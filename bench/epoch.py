@@ -19,7 +19,6 @@ import mlplab._backend  # noqa: F401
 import jax
 import jax.numpy as jnp
 import keras
-import numpy as np
 
 from mlplab import engine, runner
 from mlplab.spec import load_spec

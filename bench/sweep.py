@@ -22,7 +22,6 @@ import tempfile
 import time
 
 import mlplab._backend  # noqa: F401
-import keras
 
 from mlplab import runner, sweeping as sweep
 from mlplab.models import build_model

@@ -9,7 +9,7 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-from mlplab import runner, sweeping  # noqa: E402
+from mlplab import sweeping  # noqa: E402
 from mlplab.store import Store  # noqa: E402
 
 SPEC = {"train": {"epochs": 3, "early_stopping": False},
