@@ -127,8 +127,9 @@ def short(key: str) -> str:
 def fmt(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.3g}"
-    if isinstance(v, dict):
-        return v.get("name", str(v))
+    if isinstance(v, dict):  # an initializer or optimizer table: its name and parameters
+        params = ", ".join(f"{k}={fmt(x)}" for k, x in v.items() if k != "name")
+        return f"{v.get('name', '')}({params})" if params else str(v.get("name", v))
     return str(v)
 
 
