@@ -1,6 +1,34 @@
 """Shared test setup."""
 import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
 
 # Keras picks its backend at first import; a test module that imports keras before mlplab
 # must still get JAX (mlplab refuses any other backend).
 os.environ.setdefault("KERAS_BACKEND", "jax")
+
+
+OUTPUT = Path(__file__).resolve().parent / "output"
+
+
+@pytest.fixture
+def screenshot(tmp_path):
+    """screenshot(html_file, png_name, height) -> the PNG under tests/output/, or None without Chromium."""
+    def take(report: Path, name: str, height: int = 4000) -> Path | None:
+        chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+        if not chromium:
+            return None
+        OUTPUT.mkdir(exist_ok=True)
+        png = OUTPUT / name
+        png.unlink(missing_ok=True)
+        subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                        "--disable-component-update", "--disable-sync", "--no-first-run",
+                        f"--user-data-dir={tmp_path / 'chromium'}", f"--screenshot={png}",
+                        f"--window-size=1280,{height}", report.resolve().as_uri()],
+                       check=True, capture_output=True, timeout=60)
+        assert png.stat().st_size > 50_000             # a page with pictures, not a blank one
+        return png
+    return take

@@ -1,7 +1,4 @@
 """Figures for an MLP, a CNN and 2-D data; the self-contained HTML report, checked in Chromium."""
-import shutil
-import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,7 +10,6 @@ from mlplab.runner import run_experiment
 from mlplab.spec import load_spec
 from mlplab.store import Store
 
-OUTPUT = Path(__file__).resolve().parent / "output"
 CNN = ('model.layers=[{ type = "conv2d", filters = 8, kernel = 3, activation = "relu" }, '
        '{ type = "max_pool", size = 2 }, { type = "flatten" }, { type = "dense", units = 32, activation = "relu" }]')
 
@@ -78,22 +74,9 @@ def test_decision_regions_for_2d_data(store, cosine):
         figures.decision_regions(art.model, np.zeros((4, 3)), np.zeros(4), ["a", "b"])
 
 
-def _screenshot(report: Path, name: str, tmp_path) -> Path | None:
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not chromium:
-        return None
-    OUTPUT.mkdir(exist_ok=True)
-    png = OUTPUT / name
-    png.unlink(missing_ok=True)
-    subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync", "--no-first-run",
-                    f"--user-data-dir={tmp_path / 'chromium'}", f"--screenshot={png}", "--window-size=1280,4000",
-                    report.resolve().as_uri()], check=True, capture_output=True, timeout=60)
-    assert png.stat().st_size > 50_000             # a page with pictures, not a blank one
-    return png
 
 
-def test_report_of_an_image_run(store, mlp, tmp_path):
+def test_report_of_an_image_run(store, mlp, tmp_path, screenshot):
     path = write_report(store, mlp)
     assert path == store.artifact_dir(mlp) / "report.html"
     text = path.read_text()
@@ -106,14 +89,14 @@ def test_report_of_an_image_run(store, mlp, tmp_path):
     assert text.index('id="findings"') < text.index('id="spec"') < text.index('id="learning-curves"')
     assert "Running training loss" in text           # dropout 0.2: the running-vs-inference note
     assert text.count("data:image/png;base64,") == 12   # every figure of an image run
-    if _screenshot(path, "report_mlp.png", tmp_path) is None:
+    if screenshot(path, "report_mlp.png") is None:
         pytest.skip("chromium is not installed")
 
 
-def test_report_of_2d_data(store, cosine, tmp_path):
+def test_report_of_2d_data(store, cosine, tmp_path, screenshot):
     out = write_report(store, cosine, tmp_path / "sub" / "cos.html", embed_samples=200)
     text = out.read_text()
     assert 'id="decision-regions"' in text and 'id="mistakes"' not in text   # no image figures
     assert "http://" not in text and "https://" not in text and "not available" not in text
-    if _screenshot(out, "report_cosine2d.png", tmp_path) is None:
+    if screenshot(out, "report_cosine2d.png") is None:
         pytest.skip("chromium is not installed")

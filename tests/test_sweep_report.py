@@ -1,8 +1,6 @@
 """The sweep report: table, seed-noise verdict, heatmap, overlaid curves and spread, from real digits sweeps."""
 import os
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +13,6 @@ from mlplab.report import SWEEP_SECTIONS, write_sweep_report
 from mlplab.store import Store
 from mlplab.sweeping import run_sweep
 
-OUTPUT = Path(__file__).resolve().parent / "output"
 GRID = {"train": {"epochs": 3},
         "sweep": {"grid": {"train.optimizer": ["sgd", "adam"], "train.learning_rate": [0.01, 0.1]}, "repeats": 2}}
 ONE_KEY = {"train": {"epochs": 2}, "sweep": {"grid": {"train.learning_rate": [0.003, 0.03]}}}
@@ -49,7 +46,7 @@ def section(text: str, sid: str) -> str:
     return match.group(1)
 
 
-def test_report_of_a_two_key_sweep(store, grid, tmp_path):
+def test_report_of_a_two_key_sweep(store, grid, tmp_path, screenshot):
     path = write_sweep_report(store, grid.sweep_id)
     assert path == store.home / "sweeps" / grid.sweep_id / "report.html"
     text = path.read_text()
@@ -87,7 +84,7 @@ def test_report_of_a_two_key_sweep(store, grid, tmp_path):
     href = re.search(r'<a href="([^"]+)">report</a>', other.read_text()).group(1)
     assert Path(os.path.normpath(other.parent / href)).parent.parent == store.artifacts
 
-    png = _screenshot(path, "sweep_report.png", tmp_path)
+    png = screenshot(path, "sweep_report.png", height=3000)
     if png is None:
         pytest.skip("chromium is not installed")
 
@@ -138,18 +135,3 @@ def test_spread_draws_one_error_bar_per_configuration(grid):
     assert ax.get_yticklabels()[-1].get_text().startswith("optimizer=")   # best on top
     bars = ax.containers[0]
     np.testing.assert_allclose(bars.lines[0].get_xdata(), [r["val_accuracy"] for r in grid.rows])
-
-
-def _screenshot(report: Path, name: str, tmp_path) -> Path | None:
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not chromium:
-        return None
-    OUTPUT.mkdir(exist_ok=True)
-    png = OUTPUT / name
-    png.unlink(missing_ok=True)
-    subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync", "--no-first-run",
-                    f"--user-data-dir={tmp_path / 'chromium'}", f"--screenshot={png}", "--window-size=1280,3000",
-                    report.resolve().as_uri()], check=True, capture_output=True, timeout=60)
-    assert png.stat().st_size > 50_000             # a page with pictures, not a blank one
-    return png
