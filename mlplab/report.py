@@ -317,12 +317,17 @@ def build_html(art: RunArtifacts, findings: list[Finding], *, embed_samples: int
     if summary_txt.exists():
         sections.append(("model", "Model", f"<pre>{_e(summary_txt.read_text())}</pre>"))
 
+    return _page("run", run["id"], run.get("name"), sections, CSS)
+
+
+def _page(kind: str, ref: str, name: str | None, sections: list[tuple[str, str, str]], css: str) -> str:
+    """One self-contained HTML page: a heading, a navigation bar, then the sections (id, title, body)."""
     nav = "".join(f'<a href="#{sid}">{_e(title.split(" (")[0])}</a>' for sid, title, _ in sections)
     parts = "".join(f'<section id="{sid}"><h2>{_e(title)}</h2>{body}</section>' for sid, title, body in sections)
-    title = f"mlplab run {run['id']} · {run.get('name') or ''}"
+    title = f"mlplab {kind} {ref} · {name or ''}"
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title>'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1"><style>{CSS}</style></head><body>'
-            f"<main><h1>{_e(run.get('name') or run['id'])}</h1><p class='sub'>mlplab run report · {_e(run['id'])} · "
+            f'<meta name="viewport" content="width=device-width, initial-scale=1"><style>{css}</style></head><body>'
+            f"<main><h1>{_e(name or ref)}</h1><p class='sub'>mlplab {kind} report · {_e(ref)} · "
             f"generated {_e(time.strftime('%Y-%m-%d %H:%M'))}</p><nav>{nav}</nav>{parts}</main></body></html>\n")
 
 
@@ -513,8 +518,8 @@ def build_sweep_html(store: Store, sweep: dict, out_dir: Path) -> str:
     shown = [r for r in rows if r["runs"] and r["runs"][0] in histories][:MAX_CURVES]
     if shown:
         more = len(rows) - len(shown)
-        intro = (f"<p class='sub'>Validation loss and accuracy per epoch, the first run (seed) of each "
-                 f"configuration" + (f"; only the best {len(shown)} of {len(rows)} configurations are drawn"
+        intro = ("<p class='sub'>Validation loss and accuracy per epoch, the first run (seed) of each "
+                 "configuration" + (f"; only the best {len(shown)} of {len(rows)} configurations are drawn"
                                      if more > 0 else "") + ". A run without validation shows its train metric.</p>")
         curves = _fig_html(lambda: figures.overlaid_curves(
             [histories[r["runs"][0]] for r in shown], [_config_label(r["values"], rank=r.get("rank")) for r in shown],
@@ -560,14 +565,7 @@ def build_sweep_html(store: Store, sweep: dict, out_dir: Path) -> str:
     sections.append(("runs", f"Runs ({len(run_rows)})", runs_html))
     sections.append(("spec", "Spec", f"<pre>{_e(yaml.safe_dump(spec, sort_keys=False))}</pre>"))
 
-    nav = "".join(f'<a href="#{sid}">{_e(title.split(" (")[0])}</a>' for sid, title, _ in sections)
-    parts = "".join(f'<section id="{sid}"><h2>{_e(title)}</h2>{body}</section>' for sid, title, body in sections)
-    title = f"mlplab sweep {sweep['id']} · {sweep.get('name') or ''}"
-    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title>'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1"><style>{CSS}{SWEEP_CSS}</style>'
-            f"</head><body><main><h1>{_e(sweep.get('name') or sweep['id'])}</h1><p class='sub'>mlplab sweep report · "
-            f"{_e(sweep['id'])} · generated {_e(time.strftime('%Y-%m-%d %H:%M'))}</p><nav>{nav}</nav>{parts}"
-            f"</main></body></html>\n")
+    return _page("sweep", sweep["id"], sweep.get("name"), sections, CSS + SWEEP_CSS)
 
 
 def _json_key(v) -> str:

@@ -260,7 +260,7 @@ def field_of(message: str) -> str:
     """Which form field a spec error names ('train.epochs = 0: ...' -> 'train.epochs')."""
     keys = sorted((k for k, *_ in FORM_FIELDS), key=len, reverse=True)
     for k in keys:
-        if message.startswith(k) or message.startswith(f"train.optimizer.learning_rate") and k == "train.learning_rate":
+        if message.startswith(k) or message.startswith("train.optimizer.learning_rate") and k == "train.learning_rate":
             return k
     for k in keys:  # a sub-key of a field: model.init.stddev, train.early_stopping.patience
         if message.startswith(k.split(".")[0] + "." + k.split(".")[-1]):
