@@ -87,7 +87,7 @@ def _npz(path: Path) -> dict[str, np.ndarray]:
 
 
 def _final_weights(artifacts: Path) -> dict[str, np.ndarray]:
-    """The trained weights: weights_final.npz (ml.fit runs), else those in model.keras."""
+    """The trained weights: those in model.keras, or weights_final.npz where Keras could not save the model."""
     final = _npz(artifacts / "weights_final.npz")
     if final or not (artifacts / "model.keras").exists():
         return final

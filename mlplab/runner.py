@@ -141,19 +141,25 @@ def _npz(arrays: dict[str, np.ndarray]) -> bytes:
 
 
 def _save(store: Store, run_id: str, exp: Experiment, model, member: engine.Member, outcome: engine.Outcome,
-          data: Dataset) -> None:
+          data: Dataset) -> str | None:
+    """Write the run's artifacts; returns a note when model.keras could not be written."""
     names = [v.path for v in model.trainable_variables]
     store.write_artifact(run_id, "weights_init.npz", _npz(dict(zip(names, member.trainable))))
     store.write_json(run_id, "stats.json", outcome.stats)
-    set_weights(model, outcome.trainable, outcome.non_trainable)
-    model.compile(optimizer=keras_optimizer(exp.train.optimizer.name, exp.train.optimizer.settings()),
-                  loss=exp.train.loss, metrics=["accuracy"])
-    model.optimizer.build(model.trainable_variables)  # so load_model finds the variables it expects
-    with store.artifact_writer(run_id, "model.keras") as tmp:
-        model.save(tmp)
     store.write_artifact(run_id, "history.csv", _history_csv(outcome.history))
     store.write_artifact(run_id, "predictions.npz", _npz({"probabilities": outcome.test_probabilities.astype("float32"),
                                                           "y_true": data.y_test}))
+    set_weights(model, outcome.trainable, outcome.non_trainable)
+    try:
+        model.compile(optimizer=keras_optimizer(exp.train.optimizer.name, exp.train.optimizer.settings()),
+                      loss=exp.train.loss, metrics=["accuracy"])
+        model.optimizer.build(model.trainable_variables)  # so load_model finds the variables it expects
+        with store.artifact_writer(run_id, "model.keras") as tmp:
+            model.save(tmp)
+    except Exception as e:  # a user's custom layer without get_config: keep the weights instead
+        store.write_artifact(run_id, "weights_final.npz", _npz(dict(zip(names, outcome.trainable))))
+        return f"model.keras not saved ({type(e).__name__}: {str(e).splitlines()[0][:200]})"
+    return None
 
 
 def _final_test(outcome: engine.Outcome, restore_best: bool) -> tuple[float, float]:
@@ -202,8 +208,9 @@ def run_experiments(experiments: list[Experiment], store: Store, *, sweep_id: st
         results = []
         for plan in plans:
             compiled = None
-            for chunk in plan.chunks:
-                chunk_results, compiled = _run_chunk(plan, chunk, store, sweep_id, on_epoch, on_start, compiled)
+            for chunk, real in zip(plan.chunks, plan.real):
+                chunk_results, compiled = _run_chunk(plan, chunk, real, store, sweep_id, on_epoch, on_start,
+                                                     compiled)
                 results += chunk_results
     order = {id(e): i for i, e in enumerate(experiments)}
     return sorted(results, key=lambda r: order[id(r.experiment)])
@@ -261,13 +268,14 @@ def train_chunk(chunk: list[Experiment], kinds: list, data: Dataset, on_epoch=No
     return engine.train(program, members, data, on_epoch=on_epoch, compiled=compiled), compiled
 
 
-def start_runs(store: Store, experiments: list[Experiment], info, model, sweep_id: str | None) -> list[str]:
+def start_runs(store: Store, experiments: list[Experiment], info, model, sweep_id: str | None,
+               description: str | None = None) -> list[str]:
     """Create the runs (status running) with their spec and model summary."""
     summary_text = summary(model)
     run_ids = []
     for exp in experiments:
         run_id = store.create_run(name=exp.display_name, spec=exp.resolved(), dataset=info.name,
-                                  model=describe_model(exp.model), optimizer=exp.train.optimizer.name,
+                                  model=description or describe_model(exp.model), optimizer=exp.train.optimizer.name,
                                   learning_rate=exp.train.lr, sweep_id=sweep_id)
         store.write_artifact(run_id, "spec.yaml", yaml.safe_dump(exp.resolved(), sort_keys=False))
         store.write_artifact(run_id, "summary.txt", summary_text)
@@ -276,7 +284,7 @@ def start_runs(store: Store, experiments: list[Experiment], info, model, sweep_i
 
 
 def finish_runs(store: Store, run_ids: list[str], chunk: list[Experiment], models: list, members: list,
-                outcomes: list[engine.Outcome], data: Dataset) -> list[RunResult]:
+                outcomes: list[engine.Outcome], data: Dataset, extra_summary: dict | None = None) -> list[RunResult]:
     """Evaluate, save the artifacts and close each run."""
     info = data.info
     summary_text, params = summary(models[0]), count_params(models[0])
@@ -285,8 +293,9 @@ def finish_runs(store: Store, run_ids: list[str], chunk: list[Experiment], model
     for exp, run_id, member, outcome in zip(chunk, run_ids, members, outcomes):
         evaluation = evaluate(outcome.test_probabilities, data.y_test, info.class_names)
         test_loss, test_acc = _final_test(outcome, restore)
-        _save(store, run_id, exp, models[0], member, outcome, data)
-        summary_doc = {"evaluation": evaluation, "data": _info_dict(info), "model_summary": summary_text}
+        note = _save(store, run_id, exp, models[0], member, outcome, data)
+        summary_doc = {"evaluation": evaluation, "data": _info_dict(info), "model_summary": summary_text,
+                       **(extra_summary or {}), **({"note": note} if note else {})}
         store.finish_run(run_id, status=outcome.status, epochs_run=outcome.epochs_run,
                          best_epoch=outcome.best_epoch, seconds=outcome.seconds, test_loss=test_loss,
                          test_accuracy=test_acc, params=params, warnings=list(info.warnings), summary=summary_doc)
@@ -296,28 +305,36 @@ def finish_runs(store: Store, run_ids: list[str], chunk: list[Experiment], model
     return results
 
 
-def _run_chunk(plan: GroupPlan, chunk: list[Experiment], store: Store, sweep_id, on_epoch, on_start,
-               compiled) -> tuple[list[RunResult], object]:
-    real = plan.real[plan.chunks.index(chunk)]
-    models, members, _ = prepare_chunk(chunk, plan.kinds, plan.data.info)
-    run_ids = start_runs(store, chunk[:real], plan.data.info, models[0], sweep_id)
-    if on_start:
-        on_start(chunk[:real])
-
+def epoch_logger(store: Store, experiments: list[Experiment], run_ids: list[str], on_epoch=None) -> Callable:
+    """engine.train's on_epoch: one store row per member and epoch, then the caller's callback."""
     def log(epoch: int, records: list[dict | None]) -> None:
-        for exp, run_id, rec in zip(chunk, run_ids, records):
+        for exp, run_id, rec in zip(experiments, run_ids, records):
             if rec is not None:
                 store.log_epoch(run_id, epoch, {k: v for k, v in rec.items() if k != "seconds"}, rec["seconds"])
                 if on_epoch:
                     on_epoch(exp, run_id, epoch, rec)
+    return log
 
+
+def _mark_failed(store: Store, run_ids: list[str], e: BaseException) -> None:
+    """A run that fails keeps what it recorded, marked failed."""
+    for run_id in run_ids:
+        if store.get_run(run_id)["status"] == "running":
+            store.set_status(run_id, "failed", error=f"{type(e).__name__}: {e}")
+
+
+def _run_chunk(plan: GroupPlan, chunk: list[Experiment], real: int, store: Store, sweep_id, on_epoch, on_start,
+               compiled) -> tuple[list[RunResult], object]:
+    models, members, _ = prepare_chunk(chunk, plan.kinds, plan.data.info)
+    run_ids = start_runs(store, chunk[:real], plan.data.info, models[0], sweep_id)
+    if on_start:
+        on_start(chunk[:real])
+    log = epoch_logger(store, chunk, run_ids, on_epoch)
     try:
         outcomes, compiled = train_chunk(chunk, plan.kinds, plan.data, on_epoch=log, compiled=compiled)
         return finish_runs(store, run_ids, chunk[:real], models, members, outcomes, plan.data), compiled
-    except BaseException as e:  # a run that fails keeps what it recorded, marked failed
-        for run_id in run_ids:
-            if store.get_run(run_id)["status"] == "running":
-                store.set_status(run_id, "failed", error=f"{type(e).__name__}: {e}")
+    except BaseException as e:
+        _mark_failed(store, run_ids, e)
         raise
 
 
@@ -360,7 +377,7 @@ def run_model(model, data: Dataset, exp: Experiment, store: Store, *, descriptio
     `exp` carries the training settings (optimizer, loss, epochs, batch size,
     early stopping, seed) and the data section that reloads `data`; its model
     section is at best an approximation of `model`, which is stored as
-    `model.keras` (when Keras can save it) and `weights_final.npz`.
+    `model.keras` (or, when Keras cannot save it, `weights_final.npz`).
     """
     info = data.info
     check_compatible(exp, data)
@@ -368,46 +385,12 @@ def run_model(model, data: Dataset, exp: Experiment, store: Store, *, descriptio
         model.build((None, *info.input_shape))
     check_probability_output(model, data.x_train, exp.train.loss)
     member = _member(exp, model)
-    program = _program(exp, model)
-    summary_text = summary(model)
-    params = count_params(model)
-    run_id = store.create_run(name=exp.display_name, spec=exp.resolved(), dataset=info.name, model=description,
-                              optimizer=exp.train.optimizer.name, learning_rate=exp.train.lr, sweep_id=sweep_id)
-    store.write_artifact(run_id, "spec.yaml", yaml.safe_dump(exp.resolved(), sort_keys=False))
-    store.write_artifact(run_id, "summary.txt", summary_text)
-
-    def log(epoch: int, records: list[dict | None]) -> None:
-        rec = records[0]
-        if rec is not None:
-            store.log_epoch(run_id, epoch, {k: v for k, v in rec.items() if k != "seconds"}, rec["seconds"])
-            if on_epoch:
-                on_epoch(exp, run_id, epoch, rec)
-
+    [run_id] = start_runs(store, [exp], info, model, sweep_id, description)
     try:
-        outcome = engine.train(program, [member], data, on_epoch=log)[0]
+        [outcome] = engine.train(_program(exp, model), [member], data,
+                                 on_epoch=epoch_logger(store, [exp], [run_id], on_epoch))
+        [result] = finish_runs(store, [run_id], [exp], [model], [member], [outcome], data, extra_summary)
     except BaseException as e:
-        store.set_status(run_id, "failed", error=f"{type(e).__name__}: {e}")
+        _mark_failed(store, [run_id], e)
         raise
-    evaluation = evaluate(outcome.test_probabilities, data.y_test, info.class_names)
-    restore = bool(exp.train.early_stopping and exp.train.early_stopping.restore_best)
-    test_loss, test_acc = _final_test(outcome, restore)
-    names = [v.path for v in model.trainable_variables]
-    store.write_artifact(run_id, "weights_final.npz", _npz(dict(zip(names, outcome.trainable))))
-    saved = None
-    try:
-        _save(store, run_id, exp, model, member, outcome, data)
-    except Exception as e:  # a custom layer without get_config: keep everything but model.keras
-        saved = f"model.keras not saved ({type(e).__name__}: {str(e).splitlines()[0][:200]})"
-        set_weights(model, outcome.trainable, outcome.non_trainable)
-        store.write_artifact(run_id, "history.csv", _history_csv(outcome.history))
-        store.write_artifact(run_id, "predictions.npz", _npz({
-            "probabilities": outcome.test_probabilities.astype("float32"), "y_true": data.y_test}))
-    summary_doc = {"evaluation": evaluation, "data": _info_dict(info), "model_summary": summary_text,
-                   **(extra_summary or {})}
-    if saved:
-        summary_doc["note"] = saved
-    store.finish_run(run_id, status=outcome.status, epochs_run=outcome.epochs_run, best_epoch=outcome.best_epoch,
-                     seconds=outcome.seconds, test_loss=test_loss, test_accuracy=test_acc, params=params,
-                     warnings=list(info.warnings), summary=summary_doc)
-    return RunResult(run_id, exp, outcome.status, outcome.epochs_run, outcome.best_epoch, outcome.seconds,
-                     outcome.history, evaluation, test_loss, test_acc, params, list(info.warnings))
+    return result

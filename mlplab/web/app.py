@@ -495,7 +495,7 @@ def create_app(home: str | os.PathLike | None = None) -> FastAPI:
     # ------------------------------------------------------------ compare and sweeps
 
     def _compare_doc(ids: list[str]) -> tuple[list[dict], dict]:
-        from ..cli import comparison
+        from ..compare import comparison
         ids = [i for part in ids for i in part.split(",") if i]
         if len(ids) < 2:
             raise BadInput("compare: select at least two runs (?run=ID&run=ID)")
