@@ -146,15 +146,18 @@ def _dotted(key: str) -> str:
     return f"{section}.{key}" if section else key
 
 
-def _merge(raw: dict, overrides: dict) -> dict:
-    """Apply overrides (dotted keys, or nested tables merged key by key) to a raw spec."""
-    from .spec import set_dotted
+def _merge(raw: dict, overrides: dict, prefix: str = "") -> dict:
+    """Apply overrides (dotted keys, or nested tables merged key by key) to a raw spec.
+
+    Every key is set on the whole spec through `set_dotted` (prefix: the table a nested dict is in)."""
+    from .spec import get_dotted, set_dotted
     for key, value in overrides.items():
         if not isinstance(key, str):
             raise BadInput(f"override {key!r}: expected a spec key such as \"train.learning_rate\"")
-        dotted = _dotted(key)
-        if isinstance(value, dict) and "." not in dotted and isinstance(raw.get(dotted), dict):
-            _merge(raw[dotted], {k: v for k, v in value.items()})
+        dotted = f"{prefix}.{key}" if prefix else _dotted(key)
+        table = isinstance(value, dict) and "." not in (key if prefix else dotted)
+        if table and isinstance(get_dotted(raw, dotted), dict):
+            _merge(raw, value, dotted)
         else:
             set_dotted(raw, dotted, copy.deepcopy(value))
     return raw
@@ -251,10 +254,18 @@ class Run(RunArtifacts):
     test_accuracy = property(lambda self: self.run.get("test_accuracy"))
     test_loss = property(lambda self: self.run.get("test_loss"))
     best_epoch = property(lambda self: self.run.get("best_epoch"))
+    # the result (mlplab.status): the weights the run ends with, measured on train/val/test
+    result_epoch = property(lambda self: self._result().get("epoch"))
+    val_accuracy = property(lambda self: self._result().get("val_accuracy"))
+    train_accuracy = property(lambda self: self._result().get("train_accuracy"))
+    layers = property(lambda self: list((self.run.get("summary") or {}).get("layers") or []))
     epochs_run = property(lambda self: self.run.get("epochs_run"))
     seconds = property(lambda self: self.run.get("seconds"))
     params = property(lambda self: self.run.get("params"))
     warnings = property(lambda self: list(self.run.get("warnings") or []))
+
+    def _result(self) -> dict:
+        return (self.run.get("summary") or {}).get("result") or {}
 
     @property
     def history(self):
@@ -436,11 +447,14 @@ class Sweep:
         self.rows: list[dict] = summary.get("rows") or []
         self.note: str | None = summary.get("note")
         self.seconds = summary.get("seconds")
+        from .status import ranking_metric
+        self.ranked_by: str = summary.get("ranked_by") or ranking_metric(self.rows)  # val_accuracy, else test
 
     @property
     def table(self):
-        """One row per configuration, best first: the swept values, mean (and spread over
-        repeats/folds) of train/val/test accuracy, status, time, the doctor's headline."""
+        """One row per configuration, best first (by `ranked_by`): the swept values, mean (and
+        spread over repeats/folds) of each run's result (train/val/test accuracy of the weights
+        it ends with, from epoch `result_epoch`), status, time, the doctor's headline."""
         pd = _pandas()
         out = []
         for row in self.rows:
@@ -448,7 +462,7 @@ class Sweep:
             rec = {"rank": row.get("rank")}
             rec.update({k: values.get(k) for k in self.keys})
             for key in ("val_accuracy", "val_accuracy_std", "test_accuracy", "test_accuracy_std", "train_accuracy",
-                        "val_loss", "best_epoch", "status", "seconds", "params", "finding"):
+                        "val_loss", "result_epoch", "best_epoch", "status", "seconds", "params", "finding"):
                 rec[key] = row.get(key)
             rec["runs"] = row.get("runs")
             out.append(rec)
@@ -517,12 +531,14 @@ def sweep(spec_or_path: Any = None, grid: dict | None = None, *, repeats: int | 
         bar = _progress(True, raw.get("name") or "sweep", sum(e.train.epochs for e in exps))
     result = run_sweep(raw, s, **({"on_epoch": bar} if bar else {}))
     if bar:
-        bar.close(f"{len(result.rows)} configurations, best val accuracy {result.best.get('val_accuracy', math.nan):.4f}")
+        bar.close(f"{len(result.rows)} configurations, best {result.ranked_by.replace('_', ' ')} "
+                  f"{result.best.get(result.ranked_by, math.nan):.4f}")
     return Sweep(s, result.sweep_id)
 
 
 def _sweep_builder(build: Callable, grid: dict, *, data: Any, repeats: int, store, progress: bool,
                    **fit_kwargs) -> Sweep:
+    from .status import ranking_metric
     from .sweeping import Config, noise_note, table
     params = set(inspect.signature(build).parameters)
     keys = list(grid)
@@ -556,7 +572,8 @@ def _sweep_builder(build: Callable, grid: dict, *, data: Any, repeats: int, stor
         s.finish_sweep(sweep_id, status="failed", summary={})
         raise
     rows = table(configs, results)
-    summary = {"sweep_id": sweep_id, "name": name, "keys": keys, "rows": rows, "best": rows[0],
+    summary = {"sweep_id": sweep_id, "name": name, "keys": keys, "ranked_by": ranking_metric(rows), "rows": rows,
+               "best": rows[0],
                "note": noise_note(rows), "seconds": round(time.perf_counter() - t0, 3)}
     s.finish_sweep(sweep_id, status="ok", summary=summary)
     return Sweep(s, sweep_id)

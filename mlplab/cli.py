@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from .errors import BadInput, MlplabError
@@ -28,6 +29,13 @@ def _fmt(v: Any, digits: int = 4) -> str:
     if isinstance(v, float):
         return "nan" if math.isnan(v) else f"{v:.{digits}f}"
     return str(v)
+
+
+def _epoch(v: Any) -> str:
+    """An epoch number, or the mean of several: 5, 5.5, or - when there is none."""
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "-"
+    return str(int(v)) if float(v) == int(v) else f"{v:.1f}"
 
 
 def _print_json(doc: Any) -> None:
@@ -71,13 +79,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         for w in result.warnings:
             err.print(f"[yellow]warning:[/] {w}")
-        out.print(f"run {result.run_id}: {result.status} after {result.epochs_run} epochs "
-                  f"({result.seconds:.1f}s), best epoch {result.best_epoch}; "
+        out.print(f"run {result.run_id}: {_status(result.status)} after {result.epochs_run} epochs "
+                  f"({result.seconds:.1f}s); result: the weights of {result.result['weights']}: "
                   f"test loss {_fmt(result.test_loss)}, test accuracy {_fmt(result.test_accuracy)}")
         _print_findings(store, result.run_id, brief=True)
         out.print(f"details: mlplab show {result.run_id}; why: mlplab doctor {result.run_id}; "
                   f"pictures: mlplab report {result.run_id}")
     return EXIT_CODES[result.status]
+
+
+def _status(word: str) -> str:
+    """A status in its colour (the same colours as the dashboard and reports)."""
+    from .status import STATUSES, worst
+    return f"[bold {STATUSES[worst(word)].color}]{word}[/]"
 
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
@@ -126,8 +140,8 @@ class SweepPrinter:
 def _sweep_table(result) -> Table:
     from .sweeping import fmt, short
     table = Table(box=None, header_style="bold")
-    cols = ["rank", *(short(k) for k in result.keys), "train acc", "val acc", "test acc", "best ep", "status",
-            "seconds", "params", "finding"]
+    cols = ["rank", *(short(k) for k in result.keys), "train acc", "val acc", "test acc", "result ep", "best ep",
+            "status", "seconds", "params", "finding"]
     for c in cols:
         table.add_column(c, justify="left" if c in ("status", "finding") else "right")
 
@@ -136,7 +150,8 @@ def _sweep_table(result) -> Table:
         return _fmt(mean) + (f" ±{std:.3f}" if std and std == std else "")
     for row in result.rows:
         table.add_row(str(row["rank"]), *(fmt(row["values"][k]) for k in result.keys), acc(row, "train"),
-                      acc(row, "val"), acc(row, "test"), _fmt(row["best_epoch"], 1), row["status"],
+                      acc(row, "val"), acc(row, "test"), _epoch(row["result_epoch"]), _epoch(row["best_epoch"]),
+                      _status(row["status"]),
                       _fmt(row["seconds"], 1), str(row["params"]), row.get("finding") or "")
     return table
 
@@ -156,6 +171,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(result.to_json())
         return 0
+    ranked = ("validation accuracy" if result.ranked_by == "val_accuracy"
+              else "test accuracy (no validation split)")
+    out.print(f"ranked by {ranked}; accuracies are each run's result (the weights it ends with), "
+              "mean ± spread over repeats")
     out.print(_sweep_table(result))
     best = result.best
     out.print(f"\n[bold]best[/]: {', '.join(f'{k} = {fmt(v)}' for k, v in best['values'].items())} "
@@ -205,7 +224,7 @@ def _runs_table(rows: list[dict]) -> Table:
     for r in rows:
         table.add_row(r["id"], r["name"], r["dataset"], r.get("model") or "", r.get("optimizer") or "",
                       _fmt(r.get("learning_rate"), 4) if r.get("learning_rate") is not None else "-",
-                      r["status"], _fmt(r.get("test_accuracy")), _fmt(r.get("epochs_run")),
+                      _status(r["status"]), _fmt(r.get("test_accuracy")), _fmt(r.get("epochs_run")),
                       _fmt(r.get("seconds"), 1), (r.get("created") or "")[:19].replace("T", " "))
     return table
 
@@ -219,8 +238,10 @@ def cmd_runs(args: argparse.Namespace) -> int:
         _print_json([{k: r.get(k) for k in ("id", "name", "dataset", "model", "optimizer", "learning_rate",
                                              "status", "test_loss", "test_accuracy", "epochs_run", "seconds",
                                              "created", "sweep_id")} for r in rows])
+    elif not rows and (args.status or args.dataset or sweep_id):
+        out.print(f"no runs match (of {len(store.list_runs())} in {store.home})")
     elif not rows:
-        out.print(f"no runs in {Store(args.home).home} yet: try `mlplab run`")
+        out.print(f"no runs in {store.home} yet: try `mlplab run`")
     else:
         out.print(_runs_table(rows))
     return 0
@@ -236,10 +257,13 @@ def cmd_show(args: argparse.Namespace) -> int:
     if args.json:
         _print_json({**run, "findings": [f.to_dict() for f in findings]})
         return 0
-    out.print(f"[bold]run {run['id']}[/]  {run['name']}  status [bold]{run['status']}[/]  "
-              f"{_fmt(run.get('epochs_run'))} epochs, {_fmt(run.get('seconds'), 1)}s, best epoch {_fmt(run.get('best_epoch'))}")
+    out.print(f"[bold]run {run['id']}[/]  {run['name']}  status {_status(run['status'])}  "
+              f"{_fmt(run.get('epochs_run'))} epochs, {_fmt(run.get('seconds'), 1)}s, best epoch {_epoch(run.get('best_epoch'))}")
     if run.get("error"):
-        out.print(f"[red]error:[/] {run['error']}")
+        out.print(f"[red]{'why' if run['status'] in ('diverged', 'lost') else 'error'}:[/] {escape(run['error'])}")
+    result = (run.get("summary") or {}).get("result")
+    if result:
+        out.print(f"result: the weights of {result.get('weights')}")
     for w in run.get("warnings") or []:
         out.print(f"[yellow]data warning:[/] {w}")
     if findings:
@@ -264,7 +288,8 @@ def cmd_show(args: argparse.Namespace) -> int:
         out.print(table)
     ev = summary.get("evaluation")
     if ev:
-        out.print(f"\n[bold]test[/]: loss {_fmt(run.get('test_loss'))}, accuracy {_fmt(run.get('test_accuracy'))}")
+        out.print(f"\n[bold]test[/] (the result's weights): loss {_fmt(run.get('test_loss'))}, "
+                  f"accuracy {_fmt(run.get('test_accuracy'))}")
         table = Table(box=None, header_style="bold")
         for c in ("class", "precision", "recall", "f1", "support"):
             table.add_column(c, justify="left" if c == "class" else "right")

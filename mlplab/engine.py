@@ -29,6 +29,7 @@ import numpy as np
 from . import optimizers, probe
 from .data import Dataset
 from .spec import EarlyStopping
+from .status import chance_level, divergence, result_epoch
 
 EVAL_CHUNK = 2048          # rows per inference-mode batch
 TRAIN_EVAL_ROWS = 10_000   # inference-mode train metrics: a fixed sample of at most this many rows
@@ -68,6 +69,9 @@ class Outcome:
     test_probabilities: np.ndarray
     seconds: float
     stats: dict[str, list] = field(default_factory=dict)  # per epoch (0 = initial), see mlplab.probe
+    result: dict[str, float] = field(default_factory=dict)  # the final weights' train/val/test loss and accuracy
+    result_epoch: int | None = None  # the epoch whose weights those are (None: the initial weights)
+    diverged_how: str | None = None  # what the divergence rule saw (mlplab.status.divergence)
 
 
 # ---------------------------------------------------------------- losses
@@ -339,6 +343,9 @@ def train(program: Program, members: list[Member], data: Dataset,
     status = ["ok"] * P
     training = np.ones(P, bool)
     epoch_seconds = np.zeros(P)
+    how: list[str | None] = [None] * P
+    chance = chance_level(data.info.class_counts.get("train"), data.info.num_classes)
+    crossentropy = "crossentropy" in program.loss
 
     try:
         for epoch in range(1, program.epochs + 1):
@@ -368,6 +375,10 @@ def train(program: Program, members: list[Member], data: Dataset,
                 if split in splits:
                     metrics[f"{split}_loss"], metrics[f"{split}_accuracy"] = losses[:, j], accuracies[:, j]
             diverged = ~(np.isfinite(metrics["loss"]) & np.asarray(finite))
+            for i in np.flatnonzero(training & ~diverged):  # the status rule on the history so far
+                so_far = {k: [*histories[i].get(k, []), float(v[i])] for k, v in metrics.items()}
+                how[i] = (divergence(so_far, data.info.num_classes, chance, crossentropy) or (None, None))[1]
+                diverged[i] = how[i] is not None
             record_stats(epoch, start["trainable"], training)
             seconds = time.perf_counter() - t0
 
@@ -383,6 +394,7 @@ def train(program: Program, members: list[Member], data: Dataset,
                 epoch_seconds[i] += seconds
                 if diverged[i]:
                     status[i], stop[i] = "diverged", True
+                    how[i] = how[i] or "the loss or the weights became NaN/infinite"
                     continue
                 value = sign * rec[monitor]
                 if math.isfinite(value) and value < best_value[i] - (es.min_delta if es else 0.0):
@@ -407,18 +419,27 @@ def train(program: Program, members: list[Member], data: Dataset,
         for i in np.flatnonzero(training):
             status[i] = "interrupted"
 
-    # the weights each member ends with: its best epoch's when restoring, else its last good ones
+    # the weights each member ends with (mlplab.status.result_epoch): its best epoch's when
+    # restoring, else its last good ones; the result is measured on exactly those weights
+    restore = bool(es and es.restore_best)
     final = {"trainable": state["trainable"], "non_trainable": state["non_trainable"]}
     if best is not None:
-        use_best = np.array([b is not None and s != "diverged" for b, s in zip(best_epoch, status)])
+        use_best = np.array([b is not None for b in best_epoch])
         final = compiled.select(jnp.asarray(use_best), best, final)
-    probs = compiled.evaluate(final["trainable"], final["non_trainable"], consts["reg"],
-                              eval_x, eval_y, eval_split, test_rows)[2]
-    final = jax.tree.map(np.asarray, {**final, "probs": probs})
-    return [Outcome(history=histories[i], status=status[i], epochs_run=len(histories[i].get("loss", [])),
+    losses, accuracies, probs, _ = compiled.evaluate(final["trainable"], final["non_trainable"], consts["reg"],
+                                                     eval_x, eval_y, eval_split, test_rows)
+    final = jax.tree.map(np.asarray, {**final, "probs": probs, "losses": losses, "accuracies": accuracies})
+
+    def result(i: int) -> dict[str, float]:
+        return {f"{split}_{kind}": float(final[key][i, j]) for j, split in enumerate(SPLITS) if split in splits
+                for kind, key in (("loss", "losses"), ("accuracy", "accuracies"))}
+    epochs_run = [len(h.get("loss", [])) for h in histories]
+    return [Outcome(history=histories[i], status=status[i], epochs_run=epochs_run[i],
                     best_epoch=best_epoch[i],
                     trainable=[w[i] for w in final["trainable"]],
                     non_trainable=[w[i] for w in final["non_trainable"]],
                     test_probabilities=class_probabilities(final["probs"][i]), seconds=float(epoch_seconds[i]),
-                    stats={**probe.describe(program.model), **stats[i]})
+                    stats={**probe.describe(program.model), **stats[i]}, result=result(i),
+                    result_epoch=result_epoch(status[i], epochs_run[i], best_epoch[i], restore),
+                    diverged_how=how[i] if status[i] == "diverged" else None)
             for i in range(P)]

@@ -26,6 +26,7 @@ import yaml
 
 from . import figures
 from .diagnose import Finding, diagnose, load_stats
+from .status import ranking_metric, status_css, worst
 from .store import Store
 
 SECTIONS = ("summary", "findings", "spec", "data", "learning-curves", "confusion-matrix", "per-class",
@@ -180,7 +181,7 @@ text-transform:uppercase;border-radius:10px;padding:1px 8px;margin-right:8px;col
 .error .badge{background:#d1242f} .warning .badge{background:#b7870f} .info .badge{background:#3b82f6}
 .finding p{margin:6px 0} .finding code{background:#eef0f3;padding:1px 5px;border-radius:4px}
 .evidence{font-size:12.5px;color:#444} .ok{color:#1a7f37;font-weight:600} .note{color:#7a808c;font-style:italic}
-.status-ok,.status-stopped{color:#1a7f37;font-weight:700} .status-diverged,.status-failed{color:#d1242f;font-weight:700}
+[class^=status-]{font-weight:700;border-radius:8px;padding:0 6px} """ + status_css() + """
 nav{font-size:13px;margin:8px 0 0} nav a{color:#2457c5;margin-right:10px;text-decoration:none}
 """
 
@@ -208,12 +209,13 @@ def _summary_html(run: dict) -> str:
     data = s.get("data") or {}
     rows = [
         ("run", run["id"]), ("name", run.get("name")),
-        ("status", f'<span class="status-{_e(run.get("status"))}">{_e(run.get("status"))}</span>'),
+        ("status", _status_span(run.get("status") or "")),
         ("dataset", f"{run.get('dataset')} ({data.get('n_train', '?')} train / {data.get('n_val', '?')} validation / "
                     f"{data.get('n_test', '?')} test rows, {len(data.get('class_names') or [])} classes)"),
         ("model", f"{run.get('model')} · {_num(run.get('params'))} parameters"),
         ("optimizer", f"{run.get('optimizer')}, learning rate {_num(run.get('learning_rate'))}"),
         ("epochs", f"{run.get('epochs_run')} run, best epoch {_num(run.get('best_epoch'))}"),
+        ("result", f"the weights of {(s.get('result') or {}).get('weights', '–')}"),
         ("test accuracy", _num(run.get("test_accuracy"))), ("test loss", _num(run.get("test_loss"))),
         ("training time", f"{_num(run.get('seconds'), 3)} s"), ("created", run.get("created")),
     ]
@@ -384,8 +386,7 @@ def _pm(mean, std, n_runs: int) -> str:
 
 
 def _status_span(status: str) -> str:
-    bad = any(s in (status or "") for s in ("diverged", "failed"))
-    return f'<span class="status-{"diverged" if bad else "ok"}">{_e(status)}</span>'
+    return f'<span class="status-{worst(status)}">{_e(status)}</span>'
 
 
 def _fig_html(make: Callable, caption: str, *, width: int | None = None) -> str:
@@ -413,15 +414,16 @@ def _heatmap_axes(rows: list[dict], keys: list[str]) -> tuple[str, str]:
 
 
 def build_sweep_html(store: Store, sweep: dict, out_dir: Path) -> str:
-    from .sweeping import final_metric, short
+    from .sweeping import short
     summary = sweep.get("summary") or {}
     rows: list[dict] = summary.get("rows") or []
     spec = sweep.get("spec") or {}
     keys: list[str] = summary.get("keys") or list(((spec.get("sweep") or {}).get("grid") or {}))
     runs_by_id = {r["id"]: r for r in sweep.get("runs") or []}
     n_runs = max((len(r["runs"]) for r in rows), default=0)
-    metric = "val_accuracy" if any(math.isfinite(float(r.get("val_accuracy") or math.nan)) for r in rows) \
-        else "test_accuracy"
+    metric = ranking_metric(rows)
+    ranked = ("validation accuracy" if metric == "val_accuracy"
+              else "test accuracy (the sweep has no validation split)")
     histories = {rid: store.history(rid) for r in rows for rid in r["runs"] if rid in runs_by_id}
 
     def run_report(run_id: str) -> Path:
@@ -472,8 +474,9 @@ def build_sweep_html(store: Store, sweep: dict, out_dir: Path) -> str:
                 + f'<td class="num">{_num(r.get("best_epoch"), 3)}</td><td>{_status_span(r.get("status", ""))}</td>'
                   f'<td class="num">{_num(r.get("seconds"), 3)}</td><td class="num">{_num(r.get("params"))}</td>'
                   f'<td class="finding-cell">{_e(r.get("finding") or "–")}</td><td>{links}</td></tr>')
-        table_html = (f"<p class='sub'>Sorted by {_e(metric.replace('_', ' '))}, best first (highlighted). "
-                      f"Accuracies are taken at each run's best epoch; ± is the standard deviation over "
+        table_html = (f"<p class='sub'>Ranked by {_e(ranked)}, best first (highlighted). "
+                      f"Accuracies are each run's result: the weights it ends with (the best epoch's when early "
+                      f"stopping restores them, else the last epoch's); ± is the standard deviation over "
                       f"repeats/folds. Seconds are the training time of the runs' populations (members trained "
                       f"together share it).</p><table class='grid'>{head}{''.join(body)}</table>")
     else:
@@ -518,19 +521,19 @@ def build_sweep_html(store: Store, sweep: dict, out_dir: Path) -> str:
     shown = [r for r in rows if r["runs"] and r["runs"][0] in histories][:MAX_CURVES]
     if shown:
         more = len(rows) - len(shown)
-        intro = ("<p class='sub'>Validation loss and accuracy per epoch, the first run (seed) of each "
+        which = "Validation" if metric == "val_accuracy" else "Training (no validation split)"
+        intro = (f"<p class='sub'>{which} loss and accuracy per epoch, the first run (seed) of each "
                  "configuration" + (f"; only the best {len(shown)} of {len(rows)} configurations are drawn"
-                                     if more > 0 else "") + ". A run without validation shows its train metric.</p>")
+                                     if more > 0 else "") + ".</p>")
         curves = _fig_html(lambda: figures.overlaid_curves(
             [histories[r["runs"][0]] for r in shown], [_config_label(r["values"], rank=r.get("rank")) for r in shown],
-            title=f"Validation curves of {len(shown)} configurations"), "overlaid learning curves")
+            title=f"{which.split(' ')[0]} curves of {len(shown)} configurations"), "overlaid learning curves")
         sections.append(("curves", "Learning curves", intro + curves))
 
     # mean ± spread over repeats / folds
     if n_runs > 1:
-        points = [[final_metric(histories[rid], metric, runs_by_id[rid].get("best_epoch")
-                                if runs_by_id[rid].get("status") != "diverged" else None)
-                   for rid in r["runs"] if rid in histories] for r in rows]
+        points = [[((runs_by_id[rid].get("summary") or {}).get("result") or {}).get(metric, math.nan)
+                   for rid in r["runs"] if rid in runs_by_id] for r in rows]
         sections.append(("spread", "Spread over repeats",
                          f"<p class='sub'>Mean ± standard deviation of {_e(metric.replace('_', ' '))} over each "
                          f"configuration's runs (grey dots: single runs). Bars that overlap are not told apart.</p>"

@@ -22,9 +22,8 @@ from .evaluate import evaluate
 from .models import build_model, count_params, regularization, set_weights, summary
 from .optimizers import STATIC, defaults, keras_optimizer
 from .spec import Experiment, describe_model
+from .status import EXIT_CODES, describe_result, status_of  # noqa: F401  (EXIT_CODES: the CLI's)
 from .store import Store
-
-EXIT_CODES = {"ok": 0, "stopped": 0, "diverged": 1, "failed": 1, "interrupted": 130}
 
 
 @dataclass
@@ -41,13 +40,15 @@ class RunResult:
     test_accuracy: float
     params: int
     warnings: list[str] = field(default_factory=list)
+    result: dict = field(default_factory=dict)  # mlplab.status: {"epoch": ..., "train_loss": ..., ...}
+    layers: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict:
         """The `--json` document of `mlplab run` (schema in the README)."""
         return {
             "run_id": self.run_id, "name": self.experiment.display_name, "status": self.status,
             "epochs_run": self.epochs_run, "best_epoch": self.best_epoch, "seconds": round(self.seconds, 3),
-            "params": self.params,
+            "params": self.params, "result": self.result, "layers": self.layers,
             "test": {"loss": self.test_loss, "accuracy": self.test_accuracy},
             "history": self.history, "evaluation": self.evaluation, "warnings": self.warnings,
             "spec": self.experiment.resolved(),
@@ -75,7 +76,10 @@ def cross_validation_fold(data: Dataset, folds: int, fold: int) -> Dataset:
         train, val = list(StratifiedKFold(n_splits=folds).split(data.x_train, data.y_train))[fold]
     except ValueError as e:
         raise BadInput(f"data.folds = {folds}: {e}") from None
-    info = replace(data.info, n_train=len(train), n_val=len(val))
+    counts = {"train": np.bincount(data.y_train[train], minlength=data.info.num_classes).tolist(),
+              "val": np.bincount(data.y_train[val], minlength=data.info.num_classes).tolist(),
+              "test": data.info.class_counts["test"]}
+    info = replace(data.info, n_train=len(train), n_val=len(val), class_counts=counts)
     return replace(data, x_train=data.x_train[train], y_train=data.y_train[train],
                    x_val=data.x_train[val], y_val=data.y_train[val], info=info)
 
@@ -162,15 +166,6 @@ def _save(store: Store, run_id: str, exp: Experiment, model, member: engine.Memb
     return None
 
 
-def _final_test(outcome: engine.Outcome, restore_best: bool) -> tuple[float, float]:
-    """Test loss/accuracy of the weights the run ends with (the best epoch's when restored)."""
-    h = outcome.history
-    if not h.get("test_loss"):
-        return float("nan"), float("nan")
-    i = (outcome.best_epoch - 1) if (restore_best and outcome.best_epoch and outcome.status != "diverged") else -1
-    return h["test_loss"][i], h["test_accuracy"][i]
-
-
 MEMORY_BUDGET = 2 * 2**30  # bytes a population may take; larger groups train in chunks
 
 
@@ -212,6 +207,11 @@ def run_experiments(experiments: list[Experiment], store: Store, *, sweep_id: st
                 chunk_results, compiled = _run_chunk(plan, chunk, real, store, sweep_id, on_epoch, on_start,
                                                      compiled)
                 results += chunk_results
+                if any(r.status == "interrupted" for r in chunk_results):
+                    break  # Ctrl-C: what trained is stored; train nothing more
+            else:
+                continue
+            break
     order = {id(e): i for i, e in enumerate(experiments)}
     return sorted(results, key=lambda r: order[id(r.experiment)])
 
@@ -288,20 +288,26 @@ def finish_runs(store: Store, run_ids: list[str], chunk: list[Experiment], model
     """Evaluate, save the artifacts and close each run."""
     info = data.info
     summary_text, params = summary(models[0]), count_params(models[0])
+    layers = [layer.name for layer in models[0].layers]
     restore = bool(chunk[0].train.early_stopping and chunk[0].train.early_stopping.restore_best)
     results = []
     for exp, run_id, member, outcome in zip(chunk, run_ids, members, outcomes):
         evaluation = evaluate(outcome.test_probabilities, data.y_test, info.class_names)
-        test_loss, test_acc = _final_test(outcome, restore)
+        result = {"epoch": outcome.result_epoch, **outcome.result,
+                  "weights": describe_result(outcome.result_epoch, outcome.best_epoch, restore,
+                                             outcome.status)}
+        test_loss, test_acc = result.get("test_loss", float("nan")), result.get("test_accuracy", float("nan"))
         note = _save(store, run_id, exp, models[0], member, outcome, data)
         summary_doc = {"evaluation": evaluation, "data": _info_dict(info), "model_summary": summary_text,
+                       "result": result, "layers": layers,
                        **(extra_summary or {}), **({"note": note} if note else {})}
         store.finish_run(run_id, status=outcome.status, epochs_run=outcome.epochs_run,
                          best_epoch=outcome.best_epoch, seconds=outcome.seconds, test_loss=test_loss,
-                         test_accuracy=test_acc, params=params, warnings=list(info.warnings), summary=summary_doc)
+                         test_accuracy=test_acc, params=params, warnings=list(info.warnings), summary=summary_doc,
+                         error=outcome.diverged_how)
         results.append(RunResult(run_id, exp, outcome.status, outcome.epochs_run, outcome.best_epoch,
                                  outcome.seconds, outcome.history, evaluation, test_loss, test_acc, params,
-                                 list(info.warnings)))
+                                 list(info.warnings), result, layers))
     return results
 
 
@@ -317,10 +323,11 @@ def epoch_logger(store: Store, experiments: list[Experiment], run_ids: list[str]
 
 
 def _mark_failed(store: Store, run_ids: list[str], e: BaseException) -> None:
-    """A run that fails keeps what it recorded, marked failed."""
+    """A run that fails keeps what it recorded, marked failed (interrupted for Ctrl-C)."""
+    status = status_of(e)
     for run_id in run_ids:
         if store.get_run(run_id)["status"] == "running":
-            store.set_status(run_id, "failed", error=f"{type(e).__name__}: {e}")
+            store.set_status(run_id, status, error=None if status == "interrupted" else f"{type(e).__name__}: {e}")
 
 
 def _run_chunk(plan: GroupPlan, chunk: list[Experiment], real: int, store: Store, sweep_id, on_epoch, on_start,
@@ -331,8 +338,9 @@ def _run_chunk(plan: GroupPlan, chunk: list[Experiment], real: int, store: Store
         on_start(chunk[:real])
     log = epoch_logger(store, chunk, run_ids, on_epoch)
     try:
-        outcomes, compiled = train_chunk(chunk, plan.kinds, plan.data, on_epoch=log, compiled=compiled)
-        return finish_runs(store, run_ids, chunk[:real], models, members, outcomes, plan.data), compiled
+        with store.heartbeat(run_ids):
+            outcomes, compiled = train_chunk(chunk, plan.kinds, plan.data, on_epoch=log, compiled=compiled)
+            return finish_runs(store, run_ids, chunk[:real], models, members, outcomes, plan.data), compiled
     except BaseException as e:
         _mark_failed(store, run_ids, e)
         raise
@@ -387,9 +395,10 @@ def run_model(model, data: Dataset, exp: Experiment, store: Store, *, descriptio
     member = _member(exp, model)
     [run_id] = start_runs(store, [exp], info, model, sweep_id, description)
     try:
-        [outcome] = engine.train(_program(exp, model), [member], data,
-                                 on_epoch=epoch_logger(store, [exp], [run_id], on_epoch))
-        [result] = finish_runs(store, [run_id], [exp], [model], [member], [outcome], data, extra_summary)
+        with store.heartbeat([run_id]):
+            [outcome] = engine.train(_program(exp, model), [member], data,
+                                     on_epoch=epoch_logger(store, [exp], [run_id], on_epoch))
+            [result] = finish_runs(store, [run_id], [exp], [model], [member], [outcome], data, extra_summary)
     except BaseException as e:
         _mark_failed(store, [run_id], e)
         raise

@@ -17,11 +17,20 @@ Floats that may be NaN or +-inf round-trip everywhere:
   ``"Infinity"``, ``"-Infinity"`` (so the JSON is standard and any reader
   can parse it) and are turned back into floats when read.
 
+A run in progress records its pid and host, and a heartbeat every
+``HEARTBEAT_S`` seconds while it trains (:meth:`Store.heartbeat`). Whenever
+runs are read, a ``running`` run whose process is gone is marked ``lost``:
+on the same host when its pid no longer exists (or now belongs to a process
+started after the run), on another host when its heartbeat is older than
+``LOST_AFTER_S``. A read-only store can be listed (nothing is written then;
+lost runs are still shown as lost).
+
 Only the standard library is used, so the store can be imported without
 Keras/JAX (the dashboard and ``mlplab runs`` stay fast).
 """
 from __future__ import annotations
 
+import calendar
 import contextlib
 import json
 import math
@@ -37,11 +46,14 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from .errors import BadInput
+from .status import STATUSES as _STATUSES
 
 __all__ = ["Store", "STATUSES", "SCHEMA_VERSION", "default_home", "new_id"]
 
-STATUSES = ("running", "ok", "diverged", "stopped", "interrupted", "failed")
+STATUSES = tuple(_STATUSES)
 BUSY_TIMEOUT_S = 30.0
+HEARTBEAT_S = 10.0     # a training process beats this often
+LOST_AFTER_S = 300.0   # a run on another host without a heartbeat for this long is lost
 
 # ---------------------------------------------------------------------------
 # Schema: migrations are applied in order; never edit a released one, append.
@@ -91,6 +103,15 @@ _MIGRATIONS: list[tuple[int, list[str]]] = [
                 status TEXT NOT NULL DEFAULT 'running',
                 summary_json TEXT NOT NULL DEFAULT '{}'
             )""",
+        ],
+    ),
+    (
+        2,
+        [
+            "ALTER TABLE runs ADD COLUMN heartbeat REAL",
+            "ALTER TABLE sweeps ADD COLUMN pid INTEGER",
+            "ALTER TABLE sweeps ADD COLUMN host TEXT",
+            "ALTER TABLE sweeps ADD COLUMN heartbeat REAL",
         ],
     ),
 ]
@@ -198,6 +219,59 @@ def _check_status(status: str) -> None:
         raise ValueError(f"run status {status!r}: must be one of {', '.join(STATUSES)}")
 
 
+def _started(pid: int) -> float | None:
+    """When process `pid` started (Unix time), from /proc (Linux); None where unknown."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        boot = next(float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                    if line.startswith("btime"))
+        return boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+
+
+def _alive(pid: int, since: float) -> bool:
+    """Is `pid` the process that has been running since `since` (its pid may have been reused)?"""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # exists, belongs to someone else
+    except OSError:
+        return True
+    try:
+        if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+            return False  # a zombie: exited, not yet reaped by its parent
+    except (OSError, IndexError):
+        pass
+    started = _started(pid)
+    return started is None or started <= since + 2.0
+
+
+def _timestamp(iso: str | None) -> float:
+    try:
+        return float(calendar.timegm(time.strptime(iso[:19], "%Y-%m-%dT%H:%M:%S")))
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def gone(row: dict) -> str | None:
+    """Why a `running` run or sweep is lost (its process is gone), or None while it lives."""
+    pid, host = row.get("pid"), row.get("host")
+    if pid is None or not host:
+        return None
+    if host == socket.gethostname():
+        return None if _alive(int(pid), _timestamp(row.get("created"))) else f"process {pid} on {host} is gone"
+    beat = _unreal(row.get("heartbeat"))
+    last = float(beat) if beat is not None else _timestamp(row.get("created"))
+    if time.time() - last > LOST_AFTER_S:
+        return f"no heartbeat from {host} (process {pid}) for {time.time() - last:.0f} s"
+    return None
+
+
 def _safe_id(run_id: str) -> str:
     if not run_id or "/" in run_id or "\\" in run_id or run_id in (".", "..") or "\0" in run_id:
         raise BadInput(f"run id {run_id!r}: not a valid run id (letters, digits and '-' only)")
@@ -249,7 +323,8 @@ class Store:
             raise BadInput(
                 f"store home {home}: cannot create it ({e.strerror or e}); choose a writable folder"
             ) from None
-        if not os.access(home, os.W_OK | os.X_OK):
+        self.readonly = not os.access(home, os.W_OK | os.X_OK)
+        if self.readonly and not self.db_path.is_file():
             raise BadInput(f"store home {home}: not writable; choose a writable folder")
         if self.db_path.exists() and not self.db_path.is_file():
             raise BadInput(f"store {self.db_path}: not an mlplab store (not a regular file)")
@@ -260,7 +335,9 @@ class Store:
     def _connect(self) -> sqlite3.Connection:
         try:
             conn = sqlite3.connect(
-                self.db_path,
+                # a read-only folder: read the database as it is (SQLite cannot make its WAL files there)
+                f"file:{self.db_path.resolve()}?immutable=1" if self.readonly else self.db_path,
+                uri=self.readonly,
                 timeout=BUSY_TIMEOUT_S,
                 isolation_level=None,  # we issue BEGIN/COMMIT ourselves
                 check_same_thread=False,  # guarded by self._lock
@@ -270,6 +347,11 @@ class Store:
         try:
             conn.row_factory = sqlite3.Row
             conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            if self.readonly:
+                if self._schema_version(conn) != SCHEMA_VERSION:
+                    raise BadInput(f"store {self.db_path}: read-only and from another mlplab version "
+                                   f"(schema {self._schema_version(conn)}, this one reads {SCHEMA_VERSION})")
+                return conn
             self._set_wal(conn)
             conn.execute("PRAGMA synchronous = NORMAL")
             self._migrate(conn)
@@ -360,6 +442,8 @@ class Store:
     @contextlib.contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         """One short write transaction (takes the write lock up front)."""
+        if self.readonly:
+            raise BadInput(f"store home {self.home}: not writable; choose a writable folder (--home or MLPLAB_HOME)")
         with self._lock:
             conn = self._conn
             conn.execute("BEGIN IMMEDIATE")
@@ -410,11 +494,11 @@ class Store:
                 with self._tx() as c:
                     c.execute(
                         """INSERT INTO runs (id, name, created, status, dataset, model, optimizer,
-                               learning_rate, sweep_id, spec_json, pid, host)
-                           VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?)""",
+                               learning_rate, sweep_id, spec_json, pid, host, heartbeat)
+                           VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                         (
                             run_id, name or "", created, dataset or "", model or "", optimizer or "",
-                            _real(learning_rate), sweep_id, spec_json, os.getpid(), socket.gethostname(),
+                            _real(learning_rate), sweep_id, spec_json, os.getpid(), socket.gethostname(), t,
                         ),
                     )
             except sqlite3.IntegrityError:
@@ -438,9 +522,51 @@ class Store:
             )
             # live progress for `mlplab runs` / the dashboard; finish_run sets the final value
             c.execute(
-                "UPDATE runs SET epochs_run = (SELECT COUNT(*) FROM epochs WHERE run_id = ?) WHERE id = ?",
-                (run_id, run_id),
+                "UPDATE runs SET epochs_run = (SELECT COUNT(*) FROM epochs WHERE run_id = ?), heartbeat = ? "
+                "WHERE id = ?",
+                (run_id, time.time(), run_id),
             )
+
+    def beat(self, run_ids: list[str]) -> None:
+        """Say that these runs' process is alive."""
+        now = time.time()
+        with self._tx() as c:
+            c.executemany("UPDATE runs SET heartbeat = ? WHERE id = ?", [(now, r) for r in run_ids])
+            c.executemany("UPDATE sweeps SET heartbeat = ? WHERE id = (SELECT sweep_id FROM runs WHERE id = ?)",
+                          [(now, r) for r in run_ids])
+
+    @contextlib.contextmanager
+    def heartbeat(self, run_ids: list[str], every: float = HEARTBEAT_S) -> Iterator[None]:
+        """Beat for these runs from a background thread while the block runs (long epochs included)."""
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(every):
+                with contextlib.suppress(Exception):  # a busy or vanished store must not stop training
+                    self.beat(run_ids)
+        thread = threading.Thread(target=beat, name="mlplab-heartbeat", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+
+    def reap(self) -> None:
+        """Mark the running runs and sweeps whose process is gone as lost (see `gone`)."""
+        if self.readonly:
+            return  # `_decode_run` still shows them as lost
+        for table in ("runs", "sweeps"):
+            for row in self._query(f"SELECT * FROM {table} WHERE status = 'running'"):
+                why = gone(dict(row))
+                if why:
+                    with self._tx() as c:
+                        if table == "runs":
+                            c.execute("UPDATE runs SET status = 'lost', finished = COALESCE(finished, ?), error = ? "
+                                      "WHERE id = ? AND status = 'running'", (_now()[1], f"lost: {why}", row["id"]))
+                        else:
+                            c.execute("UPDATE sweeps SET status = 'lost' WHERE id = ? AND status = 'running'",
+                                      (row["id"],))
 
     def finish_run(
         self,
@@ -528,6 +654,8 @@ class Store:
 
     def _decode_run(self, row: sqlite3.Row) -> dict:
         d = dict(row)
+        if d["status"] == "running" and (why := gone(d)):  # a read-only store could not mark it
+            d["status"], d["error"] = "lost", f"lost: {why}"
         for col in _REAL_COLUMNS:
             d[col] = _unreal(d.get(col))
         d["spec"] = loads(d.pop("spec_json"), {})
@@ -538,6 +666,7 @@ class Store:
     def get_run(self, ref: str) -> dict:
         """The run row (spec/warnings/summary decoded) plus ``history``."""
         run_id = self.resolve(ref)
+        self.reap()
         rows = self._query("SELECT * FROM runs WHERE id = ?", (run_id,))
         d = self._decode_run(rows[0])
         d["history"] = self.history(run_id)
@@ -578,6 +707,9 @@ class Store:
         limit: int | None = None,
     ) -> list[dict]:
         """Runs (without history), newest first."""
+        if status is not None and status not in STATUSES:
+            raise BadInput(f"status {status!r}: expected one of {', '.join(STATUSES)}")
+        self.reap()
         where, args = [], []
         for col, val in (("status", status), ("dataset", dataset), ("sweep_id", sweep_id)):
             if val is not None:
@@ -590,7 +722,8 @@ class Store:
         if limit is not None:
             sql += " LIMIT ?"
             args.append(max(0, int(limit)))
-        return [self._decode_run(r) for r in self._query(sql, args)]
+        rows = [self._decode_run(r) for r in self._query(sql, args)]
+        return [r for r in rows if status is None or r["status"] == status]
 
     # -- sweeps ---------------------------------------------------------------
     def create_sweep(self, *, name: str, spec: dict) -> str:
@@ -601,8 +734,9 @@ class Store:
             try:
                 with self._tx() as c:
                     c.execute(
-                        "INSERT INTO sweeps (id, name, created, spec_json, status) VALUES (?, ?, ?, ?, 'running')",
-                        (sweep_id, name or "", created, spec_json),
+                        "INSERT INTO sweeps (id, name, created, spec_json, status, pid, host, heartbeat) "
+                        "VALUES (?, ?, ?, ?, 'running', ?, ?, ?)",
+                        (sweep_id, name or "", created, spec_json, os.getpid(), socket.gethostname(), t),
                     )
             except sqlite3.IntegrityError:
                 continue
@@ -616,15 +750,20 @@ class Store:
     def get_sweep(self, ref: str) -> dict:
         """The sweep row with spec and summary decoded, plus its runs (newest first)."""
         sweep_id = self.resolve_sweep(ref)
+        self.reap()
         d = dict(self._query("SELECT * FROM sweeps WHERE id = ?", (sweep_id,))[0])
+        if d["status"] == "running" and gone(d):
+            d["status"] = "lost"
         d["spec"] = loads(d.pop("spec_json"), {})
         d["summary"] = loads(d.pop("summary_json"), {})
         d["runs"] = self.list_runs(sweep_id=sweep_id)
         return d
 
     def list_sweeps(self) -> list[dict]:
-        rows = self._query("SELECT id, name, created, status FROM sweeps ORDER BY created DESC, rowid DESC")
-        return [dict(r) for r in rows]
+        self.reap()
+        rows = self._query("SELECT * FROM sweeps ORDER BY created DESC, rowid DESC")
+        return [{k: ("lost" if k == "status" and v == "running" and gone(dict(r)) else v)
+                 for k, v in dict(r).items() if k in ("id", "name", "created", "status")} for r in rows]
 
     # -- artifacts ------------------------------------------------------------
     def artifact_dir(self, run_id: str) -> Path:

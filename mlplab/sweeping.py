@@ -19,8 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from .errors import BadInput
+from .errors import BadInput, RunFailed
 from .spec import Experiment, set_dotted, validate
+from .status import combined, rank, status_of
 
 DISTRIBUTIONS = ("uniform", "log_uniform", "choice")
 
@@ -142,15 +143,10 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
     return float(np.mean(finite)), float(np.std(finite, ddof=1)) if len(finite) > 1 else 0.0
 
 
-def final_metric(history: dict[str, list[float]], key: str, epoch: int | None) -> float:
-    values = history.get(key) or []
-    if not values:
-        return float("nan")
-    return values[(epoch - 1) if epoch else -1]
-
-
 def table(configs: list[Config], results: list[list[Any]]) -> list[dict[str, Any]]:
-    """One row per configuration (mean and spread over repeats and folds), best first.
+    """One row per configuration (mean and spread over repeats and folds), best first
+    (mlplab.status.rank). Every number is the runs' result (mlplab.status): the weights
+    each run ends with, exactly what `runs`, `show` and the API report for them.
 
     results[i] are the RunResults of configs[i]'s experiments.
     """
@@ -158,21 +154,16 @@ def table(configs: list[Config], results: list[list[Any]]) -> list[dict[str, Any
     for config, runs in zip(configs, results):
         row: dict[str, Any] = {"values": config.values, "runs": [r.run_id for r in runs]}
         for split in ("train", "val", "test"):
-            mean, std = _mean_std([final_metric(r.history, f"{split}_accuracy", r.best_epoch if r.status != "diverged" else None)
-                                   for r in runs])
+            mean, std = _mean_std([r.result.get(f"{split}_accuracy", math.nan) for r in runs])
             row[f"{split}_accuracy"], row[f"{split}_accuracy_std"] = mean, std
-        row["val_loss"] = _mean_std([final_metric(r.history, "val_loss", r.best_epoch) for r in runs])[0]
-        row["best_epoch"] = _mean_std([r.best_epoch or float("nan") for r in runs])[0]
-        statuses = sorted({r.status for r in runs})
-        row["status"] = "/".join(statuses)
+        row["val_loss"] = _mean_std([r.result.get("val_loss", math.nan) for r in runs])[0]
+        row["result_epoch"] = _mean_std([r.result.get("epoch") or math.nan for r in runs])[0]
+        row["best_epoch"] = _mean_std([r.best_epoch or math.nan for r in runs])[0]
+        row["status"] = combined([r.status for r in runs])
         row["seconds"] = float(sum(r.seconds for r in runs))
         row["params"] = runs[0].params
         rows.append(row)
-    key = "val_accuracy" if any(math.isfinite(r["val_accuracy"]) for r in rows) else "test_accuracy"
-    rows.sort(key=lambda r: -r[key] if math.isfinite(r[key]) else math.inf)
-    for i, row in enumerate(rows):
-        row["rank"] = i + 1
-    return rows
+    return rank(rows)[0]
 
 
 def headline(store, run_id: str) -> tuple[str, str]:
@@ -184,14 +175,15 @@ def headline(store, run_id: str) -> tuple[str, str]:
 
 def noise_note(rows: list[dict[str, Any]]) -> str | None:
     """Is the best configuration ahead by more than the seed noise? (repeats > 1 only)"""
-    if len(rows) < 2 or not rows[0]["val_accuracy_std"] or len(rows[0]["runs"]) < 2:
+    key = rank(rows)[1] if rows else "val_accuracy"
+    if len(rows) < 2 or not rows[0][f"{key}_std"] or len(rows[0]["runs"]) < 2:
         return None
     best, second = rows[0], rows[1]
-    gap = best["val_accuracy"] - second["val_accuracy"]
-    noise = max(best["val_accuracy_std"], second["val_accuracy_std"])
+    gap = best[key] - second[key]
+    noise = max(best[f"{key}_std"], second[f"{key}_std"])
     verdict = "larger than" if gap > 2 * noise else "within"
-    return (f"best vs second: validation accuracy gap {gap:.4f}, seed spread {noise:.4f}: "
-            f"the difference is {verdict} the seed noise")
+    return (f"best vs second: {key.replace('_', ' ').replace('val ', 'validation ')} gap {gap:.4f}, "
+            f"seed spread {noise:.4f}: the difference is {verdict} the seed noise")
 
 
 # ---------------------------------------------------------------- running
@@ -209,9 +201,14 @@ class SweepResult:
     def best(self) -> dict[str, Any]:
         return self.rows[0]
 
+    @property
+    def ranked_by(self) -> str:
+        """The metric the rows are ranked by: val_accuracy, or test_accuracy without a validation split."""
+        return rank(list(self.rows))[1]
+
     def to_json(self) -> dict[str, Any]:
-        return {"sweep_id": self.sweep_id, "name": self.name, "keys": self.keys, "rows": self.rows,
-                "best": self.best, "note": self.note, "seconds": round(self.seconds, 3)}
+        return {"sweep_id": self.sweep_id, "name": self.name, "keys": self.keys, "ranked_by": self.ranked_by,
+                "rows": self.rows, "best": self.best, "note": self.note, "seconds": round(self.seconds, 3)}
 
 
 def load_raw(path: str | None, overrides: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
@@ -239,9 +236,14 @@ def run_sweep(raw: dict[str, Any], store, executor: str = "local", address: str 
         kwargs = {"memory_budget": float(budget) * 2**30} if budget else {}
         results = run_experiments(experiments, store, sweep_id=sweep_id, executor=executor, address=address,
                                   **callbacks, **kwargs)
+        if any(r.status == "interrupted" for r in results):
+            raise KeyboardInterrupt  # Ctrl-C inside training: the trained members are stored
+        if len(results) < len(experiments):
+            raise RunFailed(f"sweep {sweep_id}: {len(experiments) - len(results)} of {len(experiments)} runs failed; "
+                            f"mlplab runs --sweep {sweep_id} --status failed")
         status = "ok"
-    except KeyboardInterrupt:
-        status = "interrupted"
+    except BaseException as e:
+        status = status_of(e)
         raise
     finally:
         if status != "ok":

@@ -36,6 +36,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import BadInput
+from ..status import STATUSES, ranking_metric, status_css, worst
 from ..store import Store, _jsonable
 
 HERE = Path(__file__).parent
@@ -189,7 +190,7 @@ class Jobs:
             if run_id is not None:
                 run = store.get_run(run_id)
                 if run["status"] == "running":  # killed, or crashed before the store could say so
-                    store.set_status(run_id, "failed", error=f"training process ended ({last})")
+                    store.set_status(run_id, "lost", error=f"lost: the training process ended ({last})")
             elif job.returncode != 0:
                 job.error = last
         finally:
@@ -276,6 +277,8 @@ def create_app(home: str | os.PathLike | None = None) -> FastAPI:
     jobs = Jobs(home_path)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.filters["num"] = _num
+    templates.env.filters["badge"] = worst  # the status word whose colour a (combined) status shows
+    templates.env.globals["status_css"] = status_css()
     templates.env.filters["tojson_safe"] = _script_json
 
     @contextlib.asynccontextmanager
@@ -330,9 +333,13 @@ def create_app(home: str | os.PathLike | None = None) -> FastAPI:
         return store.get_run(_check_id(ref))
 
     def run_row(r: dict) -> dict:
-        return {k: _finite(r.get(k)) for k in ("id", "name", "dataset", "model", "optimizer", "learning_rate",
-                                               "status", "test_loss", "test_accuracy", "epochs_run", "seconds",
-                                               "created", "sweep_id", "params")}
+        row = {k: _finite(r.get(k)) for k in ("id", "name", "dataset", "model", "optimizer", "learning_rate",
+                                              "status", "test_loss", "test_accuracy", "epochs_run", "best_epoch",
+                                              "seconds", "created", "sweep_id", "params")}
+        summary = r.get("summary") or {}
+        row["result_epoch"] = (summary.get("result") or {}).get("epoch")
+        row["layers"] = summary.get("layers") or []
+        return row
 
     def experiment_data(run: dict):
         from ..runner import load_data
@@ -531,8 +538,9 @@ def create_app(home: str | os.PathLike | None = None) -> FastAPI:
         heat = _heatmap(keys, rows)
         curves = [{"label": f"{r['id']} {r['name']}", "history": _clean_history(store.history(r["id"]))}
                   for r in sw["runs"][:30]]
+        ranked_by = summary.get("ranked_by") or ranking_metric(rows)
         return page(request, "sweep.html", sweep=sw, keys=keys, rows=rows, heat=heat, curves=curves,
-                    note=summary.get("note"))
+                    note=summary.get("note"), ranked_by=ranked_by)
 
     @app.get("/api/sweeps/{sweep_id}")
     def api_sweep(sweep_id: str):
@@ -581,7 +589,8 @@ def create_app(home: str | os.PathLike | None = None) -> FastAPI:
         for r in store.list_runs(limit=500):
             data = (r.get("summary") or {}).get("data") or {}
             side = _side(data.get("input_shape"))
-            if r["status"] in ("ok", "stopped") and side and (store.artifacts / r["id"] / "model.keras").is_file():
+            if STATUSES[r["status"]].healthy and r["status"] != "running" and side \
+                    and (store.artifacts / r["id"] / "model.keras").is_file():
                 out.append({**run_row(r), "side": side})
         return out
 
@@ -623,8 +632,7 @@ def _heatmap(keys: list[str], rows: list[dict]) -> dict | None:
     """A 2-key sweep as a grid of the validation (else test) accuracy."""
     if len(keys) != 2 or not rows:
         return None
-    metric = "val_accuracy" if any(isinstance(r.get("val_accuracy"), (int, float)) and
-                                   math.isfinite(r["val_accuracy"]) for r in rows) else "test_accuracy"
+    metric = ranking_metric(rows)
 
     def label(v):
         return json.dumps(v) if isinstance(v, (dict, list)) else str(v)
