@@ -17,8 +17,10 @@ numpy (and scikit-learn for digits) only: no Keras, no JAX.
 """
 from __future__ import annotations
 
-import json
+import csv
+import difflib
 import gzip
+import json
 import hashlib
 import math
 import os
@@ -27,8 +29,10 @@ import urllib.error
 import urllib.request
 import zipfile
 import zlib
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -130,6 +134,14 @@ def _read_bytes(path: Path) -> bytes:
         return path.read_bytes()
     except (gzip.BadGzipFile, EOFError, zlib.error) as e:
         raise BadInput(f"data file {path}: not a valid gzip file ({e})") from None
+    except OSError as e:
+        raise BadInput(f"data file {path}: cannot read it ({e.strerror or e})") from None
+
+
+def _head(path: Path, n: int) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read(n)
     except OSError as e:
         raise BadInput(f"data file {path}: cannot read it ({e.strerror or e})") from None
 
@@ -274,29 +286,46 @@ def _download(name: str, folder: Path) -> None:
 
 # ---------------------------------------------------------------- user files
 
+LABEL_RULE = "labels must be integer class indices 0..C-1 for C classes"
+
+
 def _labels(y: np.ndarray, path: Path, key: str) -> np.ndarray:
     """Class indices from index labels (N,), (N, 1) or one-hot (N, C)."""
     y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] == 1:
-        return y[:, 0]
-    if y.ndim == 2:
+        y = y[:, 0]
+    elif y.ndim == 2:
         one_hot = y.dtype.kind in "biuf" and np.all((y == 0) | (y == 1)) and np.all(y.sum(axis=1) == 1)
         if not one_hot:
-            raise BadInput(f"data file {path}: {key} has shape {y.shape} but its rows are not one-hot; "
+            raise BadInput(f"data file {path}: {key} has shape {_shape(y.shape)} but its rows are not one-hot; "
                            f"expected class indices (N,) or one-hot rows (N, classes)")
         return np.argmax(y, axis=1)
     if y.ndim != 1:
-        raise BadInput(f"data file {path}: {key} has shape {y.shape}, expected class indices (N,) or one-hot (N, classes)")
+        raise BadInput(f"data file {path}: {key} has shape {_shape(y.shape)}, expected class indices (N,) "
+                       f"or one-hot (N, classes)")
+    _check_indices(y, path, key)
     return y
 
 
+def _check_indices(y: np.ndarray, path: Path, key: str) -> None:
+    """BadInput on labels that are not whole numbers: text ("cat"), 1.5, NaN."""
+    if y.dtype.kind not in "biuf":
+        bad = np.ones(len(y), bool)
+    elif y.dtype.kind == "f":
+        bad = ~np.isfinite(y) | (y != np.round(y))
+    else:
+        return
+    if bad.any():
+        row = int(np.argmax(bad))
+        hint = "; map each class name to its index (and save the names as class_names)" if y.dtype.kind in "US" else ""
+        raise BadInput(f"data file {path}: {key} holds the label {_show(y[row])} (row {row}); {LABEL_RULE}{hint}")
+
+
 def _num_classes(y_train: np.ndarray, y_test: np.ndarray, width: int | None, path: Path) -> int:
-    """C for labels 0..C-1: the one-hot width, else the largest label + 1."""
+    """C for labels 0..C-1 (whole numbers): the one-hot width, else the largest label + 1."""
     if width is not None:
         return width
-    top = [int(np.max(y)) for y in (y_train, y_test) if y.size and y.dtype.kind in "biuf"
-           and np.all(np.isfinite(y))]
-    n_classes = max(top, default=-1) + 1
+    n_classes = max((int(np.max(y)) for y in (y_train, y_test) if y.size), default=-1) + 1
     if n_classes > len(y_train):  # not every class can have a training row: a label column gone wrong
         raise BadInput(f"data file {path}: largest label {n_classes - 1} implies {n_classes} classes "
                        f"but there are only {len(y_train)} training rows; labels must be class indices 0..C-1")
@@ -313,21 +342,32 @@ def _image_shape(x: np.ndarray) -> tuple[int, int] | None:
     return None
 
 
+NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
+
+
 def _load_npz(path: Path, class_names: list[str] | None = None) -> RawData:
+    if not zipfile.is_zipfile(path):
+        if _head(path, 2) == b"PK":  # a zip cut short (an interrupted copy or download)
+            raise BadInput(f"data file {path}: not a readable .npz file (a damaged or truncated zip archive)")
+        raise BadInput(f"data file {path}: not a .npz archive (a .npz file is a zip of arrays as numpy.savez "
+                       f"writes it: x_train, y_train, x_test, y_test)")
     try:
         with np.load(path, allow_pickle=False) as z:
             keys = set(z.files)
-            missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in keys]
+            missing = [k for k in NPZ_KEYS if k not in keys]
             if missing:
                 raise BadInput(f"data file {path}: missing array(s) {', '.join(missing)}; "
                                f"expected x_train, y_train, x_test, y_test (found: {', '.join(sorted(keys)) or 'none'})")
-            arrays = {k: z[k] for k in ("x_train", "y_train", "x_test", "y_test")}
+            arrays = {k: _npz_array(z, k, path) for k in NPZ_KEYS}
             if class_names is None and "class_names" in keys:
-                class_names = [str(c) for c in z["class_names"]]
+                class_names = [str(c) for c in _npz_array(z, "class_names", path)]
     except BadInput:
         raise
     except (OSError, ValueError, zipfile.BadZipFile, EOFError, zlib.error) as e:
         raise BadInput(f"data file {path}: not a readable .npz file ({e})") from None
+    for k in NPZ_KEYS:
+        if arrays[k].ndim == 0 or len(arrays[k]) == 0:
+            raise BadInput(f"data file {path}: {k} has no rows; expected one row per sample")
     xs = {}
     for k in ("x_train", "x_test"):
         x = arrays[k]
@@ -344,6 +384,16 @@ def _load_npz(path: Path, class_names: list[str] | None = None) -> RawData:
                    value_range=(0.0, 255.0) if is_bytes else None, image_shape=_image_shape(xs["x_train"]))
 
 
+def _npz_array(z, key: str, path: Path) -> np.ndarray:
+    try:
+        return z[key]
+    except ValueError as e:
+        if "pickle" not in str(e):
+            raise
+        raise BadInput(f"data file {path}: {key} holds Python objects, which mlplab does not load; "
+                       f"save it as an array of numbers (or of strings, for class_names)") from None
+
+
 def _load_csv(path: Path) -> RawData:
     """A CSV of one row per sample: the label column plus feature columns.
 
@@ -358,6 +408,9 @@ def _load_csv(path: Path) -> RawData:
             first = f.readline()
     except OSError as e:
         raise BadInput(f"data file {path}: cannot read it ({e.strerror or e})") from None
+    if not first.strip():
+        raise BadInput(f"data file {path}: no rows (the file is empty); expected one row per sample: "
+                       f"a label column and feature columns")
     delimiter = next((d for d in (",", ";", "\t") if d in first), None)
     fields = [c.strip().strip('"').strip("'") for c in first.strip().split(delimiter)]
     has_header = any(not _is_number(c) for c in fields)
@@ -365,18 +418,28 @@ def _load_csv(path: Path) -> RawData:
     if has_header:
         lowered = [c.lower() for c in fields]
         if "label" not in lowered:
+            if len(fields) > 1 and all(_is_number(c) for c in fields[1:]):  # a data row whose label is text
+                raise BadInput(_text_label(path, "the first column (the label)", fields[0], 1))
             raise BadInput(f"data file {path}: header has no column named 'label' "
                            f"(columns: {', '.join(fields[:6])}{', ...' if len(fields) > 6 else ''}); "
                            f"name the label column 'label', or drop the header to use the first column")
         label_col = lowered.index("label")
+        with closing(_csv_rows(path, delimiter, 1)) as rows:
+            empty = next(rows, None) is None
+        if empty:
+            raise BadInput(f"data file {path}: no rows after the header ({', '.join(fields[:6])}"
+                           f"{', ...' if len(fields) > 6 else ''}); expected one row per sample")
     try:
         table = np.loadtxt(path, delimiter=delimiter, skiprows=int(has_header), dtype=np.float32,
-                           ndmin=2, encoding="utf-8-sig")
-    except (ValueError, OSError) as e:
-        raise BadInput(f"data file {path}: not a numeric CSV ({e})") from None
-    if table.shape[0] < 2 or table.shape[1] < 2:
-        raise BadInput(f"data file {path}: {table.shape[0]} rows of {table.shape[1]} columns; "
-                       f"expected at least 2 rows of a label and one feature")
+                           ndmin=2, encoding="utf-8-sig", quotechar='"')
+    except ValueError:
+        raise BadInput(_csv_problem(path, delimiter, fields if has_header else None, label_col)) from None
+    except OSError as e:
+        raise BadInput(f"data file {path}: cannot read it ({e.strerror or e})") from None
+    if table.shape[1] < 2:
+        raise BadInput(f"data file {path}: 1 column; expected a label column and at least one feature column")
+    if table.shape[0] < 2:
+        raise BadInput(f"data file {path}: 1 data row; expected at least 2 (the last 20% become the test set)")
     y = table[:, label_col]
     x = np.ascontiguousarray(np.delete(table, label_col, axis=1))
     n_test = max(1, int(len(x) * CSV_TEST_FRACTION))
@@ -392,12 +455,61 @@ def _load_csv(path: Path) -> RawData:
                    value_range=None, image_shape=_image_shape(x))
 
 
+def _csv_rows(path: Path, delimiter: str | None, skip: int) -> Iterator[tuple[int, list[str]]]:
+    """(data row number from 1, cells) of each row after `skip` header lines; blank and # lines skipped."""
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as f:
+        lines = (line.split("#", 1)[0] for i, line in enumerate(f) if i >= skip)
+        lines = (line for line in lines if line.strip())
+        rows = csv.reader(lines, delimiter=delimiter) if delimiter else (line.split() for line in lines)
+        for number, cells in enumerate(rows, 1):
+            yield number, [c.strip() for c in cells]
+
+
+def _csv_problem(path: Path, delimiter: str | None, header: list[str] | None, label_col: int) -> str:
+    """Why numpy could not read a CSV as numbers: the first ragged row or non-numeric cell."""
+    width = None
+    for number, cells in _csv_rows(path, delimiter, 1 if header else 0):
+        width = width or len(cells)
+        if len(cells) != width:
+            return (f"data file {path}: data row {number} has {len(cells)} columns, the rows before it {width}; "
+                    f"every row needs the same columns")
+        for col, cell in enumerate(cells):
+            if not _is_number(cell):
+                name = f"column {json.dumps(header[col])}" if header and col < len(header) else f"column {col + 1}"
+                if col == label_col:
+                    return _text_label(path, name + " (the label)", cell, number)
+                what = f"is empty in data row {number}" if cell == "" else f"holds {json.dumps(cell)} in data row {number}"
+                return f"data file {path}: not a numeric CSV: {name} {what}; features must be numbers"
+    return f"data file {path}: not a numeric CSV; expected numbers separated by {_show(delimiter or ' ')}"
+
+
+def _text_label(path: Path, column: str, value: str, row: int) -> str:
+    return (f"data file {path}: {column} holds {json.dumps(value)} in data row {row}; {LABEL_RULE} "
+            f"(map each class to a number: 0, 1, 2, ...)")
+
+
 def _is_number(text: str) -> bool:
     try:
         float(text)
         return True
     except ValueError:
         return False
+
+
+def _show(value) -> str:
+    """A value as the user wrote it: 0.5, "cat", true; never a Python or numpy repr."""
+    if isinstance(value, (np.generic,)):
+        value = value.item()
+    if isinstance(value, bytes):
+        value = value.decode(errors="replace")
+    if isinstance(value, float):
+        return f"{value:g}" if math.isfinite(value) else str(value)
+    return json.dumps(value, default=str)
+
+
+def _shape(shape: tuple) -> str:
+    """(3, 2) rather than numpy's (np.int64(3), ...) or a 1-tuple's trailing comma."""
+    return "(" + ", ".join(str(int(d)) for d in shape) + ")"
 
 
 # ---------------------------------------------------------------- built-in sets
@@ -433,6 +545,9 @@ def _option(options: dict, key: str, default, kind: str):
     if not ok:
         raise BadInput(f"data.{key} = {json.dumps(value, default=str)}: expected {wanted}")
     return int(value) if kind == "int" else float(value)
+
+
+COSINE2D_OPTIONS = ("n", "a", "noise", "seed")  # the parameters of `cosine2d`, as data options
 
 
 def cosine2d(n: int = 1000, a: float = 1.0, noise: float = 0.0, seed: int = 0) -> RawData:
@@ -484,11 +599,16 @@ def load_raw(name: str, options: dict | None = None) -> RawData:
     """
     options = {k: v for k, v in (options or {}).items() if v is not None}
     resolved = _resolve_name(name)
-    allowed = ("n", "a", "noise", "seed") if resolved == "cosine2d" else ()
     for key in options:
-        if key not in allowed:
-            takes = f"its options are {', '.join(allowed)}" if allowed else "it takes no options"
-            raise BadInput(f"data.{key}: dataset {os.fspath(name)!r} has no option {key!r}; {takes}")
+        if resolved != "cosine2d" and key in COSINE2D_OPTIONS:
+            raise BadInput(f"data.{key}: only for cosine2d (options {', '.join(COSINE2D_OPTIONS)}); "
+                           f"dataset {_show(os.fspath(name))} takes none")
+        if key not in COSINE2D_OPTIONS:
+            near = difflib.get_close_matches(key, COSINE2D_OPTIONS, n=1) if resolved == "cosine2d" else []
+            hint = f"did you mean {near[0]}? " if near else ""
+            raise BadInput(f"data.{key}: unknown option; {hint}"
+                           + (f"cosine2d's options are {', '.join(COSINE2D_OPTIONS)}" if resolved == "cosine2d"
+                              else f"dataset {_show(os.fspath(name))} takes none"))
 
     if resolved == "digits":
         return _digits()
@@ -538,41 +658,13 @@ def check_raw(raw: RawData, name: str) -> list[str]:
     where = _where(name, raw)
     names = list(raw.class_names)
     n_classes = len(names)
+    for split in ("train", "test"):
+        _check_rows(where, split, getattr(raw, f"x_{split}"), getattr(raw, f"y_{split}"))
     if n_classes < 2:
-        raise BadInput(f"{where}: {n_classes} class(es) {names}; a classifier needs labels of at least 2 classes")
-    splits = {"train": (raw.x_train, raw.y_train), "test": (raw.x_test, raw.y_test)}
-    for split, (x, y) in splits.items():
-        if not isinstance(x, np.ndarray) or not isinstance(y, np.ndarray):
-            raise BadInput(f"{where}: x_{split} and y_{split} must be numpy arrays")
-        if x.dtype.kind not in "biuf":
-            raise BadInput(f"{where}: x_{split} has dtype {x.dtype}, expected numbers")
-        if x.ndim < 2:
-            raise BadInput(f"{where}: x_{split} has shape {x.shape}, expected (rows, features) or (rows, height, width)")
-        if y.ndim != 1:
-            raise BadInput(f"{where}: y_{split} has shape {y.shape}, expected one class index per row")
-        if len(x) != len(y):
-            raise BadInput(f"{where}: x_{split} has {len(x)} rows but y_{split} has {len(y)} labels; they must match")
-        if len(x) == 0:
-            raise BadInput(f"{where}: the {split} set has no rows")
-        if x.dtype.kind == "f":
-            bad = ~np.isfinite(x)
-            if bad.any():
-                row = int(np.argmax(bad.reshape(len(x), -1).any(axis=1)))
-                raise BadInput(f"{where}: x_{split} holds {int(bad.sum())} NaN/inf value(s) (first in row {row}); "
-                               f"remove or fill them")
-        if y.dtype.kind not in "biuf":
-            raise BadInput(f"{where}: y_{split} has dtype {y.dtype}, expected integer class indices 0..{n_classes - 1}")
-        if y.dtype.kind == "f":
-            bad = ~np.isfinite(y) | (y != np.round(y))
-            if bad.any():
-                raise BadInput(f"{where}: y_{split} holds label {float(y[bad][0]):g} ({int(bad.sum())} row(s)); "
-                               f"expected integer class indices 0..{n_classes - 1}")
-        out = (y < 0) | (y >= n_classes)
-        if out.any():
-            value = y[out][0]
-            value = int(value) if y.dtype.kind != "b" else value
-            raise BadInput(f"{where}: y_{split} holds label {value} ({int(out.sum())} row(s)); "
-                           f"expected 0..{n_classes - 1} for the {n_classes} classes {_list(names)}")
+        raise BadInput(f"{where}: labels of {n_classes} class{'' if n_classes == 1 else 'es'} "
+                       f"({_list(names) or 'none'}); a classifier needs labels of at least 2 classes")
+    for split in ("train", "test"):
+        _check_split_labels(where, split, getattr(raw, f"y_{split}"), names)
     if raw.x_train.shape[1:] != raw.x_test.shape[1:]:
         raise BadInput(f"{where}: x_train rows have shape {raw.x_train.shape[1:]} but x_test rows "
                        f"{raw.x_test.shape[1:]}; they must match")
@@ -598,6 +690,53 @@ def check_raw(raw: RawData, name: str) -> list[str]:
             warnings.append(f"training inputs span [{x_min:g}, {x_max:g}], outside the nominal range "
                             f"[{lo:g}, {hi:g}]: scaled values will leave [0, 1]")
     return warnings
+
+
+def _check_rows(where: str, split: str, x, y) -> None:
+    """Arrays of numbers, one label per row, at least one row, no NaN/inf inputs."""
+    if not isinstance(x, np.ndarray) or not isinstance(y, np.ndarray):
+        raise BadInput(f"{where}: x_{split} and y_{split} must be numpy arrays")
+    if x.dtype.kind not in "biuf":
+        raise BadInput(f"{where}: x_{split} holds {_kind(x)}, expected numbers")
+    if x.ndim < 2:
+        raise BadInput(f"{where}: x_{split} has shape {x.shape}, expected (rows, features) or (rows, height, width)")
+    if y.ndim != 1:
+        raise BadInput(f"{where}: y_{split} has shape {y.shape}, expected one class index per row")
+    if len(x) != len(y):
+        raise BadInput(f"{where}: x_{split} has {len(x)} rows but y_{split} has {len(y)} labels; they must match")
+    if len(x) == 0:
+        raise BadInput(f"{where}: the {split} set has no rows")
+    if x.dtype.kind == "f":
+        bad = ~np.isfinite(x)
+        if bad.any():
+            row = int(np.argmax(bad.reshape(len(x), -1).any(axis=1)))
+            raise BadInput(f"{where}: x_{split} holds {int(bad.sum())} NaN/inf value(s) (first in row {row}); "
+                           f"remove or fill them")
+
+
+def _check_split_labels(where: str, split: str, y: np.ndarray, names: list[str]) -> None:
+    """Whole numbers 0..C-1."""
+    n_classes = len(names)
+    if y.dtype.kind not in "biuf":
+        raise BadInput(f"{where}: y_{split} holds {_kind(y)}; {LABEL_RULE} (here 0..{n_classes - 1})")
+    if y.dtype.kind == "f":
+        bad = ~np.isfinite(y) | (y != np.round(y))
+        if bad.any():
+            raise BadInput(f"{where}: y_{split} holds label {_show(y[bad][0])} ({int(bad.sum())} row(s)); "
+                           f"expected integer class indices 0..{n_classes - 1}")
+    out = (y < 0) | (y >= n_classes)
+    if out.any():
+        value = y[out][0]
+        value = int(value) if y.dtype.kind != "b" else value
+        raise BadInput(f"{where}: y_{split} holds label {value} ({int(out.sum())} row(s)); "
+                       f"expected 0..{n_classes - 1} for the {n_classes} classes {_list(names)}")
+
+
+def _kind(a: np.ndarray) -> str:
+    """What an array of something other than numbers holds, in words, with an example."""
+    words = {"U": "text", "S": "text", "O": "Python objects", "M": "dates", "m": "time spans",
+             "c": "complex numbers"}.get(a.dtype.kind, "values that are not numbers")
+    return f"{words} (e.g. {_show(a.flat[0])})" if a.size and a.dtype.kind in "USMm" else words
 
 
 # ---------------------------------------------------------------- preprocessing
@@ -634,9 +773,9 @@ def prepare(raw: RawData, name: str, *, scale: str = "unit", validation_split: f
         raise BadInput(f"data.scale = {json.dumps(scale, default=str)}: expected one of {', '.join(SCALES)}")
     if (not isinstance(validation_split, (int, float, np.number)) or isinstance(validation_split, bool)
             or not (0 <= validation_split < 1)):
-        raise BadInput(f"data.validation_split = {validation_split!r}: expected a number in [0, 1), e.g. 0.1")
+        raise BadInput(f"data.validation_split = {_show(validation_split)}: expected a number in [0, 1), e.g. 0.1")
     if not isinstance(flatten, (bool, np.bool_)):
-        raise BadInput(f"data.flatten = {flatten!r}: expected true or false")
+        raise BadInput(f"data.flatten = {_show(flatten)}: expected true or false")
     if not flatten and raw.image_shape is None:
         raise BadInput(f"data.flatten = false: dataset {name} has no image shape "
                        f"(its rows are {math.prod(np.shape(raw.x_train)[1:])} features); use flatten = true")
@@ -645,8 +784,7 @@ def prepare(raw: RawData, name: str, *, scale: str = "unit", validation_split: f
     n_all = len(raw.x_train)
     n_val = int(n_all * validation_split)
     n_fit = n_all - n_val
-    if n_fit < 1:
-        raise BadInput(f"data.validation_split = {validation_split!r}: leaves no training rows out of {n_all}")
+    _check_split(raw, float(validation_split), n_fit, n_val)
     row_shape = (math.prod(raw.x_train.shape[1:]),) if flatten else (*raw.image_shape, 1)
 
     def as_float(x: np.ndarray) -> np.ndarray:  # always a fresh float32 copy: scaled in place below
@@ -687,6 +825,24 @@ def prepare(raw: RawData, name: str, *, scale: str = "unit", validation_split: f
         n_train=n_fit, n_val=n_val, n_test=len(x_test), class_counts=counts,
         value_min=value_min, value_max=value_max, warnings=warnings)
     return Dataset(x_all[:n_fit], y_all[:n_fit], x_all[n_fit:], y_all[n_fit:], x_test, y_test, info)
+
+
+def _check_split(raw: RawData, split: float, n_fit: int, n_val: int) -> None:
+    """BadInput when validation_split leaves no validation rows, or too few training rows to hold every class."""
+    field, rows = f"data.validation_split = {split:g}", f"{n_fit} training and {n_val} validation rows"
+    n_classes = len(raw.class_names)
+    if split > 0 and n_val == 0:
+        least = math.ceil(1000 / n_fit) / 1000  # int(n_fit * least) >= 1
+        raise BadInput(f"{field}: leaves 0 of the {n_fit} training rows for validation; use 0 (no validation) "
+                       f"or a split of at least {least:g}")
+    if n_fit < n_classes:
+        raise BadInput(f"{field}: leaves {rows}, fewer training rows than the {n_classes} classes; "
+                       f"use a smaller split")
+    missing = np.flatnonzero(np.bincount(raw.y_train[:n_fit].astype(np.int64), minlength=n_classes) == 0)
+    if len(missing):
+        raise BadInput(f"{field}: leaves {rows}, and no training row of class "
+                       f"{_list([raw.class_names[i] for i in missing])} (the split takes the LAST rows); "
+                       f"use a smaller split, or shuffle the rows first")
 
 
 def _scaling_warnings(raw: RawData, scale: str, biggest: float) -> list[str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import tomllib
 from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin
@@ -46,7 +47,8 @@ _MISSING = object()
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # allow_inf_nan=False: TOML and YAML read `inf` and `nan` as numbers; no setting takes them
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
     @field_validator("*", mode="before")
     @classmethod
@@ -95,6 +97,10 @@ class Init(_Strict):
         for key in sorted(self.model_fields_set - {"name"} - set(takes)):
             raise FieldError(key, getattr(self, key), f"does not apply to {self.name}; it takes "
                              + (", ".join(takes) if takes else "no parameters"))
+        if self.name == "random_uniform" and self.minval > self.maxval:
+            if "maxval" in self.model_fields_set:
+                raise FieldError("maxval", self.maxval, f"expected a number >= minval ({self.minval:g})")
+            raise FieldError("minval", self.minval, f"expected a number <= maxval ({self.maxval:g})")
         return self
 
     @model_serializer
@@ -174,9 +180,27 @@ class ModelSpec(_Strict):
             raise ValueError("expected positive layer widths, e.g. [128, 64] ([] is logistic regression)")
         return v
 
+    @model_validator(mode="after")
+    def _layers_replace_shorthand(self) -> "ModelSpec":
+        # with `layers`, the shorthand keys would be silently ignored: refuse them
+        if self.layers is not None:
+            for key in sorted(self.model_fields_set & set(SHORTHAND)):
+                raise FieldError(key, getattr(self, key),
+                                 f"does not apply when model.layers is given; {SHORTHAND[key]}")
+        return self
+
     @property
     def convolutional(self) -> bool:
         return any(layer.type in ("conv2d", "max_pool") for layer in self.layers or [])
+
+
+# ModelSpec keys that `layers` replaces, and how to say the same with layers
+SHORTHAND = {
+    "hidden": 'list the layers instead, e.g. { type = "dense", units = 64 }',
+    "activation": "set activation on each layer",
+    "dropout": 'add { type = "dropout", rate = ... } layers',
+    "batchnorm": 'add { type = "batchnorm" } layers',
+}
 
 
 class Optimizer(_Strict):
@@ -264,15 +288,43 @@ class Train(_Strict):
 
 
 class Data(_Strict):
-    model_config = ConfigDict(extra="allow", validate_assignment=True)  # options of generated sets (n, a, noise)
     dataset: str = "digits"
     scale: Literal[SCALES] = "unit"  # type: ignore[valid-type]
     validation_split: float = Field(0.1, ge=0, lt=1)
     flatten: bool | None = None  # None: keep images for conv nets, flatten otherwise
+    # options: of the generated cosine2d set (see data.cosine2d) ...
+    n: int | None = Field(None, ge=4)
+    a: float | None = None
+    noise: float | None = Field(None, ge=0)
+    seed: int | None = Field(None, ge=0)
+    # ... and of k-fold cross-validation, any data set (set by sweeps with `folds`)
+    folds: int | None = Field(None, ge=2)
+    fold: int | None = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _options_apply(self) -> "Data":
+        if not _is_cosine2d(self.dataset):
+            for key in COSINE2D_OPTIONS:
+                if getattr(self, key) is not None:
+                    raise FieldError(key, getattr(self, key), f"only for cosine2d (options "
+                                     f"{', '.join(COSINE2D_OPTIONS)}); dataset {_show(self.dataset)} takes none")
+        if self.fold is not None and self.folds is None:
+            raise FieldError("fold", self.fold, "needs data.folds (the number of folds)")
+        if self.fold is not None and self.fold >= self.folds:
+            raise FieldError("fold", self.fold, f"expected a whole number >= 0 and < folds ({self.folds})")
+        return self
 
     @property
     def options(self) -> dict[str, Any]:
-        return dict(self.model_extra or {})
+        """The options given (cosine2d's, cross-validation's), for `data.load_raw` and the runner."""
+        return {k: getattr(self, k) for k in (*COSINE2D_OPTIONS, "folds", "fold") if getattr(self, k) is not None}
+
+
+COSINE2D_OPTIONS = ("n", "a", "noise", "seed")
+
+
+def _is_cosine2d(dataset: str) -> bool:
+    return dataset.strip().lower() == "cosine2d"  # as data.load_raw reads the name: "Cosine2D" too
 
 
 class Sweep(_Strict):
@@ -307,6 +359,9 @@ class Experiment(_Strict):
         out["train"]["optimizer"] = {"name": self.train.optimizer.name, **self.train.optimizer.settings()}
         out["train"].pop("learning_rate", None)
         out["train"]["early_stopping"] = out["train"].get("early_stopping", False)
+        if self.model.layers is not None:  # the layers say it all; the shorthand keys would be refused
+            for key in SHORTHAND:
+                out["model"].pop(key)
         return out
 
 
@@ -366,6 +421,9 @@ def apply_override(raw: dict[str, Any], assignment: str) -> None:
 
 
 def set_dotted(raw: dict[str, Any], key: str, value: Any) -> None:
+    """Set one dotted key of a raw spec, as an override: it wins over what the spec said.
+
+    Every override goes through here (--set, the Python API, sweep points)."""
     node = raw
     parts = key.split(".")
     for part in parts[:-1]:
@@ -376,6 +434,31 @@ def set_dotted(raw: dict[str, Any], key: str, value: Any) -> None:
             raise BadInput(f"--set {key}: {part} is {_show(child)}, not a table of keys")
         node = child
     node[parts[-1]] = value
+    _drop_other_learning_rate(raw, key, value)
+
+
+def _drop_other_learning_rate(raw: dict[str, Any], key: str, value: Any) -> None:
+    """train.learning_rate and train.optimizer.learning_rate say the same thing: the one just set wins
+    (only two values written in one file may disagree)."""
+    train = raw.get("train")
+    if not isinstance(train, dict):
+        return
+    optimizer = train.get("optimizer")
+    if key == "train.learning_rate" and isinstance(optimizer, dict):
+        optimizer.pop("learning_rate", None)
+    elif key == "train.optimizer.learning_rate" or (
+            key == "train.optimizer" and isinstance(value, dict) and "learning_rate" in value):
+        train.pop("learning_rate", None)
+
+
+def get_dotted(raw: dict[str, Any], key: str) -> Any:
+    """The value at a dotted key of a raw spec, None if absent."""
+    node: Any = raw
+    for part in key.split("."):
+        if not isinstance(node, dict):
+            return None
+        node = node.get(part)
+    return node
 
 
 def validate(raw: dict[str, Any]) -> Experiment:
@@ -456,6 +539,8 @@ def _pattern(loc: list) -> str:
 
 def _show(value: Any) -> str:
     """A value as the user wrote it (JSON/TOML-like), never a Python repr."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # inf, -inf, nan as TOML writes them
     try:
         return json.dumps(value, default=str)
     except (TypeError, ValueError):
@@ -506,6 +591,8 @@ def _allowed(err: dict, loc: list, cause: Any) -> str:
     kind = err["type"]
     if isinstance(cause, FieldError):
         return cause.allowed
+    if kind == "finite_number":
+        return "expected a finite number, not inf or nan"
     if kind == "value_error":
         return str(cause) if cause is not None else err["msg"].removeprefix("Value error, ")
     if kind == "literal_error":

@@ -2,6 +2,7 @@
 import gzip
 import os
 import struct
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -172,6 +173,17 @@ def test_cosine2d_points_lie_on_their_curves():
 def test_cosine2d_bad_options(options, field):
     with pytest.raises(BadInput, match=field):
         load_raw("cosine2d", options)
+
+
+@pytest.mark.parametrize("name, options, message", [
+    ("cosine2d", {"nosie": 0.1}, "data.nosie: unknown option; did you mean noise? cosine2d's options are n, a, noise, seed"),
+    ("digits", {"n": 100}, 'data.n: only for cosine2d (options n, a, noise, seed); dataset "digits" takes none'),
+    ("digits", {"colour": 1}, 'data.colour: unknown option; dataset "digits" takes none'),
+])
+def test_options_a_data_set_does_not_take_are_refused(name, options, message):
+    with pytest.raises(BadInput) as e:
+        load_raw(name, options)
+    assert str(e.value) == message
 
 
 def test_unknown_name_lists_the_choices():
@@ -362,8 +374,10 @@ def test_csv_errors(tmp_path):
     with pytest.raises(BadInput, match="bad.csv: header has no column named 'label'"):
         load_raw(str(path))
     path.write_text("1,2,3\n0,x,5\n1,2,3\n")
-    with pytest.raises(BadInput, match="bad.csv: not a numeric CSV"):
+    with pytest.raises(BadInput) as e:
         load_raw(str(path))
+    assert str(e.value) == (f'data file {path}: not a numeric CSV: column 2 holds "x" in data row 2; '
+                            f"features must be numbers")
     path.write_text("0.5,2,3\n0,1,5\n1,2,3\n")
     with pytest.raises(BadInput, match=r"bad.csv: label 0.5 in data row 1"):
         load_raw(str(path))
@@ -412,7 +426,7 @@ def test_validation_split_takes_the_last_rows():
     assert ds.x_val.tolist() == x[40:].tolist() and ds.y_val.tolist() == (np.arange(40, 50) % 2).tolist()
     assert ds.x_train.tolist() == x[:40].tolist()
     assert ds.info.class_counts == {"train": [20, 20], "val": [5, 5], "test": [2, 2]}
-    assert prepare(raw, "x", validation_split=0.019).x_val.shape == (0, 2)  # int(50 * 0.019) == 0
+    assert prepare(raw, "x", validation_split=0.0).x_val.shape == (0, 2)
     for bad in (1.0, -0.1, "0.1", True):
         with pytest.raises(BadInput, match="data.validation_split"):
             prepare(raw, "x", validation_split=bad)
@@ -464,3 +478,139 @@ def test_sample_grid_for_images_and_points():
     assert len(fig.axes[0].collections) == 2
     with pytest.raises(BadInput, match="class index 5"):
         sample_grid(pts.x_train, pts.y_train, pts.info.class_names, None, class_index=5)
+
+
+# ---------------------------------------------------------------- messages about user files
+
+def message(name, **kwargs) -> str:
+    """The one-line BadInput message of loading and preparing `name`; no warning may be printed on the way."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(BadInput) as e:
+            load_dataset(str(name), **kwargs)
+    msg = str(e.value)
+    assert "\n" not in msg and "pickle" not in msg and "np." not in msg and "dtype" not in msg, msg
+    return msg
+
+
+def save_npz(path, y_train, y_test=None, x_train=None, x_test=None):
+    y_test = y_train[:2] if y_test is None else y_test
+    x_train = np.ones((len(y_train), 3)) if x_train is None else x_train
+    x_test = np.ones((len(y_test), 3)) if x_test is None else x_test
+    np.savez(path, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+    return path
+
+
+def test_text_labels_in_a_csv_name_the_file_column_and_value(tmp_path):
+    path = tmp_path / "pets.csv"
+    path.write_text("label,a,b\ncat,1,2\ndog,3,4\ncat,5,6\ndog,1,1\n")
+    assert message(path) == (f'data file {path}: column "label" (the label) holds "cat" in data row 1; '
+                             f"labels must be integer class indices 0..C-1 for C classes "
+                             f"(map each class to a number: 0, 1, 2, ...)")
+    path.write_text("a,label\n1,0\n2,1\n3,dog\n4,0\n")
+    assert message(path).startswith(f'data file {path}: column "label" (the label) holds "dog" in data row 3; ')
+    path.write_text("cat,1,2\ndog,3,4\ncat,5,6\n")  # no header: the first column is the label
+    assert message(path).startswith(f'data file {path}: the first column (the label) holds "cat" in data row 1; '
+                                    f"labels must be integer class indices 0..C-1")
+
+
+def test_text_and_float_labels_in_an_npz(tmp_path):
+    path = save_npz(tmp_path / "pets.npz", np.array(["cat", "dog", "cat", "dog"]))
+    assert message(path) == (f'data file {path}: y_train holds the label "cat" (row 0); labels must be integer '
+                             f"class indices 0..C-1 for C classes; map each class name to its index "
+                             f"(and save the names as class_names)")
+    path = save_npz(tmp_path / "half.npz", np.array([0, 1, 1.5, 0]))
+    assert message(path) == (f"data file {path}: y_train holds the label 1.5 (row 2); labels must be integer "
+                             f"class indices 0..C-1 for C classes")
+    path = save_npz(tmp_path / "nan.npz", np.array([0, 1, 0, 1.0]), y_test=np.array([np.nan, 1]))
+    assert message(path).startswith(f"data file {path}: y_test holds the label nan (row 0); ")
+    path = save_npz(tmp_path / "objects.npz", np.array([0, 1, "a", None], dtype=object))
+    assert message(path) == (f"data file {path}: y_train holds Python objects, which mlplab does not load; "
+                             f"save it as an array of numbers (or of strings, for class_names)")
+    path = save_npz(tmp_path / "words.npz", np.array([0, 1, 0, 1]), x_train=np.array([["a", "b"]] * 4))
+    assert message(path) == f'data file {path}: x_train holds text (e.g. "a"), expected numbers'
+    path = save_npz(tmp_path / "one.npz", np.array([0, 0, 0, 0]))
+    assert message(path) == (f"data file {path}: labels of 1 class ('0'); a classifier needs labels of "
+                             f"at least 2 classes")
+
+
+def test_empty_and_header_only_csv_say_no_rows_without_a_warning(tmp_path):
+    path = tmp_path / "empty.csv"
+    path.write_text("")
+    assert message(path) == (f"data file {path}: no rows (the file is empty); expected one row per sample: "
+                             f"a label column and feature columns")
+    path.write_text("\n\n")
+    assert message(path).startswith(f"data file {path}: no rows (the file is empty)")
+    path.write_text("label,a,b\n")
+    assert message(path) == f"data file {path}: no rows after the header (label, a, b); expected one row per sample"
+    path.write_text("label,a,b\n\n# only a comment\n")
+    assert message(path).startswith(f"data file {path}: no rows after the header")
+
+
+def test_csv_siblings_ragged_rows_empty_cells_one_column_one_row(tmp_path):
+    path = tmp_path / "odd.csv"
+    path.write_text("0,1,2\n1,2\n0,1,1\n")
+    assert message(path) == (f"data file {path}: data row 2 has 2 columns, the rows before it 3; "
+                             f"every row needs the same columns")
+    path.write_text("label,a,b\n0,1,\n1,2,3\n")
+    assert message(path) == (f'data file {path}: not a numeric CSV: column "b" is empty in data row 1; '
+                             f"features must be numbers")
+    path.write_text("0\n1\n0\n")
+    assert message(path) == f"data file {path}: 1 column; expected a label column and at least one feature column"
+    path.write_text("0,1\n")
+    assert message(path) == f"data file {path}: 1 data row; expected at least 2 (the last 20% become the test set)"
+
+
+def test_quoted_numbers_in_a_csv_are_numbers(tmp_path):
+    path = tmp_path / "quoted.csv"
+    path.write_text('"label","a"\n' + "".join(f'"{i % 2}","{i}"\n' for i in range(10)))
+    raw = load_raw(str(path))
+    assert raw.y_train.tolist() == [0, 1] * 4 and raw.x_test.tolist() == [[8], [9]]
+
+
+def test_a_file_that_is_not_a_npz_archive(tmp_path):
+    path = tmp_path / "notes.npz"
+    path.write_text("just some text\n")
+    expected = (f"data file {path}: not a .npz archive (a .npz file is a zip of arrays as numpy.savez writes it: "
+                f"x_train, y_train, x_test, y_test)")
+    assert message(path) == expected
+    single = tmp_path / "single.npz"
+    np.save(tmp_path / "single.npy", np.ones(3))
+    (tmp_path / "single.npy").rename(single)  # one .npy array, not an archive
+    assert message(single) == expected.replace(str(path), str(single))
+    cut = save_npz(tmp_path / "cut.npz", np.array([0, 1, 0, 1]))
+    cut.write_bytes(cut.read_bytes()[:200])  # a copy or download interrupted
+    assert message(cut) == f"data file {cut}: not a readable .npz file (a damaged or truncated zip archive)"
+
+
+def test_npz_with_empty_arrays(tmp_path):
+    path = save_npz(tmp_path / "empty.npz", np.zeros(0, int), y_test=np.zeros(0, int),
+                    x_train=np.zeros((0, 3)), x_test=np.zeros((0, 3)))
+    assert message(path) == f"data file {path}: x_train has no rows; expected one row per sample"
+
+
+def test_validation_split_that_leaves_too_few_training_rows(tmp_path):
+    path = save_npz(tmp_path / "four.npz", np.array([0, 1, 0, 1]))
+    assert message(path, validation_split=0.75) == (
+        "data.validation_split = 0.75: leaves 1 training and 3 validation rows, fewer training rows than "
+        "the 2 classes; use a smaller split")
+    assert message(path, validation_split=0.9).startswith("data.validation_split = 0.9: leaves 1 training and 3 ")
+    ds = load_dataset(str(path), validation_split=0.5)
+    assert (ds.info.n_train, ds.info.n_val) == (2, 2)
+    sorted_rows = save_npz(tmp_path / "sorted.npz", np.array([0, 0, 0, 1, 1, 1]))  # class 1 only in the last rows
+    assert message(sorted_rows, validation_split=0.5) == (
+        "data.validation_split = 0.5: leaves 3 training and 3 validation rows, and no training row of class '1' "
+        "(the split takes the LAST rows); use a smaller split, or shuffle the rows first")
+
+
+def test_validation_split_that_leaves_no_validation_rows(tmp_path):
+    path = save_npz(tmp_path / "four.npz", np.array([0, 1, 0, 1]))
+    assert message(path, validation_split=0.1) == (
+        "data.validation_split = 0.1: leaves 0 of the 4 training rows for validation; use 0 (no validation) "
+        "or a split of at least 0.25")
+    assert load_dataset(str(path), validation_split=0.25).info.n_val == 1
+    assert load_dataset(str(path), validation_split=0).info.n_val == 0
+    raw = raw_from(np.ones((50, 2)), np.arange(50) % 2)
+    with pytest.raises(BadInput, match=r"validation_split = 0.019: leaves 0 of the 50 training rows .* at least 0.02$"):
+        prepare(raw, "x", validation_split=0.019)
+    assert prepare(raw, "x", validation_split=0.02).info.n_val == 1
