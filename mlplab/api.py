@@ -390,8 +390,6 @@ def load_run(ref: str = "last", *, store: Store | str | None = None) -> Run:
     return Run(_store(store), ref)
 
 
-RUN_COLUMNS = ["id", "name", "status", "dataset", "model", "optimizer", "learning_rate", "epochs_run", "best_epoch",
-               "test_accuracy", "test_loss", "params", "seconds", "created", "sweep_id"]
 
 
 def runs(*, status: str | None = None, dataset: str | None = None, sweep: str | None = None,
@@ -401,7 +399,9 @@ def runs(*, status: str | None = None, dataset: str | None = None, sweep: str | 
     s = _store(store)
     sweep_id = s.resolve_sweep(sweep) if sweep else None
     rows = s.list_runs(status=status, dataset=dataset, sweep_id=sweep_id, limit=limit)
-    return pd.DataFrame([{k: r.get(k) for k in RUN_COLUMNS} for r in rows], columns=RUN_COLUMNS)
+    from .status import ROW_KEYS, run_row
+    columns = [*ROW_KEYS, "result_epoch", "layers"]
+    return pd.DataFrame([run_row(r) for r in rows], columns=columns)
 
 
 def sweeps(*, store: Store | str | None = None):

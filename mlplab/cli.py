@@ -190,6 +190,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     from .compare import comparison
     from .store import Store
+    if args.out:
+        from .export import check_output_file
+        check_output_file("--out", args.out, (".png", ".svg", ".pdf"))  # before any work
     store = Store(args.home)
     runs = [store.get_run(ref) for ref in args.runs]
     doc = comparison(runs)
@@ -235,9 +238,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
     sweep_id = store.resolve_sweep(args.sweep) if args.sweep else None
     rows = store.list_runs(status=args.status, dataset=args.dataset, sweep_id=sweep_id, limit=args.limit)
     if args.json:
-        _print_json([{k: r.get(k) for k in ("id", "name", "dataset", "model", "optimizer", "learning_rate",
-                                             "status", "test_loss", "test_accuracy", "epochs_run", "seconds",
-                                             "created", "sweep_id")} for r in rows])
+        from .status import run_row
+        _print_json([run_row(r) for r in rows])
     elif not rows and (args.status or args.dataset or sweep_id):
         out.print(f"no runs match (of {len(store.list_runs())} in {store.home})")
     elif not rows:
@@ -407,10 +409,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from .predict import predict_file, run_model
+    import warnings
+    from .predict import RunStatusWarning, predict_file, run_model
     from .store import Store
     store = Store(args.home)
-    run_model(store, args.run)  # a wrong run fails once, before any image
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RunStatusWarning)   # printed below as one line instead
+        model = run_model(store, args.run)  # a wrong run fails once, before any image
+    if model.warning:
+        err.print(f"[yellow]warning:[/] {model.warning}")
     results = [predict_file(store, args.run, path) for path in args.images]
     if args.json:
         _print_json([{"image": str(path), **{k: v for k, v in r.to_dict().items() if k != "input"}}
@@ -426,8 +433,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     if not args.tensorboard and not args.onnx:
         raise BadInput("export: nothing to write; give --tensorboard DIR and/or --onnx FILE")
-    from .export import export_onnx, export_tensorboard
+    from .export import check_output_dir, check_output_file, export_onnx, export_tensorboard
     from .store import Store
+    if args.tensorboard:
+        check_output_dir("--tensorboard", args.tensorboard)  # both targets before any work
+    if args.onnx:
+        check_output_file("--onnx", args.onnx)
     store = Store(args.home)
     run_id = store.resolve(args.run)
     doc: dict[str, Any] = {"run_id": run_id}
@@ -447,9 +458,19 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------- parser
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("mlplab")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        from . import __version__
+        return __version__
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mlplab", description="Train and study neural-network classifiers.")
     p.add_argument("--home", help="run store folder (default $MLPLAB_HOME or ./mlplab-runs)")
+    p.add_argument("--version", action="version", version=f"mlplab {_version()}")
     sub = p.add_subparsers(dest="command", required=True)
 
     def add(name: str, help_: str) -> argparse.ArgumentParser:

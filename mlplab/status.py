@@ -175,3 +175,17 @@ def rank(rows: list[dict]) -> tuple[list[dict], str]:
     for i, row in enumerate(ordered):
         row["rank"] = i + 1
     return ordered, key
+
+
+# ---------------------------------------------------------------- a run in a list
+
+ROW_KEYS = ("id", "name", "dataset", "model", "optimizer", "learning_rate", "status", "test_loss", "test_accuracy",
+            "epochs_run", "best_epoch", "seconds", "created", "sweep_id", "params")
+
+
+def run_row(run: dict) -> dict:
+    """The facts of a stored run (`Store.get_run`/`list_runs`) that every list of runs shows:
+    `runs --json`, the dashboard's /api/runs, the API's `runs()` table."""
+    summary = run.get("summary") or {}
+    return {**{k: run.get(k) for k in ROW_KEYS}, "result_epoch": (summary.get("result") or {}).get("epoch"),
+            "layers": list(summary.get("layers") or [])}

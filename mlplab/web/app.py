@@ -36,7 +36,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import BadInput
-from ..status import STATUSES, ranking_metric, status_css, worst
+from ..status import STATUSES, ranking_metric, run_row, status_css, worst
 from ..store import Store, _jsonable
 
 HERE = Path(__file__).parent
@@ -332,14 +332,8 @@ def create_app(home: str | os.PathLike | None = None) -> FastAPI:
     def get_run(ref: str) -> dict:
         return store.get_run(_check_id(ref))
 
-    def run_row(r: dict) -> dict:
-        row = {k: _finite(r.get(k)) for k in ("id", "name", "dataset", "model", "optimizer", "learning_rate",
-                                              "status", "test_loss", "test_accuracy", "epochs_run", "best_epoch",
-                                              "seconds", "created", "sweep_id", "params")}
-        summary = r.get("summary") or {}
-        row["result_epoch"] = (summary.get("result") or {}).get("epoch")
-        row["layers"] = summary.get("layers") or []
-        return row
+    def row_of(r: dict) -> dict:
+        return {k: _finite(v) if isinstance(v, float) else v for k, v in run_row(r).items()}
 
     def experiment_data(run: dict):
         from ..runner import load_data
@@ -363,7 +357,7 @@ def create_app(home: str | os.PathLike | None = None) -> FastAPI:
 
     def filtered_runs(status=None, dataset=None, sweep=None, q=None, sort=None, desc=True, limit=None) -> list[dict]:
         sweep_id = store.resolve_sweep(sweep) if sweep else None
-        rows = [run_row(r) for r in store.list_runs(status=status or None, dataset=dataset or None,
+        rows = [row_of(r) for r in store.list_runs(status=status or None, dataset=dataset or None,
                                                     sweep_id=sweep_id)]
         if q:
             ql = q.lower()
@@ -545,7 +539,7 @@ def create_app(home: str | os.PathLike | None = None) -> FastAPI:
     @app.get("/api/sweeps/{sweep_id}")
     def api_sweep(sweep_id: str):
         sw = _sweep(sweep_id)
-        sw["runs"] = [run_row(r) for r in sw["runs"]]
+        sw["runs"] = [row_of(r) for r in sw["runs"]]
         return _json(sw)
 
     # ------------------------------------------------------------ new runs and live pages
@@ -591,7 +585,7 @@ def create_app(home: str | os.PathLike | None = None) -> FastAPI:
             side = _side(data.get("input_shape"))
             if STATUSES[r["status"]].healthy and r["status"] != "running" and side \
                     and (store.artifacts / r["id"] / "model.keras").is_file():
-                out.append({**run_row(r), "side": side})
+                out.append({**row_of(r), "side": side})
         return out
 
     @app.get("/try", response_class=HTMLResponse)
