@@ -63,8 +63,8 @@ class RunArtifacts:
 
     @property
     def experiment(self):
-        from .spec import validate
-        return self._once("experiment", lambda: validate(self.run["spec"]))
+        from .spec import stored_experiment
+        return self._once("experiment", lambda: stored_experiment(self.run["spec"]))
 
     @property
     def data(self):

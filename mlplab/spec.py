@@ -616,3 +616,12 @@ def load_spec(path: str | Path | None = None, overrides: list[str] | tuple[str, 
     for assignment in overrides:
         apply_override(raw, assignment)
     return validate(raw)
+
+
+def stored_experiment(resolved: dict[str, Any]) -> Experiment:
+    """The Experiment of a stored run's resolved spec. Runs stored by older versions kept the
+    shorthand model keys beside `layers` (unused there); they are dropped, not refused."""
+    model = resolved.get("model")
+    if isinstance(model, dict) and model.get("layers") is not None:
+        resolved = {**resolved, "model": {k: v for k, v in model.items() if k not in SHORTHAND}}
+    return validate(resolved)

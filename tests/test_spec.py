@@ -620,3 +620,13 @@ def test_example_specifics():
     assert inits == [("random_normal", 0.001), ("random_normal", 0.05), ("random_normal", 10.0), ("zeros", 0.05)]
     bn = ex["mnist-512-128-bn-dropout.toml"].model
     assert bn.hidden == [512, 128] and bn.batchnorm and bn.dropout > 0
+
+
+def test_stored_specs_of_older_versions_with_layers_still_load():
+    from mlplab.spec import stored_experiment
+    old = load_spec(None, ['model.layers=[{ type = "dense", units = 16 }]']).resolved()
+    old["model"].update({"hidden": [64, 64], "activation": "relu", "dropout": 0.0, "batchnorm": False})
+    exp = stored_experiment(old)
+    assert [layer.units for layer in exp.model.layers] == [16] and "hidden" not in exp.resolved()["model"]
+    with pytest.raises(BadInput, match="does not apply when model.layers is given"):
+        validate(old)  # a spec a user writes this way is still refused

@@ -337,8 +337,8 @@ def create_app(home: str | os.PathLike | None = None) -> FastAPI:
 
     def experiment_data(run: dict):
         from ..runner import load_data
-        from ..spec import validate
-        exp = validate(run["spec"])
+        from ..spec import stored_experiment
+        exp = stored_experiment(run["spec"])
         key = json.dumps(exp.data.model_dump(mode="json"), sort_keys=True) + str(exp.model.convolutional)
         with data_lock:
             if key not in data_cache:
