@@ -26,7 +26,7 @@ import yaml
 
 from . import figures
 from .diagnose import Finding, diagnose, load_stats
-from .status import ranking_metric, status_css, worst
+from .status import STATUSES, ranking_metric, worst
 from .store import Store
 
 SECTIONS = ("summary", "findings", "spec", "data", "learning-curves", "confusion-matrix", "per-class",
@@ -181,7 +181,6 @@ text-transform:uppercase;border-radius:10px;padding:1px 8px;margin-right:8px;col
 .error .badge{background:#d1242f} .warning .badge{background:#b7870f} .info .badge{background:#3b82f6}
 .finding p{margin:6px 0} .finding code{background:#eef0f3;padding:1px 5px;border-radius:4px}
 .evidence{font-size:12.5px;color:#444} .ok{color:#1a7f37;font-weight:600} .note{color:#7a808c;font-style:italic}
-[class^=status-]{font-weight:700;border-radius:8px;padding:0 6px} """ + status_css() + """
 nav{font-size:13px;margin:8px 0 0} nav a{color:#2457c5;margin-right:10px;text-decoration:none}
 """
 
@@ -386,7 +385,10 @@ def _pm(mean, std, n_runs: int) -> str:
 
 
 def _status_span(status: str) -> str:
-    return f'<span class="status-{worst(status)}">{_e(status)}</span>'
+    """A status badge in its colour (inline, so it shows in notebooks too)."""
+    s = STATUSES[worst(status)]
+    return (f'<span class="status-{s.word}" style="color:{s.color};background:{s.background};font-weight:700;'
+            f'border-radius:8px;padding:0 6px">{_e(status)}</span>')
 
 
 def _fig_html(make: Callable, caption: str, *, width: int | None = None) -> str:

@@ -273,3 +273,15 @@ def test_sweep_without_validation_says_it_ranks_by_test(tmp_path, capsys):
     assert doc["ranked_by"] == "test_accuracy"
     accs = [r["test_accuracy"] for r in doc["rows"]]
     assert accs == sorted(accs, reverse=True)
+
+
+def test_cross_validation_folds_count_their_own_classes():
+    import numpy as np
+    from mlplab.data import load_dataset
+    from mlplab.runner import cross_validation_fold
+    data = load_dataset("digits", validation_split=0.0)
+    fold = cross_validation_fold(data, 5, 2)
+    counts = fold.info.class_counts
+    assert counts["train"] == np.bincount(fold.y_train, minlength=10).tolist()
+    assert counts["val"] == np.bincount(fold.y_val, minlength=10).tolist()
+    assert sum(counts["train"]) == fold.info.n_train < sum(data.info.class_counts["train"])
