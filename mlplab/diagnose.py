@@ -7,7 +7,9 @@ Each rule looks at the data checks (`run["warnings"]`), the history and the
 per-epoch statistics of `mlplab.probe`, and returns at most one `Finding`
 with the numbers it saw (`evidence`), an explanation a student understands,
 and a concrete spec change to try (`suggestion`). A healthy run gets no
-warnings or errors (at most an "info").
+warnings or errors (at most an "info"). Divergence and chance level come from
+`mlplab.status` (the rule that sets the run's status), so the doctor calls a run
+diverged exactly when its status says so; lost and interrupted runs say so too.
 
 Only the standard library and numpy are used: no Keras, no JAX, so `mlplab
 show` and the dashboard stay fast.
@@ -19,6 +21,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
+
+from .status import at_chance, chance_level, divergence
 
 SEVERITIES = ("error", "warning", "info")
 # Keras' default learning rates: how far a spec is from the usual setting.
@@ -47,10 +51,18 @@ class Finding:
     suggestion: str               # a concrete spec change, e.g. "--set train.learning_rate=0.001"
     causes: list[str] = field(default_factory=list)  # ranked likely causes (diverged, stuck)
 
+    def __post_init__(self):
+        # a number a rule could not measure (None, NaN) is not evidence: leave it out
+        self.evidence = {k: v for k, v in self.evidence.items() if not _unknown(v)}
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["evidence"] = {k: _plain(v) for k, v in self.evidence.items()}
         return d
+
+
+def _unknown(v: Any) -> bool:
+    return v is None or (isinstance(v, (float, np.floating)) and math.isnan(v))
 
 
 def _plain(v: Any) -> Any:
@@ -87,9 +99,9 @@ class _Run:
         summary = run.get("summary") or {}
         data = summary.get("data") or {}
         self.class_names = data.get("class_names") or []
-        self.num_classes = max(len(self.class_names), 2)
-        counts = np.asarray((data.get("class_counts") or {}).get("train") or [], float)
-        self.chance = float(counts.max() / counts.sum()) if counts.size and counts.sum() else 1 / self.num_classes
+        counts = (data.get("class_counts") or {}).get("train") or []
+        self.num_classes = max(len(self.class_names) or len(counts), 2)
+        self.chance = chance_level(counts, self.num_classes)   # the same chance level as the run's status
         self.warnings = list(run.get("warnings") or [])
         train = self.spec.get("train") or {}
         opt = train.get("optimizer") or {}
@@ -159,7 +171,15 @@ class _Run:
         return "crossentropy" in self.loss_name
 
     def near_chance(self, acc: float) -> bool:
-        return acc < self.chance + 0.1 * (1 - self.chance)
+        return at_chance(acc, self.chance)
+
+    def divergence(self) -> tuple[int, str] | None:
+        """(epoch, how) when the run diverged, by the rule that sets the run's status."""
+        found = divergence(self.run.get("history") or {}, self.num_classes, self.chance, self.crossentropy)
+        if found is None and self.status == "diverged":   # e.g. NaN weights with a finite loss
+            how = self.run.get("error") or "the loss or the weights became NaN/infinite"  # the engine's words
+            return max(self.epochs, 1), how.rstrip(".")
+        return found
 
 
 def _init_dict(init: Any) -> dict:
@@ -262,8 +282,9 @@ def _cause_lr(r: _Run) -> list[_Cause]:
             out.append(_Cause(3.5 if biggest > UPDATE_RATIO_HUGE else 2.5, "lr_too_high",
                               f"the learning rate ({_fmt(r.lr)}) is too high for {r.optimizer}"
                               + (f" with {len(r.hidden_activations)} hidden layers" if len(r.hidden_activations) > 4 else "")
-                              + f": one epoch moved the weights by up to {_fmt(biggest)} times their own size, "
-                              "so each step overshoots",
+                              + (f": one epoch moved the weights by up to {_fmt(biggest)} times their own size, "
+                                 "so each step overshoots" if math.isfinite(biggest) else
+                                 ": each step overshoots until the weights are no longer finite numbers"),
                               _lr_set(r.lr / 10),
                               {"learning_rate": r.lr, "max_update_ratio": _r(biggest), "default_learning_rate": default}))
         moving = ratio[:, :]
@@ -336,43 +357,19 @@ def _rank(causes: list[_Cause]) -> list[_Cause]:
 # ------------------------------------------------------------------ rules
 
 def _diverged(r: _Run) -> Finding | None:
-    loss = r.train_loss
-    running = r.metric("loss")
-    epoch = None
-    nonfinite = [i for i, v in enumerate(running) if not math.isfinite(v)]
-    nonfinite += [i for i, v in enumerate(loss) if not math.isfinite(v)]
-    if nonfinite:
-        epoch = min(nonfinite) + 1
-    finite = loss[np.isfinite(loss)]
-    grew = plateau = False
-    if epoch is None and finite.size:
-        # "orders of magnitude": 10x above the lowest loss seen before
-        lows = np.minimum.accumulate(np.where(np.isfinite(loss), loss, np.inf))
-        for i in range(1, len(loss)):
-            if math.isfinite(loss[i]) and loss[i] > 10 * lows[i - 1] and loss[i] > 1.0:
-                epoch, grew = i + 1, True
-                break
-        # Keras' crossentropy clips probabilities at 1e-7: a blown-up softmax plateaus near
-        # -log(1e-7) (about 16) times the error rate instead of turning into NaN
-        ref = math.log(r.num_classes)
-        acc = r.train_acc
-        if epoch is None and r.crossentropy and acc.size and r.near_chance(float(acc[-1])):
-            high = np.flatnonzero(loss > max(3 * ref, 0.3 * CLIP_LOSS))
-            if high.size:
-                epoch, plateau = int(high[0]) + 1, True
-    if epoch is None and r.status != "diverged":
+    found = r.divergence()
+    if found is None:
         return None
-    epoch = epoch or max(r.epochs, 1)
+    epoch, how = found
+    nonfinite = "NaN" in how
     causes = _rank(_cause_lr(r) + _cause_init(r) + _cause_inputs(r))
     if not any(c.key == "lr_too_high" for c in causes) and not any(c.key in ("init_too_large", "unscaled_inputs")
                                                                    for c in causes):
         causes.append(_Cause(1, "lr_too_high", f"the learning rate ({_fmt(r.lr)}) may be too high for "
                              f"{r.optimizer} on this model", _lr_set(r.lr / 10), {"learning_rate": r.lr}))
     causes = [c for c in causes if c.key not in ("lr_too_small",)]
-    how = ("the loss became NaN/infinite" if nonfinite or r.status == "diverged" and not (grew or plateau)
-           else "the loss grew by orders of magnitude" if grew
-           else f"the loss sits near the clipping value of crossentropy (~{CLIP_LOSS * (1 - r.chance):.1f}) "
-                "with accuracy at chance")
+    loss = r.train_loss
+    finite = loss[np.isfinite(loss)]
     ev = {"epoch": epoch, "learning_rate": r.lr}
     if finite.size:
         ev["min_train_loss"] = _r(finite.min())
@@ -383,7 +380,7 @@ def _diverged(r: _Run) -> Finding | None:
     return Finding(
         "diverged", "error", f"Training diverged at epoch {epoch}: {how.split(' (')[0]}", epoch, ev,
         f"In epoch {epoch} {how}. The weights blew up, so the model's outputs are meaningless "
-        + ("(NaN). " if nonfinite else "(a softmax certain of a wrong class). ") + "Most likely cause: {top.text}."
+        + ("(NaN). " if nonfinite else "(a softmax certain of a wrong class). ") + f"Most likely cause: {top.text}."
         + ("" if len(causes) < 2 else " Also possible: " + "; ".join(c.text for c in causes[1:3]) + "."),
         top.suggestion, [c.text for c in causes])
 
@@ -412,7 +409,7 @@ def _stuck(r: _Run) -> Finding | None:
 
 def _overfitting(r: _Run) -> Finding | None:
     val, train = r.metric("val_loss"), r.train_loss
-    if val.size < SEVERAL_EPOCHS + 1 or not np.any(np.isfinite(val)):
+    if val.size < SEVERAL_EPOCHS + 1 or not np.all(np.isfinite(val)) or not np.all(np.isfinite(train)):
         return None
     best = int(np.nanargmin(val))
     since = len(val) - 1 - best
@@ -452,6 +449,8 @@ def _underfitting(r: _Run) -> Finding | None:
         return None
     k = min(3, len(acc) - 1)
     slope = float((acc[-1] - acc[-1 - k]) / k)
+    if not math.isfinite(slope):
+        return None
     hidden = r.model.get("hidden") or []
     dense = [l.get("units") for l in r.model.get("layers") or [] if l.get("type") == "dense"] if r.model.get("layers") else hidden
     narrow = min(dense, default=0)
@@ -480,38 +479,70 @@ def _underfitting(r: _Run) -> Finding | None:
 FIRST_EPOCH_ALLOWANCE = 3.0
 
 
+SPIKE_FACTOR = 10.0   # a training loss 10x above its lowest so far: a blow-up short of divergence
+
+
 def _unstable(r: _Run) -> Finding | None:
+    return _oscillating(r) or _huge_steps(r) or _loss_spike(r)
+
+
+def _oscillating(r: _Run) -> Finding | None:
     val = r.metric("val_loss")
     jumps = [i for i in range(1, len(val)) if np.isfinite(val[i]) and np.isfinite(val[i - 1])
              and val[i] > (1 + OSCILLATION_JUMP) * val[i - 1]]
     falls = [i for i in jumps if i + 1 < len(val) and val[i + 1] < val[i]]
+    if len(falls) < 2:
+        return None
+    ev = {"jumps": len(jumps), "largest_jump": _r(max(val[i] / val[i - 1] - 1 for i in jumps)), "learning_rate": r.lr}
+    return Finding(
+        "unstable", "warning", f"Unstable: validation loss jumps up and down ({len(jumps)} jumps over "
+        f"{OSCILLATION_JUMP:.0%})", jumps[0] + 1, ev,
+        "The validation loss keeps jumping up by more than a quarter and coming back down. Steps that are "
+        "too large overshoot the minimum and bounce around it; a smaller learning rate (or a larger "
+        "batch) gives smoother, usually better training.", _lr_set(r.lr / 3))
+
+
+def _huge_steps(r: _Run) -> Finding | None:
     # small initial weights may well move by their own size in the first epoch (Adam on 60k
     # rows does): there, only a move of several times their size counts
     ratio = r.stat("update_ratio")[1:]
-    if ratio.size:
-        ratio = ratio / np.where(np.arange(len(ratio)) == 0, FIRST_EPOCH_ALLOWANCE, 1.0)[:, None]
-    huge = np.flatnonzero(np.nanmax(ratio, axis=1) > UPDATE_RATIO_HUGE) if ratio.size and np.any(np.isfinite(ratio)) else []
-    if len(falls) >= 2:
-        epoch = jumps[0] + 1
-        ev = {"jumps": len(jumps), "largest_jump": _r(max(val[i] / val[i - 1] - 1 for i in jumps)),
-              "learning_rate": r.lr}
-        return Finding(
-            "unstable", "warning", f"Unstable: validation loss jumps up and down ({len(jumps)} jumps over "
-            f"{OSCILLATION_JUMP:.0%})", epoch, ev,
-            "The validation loss keeps jumping up by more than a quarter and coming back down. Steps that are "
-            "too large overshoot the minimum and bounce around it; a smaller learning rate (or a larger "
-            "batch) gives smoother, usually better training.", _lr_set(r.lr / 3))
-    if len(huge):
-        epochs = r.stat_epochs[1:]
-        epoch = epochs[huge[0]] if epochs else int(huge[0]) + 1
-        biggest = float(np.nanmax(r.stat("update_ratio")[1:][huge]))
-        return Finding(
-            "unstable", "warning", f"Unstable: one epoch moved weights by {biggest:.3g} times their size",
-            epoch, {"max_update_ratio": _r(biggest), "learning_rate": r.lr},
-            "In a healthy run an epoch changes each weight matrix by a few percent of its size. Here a "
-            "layer's weights moved by more than their own size in one epoch: the learning rate is so "
-            "large that each step throws away what was learned.", _lr_set(r.lr / 10))
-    return None
+    ratio = np.where(np.isfinite(ratio), ratio, np.nan)
+    if not ratio.size or not np.any(np.isfinite(ratio)):
+        return None
+    allowed = ratio / np.where(np.arange(len(ratio)) == 0, FIRST_EPOCH_ALLOWANCE, 1.0)[:, None]
+    huge = np.flatnonzero(np.nan_to_num(allowed, nan=0.0).max(axis=1) > UPDATE_RATIO_HUGE)
+    if not huge.size:
+        return None
+    epochs = r.stat_epochs[1:]
+    epoch = epochs[huge[0]] if epochs else int(huge[0]) + 1
+    biggest = float(np.nanmax(ratio[huge]))
+    return Finding(
+        "unstable", "warning", f"Unstable: one epoch moved weights by {biggest:.3g} times their size",
+        epoch, {"max_update_ratio": _r(biggest), "learning_rate": r.lr},
+        "In a healthy run an epoch changes each weight matrix by a few percent of its size. Here a "
+        "layer's weights moved by more than their own size in one epoch: the learning rate is so "
+        "large that each step throws away what was learned.", _lr_set(r.lr / 10))
+
+
+def _loss_spike(r: _Run) -> Finding | None:
+    loss = r.train_loss
+    lows = np.minimum.accumulate(np.where(np.isfinite(loss), loss, np.inf)) if loss.size else loss
+    spikes = [i for i in range(1, len(loss)) if np.isfinite(loss[i]) and loss[i] > 1.0
+              and loss[i] > SPIKE_FACTOR * lows[i - 1]]
+    if not spikes:
+        return None
+    i = spikes[0]
+    factor = float(loss[i] / lows[i - 1])
+    recovered = bool(np.isfinite(loss[-1]) and loss[-1] < loss[i] / SPIKE_FACTOR ** 0.5)
+    return Finding(
+        "unstable", "warning", f"Unstable: the training loss jumped {factor:.3g}x in epoch {i + 1}", i + 1,
+        {"lowest_loss_before": _r(lows[i - 1]), "spike_loss": _r(loss[i]), "last_train_loss": _r(loss[-1]),
+         "learning_rate": r.lr},
+        f"In epoch {i + 1} the training loss rose from {lows[i - 1]:.3g} (its lowest so far) to {loss[i]:.3g}: "
+        "a step far too large threw the weights out of the region they had found, "
+        + ("and training then found its way back down (to {:.3g}).".format(loss[-1]) if recovered else
+           "and the loss has not come back down.")
+        + " A smaller learning rate avoids such blow-ups.", _lr_set(r.lr / 10))
 
 
 def _dead_units(r: _Run) -> Finding | None:
@@ -628,6 +659,38 @@ def _data_suggestion(w: str) -> str:
     return "check the data"
 
 
+def _planned_epochs(r: _Run) -> int | None:
+    epochs = (r.spec.get("train") or {}).get("epochs")
+    return epochs if isinstance(epochs, int) else None
+
+
+def _lost(r: _Run) -> Finding | None:
+    if r.status != "lost":
+        return None
+    planned = _planned_epochs(r)
+    of = f" of {planned}" if planned else ""
+    return Finding(
+        "lost", "error", f"The run was lost after {r.epochs}{of} epochs: the process running it is gone", None,
+        {"epochs_run": r.epochs, **({"epochs_planned": planned} if planned else {})},
+        f"The process that trained this run ended without recording how the run ended (it was killed, it "
+        f"crashed, or its machine went down) after {r.epochs}{of} epochs. What is stored is partial: the "
+        "history up to its last recorded epoch, and usually no trained model; the findings below, if any, "
+        "describe only that part.", "run it again (mlplab run with the same spec)")
+
+
+def _interrupted(r: _Run) -> Finding | None:
+    if r.status != "interrupted":
+        return None
+    planned = _planned_epochs(r)
+    of = f" of {planned}" if planned else ""
+    return Finding(
+        "interrupted", "warning", f"Interrupted after {r.epochs}{of} epochs", None,
+        {"epochs_run": r.epochs, **({"epochs_planned": planned} if planned else {})},
+        f"The run was stopped (Ctrl-C or the Stop button) after {r.epochs}{of} epochs, so its results are "
+        "those of a partly trained model: the curves, the test accuracy and the other findings describe "
+        "training only up to that point.", "run it again to train all its epochs")
+
+
 RULES = (_diverged, _stuck, _overfitting, _underfitting, _unstable, _gradients_across_depth,
          _dead_units, _saturated_units, _running_vs_inference)
 
@@ -637,9 +700,9 @@ def diagnose(run: dict, stats: dict | None = None) -> list[Finding]:
     r = _Run(run, stats)
     if r.status == "failed":
         return [Finding("failed", "error", "The run failed", None, {},
-                        f"The run stopped with an error: {run.get('error') or 'unknown'}.",
+                        f"The run stopped with an error: {run.get('error') or 'no message was stored'}.",
                         "fix the error above and run again")]
-    findings: list[Finding] = []
+    findings: list[Finding] = [f for f in (_lost(r), _interrupted(r)) if f is not None]
     for rule in RULES:
         f = rule(r)
         if f is not None:
@@ -647,7 +710,7 @@ def diagnose(run: dict, stats: dict | None = None) -> list[Finding]:
     codes = {f.code for f in findings}
     if "diverged" in codes:
         # after a blow-up the other numbers describe garbage: keep what explains it
-        findings = [f for f in findings if f.code in ("diverged", "data_check")]
+        findings = [f for f in findings if f.code in ("diverged", "data_check", "lost", "interrupted")]
     elif "stuck" in codes:
         findings = [f for f in findings if f.code not in ("underfitting",)]
     used = {w for w in r.warnings if any(w.split(":")[0] in " ".join(f.causes) + f.explanation for f in findings)}

@@ -12,6 +12,7 @@ written with tensorboardX, TensorBoard's own file format without TensorFlow.
 from __future__ import annotations
 
 import math
+import os
 import re
 from pathlib import Path
 
@@ -37,15 +38,46 @@ def _clean(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_./-]", "_", name)
 
 
+def check_output_file(option: str, path: str | Path, suffixes: tuple[str, ...] = ()) -> Path:
+    """`path` as a file this process can write, or BadInput naming `option`: checked before
+    any work, so a typo costs nothing. Its folder must exist; `suffixes`: the endings allowed."""
+    p = Path(path)
+    if p.is_dir():
+        raise BadInput(f"{option} {p}: is a folder; give a file name in it, e.g. {p / ('out' + (suffixes or ('',))[0])}")
+    if suffixes and p.suffix.lower() not in suffixes:
+        raise BadInput(f"{option} {p}: expected a file name ending in {', '.join(suffixes)}")
+    folder = p.parent
+    if not folder.is_dir():
+        what = "is a file, not a folder" if folder.exists() else "does not exist"
+        raise BadInput(f"{option} {p}: the folder {folder} {what}; create the folder first or choose another path")
+    if not os.access(folder, os.W_OK):
+        raise BadInput(f"{option} {p}: the folder {folder} is not writable")
+    return p
+
+
+def check_output_dir(option: str, path: str | Path) -> Path:
+    """`path` as a folder this process can create or write into, or BadInput naming `option`."""
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise BadInput(f"{option} {p}: is a file; expected a folder (created when missing)")
+    existing = next(a for a in (p, *p.parents) if a.exists())
+    if not existing.is_dir():
+        raise BadInput(f"{option} {p}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK):
+        raise BadInput(f"{option} {p}: the folder {existing} is not writable")
+    return p
+
+
 def export_tensorboard(store: Store, run_ref: str, out_dir: str | Path) -> Path:
     """Write the run's TensorBoard event file under out_dir/<run-id>/; returns that folder."""
+    check_output_dir("--tensorboard", out_dir)
     try:
         from tensorboardX import SummaryWriter
     except ImportError:
         raise BadInput("--tensorboard: needs the tensorboardX package: pip install 'mlplab[tensorboard]'") from None
     from .diagnose import load_stats
     run = store.get_run(run_ref)
-    folder = Path(out_dir) / run["id"]
+    folder = check_output_dir("--tensorboard", Path(out_dir) / run["id"])
     folder.mkdir(parents=True, exist_ok=True)
     history = run.get("history") or {}
     epochs = history.get("epoch") or []
@@ -100,6 +132,7 @@ def _final_weights(artifacts: Path) -> dict[str, np.ndarray]:
 def export_onnx(store: Store, run_ref: str, out_file: str | Path, *, safe_mode: bool = True) -> Path:
     """Write the run's trained model as ONNX (inference mode: dropout off, batch-norm moving
     statistics), converted from its JAX function by jax2onnx. The batch size stays free."""
+    out = check_output_file("--onnx", out_file)
     try:
         import jax2onnx  # noqa: F401
         import onnx
@@ -124,8 +157,6 @@ def export_onnx(store: Store, run_ref: str, out_file: str | Path, *, safe_mode: 
         return model.stateless_call(trainable, non_trainable, x, training=False)[0]
 
     shape = tuple(model.inputs[0].shape[1:])
-    out = Path(out_file)
-    out.parent.mkdir(parents=True, exist_ok=True)
     try:
         proto = jax2onnx.to_onnx(predict, inputs=[("B", *shape)], model_name=_clean(run.get("name") or "mlplab"))
     except Exception as e:  # a JAX primitive jax2onnx has no rule for (a custom layer, an odd op)

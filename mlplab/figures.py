@@ -14,6 +14,7 @@ matplotlib.use("Agg")
 
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from .errors import BadInput  # noqa: E402
 
@@ -153,6 +154,7 @@ def learning_curves(history: dict, *, best_epoch: int | None = None, stopped_epo
         if stopped_epoch and stopped_epoch != best_epoch:
             ax.axvline(stopped_epoch, color="red", lw=1, ls=":", label=f"early stop ({stopped_epoch})")
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(metric)
         ax.grid(alpha=0.3)
         if metric == "loss":
@@ -381,6 +383,7 @@ def training_statistics(stats: dict) -> Figure:
             ax.set_ylim(-0.03, 1.03)
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("epoch (0 = initialization)")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, ncol=2 if a.shape[1] > 6 else 1)
     fig.suptitle("Training statistics per layer", fontsize=11)
@@ -527,8 +530,6 @@ def decision_regions(model, x, y, class_names, *, resolution: int = 200, curves_
 
 # ---------------------------------------------------------------- several runs: comparison and sweeps
 
-from matplotlib.ticker import MaxNLocator  # noqa: E402
-
 
 def _run_styles(n: int) -> list[dict]:
     """One colour per run; past ten runs the line style changes too, so no two runs look alike."""
@@ -537,8 +538,13 @@ def _run_styles(n: int) -> list[dict]:
     return [dict(color=cmap(i % 10), ls=styles[(i // 10) % len(styles)]) for i in range(n)]
 
 
+def metric_label(key: str) -> str:
+    """What a history key measures: "val_loss" -> "val loss"; the running "loss" -> "train loss (running)"."""
+    return f"train {key} (running)" if key in ("loss", "accuracy") else key.replace("_", " ")
+
+
 def _curve(history: dict, metric: str) -> tuple[str, np.ndarray] | None:
-    """The run's `metric`, or its train counterpart when the run has no validation ("val_loss" -> "loss")."""
+    """The run's `metric`, or its running train counterpart when the run has none ("val_loss" -> "loss")."""
     for key in (metric, metric.split("_", 1)[1] if metric.startswith(("val_", "test_")) else metric):
         values = _finite(history.get(key) or [])
         if values.size and np.isfinite(values).any():
@@ -546,12 +552,21 @@ def _curve(history: dict, metric: str) -> tuple[str, np.ndarray] | None:
     return None
 
 
+def _panel_label(metric: str, keys: list[str]) -> str:
+    """A panel's title: what its lines are (the asked-for metric, the fallbacks drawn instead, or both)."""
+    drawn = list(dict.fromkeys(keys)) or [metric]
+    if metric in drawn and len(drawn) > 1:
+        return f"{metric_label(metric)} (dash-dot: {'; '.join(metric_label(k) for k in drawn if k != metric)})"
+    return "; ".join(metric_label(k) for k in drawn)
+
+
 def overlaid_curves(histories: list[dict], labels: list[str], *, metrics=("val_loss", "val_accuracy"),
                     title: str | None = None) -> Figure:
     """Learning curves of several runs on shared axes: one panel per metric, one colour per run.
 
     A run without the metric (no validation split) is drawn with its running train metric
-    instead ("val_loss" -> "loss"), dashed-dotted and marked "(train)" in the legend.
+    instead ("val_loss" -> "loss"), dashed-dotted and marked "(train)" in the legend; each
+    panel's title and y axis say what its lines are.
     """
     if len(histories) != len(labels):
         raise ValueError(f"{len(histories)} histories but {len(labels)} labels")
@@ -564,6 +579,7 @@ def overlaid_curves(histories: list[dict], labels: list[str], *, metrics=("val_l
     styles = _run_styles(len(histories))
     for ax, metric in zip(axes, metrics):
         drawn: list[np.ndarray] = []
+        keys: list[str] = []
         for history, label, style in zip(histories, labels, styles):
             found = _curve(history, metric)
             if found is None:
@@ -577,9 +593,10 @@ def overlaid_curves(histories: list[dict], labels: list[str], *, metrics=("val_l
                     label=f"{label} (train)" if fallback else label,
                     **(dict(style, ls="-.") if fallback else style))
             drawn.append(values)
+            keys.append(key)
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_ylabel(metric.replace("_", " "))
+        ax.set_ylabel(_panel_label(metric, keys))
         ax.grid(alpha=0.3)
         if "loss" in metric:
             vals = np.concatenate(drawn) if drawn else np.zeros(0)
@@ -589,8 +606,8 @@ def overlaid_curves(histories: list[dict], labels: list[str], *, metrics=("val_l
         elif "accuracy" in metric:
             ax.set_ylim(-0.02, 1.02)
         if not drawn:
-            ax.text(0.5, 0.5, f"no run has {metric}", ha="center", va="center", transform=ax.transAxes)
-        ax.set_title(metric.replace("_", " "), fontsize=10)
+            ax.text(0.5, 0.5, f"no run has {metric_label(metric)}", ha="center", va="center", transform=ax.transAxes)
+        ax.set_title(_panel_label(metric, keys), fontsize=10)
     handles, names = axes[0].get_legend_handles_labels()
     if handles:
         # one legend for all panels, outside the axes: labels of sweep configurations are long
@@ -631,6 +648,11 @@ def _axis_values(rows, key) -> list:
 def _metric_value(row, metric) -> float:
     v = row.get(metric)
     return float("nan") if v is None else float(v)
+
+
+def _missing_word(rows: list[dict]) -> str:
+    """What a configuration without a finite value is: diverged, or simply without that metric."""
+    return "NaN (diverged)" if any("diverged" in str(r.get("status") or "") for r in rows) else "no value"
 
 
 def sweep_heatmap(rows: list[dict], key_x: str, key_y: str, metric: str = "val_accuracy") -> Figure:
@@ -679,7 +701,7 @@ def sweep_heatmap(rows: list[dict], key_x: str, key_y: str, metric: str = "val_a
             if not filled[i, j]:
                 text, color = "", "black"
             elif not np.isfinite(grid[i, j]):
-                text, color = "NaN", "#d1242f"
+                text, color = _missing_word(cells[(i, j)]), "#d1242f"
             else:
                 text = f"{grid[i, j]:.3f}" + (f"\n±{spread[i, j]:.3f}" if np.isfinite(spread[i, j]) else "")
                 shade = (grid[i, j] - vmin) / (vmax - vmin)
@@ -731,9 +753,9 @@ def sweep_spread(rows: list[dict], metric: str = "val_accuracy", *, labels: list
     ax.set_xlabel(f"{metric.replace('_', ' ')}")
     ax.grid(alpha=0.3, axis="x")
     ax.legend(fontsize=8, loc="best")
-    for yi, m in zip(y, means):
+    for yi, m, row in zip(y, means, rows):
         if not np.isfinite(m):
-            ax.text(0.01, yi, "NaN (diverged)", color="#d1242f", fontsize=8, va="center",
+            ax.text(0.01, yi, _missing_word([row]), color="#d1242f", fontsize=8, va="center",
                     transform=ax.get_yaxis_transform())
     ax.set_title(f"{metric.replace('_', ' ')} per configuration: mean ± standard deviation over repeats/folds",
                  fontsize=10)

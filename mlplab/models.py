@@ -2,12 +2,16 @@
 
 The output layer comes from the data: softmax over the classes, or one sigmoid
 unit for binary cross-entropy. Weights are initialised exactly as a Keras
-notebook would after `keras.utils.set_random_seed(seed)`.
+notebook would after `keras.utils.set_random_seed(seed)`. Layers are named by
+type and position (dense_1, batchnorm_1, dropout_1, conv2d_1, ..., output), so
+the summary, stats.json, model.keras and every figure name them alike however
+often the model is built.
 """
 from __future__ import annotations
 
 import io
 import math
+import re
 from contextlib import redirect_stdout
 from typing import Any
 
@@ -55,52 +59,112 @@ def spec_layers(m: ModelSpec) -> list[Layer]:
     return out
 
 
-def _keras_layer(layer: Layer, m: ModelSpec) -> list[keras.layers.Layer]:
+class _Names:
+    """Stable layer names: type and position within the model (dense_1, dense_2, batchnorm_1, ...).
+
+    Keras numbers auto-named layers per process, so a model built twice would get
+    dense_2/dense_3 the second time; these names depend on the spec alone."""
+
+    def __init__(self):
+        self.counts: dict[str, int] = {}
+
+    def __call__(self, kind: str) -> str:
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+        return f"{kind}_{self.counts[kind]}"
+
+
+def _keras_layer(layer: Layer, m: ModelSpec, name: _Names) -> list[keras.layers.Layer]:
     init = initializer(layer.init or m.init)
     reg = regularizer(layer.l1 or m.l1, m.l2 if layer.l2 is None else layer.l2)
     if layer.type == "dense":
         return [keras.layers.Dense(layer.units, activation=_activation(layer.activation),
-                                   kernel_initializer=init, kernel_regularizer=reg)]
+                                   kernel_initializer=init, kernel_regularizer=reg, name=name("dense"))]
     if layer.type == "conv2d":
         return [keras.layers.Conv2D(layer.filters, layer.kernel, strides=layer.strides, padding=layer.padding,
                                     activation=_activation(layer.activation),
-                                    kernel_initializer=init, kernel_regularizer=reg)]
+                                    kernel_initializer=init, kernel_regularizer=reg, name=name("conv2d"))]
     if layer.type == "max_pool":
-        return [keras.layers.MaxPooling2D(layer.size)]
+        return [keras.layers.MaxPooling2D(layer.size, name=name("max_pool"))]
     if layer.type == "flatten":
-        return [keras.layers.Flatten()]
+        return [keras.layers.Flatten(name=name("flatten"))]
     if layer.type == "dropout":
-        return [keras.layers.Dropout(layer.rate)]
+        return [keras.layers.Dropout(layer.rate, name=name("dropout"))]
     # batchnorm, optionally followed by the activation of the dense layer before it
-    out: list[keras.layers.Layer] = [keras.layers.BatchNormalization()]
+    out: list[keras.layers.Layer] = [keras.layers.BatchNormalization(name=name("batchnorm"))]
     if layer.activation:
-        out.append(keras.layers.Activation(_activation(layer.activation)))
+        out.append(keras.layers.Activation(_activation(layer.activation), name=name("activation")))
     return out
+
+
+def _describe_layer(layer: Layer) -> str:
+    """e.g. "max_pool size 2", "conv2d kernel 3, padding valid"."""
+    if layer.type == "max_pool":
+        return f"max_pool size {layer.size}"
+    if layer.type == "conv2d":
+        stride = f", strides {layer.strides}" if layer.strides != 1 else ""
+        return f"conv2d kernel {layer.kernel}{stride}, padding {layer.padding}"
+    return layer.type
+
+
+def _fix(layer: Layer, side: int, pooled: bool) -> str:
+    """What would let `layer` fit an input whose smaller side is `side` pixels."""
+    pool = ", or remove a pooling layer before it" if pooled else ""
+    if layer.type == "conv2d" and side >= 1:
+        return f'use kernel <= {side} or padding = "same"{pool}'
+    return 'remove a pooling layer, or give the conv2d layers padding = "same"'
+
+
+def _check_shapes(placed: list[tuple[int, Layer, keras.layers.Layer]], input_shape: tuple[int, ...]) -> None:
+    """BadInput naming the first spec layer whose input is too small for it (a conv/pool stack
+    that shrinks the images below one pixel)."""
+    shape: tuple = (None, *input_shape)
+    for index, spec, layer in placed:
+        try:
+            out = tuple(layer.compute_output_shape(shape))
+            bad = any(d is not None and d <= 0 for d in out[1:])
+        except ValueError:
+            bad = True
+        if bad:
+            dims = "x".join(str(d) for d in shape[1:])
+            side = min(shape[1:3]) if len(shape) == 4 else 0
+            pooled = any(s.type == "max_pool" for i, s, _ in placed if i < index)
+            raise BadInput(f"model.layers[{index}] ({_describe_layer(spec)}): its input is {dims}, too small "
+                           f"for it (the model's input is {'x'.join(map(str, input_shape))}); "
+                           f"{_fix(spec, side, pooled)}")
+        shape = out
 
 
 def build_model(m: ModelSpec, input_shape: tuple[int, ...], num_classes: int,
                 loss: str = "sparse_categorical_crossentropy", seed: int = 0) -> keras.Model:
-    """A Sequential model for the spec; same seed, same initial weights."""
+    """A Sequential model for the spec; same seed, same initial weights, same layer names."""
     if loss == "binary_crossentropy" and num_classes != 2:
         raise BadInput(f"train.loss = \"binary_crossentropy\": needs two classes, the data has {num_classes}; "
                        "use sparse_categorical_crossentropy")
     keras.utils.set_random_seed(seed)  # dropout seed states as a notebook would have them
-    layers: list[keras.layers.Layer] = [keras.Input(shape=input_shape)]
-    for layer in spec_layers(m):
-        layers += _keras_layer(layer, m)
+    name = _Names()
+    placed = [(i, layer, k) for i, layer in enumerate(spec_layers(m)) for k in _keras_layer(layer, m, name)]
+    _check_shapes(placed, input_shape)
+    layers: list[keras.layers.Layer] = [keras.Input(shape=input_shape), *(k for _, _, k in placed)]
     if len(input_shape) > 1 and not any(isinstance(x, keras.layers.Flatten) for x in layers):
-        layers.append(keras.layers.Flatten())
+        layers.append(keras.layers.Flatten(name=name("flatten")))
     out_units, out_act = (1, "sigmoid") if loss == "binary_crossentropy" else (num_classes, "softmax")
     layers.append(keras.layers.Dense(out_units, activation=out_act, kernel_initializer=initializer(m.init),
                                      kernel_regularizer=regularizer(m.l1, m.l2), name="output"))
     try:
         with keras.StatelessScope(initialize_variables=False):  # variables wait for `initialize` instead of one compile per eager op
             model = keras.Sequential(layers, name="mlplab")
-    except ValueError as e:  # e.g. a conv/pool stack that shrinks 8x8 images below zero
+    except ValueError as e:  # anything _check_shapes did not foresee
         raise BadInput(f"model.layers: cannot be built on inputs of shape {input_shape}: "
-                       f"{str(e).splitlines()[0]}") from None
+                       f"{_first_sentence(e)}") from None
     initialize(model, seed)
     return model
+
+
+def _first_sentence(e: Exception) -> str:
+    """The first non-empty line of a Keras error, without its terminal colour codes."""
+    lines = [re.sub(r"\x1b\[[0-9;]*m", "", line).strip() for line in str(e).splitlines()]
+    text = " ".join(line for line in lines if line and not line.startswith("Exception encountered"))
+    return text.split("Arguments received")[0].strip()[:300] or type(e).__name__
 
 
 def _truncated(rng: np.random.Generator, shape: tuple) -> np.ndarray:

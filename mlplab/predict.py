@@ -16,7 +16,9 @@ formats are decoded, and a broken file is a `BadInput` with one line.
 from __future__ import annotations
 
 import io
+import math
 import threading
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -147,8 +149,28 @@ class Prediction:
                 "side": self.side, "input": np.round(self.input / top, 4).tolist()}
 
 
+class RunStatusWarning(UserWarning):
+    """Predictions from a run that did not end well (diverged, interrupted, lost)."""
+
+
+GOOD_STATUSES = ("ok", "stopped")
+
+
+def status_warning(run: dict) -> str | None:
+    """One line for a run whose status is not ok/stopped: its predictions may mean little."""
+    status = run.get("status")
+    if status in GOOD_STATUSES:
+        return None
+    acc = run.get("test_accuracy")
+    acc_text = f"{acc:.4f}" if isinstance(acc, (int, float)) and math.isfinite(acc) else "unknown"
+    return (f"run {run['id']} has status {status} (test accuracy {acc_text}): "
+            "its model did not finish training well, so these predictions may mean little")
+
+
 class RunModel:
-    """A stored run's model plus what preparing its inputs needs."""
+    """A stored run's model plus what preparing its inputs needs.
+
+    `warning` is `status_warning(run)`, also issued as a `RunStatusWarning` when loading."""
 
     def __init__(self, store, ref: str):
         run = store.get_run(ref)
@@ -167,7 +189,10 @@ class RunModel:
         self.side = side
         path = store.artifact_dir(self.run_id) / "model.keras"
         if not path.is_file():
-            raise BadInput(f"run {self.run_id}: has no model.keras in {path.parent}")
+            raise BadInput(f"run {self.run_id}: has no model.keras in {path.parent} (status {run['status']})")
+        self.warning = status_warning(run)
+        if self.warning:
+            warnings.warn(self.warning, RunStatusWarning, stacklevel=2)
         from . import _backend  # noqa: F401  (JAX backend before keras)
         import keras
         try:
@@ -242,7 +267,7 @@ def predict_image(store, ref: str, data: bytes, name: str = "image") -> Predicti
 def predict_file(store, ref: str, path: str | Path) -> Prediction:
     p = Path(path)
     if not p.is_file():
-        raise BadInput(f"{p}: no such image file")
+        raise BadInput(f"{p}: {'is a folder, not' if p.is_dir() else 'no such'} image file; expected a PNG or JPEG file")
     if p.stat().st_size > MAX_BYTES:
         raise BadInput(f"{p}: {p.stat().st_size} bytes is too large; images up to {MAX_BYTES // 2**20} MB are accepted")
     return predict_image(store, ref, p.read_bytes(), str(p))

@@ -6,6 +6,7 @@ import pytest
 from mlplab.diagnose import Finding, diagnose, load_findings
 from mlplab.runner import run_experiment
 from mlplab.spec import load_spec
+from mlplab.status import chance_level, divergence
 from mlplab.store import Store
 
 
@@ -59,9 +60,11 @@ def test_huge_init_diverges_to_nan(store):
 def test_learning_rate_too_high_plateaus_at_the_clip_value(store):
     # no NaN: crossentropy clips probabilities, the loss jumps to ~14.5 with accuracy at chance
     result, _, by = doctor(store, "train.learning_rate=1.0", "train.epochs=6")
-    assert result.status != "diverged"
+    assert result.status == "diverged"                       # the run's status and the doctor: one rule
     d = by["diverged"]
-    assert d.epoch == 1
+    counts = store.get_run(result.run_id)["summary"]["data"]["class_counts"]["train"]
+    assert d.epoch == divergence(result.history, 10, chance_level(counts, 10))[0] == result.epochs_run
+    assert "Most likely cause: the learning rate (1) is too high" in d.explanation
     assert d.evidence["last_train_loss"] > 10
     assert "learning rate (1) is too high for adam" in d.causes[0]
     assert d.suggestion == "--set train.learning_rate=0.1"
@@ -127,3 +130,93 @@ def test_oscillating_validation_loss_is_unstable():
     by = {f.code: f for f in diagnose(run, None)}
     assert by["unstable"].epoch == 3 and by["unstable"].suggestion == "--set train.learning_rate=0.003"
     assert isinstance(by["unstable"], Finding)
+
+
+# ---------------------------------------------------------------- one rule with the run status (pure dicts)
+
+def run_dict(status="ok", loss=(), accuracy=None, stats_epochs=0, lr=0.001, counts=None, **history):
+    loss = list(loss)
+    accuracy = list(accuracy) if accuracy is not None else [0.9] * len(loss)
+    h = {"epoch": list(range(1, len(loss) + 1)), "loss": loss, "accuracy": accuracy,
+         "train_loss": loss, "train_accuracy": accuracy, **history}
+    names = list("0123456789") if counts is None else [str(i) for i in range(len(counts))]
+    return {"id": "r1", "status": status, "history": h, "epochs_run": len(loss),
+            "spec": {"train": {"optimizer": {"name": "adam", "learning_rate": lr}, "epochs": 10}},
+            "summary": {"data": {"class_names": names,
+                                 "class_counts": {"train": counts or [100] * 10}}}}
+
+
+NAN = float("nan")
+
+
+def text_of(findings):
+    return " | ".join(" ".join([f.title, f.explanation, f.suggestion, *f.causes]) for f in findings)
+
+
+def test_nan_divergence_explains_its_cause_without_placeholders_or_nan():
+    run = run_dict("diverged", loss=[2.0, NAN], accuracy=[0.5, 0.1], lr=0.5)
+    stats = {"epoch": [0, 1, 2], "weights": ["dense_1/kernel", "output/kernel"],
+             "weight_norm": [[1.0, 1.0], [3.0, 3.0], [None, None]],
+             "grad_norm": [[0.1, 0.1], [5.0, 5.0], [None, None]],
+             "update_ratio": [[None, None], [None, None], [None, None]]}   # the epochs that blew up: no ratio
+    findings = diagnose(run, stats)
+    d = findings[0]
+    assert (d.code, d.severity, d.epoch) == ("diverged", "error", 2)
+    assert d.title == "Training diverged at epoch 2: the loss became NaN/infinite"
+    assert "Most likely cause: the learning rate (0.5) is too high for adam" in d.explanation
+    text = text_of(findings)
+    assert "{" not in text and "nan" not in text and "None" not in text
+    assert all(v == v and v is not None for f in findings for v in f.evidence.values())   # no NaN evidence
+    assert "last_train_loss" not in d.evidence and d.evidence["min_train_loss"] == 2.0
+
+
+def test_stored_diverged_status_always_gets_the_finding():
+    # the engine saw NaN weights while the recorded losses were still finite
+    run = run_dict("diverged", loss=[1.0, 0.8, 0.7])
+    d = {f.code: f for f in diagnose(run)}["diverged"]
+    assert d.epoch == 3 and "NaN/infinite" in d.title
+
+
+def test_a_recovered_loss_spike_is_unstable_not_diverged():
+    loss = [1.0, 0.3, 0.2, 3.5, 0.4, 0.25]           # 17x the lowest loss, then back down
+    run = run_dict("ok", loss=loss, accuracy=[0.7, 0.9, 0.93, 0.5, 0.88, 0.92])
+    assert divergence(run["history"], 10, 0.1) is None
+    by = {f.code: f for f in diagnose(run)}
+    assert "diverged" not in by
+    u = by["unstable"]
+    assert (u.severity, u.epoch) == ("warning", 4)
+    assert u.evidence["spike_loss"] == 3.5 and u.evidence["lowest_loss_before"] == 0.2
+    assert "found its way back down (to 0.25)" in u.explanation
+
+
+@pytest.mark.parametrize("loss, accuracy, status", [
+    ([2.3, 14.5, 14.6], [0.1, 0.1, 0.1], "diverged"),     # plateau at the clip value with accuracy at chance
+    ([2.3, 14.5, 1.0], [0.1, 0.1, 0.7], "ok"),            # one bad epoch, then it learns: the rule says no
+    ([2.3, 2.3, 2.3, 2.3], [0.1, 0.1, 0.1, 0.1], "ok"),   # stuck at a uniform guess: not diverged
+])
+def test_the_doctor_calls_diverged_exactly_what_the_status_rule_calls_diverged(loss, accuracy, status):
+    run = run_dict(status, loss=loss, accuracy=accuracy)
+    rule = divergence(run["history"], 10, 0.1)
+    assert (rule is not None) == (status == "diverged")
+    by = {f.code: f for f in diagnose(run)}
+    assert ("diverged" in by) == (status == "diverged")
+    if rule:
+        assert by["diverged"].epoch == rule[0] == 3
+
+
+def test_chance_comes_from_the_training_class_counts():
+    # 90 % of the training rows are class 0: 90 % accuracy is chance, the net is stuck
+    run = run_dict("ok", loss=[0.4, 0.33, 0.33, 0.33], accuracy=[0.9, 0.9, 0.9, 0.9], counts=[900, 100])
+    s = {f.code: f for f in diagnose(run)}["stuck"]
+    assert s.evidence["chance"] == chance_level([900, 100], 2) == 0.9
+    assert "(chance is 90%)" in s.title
+
+
+def test_lost_and_interrupted_runs_are_not_called_healthy():
+    lost = diagnose(run_dict("lost", loss=[1.0, 0.5], accuracy=[0.7, 0.85]))
+    assert [(f.code, f.severity) for f in lost] == [("lost", "error")]
+    assert lost[0].evidence == {"epochs_run": 2, "epochs_planned": 10}
+    assert "process" in lost[0].title and "partial" in lost[0].explanation
+    interrupted = diagnose(run_dict("interrupted", loss=[1.0, 0.5, 0.3], accuracy=[0.7, 0.85, 0.9]))
+    assert [(f.code, f.severity) for f in interrupted] == [("interrupted", "warning")]
+    assert interrupted[0].title == "Interrupted after 3 of 10 epochs"

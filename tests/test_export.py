@@ -49,3 +49,21 @@ def test_export_onnx_matches_the_model(stored, tmp_path):
     x = ml.load_dataset("digits").x_test[:7]
     out = session.run(None, {session.get_inputs()[0].name: x})[0]
     assert np.allclose(out, run.predict(x), atol=1e-5)
+
+
+def test_export_refuses_unwritable_targets_as_bad_input(stored, tmp_path):
+    from mlplab.errors import BadInput
+    from mlplab.export import export_onnx, export_tensorboard
+    from mlplab.store import Store
+    home, run = stored
+    store = Store(home)
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    with pytest.raises(BadInput, match=f"^--tensorboard {afile}: is a file; expected a folder"):
+        export_tensorboard(store, run.id, afile)
+    (tmp_path / "tb" / run.id).parent.mkdir()
+    (tmp_path / "tb" / run.id).write_text("x")             # where the run's folder would go
+    with pytest.raises(BadInput, match=f"^--tensorboard {tmp_path / 'tb' / run.id}: is a file"):
+        export_tensorboard(store, run.id, tmp_path / "tb")
+    with pytest.raises(BadInput, match=f"^--onnx {tmp_path / 'no' / 'm.onnx'}: the folder {tmp_path / 'no'} does not"):
+        export_onnx(store, run.id, tmp_path / "no" / "m.onnx")

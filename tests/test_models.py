@@ -5,6 +5,7 @@ import keras
 import numpy as np
 import pytest
 
+from mlplab.errors import BadInput
 from mlplab.models import build_model, summary
 from mlplab.spec import load_spec
 
@@ -72,3 +73,65 @@ def test_seeded_initial_weights_follow_the_keras_distributions():
     assert not np.any(model_of('model.init="zeros"').get_weights()[0])
     # biases start at zero whatever the kernel initializer
     assert not np.any(a.get_weights()[1])
+
+
+# ---------------------------------------------------------------- one name per layer, whatever else was built
+
+BN_DROPOUT = ["model.hidden=[32, 16]", "model.batchnorm=true", "model.dropout=0.1"]
+
+
+def test_layer_names_are_stable_and_unique():
+    builds = [model_of(*BN_DROPOUT, input_shape=(64,)) for _ in range(3)]
+    names = [[layer.name for layer in m.layers] for m in builds]
+    assert names[0] == names[1] == names[2] == [
+        "dense_1", "batchnorm_1", "activation_1", "dropout_1",
+        "dense_2", "batchnorm_2", "activation_2", "dropout_2", "output"]
+    assert len(set(names[0])) == len(names[0])
+    assert [v.path for v in builds[0].trainable_variables] == [v.path for v in builds[2].trainable_variables]
+    conv = model_of('model.layers=[{ type = "conv2d", filters = 4, kernel = 3 }, { type = "max_pool", size = 2 }, '
+                    '{ type = "conv2d", filters = 4, kernel = 1 }]', input_shape=(8, 8, 1))
+    assert [layer.name for layer in conv.layers] == ["conv2d_1", "max_pool_1", "conv2d_2", "flatten_1", "output"]
+
+
+def test_summary_stats_and_saved_model_name_the_same_layers(tmp_path):
+    import json
+    import re
+
+    from mlplab.runner import run_experiment
+    from mlplab.store import Store
+    store = Store(tmp_path)
+    model_of(*BN_DROPOUT, input_shape=(64,))          # earlier models in this process must not shift the names
+    result = run_experiment(load_spec(None, [*BN_DROPOUT, "train.epochs=1"]), store)
+    folder = store.artifact_dir(result.run_id)
+    in_summary = re.findall(r"(\w+) \((?:Dense|BatchNormalization|Activation|Dropout)\)",
+                            (folder / "summary.txt").read_text())
+    saved = [layer.name for layer in keras.models.load_model(folder / "model.keras", compile=False).layers]
+    stats = json.loads((folder / "stats.json").read_text())
+    assert in_summary == saved == ["dense_1", "batchnorm_1", "activation_1", "dropout_1",
+                                   "dense_2", "batchnorm_2", "activation_2", "dropout_2", "output"]
+    assert [w.split("/")[-2] for w in stats["weights"]] == ["dense_1", "dense_2", "output"]
+    assert [layer["name"] for layer in stats["layers"]] == ["activation_1", "activation_2"]
+    with np.load(folder / "weights_init.npz") as initial:              # the weight-distribution figure's names
+        assert [k.split("/")[-2] for k in initial.files if k.endswith("kernel")] == ["dense_1", "dense_2", "output"]
+
+
+# ---------------------------------------------------------------- a conv stack too deep for its input
+
+CONV = '{ type = "conv2d", filters = %d, kernel = 3 }'
+POOL = '{ type = "max_pool", size = 2 }'
+
+
+def test_a_conv_stack_too_deep_for_8x8_names_the_layer_and_the_fix():
+    layers = ", ".join([CONV % 16, POOL, CONV % 64, POOL, CONV % 64])       # 8 -> 6 -> 3 -> 1 -> pool: 0
+    with pytest.raises(BadInput) as e:
+        model_of(f"model.layers=[{layers}]", input_shape=(8, 8, 1))
+    assert str(e.value) == ('model.layers[3] (max_pool size 2): its input is 1x1x64, too small for it (the '
+                            'model\'s input is 8x8x1); remove a pooling layer, or give the conv2d layers '
+                            'padding = "same"')
+    with pytest.raises(BadInput, match=r'^model.layers\[2\] \(conv2d kernel 3, padding valid\): its input is '
+                                       r'2x2x16, .*use kernel <= 2 or padding = "same", or remove a pooling layer'):
+        model_of(f"model.layers=[{CONV % 16}, {{ type = \"max_pool\", size = 3 }}, {CONV % 16}]",
+                 input_shape=(8, 8, 1))
+    same = '{ type = "conv2d", filters = 8, kernel = 3, padding = "same" }'
+    ok = model_of(f"model.layers=[{same}, {POOL}, {same}, {POOL}, {same}]", input_shape=(8, 8, 1))
+    assert ok.layers[-2].output.shape[1:] == (2 * 2 * 8,)

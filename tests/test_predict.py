@@ -100,3 +100,73 @@ def test_cli_predict(store, tmp_path, capsys):
     assert main(["predict", "no-such-run", str(f), "--home", str(store.home)]) == 2
     err = capsys.readouterr().err
     assert "bad.png" in err and "no-such-run" in err and "Traceback" not in err
+
+
+# ---------------------------------------------------------------- runs that did not end well
+
+@pytest.fixture(scope="module")
+def bad_store(tmp_path_factory):
+    return Store(tmp_path_factory.mktemp("bad-runs"))
+
+
+@pytest.fixture(scope="module")
+def diverged(bad_store):
+    store = bad_store
+    exp = validate({"data": {"dataset": "digits"}, "model": {"hidden": [16], "init": {"name": "random_normal",
+                                                                                      "stddev": 1e20}},
+                    "train": {"epochs": 1, "early_stopping": False}})
+    [result] = run_experiments([exp], store)
+    assert result.status == "diverged"
+    return store.get_run(result.run_id)
+
+
+def test_predicting_with_a_diverged_run_warns(bad_store, diverged):
+    store = bad_store
+    from mlplab.predict import RunModel, RunStatusWarning
+    acc = diverged["test_accuracy"]
+    with pytest.warns(RunStatusWarning) as caught:
+        model = RunModel(store, diverged["id"])
+    message = str(caught[0].message)
+    assert message == model.warning
+    assert message.startswith(f"run {diverged['id']} has status diverged (test accuracy "
+                              + (f"{acc:.4f})" if acc == acc and acc is not None else "unknown)"))
+
+
+def test_cli_predict_with_a_diverged_run_prints_one_warning_line(bad_store, diverged, tmp_path, capsys):
+    store = bad_store
+    f = tmp_path / "one.png"
+    drawn(1).save(f)
+    assert main(["predict", diverged["id"], str(f), "--home", str(store.home)]) == 0
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"warning: run {diverged['id']} has status diverged")
+    assert captured.out.startswith(f"{f}: ")
+
+
+def test_healthy_runs_predict_without_a_warning(store):
+    import warnings
+
+    from mlplab.predict import RunModel
+    ok = [r for r in store.list_runs() if r["status"] == "ok"][0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert RunModel(store, ok["id"]).warning is None
+
+
+def test_status_warning_names_run_status_and_accuracy():
+    from mlplab.predict import status_warning
+    run = {"id": "r1", "status": "interrupted", "test_accuracy": 0.8512}
+    assert status_warning(run).startswith("run r1 has status interrupted (test accuracy 0.8512): ")
+    assert status_warning({**run, "status": "lost", "test_accuracy": None}).startswith(
+        "run r1 has status lost (test accuracy unknown)")
+    assert status_warning({**run, "status": "stopped"}) is None and status_warning({**run, "status": "ok"}) is None
+
+
+def test_runs_without_a_model_are_bad_input(bad_store):
+    from mlplab.predict import RunModel
+    store = bad_store
+    lost = store.create_run(name="gone", spec={}, dataset="digits", model="64", optimizer="adam",
+                            learning_rate=0.001)
+    store.set_status(lost, "lost")
+    with pytest.raises(BadInput, match=f"^run {lost}: has no trained model \\(status lost\\)$"):
+        RunModel(store, lost)
