@@ -308,8 +308,13 @@ class Run(RunArtifacts):
                            "run.load_model(custom_objects={...})") from None
 
     def predict(self, x) -> np.ndarray:
-        """Class probabilities for inputs shaped as the training inputs."""
+        """Class probabilities for inputs shaped as the training inputs (warns when the run
+        did not end ok or stopped: its model may be garbage)."""
+        import warnings
         from .figures import _predict
+        from .predict import RunStatusWarning, status_warning
+        if (text := status_warning(self.run)):
+            warnings.warn(text, RunStatusWarning, stacklevel=2)
         return _predict(self.model, np.asarray(x, dtype="float32"))
 
     def refresh(self) -> "Run":

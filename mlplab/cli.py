@@ -328,6 +328,9 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from .store import Store
+    if args.out:
+        from .export import check_output_file
+        check_output_file("--out", args.out, (".html",))
     store = Store(args.home)
     if args.sweep:
         from .report import write_sweep_report

@@ -23,18 +23,13 @@ from keras.src.backend.common.variables import initialize_all_variables  # defer
 from keras.src.initializers.random_initializers import compute_fans
 
 from .errors import BadInput
-from .spec import Init, Layer, ModelSpec
+from .spec import INITIALIZERS, Init, Layer, ModelSpec
 
 
 def initializer(init: Init) -> keras.initializers.Initializer:
-    params = {
-        "random_normal": {"mean": init.mean, "stddev": init.stddev},
-        "truncated_normal": {"mean": init.mean, "stddev": init.stddev},
-        "random_uniform": {"minval": init.minval, "maxval": init.maxval},
-        "constant": {"value": init.value},
-    }.get(init.name, {})
-    cls = type(keras.initializers.get(init.name))
-    return cls(**params)
+    """The Keras initializer of a spec's init, with the parameters its name takes."""
+    params = {k: getattr(init, k) for k in INITIALIZERS[init.name]}
+    return keras.initializers.get({"class_name": init.name, "config": params})
 
 
 def regularizer(l1: float, l2: float) -> keras.regularizers.Regularizer | None:

@@ -224,10 +224,12 @@ def _scaler(spec: dict):
     if scale == "none":
         return lambda x: x
     from .data import load_raw
-    options = {k: v for k, v in data.items() if k not in ("dataset", "scale", "validation_split", "flatten")}
+    options = {k: v for k, v in data.items()
+               if k not in ("dataset", "scale", "validation_split", "flatten", "folds", "fold")}
     raw = load_raw(data.get("dataset", "digits"), options)
     n_all = len(raw.x_train)
-    n_fit = n_all - int(n_all * float(data.get("validation_split", 0.1)))
+    split = 0.0 if data.get("folds") else float(data.get("validation_split", 0.1))  # as runner.load_data
+    n_fit = n_all - int(n_all * split)
     if scale in ("unit", "symmetric"):
         if raw.value_range is not None:
             lo, hi = raw.value_range

@@ -260,9 +260,10 @@ def prepare_chunk(chunk: list[Experiment], kinds: list, info) -> tuple[list, lis
     return models, members, _program(chunk[0], models[0], kinds)
 
 
-def train_chunk(chunk: list[Experiment], kinds: list, data: Dataset, on_epoch=None, compiled=None):
-    """Train one chunk as a population: (outcomes, compiled). No store involved."""
-    _, members, program = prepare_chunk(chunk, kinds, data.info)
+def train_chunk(chunk: list[Experiment], kinds: list, data: Dataset, on_epoch=None, compiled=None, prepared=None):
+    """Train one chunk as a population: (outcomes, compiled). No store involved.
+    prepared: what `prepare_chunk` gave for it, when the caller already built it."""
+    _, members, program = prepared or prepare_chunk(chunk, kinds, data.info)
     if compiled is None or compiled.regularized != engine.regularized_variables(members):
         compiled = engine.Compiled(program, data.info.num_classes, engine.regularized_variables(members))
     return engine.train(program, members, data, on_epoch=on_epoch, compiled=compiled), compiled
@@ -332,14 +333,16 @@ def _mark_failed(store: Store, run_ids: list[str], e: BaseException) -> None:
 
 def _run_chunk(plan: GroupPlan, chunk: list[Experiment], real: int, store: Store, sweep_id, on_epoch, on_start,
                compiled) -> tuple[list[RunResult], object]:
-    models, members, _ = prepare_chunk(chunk, plan.kinds, plan.data.info)
+    prepared = prepare_chunk(chunk, plan.kinds, plan.data.info)
+    models, members, _ = prepared
     run_ids = start_runs(store, chunk[:real], plan.data.info, models[0], sweep_id)
     if on_start:
         on_start(chunk[:real])
     log = epoch_logger(store, chunk, run_ids, on_epoch)
     try:
         with store.heartbeat(run_ids):
-            outcomes, compiled = train_chunk(chunk, plan.kinds, plan.data, on_epoch=log, compiled=compiled)
+            outcomes, compiled = train_chunk(chunk, plan.kinds, plan.data, on_epoch=log, compiled=compiled,
+                                             prepared=prepared)
             return finish_runs(store, run_ids, chunk[:real], models, members, outcomes, plan.data), compiled
     except BaseException as e:
         _mark_failed(store, run_ids, e)

@@ -519,13 +519,13 @@ def test_every_initializer_resolves_and_reruns(name):
     assert {k: exp.resolved()["model"]["init"][k] for k in given} == given
 
 
-@pytest.mark.xfail(reason="mlplab/models.py `initializer`: keras.initializers.get('constant') calls "
-                          "Constant.from_config({}) and raises KeyError: 'value'", strict=False)
-def test_constant_initializer_builds_a_model():
+@pytest.mark.parametrize("init, value", [('{ name = "constant", value = 0.1 }', 0.1), ('"constant"', 0.0),
+                                         ('"ones"', 1.0), ('"zeros"', 0.0)])
+def test_constant_initializers_build_a_model(init, value):
     from mlplab.models import build_model
-    exp = load_spec(None, ['model.init={ name = "constant", value = 0.1 }', "model.hidden=[3]"])
+    exp = load_spec(None, [f"model.init={init}", "model.hidden=[3]"])
     model = build_model(exp.model, (2,), 2, exp.train.loss, 0)
-    assert np.allclose(model.layers[0].get_weights()[0], 0.1)
+    assert np.allclose(model.layers[0].get_weights()[0], value)
 
 
 def test_unknown_top_level_section_in_a_file(tmp_path):
