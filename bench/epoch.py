@@ -15,13 +15,14 @@ from __future__ import annotations
 import argparse
 import time
 
-import mlplab._backend  # noqa: F401
+import mlplab.engine.backend  # noqa: F401
 import jax
 import jax.numpy as jnp
 import keras
 
-from mlplab import engine, runner
-from mlplab.spec import load_spec
+from mlplab.engine import train as engine
+from mlplab.training import runner
+from mlplab.spec.schema import load_spec
 
 WIDTHS = [784, 512, 256, 10]
 

@@ -1,7 +1,7 @@
 """What recording the doctor's statistics costs: seconds per epoch with the probe on vs off.
 
 Fashion-MNIST, 784-512-256-10 MLP, Adam, batch 128 (the run of DESIGN.md's measurements).
-The "off" run replaces `mlplab.probe.make_probe` with a probe that computes nothing,
+The "off" run replaces `mlplab.engine.probe.make_probe` with a probe that computes nothing,
 so everything else (evaluation, history, store) is the same. Goal: overhead < 10 %.
 
     MLPLAB_DATA=../shared/datasets .venv/bin/python bench/stats_overhead.py [--epochs 4]
@@ -18,10 +18,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("MLPLAB_DATA", str(Path(__file__).resolve().parents[2] / "shared" / "datasets"))
 
-from mlplab import probe  # noqa: E402
-from mlplab.runner import run_experiment  # noqa: E402
-from mlplab.spec import load_spec  # noqa: E402
-from mlplab.store import Store  # noqa: E402
+from mlplab.engine import probe  # noqa: E402
+from mlplab.training.runner import run_experiment  # noqa: E402
+from mlplab.spec.schema import load_spec  # noqa: E402
+from mlplab.store.store import Store  # noqa: E402
 
 
 def seconds_per_epoch(epochs: int, dataset: str) -> float:

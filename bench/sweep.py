@@ -21,12 +21,14 @@ import argparse
 import tempfile
 import time
 
-import mlplab._backend  # noqa: F401
+import mlplab.engine.backend  # noqa: F401
 
-from mlplab import runner, sweeping as sweep
-from mlplab.models import build_model
-from mlplab.optimizers import keras_optimizer
-from mlplab.store import Store
+from mlplab.training import runner
+from mlplab.training.sweeps import run_sweep
+from mlplab.spec.sweep import expand
+from mlplab.engine.models import build_model
+from mlplab.engine.optimizers import keras_optimizer
+from mlplab.store.store import Store
 
 OPTIMIZERS = ["sgd", "adam", "rmsprop", "adagrad"]
 RATES = [0.001, 0.003, 0.01, 0.03, 0.1, 0.3]
@@ -41,13 +43,13 @@ def grid_a() -> dict:
 def mlplab_sweep(raw: dict) -> float:
     with tempfile.TemporaryDirectory() as home:
         t = time.perf_counter()
-        sweep.run_sweep(raw, Store(home))
+        run_sweep(raw, Store(home))
         return time.perf_counter() - t
 
 
 def keras_one_by_one(raw: dict) -> float:
     """Every configuration of the grid through plain Model.fit, timed end to end."""
-    experiments = [e for c in sweep.expand(raw) for e in c.experiments]
+    experiments = [e for c in expand(raw) for e in c.experiments]
     data = runner.load_data(experiments[0])
     info = data.info
     t = time.perf_counter()
@@ -62,7 +64,7 @@ def keras_one_by_one(raw: dict) -> float:
 
 
 def mlplab_one_by_one(raw: dict) -> float:
-    experiments = [e for c in sweep.expand(raw) for e in c.experiments]
+    experiments = [e for c in expand(raw) for e in c.experiments]
     with tempfile.TemporaryDirectory() as home:
         store = Store(home)
         t = time.perf_counter()
@@ -90,9 +92,9 @@ def main() -> None:
         import ray
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
         with tempfile.TemporaryDirectory() as home:
-            sweep.run_sweep(warm, Store(home), executor="ray")  # warm-up: workers, imports
+            run_sweep(warm, Store(home), executor="ray")  # warm-up: workers, imports
             t = time.perf_counter()
-            sweep.run_sweep(raw, Store(home), executor="ray")
+            run_sweep(raw, Store(home), executor="ray")
             on_ray = time.perf_counter() - t
         print(f"(c) grid (a) on a local Ray instance (2 workers): {on_ray:6.1f} s, "
               f"{on_ray / ours:5.2f}x the local executor's time")

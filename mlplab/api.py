@@ -32,7 +32,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .errors import BadInput
-from .report import RunArtifacts
+from .present.report import RunArtifacts
 from .store import Store
 
 __all__ = ["load_dataset", "run", "sweep", "fit", "runs", "sweeps", "load_run", "load_sweep", "set_home",
@@ -283,7 +283,7 @@ class Run(RunArtifacts):
 
     @property
     def findings(self) -> Findings:
-        from .diagnose import diagnose
+        from .analysis.doctor import diagnose
         return self._once("findings", lambda: Findings(diagnose(self.run, self.stats)))
 
     @property
@@ -294,7 +294,7 @@ class Run(RunArtifacts):
     def load_model(self, *, safe_mode: bool = True, custom_objects: dict | None = None):
         """`keras.models.load_model` of the run's model.keras; `safe_mode=False` for models
         with Lambda layers you trust, `custom_objects` for your own layer classes."""
-        from . import _backend  # noqa: F401
+        from .engine import backend as _backend  # noqa: F401
         import keras
         path = self.folder / "model.keras"
         if not path.exists():
@@ -311,7 +311,7 @@ class Run(RunArtifacts):
         """Class probabilities for inputs shaped as the training inputs (warns when the run
         did not end ok or stopped: its model may be garbage)."""
         import warnings
-        from .figures import _predict
+        from .present.figures import _predict
         from .predict import RunStatusWarning, status_warning
         if (text := status_warning(self.run)):
             warnings.warn(text, RunStatusWarning, stacklevel=2)
@@ -325,7 +325,7 @@ class Run(RunArtifacts):
     # -- the report and its figures
     def report(self, path: str | os.PathLike | None = None, *, embed_samples: int = 2000) -> Path:
         """Write the self-contained HTML report (default: report.html in the run's artifact folder)."""
-        from .report import build_html
+        from .present.report import build_html
         text = build_html(self, list(self.findings), embed_samples=embed_samples)
         if path is None:
             return self.store.write_artifact(self.id, "report.html", text)
@@ -336,7 +336,7 @@ class Run(RunArtifacts):
 
     def figure(self, name: str, **options):
         """Any figure of the report by name (see mlplab.report.FIGURES)."""
-        from .report import figure_for
+        from .present.report import figure_for
         return _figure(figure_for(self, name, **options))
 
     def samples(self, **options):
@@ -385,7 +385,7 @@ class Run(RunArtifacts):
                 f"{'-' if acc is None else f'{acc:.4f}'}>")
 
     def _repr_html_(self) -> str:
-        from .report import _summary_html
+        from .present.report import _summary_html
         return (f"<div><b>mlplab run {html.escape(self.id)}</b>{_summary_html(self.run)}"
                 f"<p><b>Findings</b></p>{self.findings._repr_html_()}</div>")
 
@@ -404,7 +404,7 @@ def runs(*, status: str | None = None, dataset: str | None = None, sweep: str | 
     s = _store(store)
     sweep_id = s.resolve_sweep(sweep) if sweep else None
     rows = s.list_runs(status=status, dataset=dataset, sweep_id=sweep_id, limit=limit)
-    from .status import ROW_KEYS, run_row
+    from .analysis.status import ROW_KEYS, run_row
     columns = [*ROW_KEYS, "result_epoch", "layers"]
     return pd.DataFrame([run_row(r) for r in rows], columns=columns)
 
@@ -424,7 +424,7 @@ def run(spec_or_path: Any = None, overrides: dict | None = None, /, *, store: St
     spec_or_path: a TOML/YAML file, a dict of spec keys, an Experiment, or None (the defaults:
     a 64-64 ReLU MLP on digits). overrides: {"train.learning_rate": 0.01} or train__learning_rate=0.01.
     """
-    from .runner import run_experiment
+    from .training.runner import run_experiment
     from .spec import validate
     raw = _raw(spec_or_path, {**(overrides or {}), **kw_overrides})
     raw.pop("sweep", None)
@@ -452,7 +452,7 @@ class Sweep:
         self.rows: list[dict] = summary.get("rows") or []
         self.note: str | None = summary.get("note")
         self.seconds = summary.get("seconds")
-        from .status import ranking_metric
+        from .analysis.status import ranking_metric
         self.ranked_by: str = summary.get("ranked_by") or ranking_metric(self.rows)  # val_accuracy, else test
 
     @property
@@ -483,7 +483,7 @@ class Sweep:
         return [Run(self.store, r["id"]) for r in self.sweep.get("runs") or []]
 
     def report(self, path: str | os.PathLike | None = None) -> Path:
-        from .report import write_sweep_report
+        from .present.report import write_sweep_report
         return write_sweep_report(self.store, self.id, path)
 
     def __repr__(self) -> str:
@@ -517,7 +517,7 @@ def sweep(spec_or_path: Any = None, grid: dict | None = None, *, repeats: int | 
     if callable(spec_or_path) and not isinstance(spec_or_path, (str, os.PathLike, dict)):
         return _sweep_builder(spec_or_path, grid or {}, data=data if data is not None else "digits",
                               repeats=repeats or 1, store=store, progress=progress, **kw_overrides)
-    from .sweeping import run_sweep
+    from .training.sweeps import run_sweep
     raw = _raw(spec_or_path, kw_overrides)
     if data is not None:
         _merge(raw, {"data.dataset": data})
@@ -531,7 +531,7 @@ def sweep(spec_or_path: Any = None, grid: dict | None = None, *, repeats: int | 
     s = _store(store)
     bar = None
     if progress:
-        from .sweeping import expand
+        from .spec.sweep import expand
         exps = [e for c in expand(raw) for e in c.experiments]
         bar = _progress(True, raw.get("name") or "sweep", sum(e.train.epochs for e in exps))
     result = run_sweep(raw, s, **({"on_epoch": bar} if bar else {}))
@@ -543,8 +543,9 @@ def sweep(spec_or_path: Any = None, grid: dict | None = None, *, repeats: int | 
 
 def _sweep_builder(build: Callable, grid: dict, *, data: Any, repeats: int, store, progress: bool,
                    **fit_kwargs) -> Sweep:
-    from .status import ranking_metric
-    from .sweeping import Config, noise_note, table
+    from .analysis.status import ranking_metric
+    from .analysis.sweep_table import noise_note, table
+    from .spec.sweep import Config
     params = set(inspect.signature(build).parameters)
     keys = list(grid)
     for k in keys:
@@ -613,7 +614,7 @@ def _optimizer_spec(optimizer: Any, learning_rate: float | None) -> dict:
         if kind is None:
             raise BadInput(f"optimizer {type(optimizer).__name__}: mlplab's engine trains with "
                            f"{', '.join(_KERAS_OPTIMIZERS)} (as names or keras instances)")
-        from .optimizers import defaults
+        from .engine.optimizers import defaults
         cfg = optimizer.get_config()
         spec = {"name": kind, **{k: cfg[k] for k in defaults(kind) if k in cfg and not isinstance(cfg[k], dict)}}
         if not isinstance(cfg.get("learning_rate"), (int, float)):
@@ -752,9 +753,9 @@ def fit(model, data: Any = "digits", *, optimizer: Any = "adam", learning_rate: 
     probabilities: softmax over the classes, or one sigmoid unit with loss="binary_crossentropy".
     Like Keras' `fit`, it trains `model` in place; the returned Run holds it as `.model`.
     """
-    from . import _backend  # noqa: F401
+    from .engine import backend as _backend  # noqa: F401
     import keras
-    from .runner import load_data, run_model
+    from .training.runner import load_data, run_model
     from .spec import validate
     if not isinstance(model, keras.Model):
         raise BadInput(f"model {type(model).__name__}: expected a keras.Model (Sequential, functional or subclassed)")

@@ -67,7 +67,7 @@ class EpochPrinter:
 def cmd_run(args: argparse.Namespace) -> int:
     from .spec import load_spec
     exp = load_spec(args.spec, args.set)  # bad specs fail before the slow imports
-    from .runner import EXIT_CODES, run_experiment
+    from .training.runner import EXIT_CODES, run_experiment
     from .store import Store
     store = Store(args.home)
     callbacks = {} if args.json else {
@@ -90,7 +90,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _status(word: str) -> str:
     """A status in its colour (the same colours as the dashboard and reports)."""
-    from .status import STATUSES, worst
+    from .analysis.status import STATUSES, worst
     return f"[bold {STATUSES[worst(word)].color}]{word}[/]"
 
 
@@ -98,7 +98,7 @@ SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
 
 def _print_findings(store, run_id: str, brief: bool) -> None:
-    from .diagnose import load_findings
+    from .analysis.doctor import load_findings
     for f in load_findings(store, run_id):
         if brief and f.severity == "info":
             continue
@@ -138,7 +138,7 @@ class SweepPrinter:
 
 
 def _sweep_table(result) -> Table:
-    from .sweeping import fmt, short
+    from .spec.sweep import fmt, short
     table = Table(box=None, header_style="bold")
     cols = ["rank", *(short(k) for k in result.keys), "train acc", "val acc", "test acc", "result ep", "best ep",
             "status", "seconds", "params", "finding"]
@@ -157,7 +157,8 @@ def _sweep_table(result) -> Table:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from .sweeping import expand, fmt, load_raw, run_sweep
+    from .training.sweeps import run_sweep
+    from .spec.sweep import expand, fmt, load_raw
     raw = load_raw(args.spec, args.set)
     configs = expand(raw)  # bad sweeps fail before training starts
     from .store import Store
@@ -188,7 +189,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from .compare import comparison
+    from .analysis.compare import comparison
     from .store import Store
     if args.out:
         from .export import check_output_file
@@ -197,7 +198,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     runs = [store.get_run(ref) for ref in args.runs]
     doc = comparison(runs)
     if args.out:
-        from .figures import overlaid_curves
+        from .present.figures import overlaid_curves
         overlaid_curves([r["history"] for r in runs], [f"{r['id']} {r['name']}" for r in runs]).savefig(args.out, dpi=100)
         doc["curves_png"] = args.out
     if args.json:
@@ -238,7 +239,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
     sweep_id = store.resolve_sweep(args.sweep) if args.sweep else None
     rows = store.list_runs(status=args.status, dataset=args.dataset, sweep_id=sweep_id, limit=args.limit)
     if args.json:
-        from .status import run_row
+        from .analysis.status import run_row
         _print_json([run_row(r) for r in rows])
     elif not rows and (args.status or args.dataset or sweep_id):
         out.print(f"no runs match (of {len(store.list_runs())} in {store.home})")
@@ -252,7 +253,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     import yaml
     from .store import Store
-    from .diagnose import diagnose, load_stats
+    from .analysis.doctor import diagnose, load_stats
     store = Store(args.home)
     run = store.get_run(args.run)
     findings = diagnose(run, load_stats(store, run["id"]))
@@ -307,7 +308,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from .diagnose import load_findings
+    from .analysis.doctor import load_findings
     from .store import Store
     store = Store(args.home)
     run_id = store.resolve(args.run)
@@ -333,10 +334,10 @@ def cmd_report(args: argparse.Namespace) -> int:
         check_output_file("--out", args.out, (".html",))
     store = Store(args.home)
     if args.sweep:
-        from .report import write_sweep_report
+        from .present.report import write_sweep_report
         path = write_sweep_report(store, args.run, args.out)
     else:
-        from .report import write_report
+        from .present.report import write_report
         path = write_report(store, args.run, args.out)
     if args.json:
         _print_json({"report": str(path)})
@@ -346,7 +347,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_data(args: argparse.Namespace) -> int:
-    from . import data as datasets
+    from .data import datasets
     if args.data_command == "list":
         if args.json:
             _print_json(datasets.DATASETS)
@@ -366,7 +367,7 @@ def cmd_data(args: argparse.Namespace) -> int:
     if args.class_index is not None and not 0 <= args.class_index < n:
         raise BadInput(f"--class {args.class_index}: expected 0..{n - 1} ({', '.join(info.class_names)})")
     out_path = Path(args.out or f"{Path(str(args.name)).stem}-samples.png")
-    from .figures import sample_grid
+    from .present.figures import sample_grid
     fig = sample_grid(ds.x_train, ds.y_train, info.class_names, info.image_shape, class_index=args.class_index,
                       seed=args.seed)
     fig.savefig(out_path, dpi=100)

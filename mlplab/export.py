@@ -75,7 +75,7 @@ def export_tensorboard(store: Store, run_ref: str, out_dir: str | Path) -> Path:
         from tensorboardX import SummaryWriter
     except ImportError:
         raise BadInput("--tensorboard: needs the tensorboardX package: pip install 'mlplab[tensorboard]'") from None
-    from .diagnose import load_stats
+    from .analysis.doctor import load_stats
     run = store.get_run(run_ref)
     folder = check_output_dir("--tensorboard", Path(out_dir) / run["id"])
     folder.mkdir(parents=True, exist_ok=True)
@@ -123,7 +123,7 @@ def _final_weights(artifacts: Path) -> dict[str, np.ndarray]:
     final = _npz(artifacts / "weights_final.npz")
     if final or not (artifacts / "model.keras").exists():
         return final
-    from . import _backend  # noqa: F401
+    from .engine import backend as _backend  # noqa: F401
     import keras
     model = keras.models.load_model(artifacts / "model.keras", compile=False, safe_mode=False)
     return {v.path: np.asarray(v.value) for v in model.trainable_variables}
@@ -138,7 +138,7 @@ def export_onnx(store: Store, run_ref: str, out_file: str | Path, *, safe_mode: 
         import onnx
     except ImportError:
         raise BadInput("--onnx: needs the jax2onnx and onnx packages: pip install 'mlplab[onnx]'") from None
-    from . import _backend  # noqa: F401
+    from .engine import backend as _backend  # noqa: F401
     import jax.numpy as jnp
     import keras
     run = store.get_run(run_ref)

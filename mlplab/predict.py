@@ -193,7 +193,7 @@ class RunModel:
         self.warning = status_warning(run)
         if self.warning:
             warnings.warn(self.warning, RunStatusWarning, stacklevel=2)
-        from . import _backend  # noqa: F401  (JAX backend before keras)
+        from .engine import backend as _backend  # noqa: F401  (JAX backend before keras)
         import keras
         try:
             self.model = keras.saving.load_model(path, safe_mode=True, compile=False)

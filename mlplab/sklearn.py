@@ -23,7 +23,7 @@ def _compiled(exp, program, member, info):
     """The engine's compiled functions for this architecture, reused across fits (a new
     Keras model of the same structure computes the same function)."""
     import json
-    from . import engine
+    from .engine import train as engine
     regularized = engine.regularized_variables([member])
     model = exp.model.model_dump(mode="json", exclude={"init", "l1", "l2"})
     key = json.dumps([model, info.input_shape, info.num_classes, program.loss, program.optimizers, regularized],
@@ -85,9 +85,9 @@ class Classifier(ClassifierMixin, BaseEstimator):
 
     def fit(self, X, y):
         from .data import Dataset, DatasetInfo
-        from .runner import _member, _program
-        from . import engine
-        from .models import build_model, set_weights
+        from .training.runner import _member, _program
+        from .engine import train as engine
+        from .engine.models import build_model, set_weights
         exp = self._experiment()
         X, y = validate_data(self, X, y, dtype=np.float32, ensure_min_samples=1)
         check_classification_targets(y)
@@ -122,7 +122,7 @@ class Classifier(ClassifierMixin, BaseEstimator):
         return self
 
     def predict_proba(self, X):
-        from .figures import _predict
+        from .present.figures import _predict
         check_is_fitted(self)
         X = validate_data(self, X, dtype=np.float32, reset=False)
         if len(X) == 0:

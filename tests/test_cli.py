@@ -111,10 +111,10 @@ def test_runs_show_and_artifacts(home, shared_run):
     assert len(rows) == 5 and [int(r["epoch"]) for r in rows] == [1, 2, 3, 4, 5]
     assert float(rows[-1]["loss"]) == pytest.approx(shared_run["history"]["loss"][-1])
 
-    import mlplab._backend  # noqa: F401  (selects the JAX backend before keras is imported)
+    import mlplab.engine.backend  # noqa: F401  (selects the JAX backend before keras is imported)
     import keras
-    from mlplab.runner import load_data
-    from mlplab.spec import load_spec
+    from mlplab.training.runner import load_data
+    from mlplab.spec.schema import load_spec
 
     model = keras.models.load_model(folder / "model.keras")
     assert model.count_params() == 8970

@@ -1,4 +1,4 @@
-"""mlplab.data: built-in data sets, user files, checks and preprocessing."""
+"""mlplab.data.datasets: built-in data sets, user files, checks and preprocessing."""
 import gzip
 import os
 import struct
@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mlplab import data
+from mlplab.data import datasets as data
 from mlplab.errors import BadInput
-from mlplab.data import (DATASETS, RawData, check_raw, find_files, load_dataset, load_raw,
+from mlplab.data.datasets import (DATASETS, RawData, check_raw, find_files, load_dataset, load_raw,
                          prepare, read_idx)
 
 SHARED = os.environ.get("MLPLAB_DATA", "/work/shared/datasets")
@@ -465,7 +465,7 @@ def test_warnings_for_imbalance_and_sorted_rows():
 # ---------------------------------------------------------------- figures
 
 def test_sample_grid_for_images_and_points():
-    from mlplab.figures import sample_grid
+    from mlplab.present.figures import sample_grid
     ds = load_dataset("digits")
     fig = sample_grid(ds.x_train, ds.y_train, ds.info.class_names, (8, 8), n=9, class_index=3)
     titles = [ax.get_title() for ax in fig.axes if ax.images]

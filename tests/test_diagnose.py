@@ -3,11 +3,11 @@ import json
 
 import pytest
 
-from mlplab.diagnose import Finding, diagnose, load_findings
-from mlplab.runner import run_experiment
-from mlplab.spec import load_spec
-from mlplab.status import chance_level, divergence
-from mlplab.store import Store
+from mlplab.analysis.doctor import Finding, diagnose, load_findings
+from mlplab.training.runner import run_experiment
+from mlplab.spec.schema import load_spec
+from mlplab.analysis.status import chance_level, divergence
+from mlplab.store.store import Store
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from importlib.metadata import version
 import numpy as np
 import pytest
 
-from mlplab import figures
+from mlplab.present import figures
 from mlplab.cli import main
 
 

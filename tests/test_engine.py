@@ -2,10 +2,11 @@
 import numpy as np
 import pytest
 
-from mlplab import engine, runner
-from mlplab.models import build_model, set_weights
-from mlplab.optimizers import keras_optimizer
-from mlplab.spec import load_spec
+from mlplab.engine import train as engine
+from mlplab.training import runner
+from mlplab.engine.models import build_model, set_weights
+from mlplab.engine.optimizers import keras_optimizer
+from mlplab.spec.schema import load_spec
 
 import keras
 

@@ -54,7 +54,7 @@ def test_export_onnx_matches_the_model(stored, tmp_path):
 def test_export_refuses_unwritable_targets_as_bad_input(stored, tmp_path):
     from mlplab.errors import BadInput
     from mlplab.export import export_onnx, export_tensorboard
-    from mlplab.store import Store
+    from mlplab.store.store import Store
     home, run = stored
     store = Store(home)
     afile = tmp_path / "afile"

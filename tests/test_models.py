@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from mlplab.errors import BadInput
-from mlplab.models import build_model, summary
-from mlplab.spec import load_spec
+from mlplab.engine.models import build_model, summary
+from mlplab.spec.schema import load_spec
 
 
 def model_of(*overrides, input_shape=(784,), classes=10, seed=0):
@@ -97,8 +97,8 @@ def test_summary_stats_and_saved_model_name_the_same_layers(tmp_path):
     import json
     import re
 
-    from mlplab.runner import run_experiment
-    from mlplab.store import Store
+    from mlplab.training.runner import run_experiment
+    from mlplab.store.store import Store
     store = Store(tmp_path)
     model_of(*BN_DROPOUT, input_shape=(64,))          # earlier models in this process must not shift the names
     result = run_experiment(load_spec(None, [*BN_DROPOUT, "train.epochs=1"]), store)

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from mlplab import optimizers
+from mlplab.engine import optimizers
 from mlplab.errors import BadInput
 
 import keras  # after mlplab, which selects the JAX backend

@@ -9,9 +9,9 @@ from PIL import Image, ImageDraw
 from mlplab.cli import main
 from mlplab.errors import BadInput
 from mlplab.predict import load_image, predict_image, prepare_image
-from mlplab.runner import run_experiments
-from mlplab.spec import validate
-from mlplab.store import Store
+from mlplab.training.runner import run_experiments
+from mlplab.spec.schema import validate
+from mlplab.store.store import Store
 
 
 def png(img: Image.Image, fmt: str = "PNG") -> bytes:

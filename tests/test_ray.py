@@ -9,8 +9,8 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-from mlplab import sweeping  # noqa: E402
-from mlplab.store import Store  # noqa: E402
+from mlplab.training import sweeps as sweeping  # noqa: E402
+from mlplab.store.store import Store  # noqa: E402
 
 SPEC = {"train": {"epochs": 3, "early_stopping": False},
         "sweep": {"grid": {"model.hidden": [[16], [32]], "train.learning_rate": [0.003, 0.03]}}}

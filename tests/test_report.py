@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from mlplab import figures
-from mlplab.report import SECTIONS, RunArtifacts, figure_for, write_report
-from mlplab.runner import run_experiment
-from mlplab.spec import load_spec
-from mlplab.store import Store
+from mlplab.present import figures
+from mlplab.present.report import SECTIONS, RunArtifacts, figure_for, write_report
+from mlplab.training.runner import run_experiment
+from mlplab.spec.schema import load_spec
+from mlplab.store.store import Store
 
 CNN = ('model.layers=[{ type = "conv2d", filters = 8, kernel = 3, activation = "relu" }, '
        '{ type = "max_pool", size = 2 }, { type = "flatten" }, { type = "dense", units = 32, activation = "relu" }]')

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from mlplab.errors import BadInput
-from mlplab.spec import INITIALIZERS, Experiment, load_spec, parse_value, set_dotted, validate
+from mlplab.spec.schema import INITIALIZERS, Experiment, load_spec, parse_value, set_dotted, validate
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "examples").glob("*.toml"))
@@ -236,7 +236,8 @@ def test_data_options_of_generated_sets_pass_through():
 
 
 def test_data_option_names_agree_with_the_loader():
-    from mlplab import data, spec
+    from mlplab.data import datasets as data
+    from mlplab.spec import schema as spec
     assert spec.COSINE2D_OPTIONS == data.COSINE2D_OPTIONS
     assert set(inspect.signature(data.cosine2d).parameters) == set(spec.COSINE2D_OPTIONS)
 
@@ -350,8 +351,8 @@ def test_python_api_nested_overrides_are_set_in_their_section():
 
 
 def test_sweep_points_override_the_files_learning_rate():
-    from mlplab.spec import read_file
-    from mlplab.sweeping import expand
+    from mlplab.spec.schema import read_file
+    from mlplab.spec.sweep import expand
     raw = read_file(SGD_EXAMPLE)
     raw["sweep"] = {"grid": {"train.learning_rate": [0.01, 0.1]}}
     rates = [c.experiments[0].train.lr for c in expand(raw)]
@@ -454,7 +455,7 @@ def test_shorthand_keys_with_layers_are_refused(key, value, shown, advice):
 
 
 def test_a_sweep_over_a_shorthand_key_with_layers_is_refused():
-    from mlplab.sweeping import expand
+    from mlplab.spec.sweep import expand
     raw = {"model": {"layers": [{"type": "dense", "units": 8}]},
            "sweep": {"grid": {"model.activation": ["relu", "tanh"]}}}
     with pytest.raises(BadInput, match='model.activation = "relu": does not apply when model.layers is given'):
@@ -522,7 +523,7 @@ def test_every_initializer_resolves_and_reruns(name):
 @pytest.mark.parametrize("init, value", [('{ name = "constant", value = 0.1 }', 0.1), ('"constant"', 0.0),
                                          ('"ones"', 1.0), ('"zeros"', 0.0)])
 def test_constant_initializers_build_a_model(init, value):
-    from mlplab.models import build_model
+    from mlplab.engine.models import build_model
     exp = load_spec(None, [f"model.init={init}", "model.hidden=[3]"])
     model = build_model(exp.model, (2,), 2, exp.train.loss, 0)
     assert np.allclose(model.layers[0].get_weights()[0], value)
@@ -584,8 +585,8 @@ def _grid_points(exp: Experiment) -> list[Experiment]:
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.name for p in EXAMPLES])
 def test_example_is_valid_documented_and_builds(path):
-    from mlplab.models import build_model
-    from mlplab.runner import load_data
+    from mlplab.engine.models import build_model
+    from mlplab.training.runner import load_data
 
     text = path.read_text()
     assert text.startswith("#") and "Run: mlplab" in text, "start with a comment: what it shows, how to run it"
@@ -623,7 +624,7 @@ def test_example_specifics():
 
 
 def test_stored_specs_of_older_versions_with_layers_still_load():
-    from mlplab.spec import stored_experiment
+    from mlplab.spec.schema import stored_experiment
     old = load_spec(None, ['model.layers=[{ type = "dense", units = 16 }]']).resolved()
     old["model"].update({"hidden": [64, 64], "activation": "relu", "dropout": 0.0, "batchnorm": False})
     exp = stored_experiment(old)

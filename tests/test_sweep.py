@@ -6,9 +6,11 @@ import sys
 import numpy as np
 import pytest
 
-from mlplab import engine, runner, sweeping as sweep
+from mlplab.engine import train as engine
+from mlplab.training import runner
+from mlplab.spec import sweep
 from mlplab.errors import BadInput
-from mlplab.store import Store
+from mlplab.store.store import Store
 
 
 def test_grid_is_the_cartesian_product_and_repeats_change_the_seed():

@@ -8,10 +8,10 @@ import pytest
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from mlplab import figures
-from mlplab.report import SWEEP_SECTIONS, write_sweep_report
-from mlplab.store import Store
-from mlplab.sweeping import run_sweep
+from mlplab.present import figures
+from mlplab.present.report import SWEEP_SECTIONS, write_sweep_report
+from mlplab.store.store import Store
+from mlplab.training.sweeps import run_sweep
 
 GRID = {"train": {"epochs": 3},
         "sweep": {"grid": {"train.optimizer": ["sgd", "adam"], "train.learning_rate": [0.01, 0.1]}, "repeats": 2}}

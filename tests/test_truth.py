@@ -16,9 +16,9 @@ import pytest
 import mlplab as ml
 from mlplab import cli
 from mlplab.errors import BadInput
-from mlplab.status import (EXIT_CODES, STATUSES, at_chance, divergence, exit_code, rank, result_epoch, run_row,
+from mlplab.analysis.status import (EXIT_CODES, STATUSES, at_chance, divergence, exit_code, rank, result_epoch, run_row,
                            worst)
-from mlplab.store import Store, _alive, gone
+from mlplab.store.store import Store, _alive, gone
 
 
 def cli_json(*argv: str):
@@ -163,7 +163,7 @@ def test_loss_plateau_ends_diverged_with_exit_1(tmp_path, capsys):
 
 
 def test_ctrl_c_before_the_first_epoch_is_interrupted(tmp_path, monkeypatch):
-    import mlplab.runner as runner
+    import mlplab.training.runner as runner
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
@@ -277,8 +277,8 @@ def test_sweep_without_validation_says_it_ranks_by_test(tmp_path, capsys):
 
 def test_cross_validation_folds_count_their_own_classes():
     import numpy as np
-    from mlplab.data import load_dataset
-    from mlplab.runner import cross_validation_fold
+    from mlplab.data.datasets import load_dataset
+    from mlplab.training.runner import cross_validation_fold
     data = load_dataset("digits", validation_split=0.0)
     fold = cross_validation_fold(data, 5, 2)
     counts = fold.info.class_counts

@@ -10,9 +10,9 @@ pytest.importorskip("fastapi")
 pytest.importorskip("httpx")
 from fastapi.testclient import TestClient  # noqa: E402
 
-from mlplab.runner import run_experiments  # noqa: E402
-from mlplab.spec import validate  # noqa: E402
-from mlplab.store import Store  # noqa: E402
+from mlplab.training.runner import run_experiments  # noqa: E402
+from mlplab.spec.schema import validate  # noqa: E402
+from mlplab.store.store import Store  # noqa: E402
 from mlplab.web import create_app  # noqa: E402
 
 
@@ -107,14 +107,14 @@ def test_figures_and_report(client, ids, monkeypatch, tmp_path):
     assert r.status_code == 200 and r.headers["content-type"] == "image/png" and r.content[:4] == b"\x89PNG"
     assert client.get(f"/runs/{ids[0]}/figures/mistakes.png").status_code == 200
     assert client.get(f"/runs/{ids[0]}/figures/nonsense.png").status_code == 404
-    import mlplab.report
+    import mlplab.present.report
     calls = []
 
     def quick_report(store, ref, out=None):  # the real one draws every figure (t-SNE too): tested in test_report
         calls.append(ref)
         (tmp_path / "report.html").write_text("<html>report of " + ref + "</html>")
         return tmp_path / "report.html"
-    monkeypatch.setattr(mlplab.report, "write_report", quick_report)
+    monkeypatch.setattr(mlplab.present.report, "write_report", quick_report)
     r = client.get(f"/runs/{ids[0]}/report")
     assert r.status_code == 200 and "<html" in r.text.lower() and calls == [ids[0]]
 

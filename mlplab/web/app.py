@@ -36,8 +36,8 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import BadInput
-from ..status import STATUSES, ranking_metric, run_row, status_css, worst
-from ..store import Store, _jsonable
+from ..analysis.status import STATUSES, ranking_metric, run_row, status_css, worst
+from ..store.store import Store, _jsonable
 
 HERE = Path(__file__).parent
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$")
@@ -336,7 +336,7 @@ def create_app(home: str | os.PathLike | None = None) -> FastAPI:
         return {k: _finite(v) if isinstance(v, float) else v for k, v in run_row(r).items()}
 
     def experiment_data(run: dict):
-        from ..runner import load_data
+        from ..training.runner import load_data
         from ..spec import stored_experiment
         exp = stored_experiment(run["spec"])
         key = json.dumps(exp.data.model_dump(mode="json"), sort_keys=True) + str(exp.model.convolutional)
@@ -387,7 +387,7 @@ def create_app(home: str | os.PathLike | None = None) -> FastAPI:
 
     @app.get("/api/runs/{run_id}")
     def api_run(run_id: str):
-        from ..diagnose import diagnose, load_stats
+        from ..analysis.doctor import diagnose, load_stats
         run = get_run(run_id)
         findings = diagnose(run, load_stats(store, run["id"])) if run["status"] != "running" else []
         return _json({**{k: _finite(v) if isinstance(v, float) else v for k, v in run.items() if k != "history"},
@@ -436,7 +436,7 @@ def create_app(home: str | os.PathLike | None = None) -> FastAPI:
 
     @app.get("/runs/{run_id}", response_class=HTMLResponse)
     def run_page(request: Request, run_id: str):
-        from ..diagnose import diagnose, load_stats
+        from ..analysis.doctor import diagnose, load_stats
         run = get_run(run_id)
         if run["status"] == "running":
             return RedirectResponse(f"/runs/{run['id']}/live", status_code=303)
@@ -459,7 +459,7 @@ def create_app(home: str | os.PathLike | None = None) -> FastAPI:
 
     @app.get("/runs/{run_id}/figures/{name}.png")
     def figure(run_id: str, name: str):
-        from ..report import RunArtifacts, figure_for
+        from ..present.report import RunArtifacts, figure_for
         run = get_run(run_id)
         if name not in FIGURE_NAMES:
             raise NotFound(f"figure {name!r}: expected one of {', '.join(FIGURE_NAMES)}")
@@ -487,7 +487,7 @@ def create_app(home: str | os.PathLike | None = None) -> FastAPI:
 
     @app.get("/runs/{run_id}/report", response_class=HTMLResponse)
     def report(run_id: str):
-        from ..report import write_report
+        from ..present.report import write_report
         run = get_run(run_id)
         with _figure_lock:
             path = write_report(store, run["id"])
@@ -496,7 +496,7 @@ def create_app(home: str | os.PathLike | None = None) -> FastAPI:
     # ------------------------------------------------------------ compare and sweeps
 
     def _compare_doc(ids: list[str]) -> tuple[list[dict], dict]:
-        from ..compare import comparison
+        from ..analysis.compare import comparison
         ids = [i for part in ids for i in part.split(",") if i]
         if len(ids) < 2:
             raise BadInput("compare: select at least two runs (?run=ID&run=ID)")

@@ -15,15 +15,15 @@ from typing import Callable
 import numpy as np
 import yaml
 
-from . import engine
-from .data import Dataset, load_dataset
-from .errors import BadInput
-from .evaluate import evaluate
-from .models import build_model, count_params, regularization, set_weights, summary
-from .optimizers import STATIC, defaults, keras_optimizer
-from .spec import Experiment, describe_model
-from .status import EXIT_CODES, describe_result, status_of  # noqa: F401  (EXIT_CODES: the CLI's)
-from .store import Store
+from ..engine import train as engine
+from ..data import Dataset, load_dataset
+from ..errors import BadInput
+from ..analysis.evaluate import evaluate
+from ..engine.models import build_model, count_params, regularization, set_weights, summary
+from ..engine.optimizers import STATIC, defaults, keras_optimizer
+from ..spec import Experiment, describe_model
+from ..analysis.status import EXIT_CODES, describe_result, status_of  # noqa: F401  (EXIT_CODES: the CLI's)
+from ..store import Store
 
 
 @dataclass

@@ -25,9 +25,9 @@ import numpy as np
 import yaml
 
 from . import figures
-from .diagnose import Finding, diagnose, load_stats
-from .status import STATUSES, ranking_metric, worst
-from .store import Store
+from ..analysis.doctor import Finding, diagnose, load_stats
+from ..analysis.status import STATUSES, ranking_metric, worst
+from ..store import Store
 
 SECTIONS = ("summary", "findings", "spec", "data", "learning-curves", "confusion-matrix", "per-class",
             "mistakes", "probabilities", "class-histograms", "weights", "training-statistics",
@@ -63,18 +63,18 @@ class RunArtifacts:
 
     @property
     def experiment(self):
-        from .spec import stored_experiment
+        from ..spec import stored_experiment
         return self._once("experiment", lambda: stored_experiment(self.run["spec"]))
 
     @property
     def data(self):
-        from .runner import load_data
+        from ..training.runner import load_data
         return self._once("data", lambda: load_data(self.experiment))
 
     @property
     def model(self):
         def load():
-            from . import _backend  # noqa: F401  (JAX backend before keras)
+            from ..engine import backend as _backend  # noqa: F401  (JAX backend before keras)
             import keras
             return keras.models.load_model(self.folder / "model.keras", compile=False)
         return self._once("model", load)
@@ -365,7 +365,7 @@ table.grid tr.best td:first-child{box-shadow:inset 4px 0 #1a7f37}
 
 
 def _config_label(values: dict, *, rank: int | None = None) -> str:
-    from .sweeping import fmt, short
+    from ..spec.sweep import fmt, short
     text = " ".join(f"{short(k)}={fmt(v)}" for k, v in values.items())
     return f"#{rank} {text}" if rank is not None else text
 
@@ -416,7 +416,7 @@ def _heatmap_axes(rows: list[dict], keys: list[str]) -> tuple[str, str]:
 
 
 def build_sweep_html(store: Store, sweep: dict, out_dir: Path) -> str:
-    from .sweeping import short
+    from ..spec.sweep import short
     summary = sweep.get("summary") or {}
     rows: list[dict] = summary.get("rows") or []
     spec = sweep.get("spec") or {}
@@ -579,7 +579,7 @@ def _json_key(v) -> str:
 
 
 def _config_value(v) -> str:
-    from .sweeping import fmt
+    from ..spec.sweep import fmt
     if isinstance(v, dict):
         return ", ".join(f"{k}={fmt(x)}" for k, x in v.items())
     return fmt(v)

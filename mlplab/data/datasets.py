@@ -36,7 +36,7 @@ from typing import Iterator
 
 import numpy as np
 
-from .errors import BadInput
+from ..errors import BadInput
 
 DATASETS: dict[str, str] = {
     "digits": "scikit-learn's 8x8 handwritten digits: 1797 images, values 0..16, 10 classes",

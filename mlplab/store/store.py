@@ -45,8 +45,8 @@ import uuid
 from pathlib import Path
 from typing import Any, Iterator
 
-from .errors import BadInput
-from .status import STATUSES as _STATUSES
+from ..errors import BadInput
+from ..analysis.status import STATUSES as _STATUSES
 
 __all__ = ["Store", "STATUSES", "SCHEMA_VERSION", "default_home", "new_id"]
 

@@ -12,7 +12,7 @@ import inspect
 from dataclasses import dataclass
 from typing import Callable
 
-from . import _backend  # noqa: F401
+from . import backend as _backend  # noqa: F401
 import jax
 import jax.numpy as jnp
 import keras

@@ -16,7 +16,7 @@ import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from .errors import BadInput  # noqa: E402
+from ..errors import BadInput  # noqa: E402
 
 
 def sample_grid(x, y, class_names, image_shape, *, n=25, class_index=None, seed=0,

@@ -721,7 +721,7 @@ def diagnose(run: dict, stats: dict | None = None) -> list[Finding]:
 
 def load_stats(store, run_id: str) -> dict | None:
     """The run's stats.json, or None when it has none."""
-    from .store import loads
+    from ..store import loads
     path = store.artifact_dir(store.resolve(run_id)) / "stats.json"
     return loads(path.read_text()) if path.exists() else None
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 import os
 from typing import Callable
 
-from .errors import BadInput
+from ..errors import BadInput
 from .runner import GroupPlan, RunResult, finish_runs, prepare_chunk, start_runs, train_chunk
-from .store import Store
+from ..store import Store
 
 RETRIES = 2
 
@@ -41,7 +41,7 @@ def connect(address: str | None = None, num_cpus: int | None = None):
 
 def _train_task(chunk, kinds, data):
     """Runs in a Ray worker: train one chunk, return its outcomes (plain data)."""
-    from . import _backend  # noqa: F401
+    from ..engine import backend as _backend  # noqa: F401
     return train_chunk(chunk, kinds, data)[0]
 
 

@@ -20,16 +20,17 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from . import _backend  # noqa: F401
+from . import backend as _backend  # noqa: F401
 import jax
 import jax.numpy as jnp
 import keras
 import numpy as np
 
-from . import optimizers, probe
-from .data import Dataset
-from .spec import EarlyStopping
-from .status import chance_level, divergence, result_epoch
+from . import optimizers
+from . import probe
+from ..data import Dataset
+from ..spec import EarlyStopping
+from ..analysis.status import chance_level, divergence, result_epoch
 
 EVAL_CHUNK = 2048          # rows per inference-mode batch
 TRAIN_EVAL_ROWS = 10_000   # inference-mode train metrics: a fixed sample of at most this many rows

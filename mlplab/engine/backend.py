@@ -1,7 +1,7 @@
 """Make sure Keras runs on JAX before anything imports it."""
 import os
 
-from .errors import MlplabError
+from ..errors import MlplabError
 
 _wanted = os.environ.setdefault("KERAS_BACKEND", "jax")
 if _wanted != "jax":

@@ -17,7 +17,7 @@ import yaml
 from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_serializer,
                       model_validator)
 
-from .errors import BadInput
+from ..errors import BadInput
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh", "softmax", "linear", "elu", "gelu", "leaky_relu", "selu", "softplus", "swish")
 INITIALIZERS = {
@@ -234,7 +234,7 @@ class Optimizer(_Strict):
 
     def settings(self) -> dict[str, float | bool]:
         """Every parameter of this optimizer, Keras defaults filled in."""
-        from .optimizers import defaults
+        from ..engine.optimizers import defaults
         values = defaults(self.name)
         values.update({k: v for k, v in self.model_dump().items() if k in values and v is not None})
         return values

@@ -15,15 +15,15 @@ import re
 from contextlib import redirect_stdout
 from typing import Any
 
-from . import _backend  # noqa: F401  (KERAS_BACKEND=jax before keras)
+from . import backend as _backend  # noqa: F401  (KERAS_BACKEND=jax before keras)
 import keras
 import numpy as np
 
 from keras.src.backend.common.variables import initialize_all_variables  # deferred init (see `initialize`)
 from keras.src.initializers.random_initializers import compute_fans
 
-from .errors import BadInput
-from .spec import INITIALIZERS, Init, Layer, ModelSpec
+from ..errors import BadInput
+from ..spec import INITIALIZERS, Init, Layer, ModelSpec
 
 
 def initializer(init: Init) -> keras.initializers.Initializer:

@@ -1,4 +1,4 @@
-"""A spec's [sweep] section -> the list of experiments it stands for, and the table that answers it.
+"""A spec's [sweep] section -> the configurations it stands for, each a list of experiments.
 
     [sweep]
     grid = { "train.optimizer" = ["sgd", "adam"], "train.learning_rate" = [0.001, 0.01, 0.1] }
@@ -6,8 +6,7 @@
     repeats = 3          # seeds per configuration: seed, seed+1, ...
     folds = 5            # k-fold cross-validation on the training rows (as GridSearchCV)
 
-Every configuration is an ordinary experiment; the runner trains those that
-share a compiled program as one population.
+Every configuration is an ordinary experiment; training.sweeps trains them.
 """
 from __future__ import annotations
 
@@ -19,9 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import BadInput, RunFailed
-from .spec import Experiment, set_dotted, validate
-from .status import combined, rank, status_of
+from ..errors import BadInput
+from .schema import Experiment, set_dotted, validate, read_file, apply_override
 
 DISTRIBUTIONS = ("uniform", "log_uniform", "choice")
 
@@ -134,124 +132,9 @@ def fmt(v: Any) -> str:
     return str(v)
 
 
-# ---------------------------------------------------------------- the comparison table
-
-def _mean_std(values: list[float]) -> tuple[float, float]:
-    finite = [v for v in values if v is not None and math.isfinite(v)]
-    if not finite:
-        return float("nan"), float("nan")
-    return float(np.mean(finite)), float(np.std(finite, ddof=1)) if len(finite) > 1 else 0.0
-
-
-def table(configs: list[Config], results: list[list[Any]]) -> list[dict[str, Any]]:
-    """One row per configuration (mean and spread over repeats and folds), best first
-    (mlplab.status.rank). Every number is the runs' result (mlplab.status): the weights
-    each run ends with, exactly what `runs`, `show` and the API report for them.
-
-    results[i] are the RunResults of configs[i]'s experiments.
-    """
-    rows = []
-    for config, runs in zip(configs, results):
-        row: dict[str, Any] = {"values": config.values, "runs": [r.run_id for r in runs]}
-        for split in ("train", "val", "test"):
-            mean, std = _mean_std([r.result.get(f"{split}_accuracy", math.nan) for r in runs])
-            row[f"{split}_accuracy"], row[f"{split}_accuracy_std"] = mean, std
-        row["val_loss"] = _mean_std([r.result.get("val_loss", math.nan) for r in runs])[0]
-        row["result_epoch"] = _mean_std([r.result.get("epoch") or math.nan for r in runs])[0]
-        row["best_epoch"] = _mean_std([r.best_epoch or math.nan for r in runs])[0]
-        row["status"] = combined([r.status for r in runs])
-        row["seconds"] = float(sum(r.seconds for r in runs))
-        row["params"] = runs[0].params
-        rows.append(row)
-    return rank(rows)[0]
-
-
-def headline(store, run_id: str) -> tuple[str, str]:
-    """The code and title of the doctor's most important finding for a run (errors first), or ("", "")."""
-    from .diagnose import load_findings
-    serious = [f for f in load_findings(store, run_id) if f.severity != "info"]
-    return (serious[0].code, serious[0].title) if serious else ("", "")
-
-
-def noise_note(rows: list[dict[str, Any]]) -> str | None:
-    """Is the best configuration ahead by more than the seed noise? (repeats > 1 only)"""
-    key = rank(rows)[1] if rows else "val_accuracy"
-    if len(rows) < 2 or not rows[0][f"{key}_std"] or len(rows[0]["runs"]) < 2:
-        return None
-    best, second = rows[0], rows[1]
-    gap = best[key] - second[key]
-    noise = max(best[f"{key}_std"], second[f"{key}_std"])
-    verdict = "larger than" if gap > 2 * noise else "within"
-    return (f"best vs second: {key.replace('_', ' ').replace('val ', 'validation ')} gap {gap:.4f}, "
-            f"seed spread {noise:.4f}: the difference is {verdict} the seed noise")
-
-
-# ---------------------------------------------------------------- running
-
-@dataclass
-class SweepResult:
-    sweep_id: str
-    name: str
-    keys: list[str]
-    rows: list[dict[str, Any]]
-    note: str | None
-    seconds: float
-
-    @property
-    def best(self) -> dict[str, Any]:
-        return self.rows[0]
-
-    @property
-    def ranked_by(self) -> str:
-        """The metric the rows are ranked by: val_accuracy, or test_accuracy without a validation split."""
-        return rank(list(self.rows))[1]
-
-    def to_json(self) -> dict[str, Any]:
-        return {"sweep_id": self.sweep_id, "name": self.name, "keys": self.keys, "ranked_by": self.ranked_by,
-                "rows": self.rows, "best": self.best, "note": self.note, "seconds": round(self.seconds, 3)}
-
-
 def load_raw(path: str | None, overrides: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
-    from .spec import apply_override, read_file
+    """A spec file (or none) with --set overrides applied, not yet validated (it may hold a [sweep])."""
     raw = read_file(path) if path else {}
     for assignment in overrides:
         apply_override(raw, assignment)
     return raw
-
-
-def run_sweep(raw: dict[str, Any], store, executor: str = "local", address: str | None = None,
-              **callbacks) -> SweepResult:
-    """Train every configuration of the spec's [sweep]; every member is an ordinary stored run."""
-    import time
-    from .runner import run_experiments
-    configs = expand(raw)
-    keys = list(configs[0].values)
-    experiments = [e for c in configs for e in c.experiments]
-    budget = (raw.get("sweep") or {}).get("memory_gb")
-    name = raw.get("name") or f"sweep over {', '.join(keys)}"
-    sweep_id = store.create_sweep(name=name, spec=raw)
-    t0 = time.perf_counter()
-    status = "failed"
-    try:
-        kwargs = {"memory_budget": float(budget) * 2**30} if budget else {}
-        results = run_experiments(experiments, store, sweep_id=sweep_id, executor=executor, address=address,
-                                  **callbacks, **kwargs)
-        if any(r.status == "interrupted" for r in results):
-            raise KeyboardInterrupt  # Ctrl-C inside training: the trained members are stored
-        if len(results) < len(experiments):
-            raise RunFailed(f"sweep {sweep_id}: {len(experiments) - len(results)} of {len(experiments)} runs failed; "
-                            f"mlplab runs --sweep {sweep_id} --status failed")
-        status = "ok"
-    except BaseException as e:
-        status = status_of(e)
-        raise
-    finally:
-        if status != "ok":
-            store.finish_sweep(sweep_id, status=status, summary={})
-    by_exp = {id(r.experiment): r for r in results}
-    rows = table(configs, [[by_exp[id(e)] for e in c.experiments] for c in configs])
-    for row in rows:
-        row["finding"], row["finding_title"] = headline(store, row["runs"][0])
-    result = SweepResult(sweep_id, name, keys, rows, noise_note(rows), time.perf_counter() - t0)
-    store.finish_sweep(sweep_id, status="ok", summary=result.to_json())
-    return result

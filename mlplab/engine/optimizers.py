@@ -36,8 +36,8 @@ from typing import Any, Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from . import _backend  # noqa: F401  (selects the JAX backend before keras loads)
-from .errors import BadInput
+from . import backend as _backend  # noqa: F401  (selects the JAX backend before keras loads)
+from ..errors import BadInput
 
 NAMES = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
 

@@ -1,0 +1,6 @@
+"""The engine: spec'd models -> real Keras models, trained as populations on JAX.
+
+The only stage that imports JAX and Keras for training: models (build a
+keras.Model), optimizers (Keras' maths as pure JAX functions), probe (cheap
+per-epoch statistics) and train (one compiled program per population).
+"""

@@ -1,0 +1,1 @@
+"""Presenting stored runs: figures and self-contained HTML reports."""

@@ -1,0 +1,78 @@
+"""Train a spec's [sweep]: every configuration an ordinary stored run, then the table."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from ..analysis.status import rank, status_of
+from ..analysis.sweep_table import noise_note, table
+from ..errors import RunFailed
+from ..spec.sweep import expand
+from .runner import run_experiments
+
+
+def headline(store, run_id: str) -> tuple[str, str]:
+    """The code and title of the doctor's most important finding for a run (errors first), or ("", "")."""
+    from ..analysis.doctor import load_findings
+    serious = [f for f in load_findings(store, run_id) if f.severity != "info"]
+    return (serious[0].code, serious[0].title) if serious else ("", "")
+
+
+@dataclass
+class SweepResult:
+    sweep_id: str
+    name: str
+    keys: list[str]
+    rows: list[dict[str, Any]]
+    note: str | None
+    seconds: float
+
+    @property
+    def best(self) -> dict[str, Any]:
+        return self.rows[0]
+
+    @property
+    def ranked_by(self) -> str:
+        """The metric the rows are ranked by: val_accuracy, or test_accuracy without a validation split."""
+        return rank(list(self.rows))[1]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"sweep_id": self.sweep_id, "name": self.name, "keys": self.keys, "ranked_by": self.ranked_by,
+                "rows": self.rows, "best": self.best, "note": self.note, "seconds": round(self.seconds, 3)}
+
+
+def run_sweep(raw: dict[str, Any], store, executor: str = "local", address: str | None = None,
+              **callbacks) -> SweepResult:
+    """Train every configuration of the spec's [sweep]; every member is an ordinary stored run."""
+    configs = expand(raw)
+    keys = list(configs[0].values)
+    experiments = [e for c in configs for e in c.experiments]
+    budget = (raw.get("sweep") or {}).get("memory_gb")
+    name = raw.get("name") or f"sweep over {', '.join(keys)}"
+    sweep_id = store.create_sweep(name=name, spec=raw)
+    t0 = time.perf_counter()
+    status = "failed"
+    try:
+        kwargs = {"memory_budget": float(budget) * 2**30} if budget else {}
+        results = run_experiments(experiments, store, sweep_id=sweep_id, executor=executor, address=address,
+                                  **callbacks, **kwargs)
+        if any(r.status == "interrupted" for r in results):
+            raise KeyboardInterrupt  # Ctrl-C inside training: the trained members are stored
+        if len(results) < len(experiments):
+            raise RunFailed(f"sweep {sweep_id}: {len(experiments) - len(results)} of {len(experiments)} runs failed; "
+                            f"mlplab runs --sweep {sweep_id} --status failed")
+        status = "ok"
+    except BaseException as e:
+        status = status_of(e)
+        raise
+    finally:
+        if status != "ok":
+            store.finish_sweep(sweep_id, status=status, summary={})
+    by_exp = {id(r.experiment): r for r in results}
+    rows = table(configs, [[by_exp[id(e)] for e in c.experiments] for c in configs])
+    for row in rows:
+        row["finding"], row["finding_title"] = headline(store, row["runs"][0])
+    result = SweepResult(sweep_id, name, keys, rows, noise_note(rows), time.perf_counter() - t0)
+    store.finish_sweep(sweep_id, status="ok", summary=result.to_json())
+    return result
