@@ -21,7 +21,9 @@ import jax.numpy as jnp
 import keras
 
 from mlplab.engine import train as engine
-from mlplab.training import runner
+from mlplab.data import Dataset, load_data
+from mlplab.engine.models import build_model
+from mlplab.training import population
 from mlplab.spec.schema import load_spec
 
 WIDTHS = [784, 512, 256, 10]
@@ -60,7 +62,7 @@ def main() -> None:
     args = ap.parse_args()
     exp = load_spec(None, ["data.dataset=\"fashion-mnist\"", "model.hidden=[512, 256]", "train.batch_size=128",
                            "train.epochs=1", "train.early_stopping=false"])
-    data = runner.load_data(exp)
+    data = load_data(exp)
     info = data.info
     n = len(data.x_train)
     print(f"784-512-256-10 ReLU, Adam, batch 128, {n} training rows, "
@@ -69,11 +71,11 @@ def main() -> None:
     # mlplab: one member, whole epochs on device. `full` includes the per-epoch
     # inference-mode evaluation (10k train sample, validation, test); `bare` is
     # the training alone (evaluation shrunk to one row), as fit without validation.
-    model = runner.build_model(exp.model, info.input_shape, info.num_classes, exp.train.loss, exp.seed)
-    member = runner._member(exp, model)
-    program = runner._program(exp, model)
+    model = build_model(exp.model, info.input_shape, info.num_classes, exp.train.loss, exp.seed)
+    member = population.member_of(exp, model)
+    program = population.program_of(exp, model)
     compiled = engine.Compiled(program, info.num_classes, engine.regularized_variables([member]))
-    bare_data = runner.Dataset(data.x_train, data.y_train, data.x_val[:0], data.y_val[:0], data.x_test[:1],
+    bare_data = Dataset(data.x_train, data.y_train, data.x_val[:0], data.y_val[:0], data.x_test[:1],
                                data.y_test[:1], info)
 
     train_eval_rows = engine.TRAIN_EVAL_ROWS

@@ -23,6 +23,7 @@ import time
 
 import mlplab.engine.backend  # noqa: F401
 
+from mlplab.data import load_data
 from mlplab.training import runner
 from mlplab.training.sweeps import run_sweep
 from mlplab.spec.sweep import expand
@@ -50,7 +51,7 @@ def mlplab_sweep(raw: dict) -> float:
 def keras_one_by_one(raw: dict) -> float:
     """Every configuration of the grid through plain Model.fit, timed end to end."""
     experiments = [e for c in expand(raw) for e in c.experiments]
-    data = runner.load_data(experiments[0])
+    data = load_data(experiments[0])
     info = data.info
     t = time.perf_counter()
     for exp in experiments:

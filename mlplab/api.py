@@ -32,7 +32,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .errors import BadInput
-from .present.report import RunArtifacts
+from .training.artifacts import RunArtifacts
 from .store import Store
 
 __all__ = ["load_dataset", "run", "sweep", "fit", "runs", "sweeps", "load_run", "load_sweep", "set_home",
@@ -283,39 +283,23 @@ class Run(RunArtifacts):
 
     @property
     def findings(self) -> Findings:
-        from .analysis.doctor import diagnose
-        return self._once("findings", lambda: Findings(diagnose(self.run, self.stats)))
-
-    @property
-    def model(self):
-        """The trained Keras model (`model.keras`, loaded on first use)."""
-        return self._once("model", lambda: self.load_model())
+        return Findings(super().findings)
 
     def load_model(self, *, safe_mode: bool = True, custom_objects: dict | None = None):
         """`keras.models.load_model` of the run's model.keras; `safe_mode=False` for models
         with Lambda layers you trust, `custom_objects` for your own layer classes."""
-        from .engine import backend as _backend  # noqa: F401
-        import keras
-        path = self.folder / "model.keras"
-        if not path.exists():
-            note = (self.run.get("summary") or {}).get("note") or "the run stored no model"
-            raise BadInput(f"run {self.id}: {note}")
-        try:
-            return keras.models.load_model(path, compile=False, safe_mode=safe_mode, custom_objects=custom_objects)
-        except (ValueError, TypeError) as e:
-            raise BadInput(f"run {self.id}: {path} cannot be loaded ({str(e).splitlines()[0][:200]}); for a Lambda "
-                           "layer you trust use run.load_model(safe_mode=False), for your own layers "
-                           "run.load_model(custom_objects={...})") from None
+        from .training.artifacts import load_model
+        return load_model(self.store, self.run, safe_mode=safe_mode, custom_objects=custom_objects)
 
     def predict(self, x) -> np.ndarray:
         """Class probabilities for inputs shaped as the training inputs (warns when the run
         did not end ok or stopped: its model may be garbage)."""
         import warnings
-        from .present.figures import _predict
+        from .engine.inference import predict_probabilities
         from .predict import RunStatusWarning, status_warning
         if (text := status_warning(self.run)):
             warnings.warn(text, RunStatusWarning, stacklevel=2)
-        return _predict(self.model, np.asarray(x, dtype="float32"))
+        return predict_probabilities(self.model, np.asarray(x, dtype="float32"))
 
     def refresh(self) -> "Run":
         self.run = self.store.get_run(self.id)
@@ -755,7 +739,8 @@ def fit(model, data: Any = "digits", *, optimizer: Any = "adam", learning_rate: 
     """
     from .engine import backend as _backend  # noqa: F401
     import keras
-    from .training.runner import load_data, run_model
+    from .data import load_data
+    from .training.runner import run_model
     from .spec import validate
     if not isinstance(model, keras.Model):
         raise BadInput(f"model {type(model).__name__}: expected a keras.Model (Sequential, functional or subclassed)")

@@ -98,7 +98,7 @@ SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
 
 def _print_findings(store, run_id: str, brief: bool) -> None:
-    from .analysis.doctor import load_findings
+    from .training.artifacts import load_findings
     for f in load_findings(store, run_id):
         if brief and f.severity == "info":
             continue
@@ -253,7 +253,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     import yaml
     from .store import Store
-    from .analysis.doctor import diagnose, load_stats
+    from .analysis.doctor import diagnose
+    from .training.artifacts import load_stats
     store = Store(args.home)
     run = store.get_run(args.run)
     findings = diagnose(run, load_stats(store, run["id"]))
@@ -308,7 +309,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from .analysis.doctor import load_findings
+    from .training.artifacts import load_findings
     from .store import Store
     store = Store(args.home)
     run_id = store.resolve(args.run)

@@ -20,6 +20,7 @@ import numpy as np
 
 from .errors import BadInput
 from .store import Store
+from .training.artifacts import load_model
 
 # history key -> TensorBoard tag: metrics of one kind share a chart, one line per split
 _SPLITS = {"": "train_running", "train_": "train", "val_": "val", "test_": "test"}
@@ -75,7 +76,7 @@ def export_tensorboard(store: Store, run_ref: str, out_dir: str | Path) -> Path:
         from tensorboardX import SummaryWriter
     except ImportError:
         raise BadInput("--tensorboard: needs the tensorboardX package: pip install 'mlplab[tensorboard]'") from None
-    from .analysis.doctor import load_stats
+    from .training.artifacts import load_stats
     run = store.get_run(run_ref)
     folder = check_output_dir("--tensorboard", Path(out_dir) / run["id"])
     folder.mkdir(parents=True, exist_ok=True)
@@ -100,7 +101,7 @@ def export_tensorboard(store: Store, run_ref: str, out_dir: str | Path) -> Path:
                     if value is not None and math.isfinite(value):
                         writer.add_scalar(f"{key}/{_clean(name)}", float(value), int(epoch))
         last = int(epochs[-1]) if epochs else 1
-        initial, final = _npz(artifacts / "weights_init.npz"), _final_weights(artifacts)
+        initial, final = _npz(artifacts / "weights_init.npz"), _final_weights(store, run)
         if len(initial) == len(final):  # a reloaded model names its variables without the model's prefix
             final = dict(zip(initial, final.values()))
         for step, weights in ((0, initial), (last, final)):
@@ -118,15 +119,13 @@ def _npz(path: Path) -> dict[str, np.ndarray]:
         return {k: z[k] for k in z.files}
 
 
-def _final_weights(artifacts: Path) -> dict[str, np.ndarray]:
+def _final_weights(store: Store, run: dict) -> dict[str, np.ndarray]:
     """The trained weights: those in model.keras, or weights_final.npz where Keras could not save the model."""
+    artifacts = store.artifact_dir(run["id"])
     final = _npz(artifacts / "weights_final.npz")
     if final or not (artifacts / "model.keras").exists():
         return final
-    from .engine import backend as _backend  # noqa: F401
-    import keras
-    model = keras.models.load_model(artifacts / "model.keras", compile=False, safe_mode=False)
-    return {v.path: np.asarray(v.value) for v in model.trainable_variables}
+    return {v.path: np.asarray(v.value) for v in load_model(store, run).trainable_variables}
 
 
 def export_onnx(store: Store, run_ref: str, out_file: str | Path, *, safe_mode: bool = True) -> Path:
@@ -138,18 +137,9 @@ def export_onnx(store: Store, run_ref: str, out_file: str | Path, *, safe_mode: 
         import onnx
     except ImportError:
         raise BadInput("--onnx: needs the jax2onnx and onnx packages: pip install 'mlplab[onnx]'") from None
-    from .engine import backend as _backend  # noqa: F401
     import jax.numpy as jnp
-    import keras
     run = store.get_run(run_ref)
-    path = store.artifact_dir(run["id"]) / "model.keras"
-    if not path.exists():
-        raise BadInput(f"run {run['id']}: has no model.keras to export (status {run.get('status')})")
-    try:
-        model = keras.models.load_model(path, compile=False, safe_mode=safe_mode)
-    except ValueError as e:
-        raise BadInput(f"run {run['id']}: model.keras cannot be loaded for ONNX ({str(e).splitlines()[0][:160]})") \
-            from None
+    model = load_model(store, run, safe_mode=safe_mode)
     trainable = [jnp.asarray(v.value) for v in model.trainable_variables]
     non_trainable = [jnp.asarray(v.value) for v in model.non_trainable_variables]
 

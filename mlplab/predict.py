@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import BadInput
+from .training.artifacts import load_model
 
 MAX_BYTES = 8 * 2**20          # upload size limit
 MAX_PIXELS = 16_000_000        # decoded size limit (decompression bombs)
@@ -187,18 +188,10 @@ class RunModel:
             raise BadInput(f"run {self.run_id}: its inputs are {self.input_shape}, not 28x28 or 8x8 images; "
                            "pick a run trained on mnist, fashion-mnist or digits")
         self.side = side
-        path = store.artifact_dir(self.run_id) / "model.keras"
-        if not path.is_file():
-            raise BadInput(f"run {self.run_id}: has no model.keras in {path.parent} (status {run['status']})")
         self.warning = status_warning(run)
         if self.warning:
             warnings.warn(self.warning, RunStatusWarning, stacklevel=2)
-        from .engine import backend as _backend  # noqa: F401  (JAX backend before keras)
-        import keras
-        try:
-            self.model = keras.saving.load_model(path, safe_mode=True, compile=False)
-        except Exception as e:
-            raise BadInput(f"run {self.run_id}: cannot load {path} ({type(e).__name__}: {e})") from None
+        self.model = load_model(store, run)
         self._scale = _scaler(self.spec)
         self._lock = threading.Lock()
 

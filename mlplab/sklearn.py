@@ -85,7 +85,7 @@ class Classifier(ClassifierMixin, BaseEstimator):
 
     def fit(self, X, y):
         from .data import Dataset, DatasetInfo
-        from .training.runner import _member, _program
+        from .training.population import member_of, program_of
         from .engine import train as engine
         from .engine.models import build_model, set_weights
         exp = self._experiment()
@@ -112,7 +112,7 @@ class Classifier(ClassifierMixin, BaseEstimator):
         empty = np.zeros((0, X.shape[1]), np.float32)
         data = Dataset(X[fit_rows], codes[fit_rows], X[val_rows], codes[val_rows], empty, np.zeros(0, np.int32), info)
         model = build_model(exp.model, info.input_shape, info.num_classes, exp.train.loss, exp.seed)
-        program, member = _program(exp, model), _member(exp, model)
+        program, member = program_of(exp, model), member_of(exp, model)
         outcome = engine.train(program, [member], data, compiled=_compiled(exp, program, member, info))[0]
         set_weights(model, outcome.trainable, outcome.non_trainable)
         self.model_ = model
@@ -122,12 +122,12 @@ class Classifier(ClassifierMixin, BaseEstimator):
         return self
 
     def predict_proba(self, X):
-        from .present.figures import _predict
+        from .engine.inference import predict_probabilities
         check_is_fitted(self)
         X = validate_data(self, X, dtype=np.float32, reset=False)
         if len(X) == 0:
             return np.zeros((0, len(self.classes_)), np.float32)
-        return np.asarray(_predict(self.model_, np.ascontiguousarray(X, dtype=np.float32)))
+        return np.asarray(predict_probabilities(self.model_, np.ascontiguousarray(X, dtype=np.float32)))
 
     def predict(self, X):
         proba = self.predict_proba(X)

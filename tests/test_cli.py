@@ -113,7 +113,7 @@ def test_runs_show_and_artifacts(home, shared_run):
 
     import mlplab.engine.backend  # noqa: F401  (selects the JAX backend before keras is imported)
     import keras
-    from mlplab.training.runner import load_data
+    from mlplab.data import load_data
     from mlplab.spec.schema import load_spec
 
     model = keras.models.load_model(folder / "model.keras")

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from mlplab.engine import train as engine
-from mlplab.training import runner
+from mlplab.data import load_data
+from mlplab.training import population
 from mlplab.engine.models import build_model, set_weights
 from mlplab.engine.optimizers import keras_optimizer
 from mlplab.spec.schema import load_spec
@@ -14,9 +15,9 @@ import keras
 def setup(*overrides, seeds=None):
     """Experiments for the overrides (one per seed), their data and members, as the runner builds them."""
     exps = [load_spec(None, [*overrides, f"seed={s}"]) for s in (seeds or [0])]
-    data = runner.load_data(exps[0])
+    data = load_data(exps[0])
     models = [build_model(e.model, data.info.input_shape, data.info.num_classes, e.train.loss, e.seed) for e in exps]
-    members = [runner._member(e, m) for e, m in zip(exps, models)]
+    members = [population.member_of(e, m) for e, m in zip(exps, models)]
     return exps, data, models, members
 
 
@@ -40,7 +41,7 @@ def test_engine_matches_keras_fit(optimizer):
     # 1294 training rows, batch 32: 40 full batches and a short one of 14, as fit does it
     exps, data, models, members = setup(optimizer, "train.epochs=2", "train.shuffle=false",
                                         "train.early_stopping=false", "model.l2=0.001")
-    [out] = engine.train(runner._program(exps[0], models[0]), members, data)
+    [out] = engine.train(population.program_of(exps[0], models[0]), members, data)
     clone, hist = keras_fit(exps[0], models[0], data, epochs=2)
     np.testing.assert_allclose(out.history["loss"], hist["loss"], rtol=2e-4)
     np.testing.assert_allclose(out.history["accuracy"], hist["accuracy"], atol=1e-6)
@@ -55,7 +56,7 @@ def test_engine_matches_keras_fit(optimizer):
 def test_batchnorm_model_matches_keras_fit():
     exps, data, models, members = setup("model.batchnorm=true", "train.epochs=1", "train.shuffle=false",
                                         "train.early_stopping=false")
-    [out] = engine.train(runner._program(exps[0], models[0]), members, data)
+    [out] = engine.train(population.program_of(exps[0], models[0]), members, data)
     clone, hist = keras_fit(exps[0], models[0], data, epochs=1)
     np.testing.assert_allclose(out.history["loss"], hist["loss"], rtol=2e-4)
     # moving statistics too (non-trainable state fed back every step)
@@ -68,7 +69,7 @@ def test_member_in_population_equals_member_alone():
     overrides = ("model.dropout=0.2", "model.batchnorm=true", "train.epochs=3", "train.early_stopping=false")
     exps, data, models, members = setup(*overrides, seeds=[0, 1, 2])
     members[1].hyper["learning_rate"] = 0.003
-    program = runner._program(exps[0], models[0])
+    program = population.program_of(exps[0], models[0])
     together = engine.train(program, members, data)
     alone = engine.train(program, [members[1]], data)[0]
     # float32 rounding differs between a batched and a single matmul; batch-norm's
@@ -82,7 +83,7 @@ def test_member_in_population_equals_member_alone():
 
 def train_alone(*overrides, seed=0):
     exps, data, models, members = setup(*overrides, seeds=[seed])
-    return engine.train(runner._program(exps[0], models[0]), members, data)[0]
+    return engine.train(population.program_of(exps[0], models[0]), members, data)[0]
 
 
 def test_same_seed_same_numbers():
@@ -95,7 +96,7 @@ def test_same_seed_same_numbers():
 def test_early_stopping_restores_best_epoch():
     exps, data, models, members = setup("train.epochs=60", "train.learning_rate=0.01",
                                         "train.early_stopping={ patience = 2 }")
-    program = runner._program(exps[0], models[0])
+    program = population.program_of(exps[0], models[0])
     [out] = engine.train(program, members, data)
     assert out.status == "stopped"
     assert out.epochs_run == out.best_epoch + 2 < 60
@@ -114,7 +115,7 @@ def test_divergence_freezes_only_that_member():
     # weights of 1e20 overflow to inf in the second layer: the loss is NaN at the first step
     _, _, _, [bad_member] = setup(*common, "model.init={ name = \"random_normal\", stddev = 1e20 }")
     exps, data, models, [good_member] = setup(*common)
-    program = runner._program(exps[0], models[0])
+    program = population.program_of(exps[0], models[0])
     bad, good = engine.train(program, [bad_member, good_member], data)
     alone = engine.train(program, [good_member], data)[0]
     assert bad.status == "diverged"
@@ -129,7 +130,7 @@ def test_large_members_loop_inside_the_program_and_equal_members_alone():
     exps, data, models, members = setup("model.hidden=[256, 128]", "model.dropout=0.1", "train.epochs=2",
                                         "train.early_stopping=false", seeds=[0, 1, 1])
     members[2].hyper["learning_rate"] = 0.01
-    program = runner._program(exps[0], models[0])
+    program = population.program_of(exps[0], models[0])
     compiled = engine.Compiled(program, 10, engine.regularized_variables(members))
     assert models[0].count_params() >= engine.VECTORIZE_BELOW and not compiled.vectorize
     together = engine.train(program, members, data, compiled=compiled)

@@ -5,7 +5,8 @@ import pytest
 from matplotlib.figure import Figure
 
 from mlplab.present import figures
-from mlplab.present.report import SECTIONS, RunArtifacts, figure_for, write_report
+from mlplab.present.report import SECTIONS, figure_for, write_report
+from mlplab.training.artifacts import RunArtifacts
 from mlplab.training.runner import run_experiment
 from mlplab.spec.schema import load_spec
 from mlplab.store.store import Store

@@ -586,7 +586,7 @@ def _grid_points(exp: Experiment) -> list[Experiment]:
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.name for p in EXAMPLES])
 def test_example_is_valid_documented_and_builds(path):
     from mlplab.engine.models import build_model
-    from mlplab.training.runner import load_data
+    from mlplab.data import load_data
 
     text = path.read_text()
     assert text.startswith("#") and "Run: mlplab" in text, "start with a comment: what it shows, how to run it"

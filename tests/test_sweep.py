@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 
 from mlplab.engine import train as engine
-from mlplab.training import runner
+from mlplab.data import load_data
+from mlplab.engine.models import build_model
+from mlplab.training import population
 from mlplab.spec import sweep
 from mlplab.errors import BadInput
 from mlplab.store.store import Store
@@ -43,7 +45,7 @@ def test_random_draws_are_seeded_and_within_bounds():
 
 def test_folds_give_stratified_validation_folds():
     configs = sweep.expand({"sweep": {"grid": {"train.learning_rate": [0.01]}, "folds": 3}})
-    folds = [runner.load_data(e) for e in configs[0].experiments]
+    folds = [load_data(e) for e in configs[0].experiments]
     val_rows = [len(d.x_val) for d in folds]
     assert sum(val_rows) == 1437 and max(val_rows) - min(val_rows) <= 1
     assert all(len(d.x_train) + len(d.x_val) == 1437 for d in folds)
@@ -56,7 +58,7 @@ def test_what_varies_dynamically_shares_one_program():
                               "model.init": ["glorot_uniform", {"name": "random_normal", "stddev": 0.1}],
                               "model.l2": [0.0, 0.001], "model.hidden": [[32], [64]]}}}
     experiments = [e for c in sweep.expand(raw) for e in c.experiments]
-    groups = runner.groups_of(experiments)
+    groups = population.groups_of(experiments)
     # optimizer, learning rate, initializer and L2 vary inside a program; the architecture does not
     assert [len(g) for g in groups] == [24, 24]
     assert {tuple(e.model.hidden) for e in groups[0]} == {(32,)}
@@ -87,15 +89,15 @@ def test_mixed_optimizers_member_equals_member_alone():
            "train": {"epochs": 3, "early_stopping": False},
            "sweep": {"grid": {"train.optimizer": [{"name": "sgd", "momentum": 0.9}, "adam", "rmsprop"]}}}
     experiments = [e for c in sweep.expand(raw) for e in c.experiments]
-    [group] = runner.groups_of(experiments)
-    data = runner.load_data(group[0])
+    [group] = population.groups_of(experiments)
+    data = load_data(group[0])
     info = data.info
-    kinds = sorted({runner.optimizer_kind(e) for e in group})
-    models = [runner.build_model(e.model, info.input_shape, 10, e.train.loss, e.seed) for e in group]
-    together = engine.train(runner._program(group[0], models[0], kinds),
-                            [runner._member(e, m, kinds) for e, m in zip(group, models)], data)
+    kinds = sorted({population.optimizer_kind(e) for e in group})
+    models = [build_model(e.model, info.input_shape, 10, e.train.loss, e.seed) for e in group]
+    together = engine.train(population.program_of(group[0], models[0], kinds),
+                            [population.member_of(e, m, kinds) for e, m in zip(group, models)], data)
     for exp, model, out in zip(group, models, together):
-        alone = engine.train(runner._program(exp, model), [runner._member(exp, model)], data)[0]
+        alone = engine.train(population.program_of(exp, model), [population.member_of(exp, model)], data)[0]
         np.testing.assert_allclose(out.history["loss"], alone.history["loss"], rtol=1e-5)
     assert len({round(o.history["loss"][-1], 4) for o in together}) == 3
 

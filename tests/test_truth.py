@@ -278,7 +278,7 @@ def test_sweep_without_validation_says_it_ranks_by_test(tmp_path, capsys):
 def test_cross_validation_folds_count_their_own_classes():
     import numpy as np
     from mlplab.data.datasets import load_dataset
-    from mlplab.training.runner import cross_validation_fold
+    from mlplab.data import cross_validation_fold
     data = load_dataset("digits", validation_split=0.0)
     fold = cross_validation_fold(data, 5, 2)
     counts = fold.info.class_counts

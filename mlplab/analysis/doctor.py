@@ -1,14 +1,14 @@
 """The training doctor: plain-word findings about a stored run.
 
     findings = diagnose(store.get_run(run_id), stats)   # stats: the run's stats.json, or None
-    findings = load_findings(store, "last")              # the same, reading stats.json itself
+    findings = training.artifacts.load_findings(store, "last")   # the same, reading the store
 
 Each rule looks at the data checks (`run["warnings"]`), the history and the
-per-epoch statistics of `mlplab.probe`, and returns at most one `Finding`
+per-epoch statistics of `engine.probe`, and returns at most one `Finding`
 with the numbers it saw (`evidence`), an explanation a student understands,
 and a concrete spec change to try (`suggestion`). A healthy run gets no
 warnings or errors (at most an "info"). Divergence and chance level come from
-`mlplab.status` (the rule that sets the run's status), so the doctor calls a run
+`analysis.status` (the rule that sets the run's status), so the doctor calls a run
 diverged exactly when its status says so; lost and interrupted runs say so too.
 
 Only the standard library and numpy are used: no Keras, no JAX, so `mlplab
@@ -717,16 +717,3 @@ def diagnose(run: dict, stats: dict | None = None) -> list[Finding]:
     findings += _data_checks(r, used)
     order = {s: i for i, s in enumerate(SEVERITIES)}
     return sorted(findings, key=lambda f: order[f.severity])
-
-
-def load_stats(store, run_id: str) -> dict | None:
-    """The run's stats.json, or None when it has none."""
-    from ..store import loads
-    path = store.artifact_dir(store.resolve(run_id)) / "stats.json"
-    return loads(path.read_text()) if path.exists() else None
-
-
-def load_findings(store, run_ref: str) -> list[Finding]:
-    """`diagnose` of a stored run: reads the run and its stats.json."""
-    run = store.get_run(run_ref)
-    return diagnose(run, load_stats(store, run["id"]))

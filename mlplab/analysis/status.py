@@ -136,6 +136,16 @@ def divergence(history: dict, num_classes: int, chance: float, crossentropy: boo
     return None
 
 
+def divergence_rule(num_classes: int, class_counts: list[int] | None, loss: str):
+    """The rule as the engine asks it after each epoch: history so far -> why it diverged, or None."""
+    chance = chance_level(class_counts, num_classes)
+
+    def diverged(history: dict) -> str | None:
+        found = divergence(history, num_classes, chance, "crossentropy" in loss)
+        return found[1] if found else None
+    return diverged
+
+
 # ---------------------------------------------------------------- the result
 
 RESULT_KEYS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "test_loss", "test_accuracy")

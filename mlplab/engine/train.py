@@ -30,7 +30,7 @@ from . import optimizers
 from . import probe
 from ..data import Dataset
 from ..spec import EarlyStopping
-from ..analysis.status import chance_level, divergence, result_epoch
+from .inference import as_probabilities
 
 EVAL_CHUNK = 2048          # rows per inference-mode batch
 TRAIN_EVAL_ROWS = 10_000   # inference-mode train metrics: a fixed sample of at most this many rows
@@ -71,8 +71,7 @@ class Outcome:
     seconds: float
     stats: dict[str, list] = field(default_factory=dict)  # per epoch (0 = initial), see mlplab.probe
     result: dict[str, float] = field(default_factory=dict)  # the final weights' train/val/test loss and accuracy
-    result_epoch: int | None = None  # the epoch whose weights those are (None: the initial weights)
-    diverged_how: str | None = None  # what the divergence rule saw (mlplab.status.divergence)
+    diverged_how: str | None = None  # why it diverged: non-finite numbers, or what `diverged` said
 
 
 # ---------------------------------------------------------------- losses
@@ -97,11 +96,6 @@ def _per_sample_loss(loss: str) -> Callable:
 def _correct(loss: str, probs: jax.Array, y: jax.Array) -> jax.Array:
     pred = (probs[:, 0] > 0.5).astype("int32") if loss == "binary_crossentropy" else jnp.argmax(probs, -1)
     return (pred == y).astype("float32")
-
-
-def class_probabilities(probs: np.ndarray) -> np.ndarray:
-    """(N, C) probabilities; one sigmoid unit becomes [1 - p, p]."""
-    return np.concatenate([1 - probs, probs], axis=-1) if probs.shape[-1] == 1 else probs
 
 
 # ---------------------------------------------------------------- the compiled program
@@ -293,12 +287,16 @@ def _batches(members: list[Member], n: int, batch_size: int, epoch: int, shuffle
 
 def train(program: Program, members: list[Member], data: Dataset,
           on_epoch: Callable[[int, list[dict | None]], None] | None = None,
-          compiled: Compiled | None = None) -> list[Outcome]:
+          compiled: Compiled | None = None,
+          diverged_rule: Callable[[dict[str, list[float]]], str | None] | None = None) -> list[Outcome]:
     """Train every member of one program together; one Outcome per member.
 
     `on_epoch(epoch, records)` is called after each epoch with one metrics dict
     per member (None for members no longer training). Ctrl-C stops cleanly:
-    the members still training end with status "interrupted".
+    the members still training end with status "interrupted". A member whose
+    loss or weights become non-finite diverges; `diverged_rule(history so far)`
+    may say why a member with finite numbers has diverged too (the caller's
+    policy: see analysis.status.divergence_rule).
     """
     regularized = regularized_variables(members)
     if compiled is None or compiled.regularized != regularized:
@@ -345,8 +343,6 @@ def train(program: Program, members: list[Member], data: Dataset,
     training = np.ones(P, bool)
     epoch_seconds = np.zeros(P)
     how: list[str | None] = [None] * P
-    chance = chance_level(data.info.class_counts.get("train"), data.info.num_classes)
-    crossentropy = "crossentropy" in program.loss
 
     try:
         for epoch in range(1, program.epochs + 1):
@@ -376,9 +372,8 @@ def train(program: Program, members: list[Member], data: Dataset,
                 if split in splits:
                     metrics[f"{split}_loss"], metrics[f"{split}_accuracy"] = losses[:, j], accuracies[:, j]
             diverged = ~(np.isfinite(metrics["loss"]) & np.asarray(finite))
-            for i in np.flatnonzero(training & ~diverged):  # the status rule on the history so far
-                so_far = {k: [*histories[i].get(k, []), float(v[i])] for k, v in metrics.items()}
-                how[i] = (divergence(so_far, data.info.num_classes, chance, crossentropy) or (None, None))[1]
+            for i in np.flatnonzero(training & ~diverged) if diverged_rule else ():  # the caller's rule
+                how[i] = diverged_rule({k: [*histories[i].get(k, []), float(v[i])] for k, v in metrics.items()})
                 diverged[i] = how[i] is not None
             record_stats(epoch, start["trainable"], training)
             seconds = time.perf_counter() - t0
@@ -420,9 +415,8 @@ def train(program: Program, members: list[Member], data: Dataset,
         for i in np.flatnonzero(training):
             status[i] = "interrupted"
 
-    # the weights each member ends with (mlplab.status.result_epoch): its best epoch's when
-    # restoring, else its last good ones; the result is measured on exactly those weights
-    restore = bool(es and es.restore_best)
+    # the weights each member ends with: its best epoch's when restoring, else its last good
+    # ones (analysis.status.result_epoch); the result is measured on exactly those weights
     final = {"trainable": state["trainable"], "non_trainable": state["non_trainable"]}
     if best is not None:
         use_best = np.array([b is not None for b in best_epoch])
@@ -439,8 +433,7 @@ def train(program: Program, members: list[Member], data: Dataset,
                     best_epoch=best_epoch[i],
                     trainable=[w[i] for w in final["trainable"]],
                     non_trainable=[w[i] for w in final["non_trainable"]],
-                    test_probabilities=class_probabilities(final["probs"][i]), seconds=float(epoch_seconds[i]),
+                    test_probabilities=as_probabilities(final["probs"][i]).astype("float32"), seconds=float(epoch_seconds[i]),
                     stats={**probe.describe(program.model), **stats[i]}, result=result(i),
-                    result_epoch=result_epoch(status[i], epochs_run[i], best_epoch[i], restore),
                     diverged_how=how[i] if status[i] == "diverged" else None)
             for i in range(P)]

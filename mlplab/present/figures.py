@@ -9,14 +9,12 @@ from __future__ import annotations
 import math
 
 import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
-matplotlib.use("Agg")
-
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
-
-from ..errors import BadInput  # noqa: E402
+from ..engine.inference import as_probabilities, default_layer, layer_output, predict_probabilities
+from ..errors import BadInput
 
 
 def sample_grid(x, y, class_names, image_shape, *, n=25, class_index=None, seed=0,
@@ -111,15 +109,6 @@ def _message(text: str, size=(6, 1.5)) -> Figure:
     return fig
 
 
-def _as_probabilities(p) -> np.ndarray:
-    """(N, C) class probabilities; one sigmoid column becomes two."""
-    p = np.asarray(p, dtype=np.float64)
-    if p.ndim == 1 or p.shape[1] == 1:
-        p1 = p.reshape(-1)
-        p = np.column_stack([1 - p1, p1])
-    return p
-
-
 def _class_colors(n: int):
     cmap = matplotlib.colormaps["tab10" if n <= 10 else "tab20"]
     return [cmap(i % cmap.N) for i in range(n)]
@@ -175,7 +164,7 @@ def confusion_matrix(y_true, probabilities, class_names) -> Figure:
     """Counts (left) and rows normalised to recall per true class (right)."""
     names = list(class_names)
     k = len(names)
-    pred = _as_probabilities(probabilities).argmax(axis=1)
+    pred = as_probabilities(probabilities).argmax(axis=1)
     y = np.asarray(y_true).astype(np.int64).ravel()
     cm = np.zeros((k, k), np.int64)
     np.add.at(cm, (y, pred), 1)
@@ -210,7 +199,7 @@ def misclassified(x, y_true, probabilities, class_names, image_shape, *, mode: s
     mode "confident": the errors the model was surest of, ranked by P(predicted) - P(true);
     "random": a random sample of errors; "correct": the most confidently correct images.
     """
-    p = _as_probabilities(probabilities)
+    p = as_probabilities(probabilities)
     y = np.asarray(y_true).astype(np.int64).ravel()
     names = list(class_names)
     pred = p.argmax(axis=1)
@@ -249,7 +238,7 @@ def probability_bars(x, y_true, probabilities, class_names, image_shape, *, n: i
                      indices=None) -> Figure:
     """Each image beside a bar chart of its class probabilities: predicted bar red, true bar blue
     (a correct prediction's bar is blue)."""
-    p = _as_probabilities(probabilities)
+    p = as_probabilities(probabilities)
     y = np.asarray(y_true).astype(np.int64).ravel()
     names = list(class_names)
     k = len(names)
@@ -285,7 +274,7 @@ def probability_bars(x, y_true, probabilities, class_names, image_shape, *, n: i
 
 def class_probability_histograms(y_true, probabilities, class_names) -> Figure:
     """Per class c: histogram of P(c) for samples of class c vs all other samples (log counts)."""
-    p = _as_probabilities(probabilities)
+    p = as_probabilities(probabilities)
     y = np.asarray(y_true).astype(np.int64).ravel()
     names = list(class_names)
     k = len(names)
@@ -392,52 +381,6 @@ def training_statistics(stats: dict) -> Figure:
 
 # ---------------------------------------------------------------- hidden representation
 
-def default_layer(model) -> int:
-    """Index (in model.layers) of the last hidden layer: the last one before the output that is
-    not dropout."""
-    import keras
-    candidates = [i for i, l in enumerate(model.layers[:-1]) if not isinstance(l, keras.layers.Dropout)]
-    if not candidates:
-        raise BadInput("the model has no hidden layer to embed")
-    return candidates[-1]
-
-
-def layer_output(model, x, layer: int | str | None = None, *, batch_size: int = 512) -> np.ndarray:
-    """Output of one layer (index or name; default: the last hidden layer) in inference mode, flattened."""
-    import keras
-    if layer is None:
-        index = default_layer(model)
-    elif isinstance(layer, str):
-        names = [l.name for l in model.layers]
-        if layer not in names:
-            raise BadInput(f"layer {layer!r}: not in the model; its layers are {', '.join(names)}")
-        index = names.index(layer)
-    else:
-        index = int(layer) % len(model.layers)
-    sub = model if index == len(model.layers) - 1 else keras.Model(model.inputs, model.layers[index].output)
-    run = _inference(sub, batch_size)
-    out = run(np.asarray(x, dtype=np.float32))
-    return out.reshape(len(out), -1)
-
-
-def _inference(model, batch_size: int):
-    """The model in inference mode as one compiled function over fixed-size batches:
-    eager Keras calls would compile every operation separately."""
-    import jax
-    trainable = [v.value for v in model.trainable_variables]
-    non_trainable = [v.value for v in model.non_trainable_variables]
-    forward = jax.jit(lambda xb: model.stateless_call(trainable, non_trainable, xb, training=False)[0])
-
-    def run(x: np.ndarray) -> np.ndarray:
-        out = []
-        for i in range(0, len(x), batch_size):
-            xb = x[i:i + batch_size]
-            pad = np.zeros((batch_size - len(xb),) + xb.shape[1:], xb.dtype)
-            out.append(np.asarray(forward(np.concatenate([xb, pad])))[:len(xb)])
-        return np.concatenate(out) if out else np.zeros((0, 1), np.float32)
-    return run
-
-
 def embedding(model, x, y, class_names, *, layer: int | str | None = None, n: int = 2000, seed: int = 0,
               perplexity: float = 30.0) -> Figure:
     """t-SNE (after PCA to 50 dimensions) of a layer's outputs for up to `n` samples, coloured by class."""
@@ -472,10 +415,6 @@ def embedding(model, x, y, class_names, *, layer: int | str | None = None, n: in
 
 # ---------------------------------------------------------------- 2-D decision regions
 
-def _predict(model, x: np.ndarray, batch_size: int = 4096) -> np.ndarray:
-    return _as_probabilities(_inference(model, min(batch_size, max(len(x), 1)))(np.asarray(x, np.float32)))
-
-
 def decision_regions(model, x, y, class_names, *, resolution: int = 200, curves_a: float | None = None,
                      max_points: int = 2000, seed: int = 0) -> Figure:
     """For 2-feature data: the predicted class over a grid (left) and the probability map (right:
@@ -492,7 +431,7 @@ def decision_regions(model, x, y, class_names, *, resolution: int = 200, curves_
     g1 = np.linspace(lo[0] - pad[0], hi[0] + pad[0], resolution)
     g2 = np.linspace(lo[1] - pad[1], hi[1] + pad[1], resolution)
     xx, yy = np.meshgrid(g1, g2)
-    p = _predict(model, np.column_stack([xx.ravel(), yy.ravel()]).astype(np.float32))
+    p = predict_probabilities(model, np.column_stack([xx.ravel(), yy.ravel()]).astype(np.float32))
     pred = p.argmax(axis=1).reshape(xx.shape)
     colors = _class_colors(k)
     from matplotlib.colors import ListedColormap

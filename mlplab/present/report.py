@@ -17,91 +17,20 @@ import html
 import io
 import math
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import yaml
 
 from . import figures
-from ..analysis.doctor import Finding, diagnose, load_stats
+from ..analysis.doctor import Finding, diagnose
 from ..analysis.status import STATUSES, ranking_metric, worst
 from ..store import Store
+from ..training.artifacts import RunArtifacts
 
 SECTIONS = ("summary", "findings", "spec", "data", "learning-curves", "confusion-matrix", "per-class",
             "mistakes", "probabilities", "class-histograms", "weights", "training-statistics",
             "hidden-representation", "decision-regions", "model")
-
-
-@dataclass
-class RunArtifacts:
-    """Everything the figures of one run need, loaded lazily from the store."""
-    store: Store
-    run: dict
-
-    def __post_init__(self):
-        self.id = self.run["id"]
-        self.folder = self.store.artifact_dir(self.id)
-        self._cache: dict = {}
-
-    def _once(self, key: str, load: Callable):
-        if key not in self._cache:
-            self._cache[key] = load()
-        return self._cache[key]
-
-    @property
-    def stats(self) -> dict | None:
-        return self._once("stats", lambda: load_stats(self.store, self.id))
-
-    @property
-    def predictions(self) -> tuple[np.ndarray, np.ndarray]:
-        def load():
-            with np.load(self.folder / "predictions.npz") as z:
-                return z["probabilities"], z["y_true"]
-        return self._once("predictions", load)
-
-    @property
-    def experiment(self):
-        from ..spec import stored_experiment
-        return self._once("experiment", lambda: stored_experiment(self.run["spec"]))
-
-    @property
-    def data(self):
-        from ..training.runner import load_data
-        return self._once("data", lambda: load_data(self.experiment))
-
-    @property
-    def model(self):
-        def load():
-            from ..engine import backend as _backend  # noqa: F401  (JAX backend before keras)
-            import keras
-            return keras.models.load_model(self.folder / "model.keras", compile=False)
-        return self._once("model", load)
-
-    @property
-    def initial_weights(self) -> dict[str, np.ndarray]:
-        def load():
-            with np.load(self.folder / "weights_init.npz") as z:
-                return {k: z[k] for k in z.files}
-        return self._once("initial", load)
-
-    @property
-    def final_weights(self) -> dict[str, np.ndarray]:
-        return self._once("final", lambda: {v.path: np.asarray(v.value) for v in self.model.trainable_variables})
-
-    @property
-    def class_names(self) -> list[str]:
-        return list((self.run.get("summary") or {}).get("data", {}).get("class_names") or self.data.info.class_names)
-
-    @property
-    def image_shape(self):
-        return self.data.info.image_shape
-
-    @property
-    def n_features(self) -> int:
-        shape = (self.run.get("summary") or {}).get("data", {}).get("input_shape") or self.data.info.input_shape
-        return int(np.prod(shape))
 
 
 # ---------------------------------------------------------------- figures of a run

@@ -151,27 +151,27 @@ def _enc_float(x: float) -> Any:
     return x
 
 
-def _jsonable(o: Any) -> Any:
+def jsonable(o: Any) -> Any:
     """Turn ``o`` into plain JSON data; NaN/inf become strings."""
     if o is None or isinstance(o, (str, bool, int)):
         return o
     if isinstance(o, float):  # includes numpy.float64
         return _enc_float(float(o))
     if isinstance(o, dict):
-        return {str(k): _jsonable(v) for k, v in o.items()}
+        return {str(k): jsonable(v) for k, v in o.items()}
     if isinstance(o, (list, tuple, set, frozenset)):
-        return [_jsonable(v) for v in o]
+        return [jsonable(v) for v in o]
     if isinstance(o, os.PathLike):
         return os.fspath(o)
     if hasattr(o, "tolist"):  # numpy scalars and arrays, without importing numpy
-        return _jsonable(o.tolist())
+        return jsonable(o.tolist())
     # Free-form summaries must never make a finished run fail to record.
     return str(o)
 
 
 def dumps(o: Any, **kw: Any) -> str:
     """JSON text of ``o`` with NaN/inf as strings (standard JSON)."""
-    return json.dumps(_jsonable(o), allow_nan=False, **kw)
+    return json.dumps(jsonable(o), allow_nan=False, **kw)
 
 
 def _unnan(o: Any) -> Any:
@@ -526,6 +526,13 @@ class Store:
                 "WHERE id = ?",
                 (run_id, time.time(), run_id),
             )
+
+    def run_of_process(self, pid: int, since: float) -> str | None:
+        """The newest run that process `pid` (on this host) created at or after `since` (Unix time)."""
+        created = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(since))
+        rows = self._query("SELECT id FROM runs WHERE pid = ? AND host = ? AND created >= ? "
+                           "ORDER BY created DESC, rowid DESC LIMIT 1", (pid, socket.gethostname(), created))
+        return rows[0]["id"] if rows else None
 
     def beat(self, run_ids: list[str]) -> None:
         """Say that these runs' process is alive."""

@@ -2,7 +2,7 @@
 
 The driver plans the work, creates the runs, puts each data set once into
 Ray's object store, and alone writes the store as results come back; a task
-only trains (mlplab.runner.train_chunk) and returns its members' outcomes. A
+only trains (population.train_population) and returns its members' outcomes. A
 task whose worker dies is retried `RETRIES` times, then its members are
 recorded as failed; Ctrl-C cancels what is still running and keeps what
 finished. Ray is an optional extra: `pip install mlplab[ray]`.
@@ -13,7 +13,8 @@ import os
 from typing import Callable
 
 from ..errors import BadInput
-from .runner import GroupPlan, RunResult, finish_runs, prepare_chunk, start_runs, train_chunk
+from .population import GroupPlan, build_population, train_population
+from .record import RunResult, finish_runs, start_runs
 from ..store import Store
 
 RETRIES = 2
@@ -42,7 +43,7 @@ def connect(address: str | None = None, num_cpus: int | None = None):
 def _train_task(chunk, kinds, data):
     """Runs in a Ray worker: train one chunk, return its outcomes (plain data)."""
     from ..engine import backend as _backend  # noqa: F401
-    return train_chunk(chunk, kinds, data)[0]
+    return train_population(chunk, kinds, data)[0]
 
 
 def run_on_ray(plans: list[GroupPlan], store: Store, *, sweep_id: str | None = None, address: str | None = None,
@@ -53,7 +54,7 @@ def run_on_ray(plans: list[GroupPlan], store: Store, *, sweep_id: str | None = N
     for plan in plans:
         data_ref = ray.put(plan.data)  # once per data set, not per task
         for chunk, real in zip(plan.chunks, plan.real):
-            models, members, _ = prepare_chunk(chunk, plan.kinds, plan.data.info)
+            models, members, _ = build_population(chunk, plan.kinds, plan.data.info)
             run_ids = start_runs(store, chunk[:real], plan.data.info, models[0], sweep_id)
             if on_start:
                 on_start(chunk[:real])

@@ -14,7 +14,7 @@ from .runner import run_experiments
 
 def headline(store, run_id: str) -> tuple[str, str]:
     """The code and title of the doctor's most important finding for a run (errors first), or ("", "")."""
-    from ..analysis.doctor import load_findings
+    from .artifacts import load_findings
     serious = [f for f in load_findings(store, run_id) if f.severity != "info"]
     return (serious[0].code, serious[0].title) if serious else ("", "")
 

@@ -37,7 +37,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import BadInput
 from ..analysis.status import STATUSES, ranking_metric, run_row, status_css, worst
-from ..store.store import Store, _jsonable
+from ..store import Store, jsonable
 
 HERE = Path(__file__).parent
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$")
@@ -85,12 +85,12 @@ def _num(x: Any, digits: int = 4) -> str:
 
 def _script_json(o: Any) -> Markup:
     """JSON for a <script type="application/json"> block: no HTML escaping, but no '<' either."""
-    text = json.dumps(_jsonable(o), allow_nan=False)
+    text = json.dumps(jsonable(o), allow_nan=False)
     return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
 
 
 def _json(doc: Any, status: int = 200) -> JSONResponse:
-    return JSONResponse(_jsonable(doc), status_code=status)
+    return JSONResponse(jsonable(doc), status_code=status)
 
 
 def _clean_history(h: dict) -> dict:
@@ -172,10 +172,7 @@ class Jobs:
 
     def find_run(self, store: Store, job: Job) -> str | None:
         if job.run_id is None:
-            rows = store._query("SELECT id FROM runs WHERE pid = ? AND created >= ? ORDER BY created DESC LIMIT 1",
-                                (job.proc.pid, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(job.started - 2))))
-            if rows:
-                job.run_id = rows[0]["id"]
+            job.run_id = store.run_of_process(job.proc.pid, job.started - 2)
         return job.run_id
 
     def _watch(self, job: Job) -> None:
@@ -336,7 +333,7 @@ def create_app(home: str | os.PathLike | None = None) -> FastAPI:
         return {k: _finite(v) if isinstance(v, float) else v for k, v in run_row(r).items()}
 
     def experiment_data(run: dict):
-        from ..training.runner import load_data
+        from ..data import load_data
         from ..spec import stored_experiment
         exp = stored_experiment(run["spec"])
         key = json.dumps(exp.data.model_dump(mode="json"), sort_keys=True) + str(exp.model.convolutional)
@@ -387,7 +384,8 @@ def create_app(home: str | os.PathLike | None = None) -> FastAPI:
 
     @app.get("/api/runs/{run_id}")
     def api_run(run_id: str):
-        from ..analysis.doctor import diagnose, load_stats
+        from ..analysis.doctor import diagnose
+        from ..training.artifacts import load_stats
         run = get_run(run_id)
         findings = diagnose(run, load_stats(store, run["id"])) if run["status"] != "running" else []
         return _json({**{k: _finite(v) if isinstance(v, float) else v for k, v in run.items() if k != "history"},
@@ -436,7 +434,8 @@ def create_app(home: str | os.PathLike | None = None) -> FastAPI:
 
     @app.get("/runs/{run_id}", response_class=HTMLResponse)
     def run_page(request: Request, run_id: str):
-        from ..analysis.doctor import diagnose, load_stats
+        from ..analysis.doctor import diagnose
+        from ..training.artifacts import load_stats
         run = get_run(run_id)
         if run["status"] == "running":
             return RedirectResponse(f"/runs/{run['id']}/live", status_code=303)
@@ -459,7 +458,8 @@ def create_app(home: str | os.PathLike | None = None) -> FastAPI:
 
     @app.get("/runs/{run_id}/figures/{name}.png")
     def figure(run_id: str, name: str):
-        from ..present.report import RunArtifacts, figure_for
+        from ..present.report import figure_for
+        from ..training.artifacts import RunArtifacts
         run = get_run(run_id)
         if name not in FIGURE_NAMES:
             raise NotFound(f"figure {name!r}: expected one of {', '.join(FIGURE_NAMES)}")

@@ -1,0 +1,74 @@
+"""A trained keras.Model in inference mode, as compiled functions: probabilities, layer outputs.
+
+Eager Keras calls compile every operation separately; these compile the model once per
+batch size and run it over fixed-size (padded) batches. Importing this module imports
+neither JAX nor Keras (a figure that only reads stored probabilities stays light).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import BadInput
+
+
+def as_probabilities(p) -> np.ndarray:
+    """(N, C) class probabilities; one sigmoid column becomes two."""
+    p = np.asarray(p, dtype=np.float64)
+    if p.ndim == 1 or p.shape[1] == 1:
+        p1 = p.reshape(-1)
+        p = np.column_stack([1 - p1, p1])
+    return p
+
+
+def default_layer(model) -> int:
+    """Index (in model.layers) of the last hidden layer: the last one before the output that is
+    not dropout."""
+    from . import backend as _backend  # noqa: F401  (JAX backend before keras)
+    import keras
+    candidates = [i for i, l in enumerate(model.layers[:-1]) if not isinstance(l, keras.layers.Dropout)]
+    if not candidates:
+        raise BadInput("the model has no hidden layer to embed")
+    return candidates[-1]
+
+
+def layer_output(model, x, layer: int | str | None = None, *, batch_size: int = 512) -> np.ndarray:
+    """Output of one layer (index or name; default: the last hidden layer) in inference mode, flattened."""
+    from . import backend as _backend  # noqa: F401  (JAX backend before keras)
+    import keras
+    if layer is None:
+        index = default_layer(model)
+    elif isinstance(layer, str):
+        names = [l.name for l in model.layers]
+        if layer not in names:
+            raise BadInput(f"layer {layer!r}: not in the model; its layers are {', '.join(names)}")
+        index = names.index(layer)
+    else:
+        index = int(layer) % len(model.layers)
+    sub = model if index == len(model.layers) - 1 else keras.Model(model.inputs, model.layers[index].output)
+    run = compiled_forward(sub, batch_size)
+    out = run(np.asarray(x, dtype=np.float32))
+    return out.reshape(len(out), -1)
+
+
+def compiled_forward(model, batch_size: int):
+    """The model in inference mode as one compiled function over fixed-size batches:
+    eager Keras calls would compile every operation separately."""
+    from . import backend as _backend  # noqa: F401
+    import jax
+    trainable = [v.value for v in model.trainable_variables]
+    non_trainable = [v.value for v in model.non_trainable_variables]
+    forward = jax.jit(lambda xb: model.stateless_call(trainable, non_trainable, xb, training=False)[0])
+
+    def run(x: np.ndarray) -> np.ndarray:
+        out = []
+        for i in range(0, len(x), batch_size):
+            xb = x[i:i + batch_size]
+            pad = np.zeros((batch_size - len(xb),) + xb.shape[1:], xb.dtype)
+            out.append(np.asarray(forward(np.concatenate([xb, pad])))[:len(xb)])
+        return np.concatenate(out) if out else np.zeros((0, 1), np.float32)
+    return run
+
+
+def predict_probabilities(model, x: np.ndarray, batch_size: int = 4096) -> np.ndarray:
+    """(N, C) class probabilities of a model for inputs x (one sigmoid unit becomes two columns)."""
+    return as_probabilities(compiled_forward(model, min(batch_size, max(len(x), 1)))(np.asarray(x, np.float32)))

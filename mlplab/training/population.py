@@ -1,0 +1,143 @@
+"""Experiments -> populations: which experiments share one compiled program, how a group is cut
+into chunks that fit in memory, and each chunk's Keras models, members and program.
+
+This is the public seam for building and training a population without a store
+(`build_population`, `train_population`): the runner, the Ray executor, the
+scikit-learn estimator and the benchmarks use it.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..analysis.status import divergence_rule
+from ..data import Dataset, load_data
+from ..engine import train as engine
+from ..engine.models import build_model, count_params, regularization
+from ..engine.optimizers import STATIC, defaults
+from ..errors import BadInput
+from ..spec import Experiment
+
+
+def check_compatible(exp: Experiment, data: Dataset) -> None:
+    es = exp.train.early_stopping
+    if es and es.monitor.startswith("val_") and len(data.x_val) == 0:
+        raise BadInput(f"train.early_stopping.monitor = \"{es.monitor}\": needs data.validation_split > 0; "
+                       "set a split, monitor \"loss\", or early_stopping = false")
+
+
+def program_key(exp: Experiment) -> str:
+    """What must be equal for two experiments to train in one compiled program."""
+    model = exp.model.model_dump(mode="json", exclude={"init", "l1", "l2"})
+    for layer in model.get("layers") or []:
+        for key in ("init", "l1", "l2"):
+            layer.pop(key, None)
+    # the optimizer is not part of it: a group of several optimizers trains as a mixed population
+    train = exp.train.model_dump(mode="json", exclude={"optimizer", "learning_rate"})
+    return json.dumps([exp.data.model_dump(mode="json"), model, train], sort_keys=True)
+
+
+def optimizer_kind(exp: Experiment) -> tuple[str, tuple]:
+    opt = exp.train.optimizer.settings()
+    return exp.train.optimizer.name, tuple(sorted((k, bool(opt[k])) for k in STATIC if k in opt))
+
+
+def member_of(exp: Experiment, model, kinds: list[tuple[str, tuple]] | None = None) -> engine.Member:
+    """What this experiment brings to a population; with several optimizer kinds, its
+    hyperparameters cover every kind's (the others' defaults) plus its own kind's index."""
+    trainable = [np.asarray(v.value) for v in model.trainable_variables]
+    non_trainable = [np.asarray(v.value) for v in model.non_trainable_variables]
+    hyper = {k: float(v) for k, v in exp.train.optimizer.settings().items() if k not in STATIC}
+    if kinds and len(kinds) > 1:
+        for name, _ in kinds:
+            for k, v in defaults(name).items():
+                if k not in STATIC:
+                    hyper.setdefault(k, float(v))
+        hyper["kind"] = float(kinds.index(optimizer_kind(exp)))
+    return engine.Member(trainable, non_trainable, hyper, regularization(model), seed=exp.seed)
+
+
+def program_of(exp: Experiment, model, kinds: list[tuple[str, tuple]] | None = None) -> engine.Program:
+    return engine.Program(model=model, optimizers=tuple(kinds or [optimizer_kind(exp)]), loss=exp.train.loss,
+                          batch_size=exp.train.batch_size, epochs=exp.train.epochs, shuffle=exp.train.shuffle,
+                          early_stopping=exp.train.early_stopping)
+
+
+MEMORY_BUDGET = 2 * 2**30  # bytes a population may take; larger groups train in chunks
+
+
+def population_size(params: int, batch_size: int, input_size: int, budget: float = MEMORY_BUDGET) -> int:
+    """How many members fit the budget: weights, gradients, optimizer slots, best and
+    start-of-epoch copies (about 12 float32 copies of the parameters) plus a batch."""
+    per_member = 4 * (12 * params + 4 * batch_size * input_size)
+    return max(1, min(1024, int(budget // per_member)))
+
+
+def groups_of(experiments: list[Experiment]) -> list[list[Experiment]]:
+    """Experiments that can share one compiled program, in order of first appearance."""
+    groups: dict[str, list[Experiment]] = {}
+    for exp in experiments:
+        groups.setdefault(program_key(exp), []).append(exp)
+    return list(groups.values())
+
+
+def equal_chunks(items: list, size: int) -> list[list]:
+    """Split into equal chunks of at most `size`; the last is padded with repeats of its
+    first item so every chunk has the same shape (one compiled program)."""
+    count = -(-len(items) // size)
+    size = -(-len(items) // count)
+    chunks = [items[i:i + size] for i in range(0, len(items), size)]
+    return [c + [c[0]] * (size - len(c)) for c in chunks]
+
+
+@dataclass
+class GroupPlan:
+    """One population's work: its experiments cut into equal chunks, their data, their optimizers."""
+    group: list[Experiment]
+    data: Dataset
+    kinds: list[tuple[str, tuple]]
+    chunks: list[list[Experiment]]   # padded to one shape; the padding repeats are not stored
+    real: list[int]                  # how many experiments of each chunk are real
+
+
+def plan_group(group: list[Experiment], memory_budget: float = MEMORY_BUDGET) -> GroupPlan:
+    first = group[0]
+    data = load_data(first)
+    check_compatible(first, data)
+    info = data.info
+    template = build_model(first.model, info.input_shape, info.num_classes, first.train.loss, first.seed)
+    size = population_size(count_params(template), first.train.batch_size, int(np.prod(info.input_shape)),
+                           memory_budget)
+    index_chunks = equal_chunks(list(range(len(group))), size)
+    return GroupPlan(group, data, sorted({optimizer_kind(e) for e in group}),
+                     [[group[i] for i in c] for c in index_chunks], [len(set(c)) for c in index_chunks])
+
+
+def build_population(chunk: list[Experiment], kinds: list, info) -> tuple[list, list[engine.Member], engine.Program]:
+    """The Keras models, members and program of one chunk (the same wherever it runs)."""
+    built: dict[tuple, object] = {}  # members with the same model spec and seed start from the same weights
+    for e in chunk:
+        key = (e.model.model_dump_json(), e.seed)
+        if key not in built:
+            built[key] = build_model(e.model, info.input_shape, info.num_classes, e.train.loss, e.seed)
+    models = [built[(e.model.model_dump_json(), e.seed)] for e in chunk]
+    members = [member_of(e, m, kinds) for e, m in zip(chunk, models)]
+    return models, members, program_of(chunk[0], models[0], kinds)
+
+
+def diverged_rule_for(data: Dataset, loss: str):
+    """The status rule's divergence test (analysis.status) for this data, as the engine asks it."""
+    return divergence_rule(data.info.num_classes, data.info.class_counts.get("train"), loss)
+
+
+def train_population(chunk: list[Experiment], kinds: list, data: Dataset, on_epoch=None, compiled=None, prepared=None):
+    """Train one chunk as a population: (outcomes, compiled). No store involved.
+    prepared: what `build_population` gave for it, when the caller already built it."""
+    _, members, program = prepared or build_population(chunk, kinds, data.info)
+    if compiled is None or compiled.regularized != engine.regularized_variables(members):
+        compiled = engine.Compiled(program, data.info.num_classes, engine.regularized_variables(members))
+    outcomes = engine.train(program, members, data, on_epoch=on_epoch, compiled=compiled,
+                            diverged_rule=diverged_rule_for(data, program.loss))
+    return outcomes, compiled
