@@ -1,4 +1,4 @@
-"""mlplab.data.datasets: built-in data sets, user files, checks and preprocessing."""
+"""mlplab.data: user files (data.files), built-in sets (data.sources), checks and preprocessing (data.prepare)."""
 import gzip
 import os
 import struct
@@ -8,10 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mlplab.data import datasets as data
+from mlplab.data import sources
+from mlplab.data.files import RawData, read_idx
+from mlplab.data.prepare import check_raw, load_dataset, prepare
+from mlplab.data.sources import DATASETS, find_files, load_raw
 from mlplab.errors import BadInput
-from mlplab.data.datasets import (DATASETS, RawData, check_raw, find_files, load_dataset, load_raw,
-                         prepare, read_idx)
 
 SHARED = os.environ.get("MLPLAB_DATA", "/work/shared/datasets")
 
@@ -22,7 +23,7 @@ def isolated(monkeypatch, tmp_path):
     monkeypatch.setenv("MLPLAB_OFFLINE", "1")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.delenv("KERAS_HOME", raising=False)
-    monkeypatch.setattr(data, "SYSTEM_DIR", tmp_path / "system")
+    monkeypatch.setattr(sources, "SYSTEM_DIR", tmp_path / "system")
     monkeypatch.setenv("MLPLAB_DATA", SHARED)
 
 
@@ -229,14 +230,14 @@ def test_download_is_atomic_and_checksummed(monkeypatch, tmp_path):
     arrays = small_idx_folder(mirror, gz=True)
     sums = {f"mnist/{base}": __import__("hashlib").sha256(gzip.decompress((mirror / f"{base}.gz").read_bytes())).hexdigest()
             for base in arrays}
-    monkeypatch.setitem(data.MIRRORS, "mnist", mirror.as_uri() + "/")
+    monkeypatch.setitem(sources.MIRRORS, "mnist", mirror.as_uri() + "/")
     bad = dict(sums, **{"mnist/t10k-images-idx3-ubyte": "0" * 64})
-    monkeypatch.setattr(data, "SHA256", bad)
+    monkeypatch.setattr(sources, "SHA256", bad)
     with pytest.raises(BadInput, match="t10k-images-idx3-ubyte.gz: SHA-256 of the content is"):
         load_raw("mnist")
     target = tmp_path / "home" / ".keras" / "datasets" / "mnist"
     assert sorted(p.name for p in target.iterdir()) == ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"]
-    monkeypatch.setattr(data, "SHA256", sums)
+    monkeypatch.setattr(sources, "SHA256", sums)
     raw = load_raw("mnist")
     assert raw.source == str(target) and np.array_equal(raw.y_test, arrays["t10k-labels-idx1-ubyte"])
     assert len(list(target.iterdir())) == 4  # no temp files left
@@ -245,7 +246,7 @@ def test_download_is_atomic_and_checksummed(monkeypatch, tmp_path):
 def test_download_failure_is_one_clean_line(monkeypatch, tmp_path):
     monkeypatch.delenv("MLPLAB_OFFLINE")
     monkeypatch.delenv("MLPLAB_DATA")
-    monkeypatch.setitem(data.MIRRORS, "mnist", (tmp_path / "no-mirror").as_uri() + "/")
+    monkeypatch.setitem(sources.MIRRORS, "mnist", (tmp_path / "no-mirror").as_uri() + "/")
     with pytest.raises(BadInput, match=r"download failed: file://.*train-images-idx3-ubyte.gz"):
         load_raw("mnist")
 

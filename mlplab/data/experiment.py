@@ -7,7 +7,7 @@ import numpy as np
 
 from ..errors import BadInput
 from ..spec import Experiment
-from .datasets import Dataset, load_dataset
+from .prepare import Dataset, load_dataset
 
 
 def load_data(exp: Experiment) -> Dataset:
