@@ -7,7 +7,7 @@ import pytest
 
 from mlplab.errors import BadInput
 from mlplab.engine.models import build_model, summary
-from mlplab.spec.schema import load_spec
+from mlplab.spec import load_spec
 
 
 def model_of(*overrides, input_shape=(784,), classes=10, seed=0):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from mlplab.errors import BadInput
-from mlplab.spec.schema import INITIALIZERS, Experiment, load_spec, parse_value, set_dotted, validate
+from mlplab.spec import INITIALIZERS, Experiment, load_spec, parse_value, set_dotted, validate
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "examples").glob("*.toml"))
@@ -236,7 +236,7 @@ def test_data_options_of_generated_sets_pass_through():
 
 
 def test_data_option_names_agree_with_the_loader():
-    from mlplab.data import datasets as data
+    from mlplab.data import sources as data
     from mlplab.spec import schema as spec
     assert spec.COSINE2D_OPTIONS == data.COSINE2D_OPTIONS
     assert set(inspect.signature(data.cosine2d).parameters) == set(spec.COSINE2D_OPTIONS)
@@ -351,7 +351,7 @@ def test_python_api_nested_overrides_are_set_in_their_section():
 
 
 def test_sweep_points_override_the_files_learning_rate():
-    from mlplab.spec.schema import read_file
+    from mlplab.spec import read_file
     from mlplab.spec.sweep import expand
     raw = read_file(SGD_EXAMPLE)
     raw["sweep"] = {"grid": {"train.learning_rate": [0.01, 0.1]}}
@@ -624,7 +624,7 @@ def test_example_specifics():
 
 
 def test_stored_specs_of_older_versions_with_layers_still_load():
-    from mlplab.spec.schema import stored_experiment
+    from mlplab.spec import stored_experiment
     old = load_spec(None, ['model.layers=[{ type = "dense", units = 16 }]']).resolved()
     old["model"].update({"hidden": [64, 64], "activation": "relu", "dropout": 0.0, "batchnorm": False})
     exp = stored_experiment(old)

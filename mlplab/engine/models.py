@@ -13,7 +13,7 @@ import io
 import math
 import re
 from contextlib import redirect_stdout
-from typing import Any
+from typing import Any, Callable
 
 from . import backend as _backend  # noqa: F401  (KERAS_BACKEND=jax before keras)
 import keras
@@ -22,8 +22,9 @@ import numpy as np
 from keras.src.backend.common.variables import initialize_all_variables  # deferred init (see `initialize`)
 from keras.src.initializers.random_initializers import compute_fans
 
+from ..catalog import INITIALIZERS
 from ..errors import BadInput
-from ..spec import INITIALIZERS, Init, Layer, ModelSpec
+from ..spec import Init, Layer, ModelSpec
 
 
 def initializer(init: Init) -> keras.initializers.Initializer:
@@ -69,26 +70,41 @@ class _Names:
 
 
 def _keras_layer(layer: Layer, m: ModelSpec, name: _Names) -> list[keras.layers.Layer]:
-    init = initializer(layer.init or m.init)
-    reg = regularizer(layer.l1 or m.l1, m.l2 if layer.l2 is None else layer.l2)
-    if layer.type == "dense":
-        return [keras.layers.Dense(layer.units, activation=_activation(layer.activation),
-                                   kernel_initializer=init, kernel_regularizer=reg, name=name("dense"))]
-    if layer.type == "conv2d":
-        return [keras.layers.Conv2D(layer.filters, layer.kernel, strides=layer.strides, padding=layer.padding,
-                                    activation=_activation(layer.activation),
-                                    kernel_initializer=init, kernel_regularizer=reg, name=name("conv2d"))]
-    if layer.type == "max_pool":
-        return [keras.layers.MaxPooling2D(layer.size, name=name("max_pool"))]
-    if layer.type == "flatten":
-        return [keras.layers.Flatten(name=name("flatten"))]
-    if layer.type == "dropout":
-        return [keras.layers.Dropout(layer.rate, name=name("dropout"))]
-    # batchnorm, optionally followed by the activation of the dense layer before it
+    # The initializer is made for every layer, weighted or not: an unseeded Keras initializer draws
+    # its seed from Python's `random`, as a dropout layer's seed generator does, so skipping it would
+    # change the dropout seeds a spec has always had.
+    weights = {"kernel_initializer": initializer(layer.init or m.init),
+               "kernel_regularizer": regularizer(layer.l1 or m.l1, m.l2 if layer.l2 is None else layer.l2)}
+    return LAYER_BUILDERS[layer.type](layer, weights, name)
+
+
+def _dense(layer: Layer, weights: dict, name: _Names) -> list[keras.layers.Layer]:
+    return [keras.layers.Dense(layer.units, activation=_activation(layer.activation), **weights, name=name("dense"))]
+
+
+def _conv2d(layer: Layer, weights: dict, name: _Names) -> list[keras.layers.Layer]:
+    return [keras.layers.Conv2D(layer.filters, layer.kernel, strides=layer.strides, padding=layer.padding,
+                                activation=_activation(layer.activation), **weights, name=name("conv2d"))]
+
+
+def _batchnorm(layer: Layer, weights: dict, name: _Names) -> list[keras.layers.Layer]:
+    # optionally followed by the activation of the dense layer before it
     out: list[keras.layers.Layer] = [keras.layers.BatchNormalization(name=name("batchnorm"))]
     if layer.activation:
         out.append(keras.layers.Activation(_activation(layer.activation), name=name("activation")))
     return out
+
+
+# Each catalog layer type (catalog.LAYER_KEYS): a spec layer, the initializer and regularizer of its
+# weights (kernel_initializer, kernel_regularizer) and the namer -> the Keras layers it stands for.
+LAYER_BUILDERS: dict[str, Callable[[Layer, dict, _Names], list[keras.layers.Layer]]] = {
+    "dense": _dense,
+    "dropout": lambda layer, weights, name: [keras.layers.Dropout(layer.rate, name=name("dropout"))],
+    "batchnorm": _batchnorm,
+    "conv2d": _conv2d,
+    "max_pool": lambda layer, weights, name: [keras.layers.MaxPooling2D(layer.size, name=name("max_pool"))],
+    "flatten": lambda layer, weights, name: [keras.layers.Flatten(name=name("flatten"))],
+}
 
 
 def _describe_layer(layer: Layer) -> str:

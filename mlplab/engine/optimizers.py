@@ -19,7 +19,10 @@ the numbers `keras.optimizers.X(...).apply_gradients` gives (to float32
 rounding: Keras computes `1 - beta` from the Python float, we from the
 float32 scalar).
 
-Keras' defaults are what this module supports. Not supported (all off by
+The names, Keras' defaults and the structural options are catalog data
+(mlplab/catalog.py); this module is their implementation: an optimizer is
+its catalog entry plus its builder in `BUILDERS`. Keras' defaults are what
+this module supports. Not supported (all off by
 default in Keras): `clipnorm`, `clipvalue`, `global_clipnorm`, `use_ema` /
 `ema_momentum` / `ema_overwrite_frequency`, `loss_scale_factor`,
 `gradient_accumulation_steps`, learning-rate schedules or callables,
@@ -37,53 +40,14 @@ import jax
 import jax.numpy as jnp
 
 from . import backend as _backend  # noqa: F401  (selects the JAX backend before keras loads)
+from ..catalog import OPTIMIZER_CLASSES, OPTIMIZERS, STATIC_OPTIONS
 from ..errors import BadInput
 
-NAMES = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
+NAMES = tuple(OPTIMIZERS)
 
 # Structural options: they change which state exists or which formula runs,
 # so they are part of the compiled program (a population shares them).
-STATIC = {"nesterov", "amsgrad", "centered"}
-
-# Keras' constructor defaults (tests check these against the signatures).
-_DEFAULTS: dict[str, dict[str, float | bool]] = {
-    "sgd": {"learning_rate": 0.01, "momentum": 0.0, "nesterov": False},
-    "adam": {
-        "learning_rate": 0.001,
-        "beta_1": 0.9,
-        "beta_2": 0.999,
-        "epsilon": 1e-7,
-        "amsgrad": False,
-    },
-    "adamw": {
-        "learning_rate": 0.001,
-        "weight_decay": 0.004,
-        "beta_1": 0.9,
-        "beta_2": 0.999,
-        "epsilon": 1e-7,
-        "amsgrad": False,
-    },
-    "rmsprop": {
-        "learning_rate": 0.001,
-        "rho": 0.9,
-        "momentum": 0.0,
-        "epsilon": 1e-7,
-        "centered": False,
-    },
-    "adagrad": {
-        "learning_rate": 0.001,
-        "initial_accumulator_value": 0.1,
-        "epsilon": 1e-7,
-    },
-}
-
-_KERAS_CLASS = {
-    "sgd": "SGD",
-    "adam": "Adam",
-    "adamw": "AdamW",
-    "rmsprop": "RMSprop",
-    "adagrad": "Adagrad",
-}
+STATIC = frozenset(STATIC_OPTIONS)
 
 
 def _check_name(name: str) -> None:
@@ -96,7 +60,7 @@ def _check_name(name: str) -> None:
 def defaults(name: str) -> dict[str, float | bool]:
     """Keras' default for every parameter of optimizer `name` (a fresh dict)."""
     _check_name(name)
-    return dict(_DEFAULTS[name])
+    return dict(OPTIMIZERS[name])
 
 
 def hyperparameters(name: str, **values: float) -> dict[str, jax.Array]:
@@ -218,6 +182,10 @@ def _adam(amsgrad: bool = False, decoupled_weight_decay: bool = False) -> Optimi
     return Optimizer(init, update)
 
 
+def _adamw(amsgrad: bool = False) -> Optimizer:
+    return _adam(amsgrad, decoupled_weight_decay=True)
+
+
 # --- RMSprop ---------------------------------------------------------------
 
 
@@ -303,24 +271,26 @@ def make(name: str, **static: bool) -> Optimizer:
     options (`nesterov` for sgd, `amsgrad` for adam/adamw, `centered` for
     rmsprop), Keras' defaults otherwise."""
     _check_name(name)
-    allowed = {k for k in _DEFAULTS[name] if k in STATIC}
+    allowed = {k for k in OPTIMIZERS[name] if k in STATIC}
     unknown = sorted(set(static) - allowed)
     if unknown:
         raise BadInput(
             f"{name}: {', '.join(unknown)} is not a structural option of this optimizer; "
             f"allowed: {', '.join(sorted(allowed)) or 'none'}"
         )
-    options = {k: bool(_DEFAULTS[name][k]) for k in allowed}
+    options = {k: bool(OPTIMIZERS[name][k]) for k in allowed}
     options.update({k: bool(v) for k, v in static.items()})
-    if name == "sgd":
-        return _sgd(**options)
-    if name == "adam":
-        return _adam(**options)
-    if name == "adamw":
-        return _adam(**options, decoupled_weight_decay=True)
-    if name == "rmsprop":
-        return _rmsprop(**options)
-    return _adagrad()
+    return BUILDERS[name](**options)
+
+
+# Each catalog optimizer's builder: its structural options -> the pair of functions.
+BUILDERS: dict[str, Callable[..., Optimizer]] = {
+    "sgd": _sgd,
+    "adam": _adam,
+    "adamw": _adamw,
+    "rmsprop": _rmsprop,
+    "adagrad": _adagrad,
+}
 
 
 def keras_optimizer(name: str, hyper: dict):
@@ -331,11 +301,11 @@ def keras_optimizer(name: str, hyper: dict):
     import keras
 
     _check_name(name)
-    unknown = sorted(set(hyper) - set(_DEFAULTS[name]))
+    unknown = sorted(set(hyper) - set(OPTIMIZERS[name]))
     if unknown:
         raise BadInput(
             f"{name}: unknown parameter(s) {', '.join(unknown)}; "
-            f"allowed: {', '.join(_DEFAULTS[name])}"
+            f"allowed: {', '.join(OPTIMIZERS[name])}"
         )
     kwargs: dict[str, float | bool] = {}
     for key, value in hyper.items():
@@ -344,7 +314,7 @@ def keras_optimizer(name: str, hyper: dict):
         else:
             # Keras insists on Python floats (SGD rejects a numpy momentum).
             kwargs[key] = float(jnp.asarray(value).reshape(()))
-    return getattr(keras.optimizers, _KERAS_CLASS[name])(**kwargs)
+    return getattr(keras.optimizers, OPTIMIZER_CLASSES[name])(**kwargs)
 
 
 def mixed(kinds: list[tuple[str, dict[str, bool]]]) -> Optimizer:

@@ -1,49 +1,27 @@
-"""The experiment spec: a TOML/YAML file plus `--set` overrides, validated once.
+"""The experiment spec's sections as pydantic models, and `validate` (a raw dict -> an Experiment).
 
-`load_spec(path, overrides)` returns an `Experiment`; every invalid value raises
-`BadInput` with one line naming the dotted field, the bad value and what is
-allowed. Inside mlplab the types are trusted.
+Every invalid value raises `BadInput` with one line naming the dotted field, the
+bad value and what is allowed (spec/messages.py writes it). The names and
+defaults come from the catalog: the optimizer and initializer tables are built
+from it, so a new catalog entry needs no change here. Inside mlplab the types are
+trusted. Sections are defined before the sections that hold them:
+
+    Init, Layer -> ModelSpec;  Optimizer, EarlyStopping -> Train;  Data;  Sweep  -> Experiment
 """
 from __future__ import annotations
 
-import difflib
-import json
-import math
-import tomllib
-from pathlib import Path
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Any, Literal
 
-import yaml
-from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_serializer,
-                      model_validator)
+from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, create_model, field_validator,
+                      model_serializer, model_validator)
 
+from ..catalog import (ACTIVATIONS, COSINE2D_OPTIONS, IMAGE_LAYERS, INITIALIZER_BOUNDS, INITIALIZERS, LAYER_KEYS,
+                       LAYER_NEEDS, LOSSES, MONITORS, OPTIMIZER_BOUNDS, OPTIMIZERS, SCALES)
 from ..errors import BadInput
+from .messages import MISSING, FieldError, format_error, kinds, show
 
-ACTIVATIONS = ("relu", "sigmoid", "tanh", "softmax", "linear", "elu", "gelu", "leaky_relu", "selu", "softplus", "swish")
-INITIALIZERS = {
-    # name -> the parameters it takes (Keras names)
-    "glorot_uniform": (), "glorot_normal": (), "he_normal": (), "he_uniform": (),
-    "lecun_normal": (), "lecun_uniform": (),
-    "random_normal": ("mean", "stddev"), "truncated_normal": ("mean", "stddev"),
-    "random_uniform": ("minval", "maxval"),
-    "zeros": (), "ones": (), "constant": ("value",),
-}
-OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
-LOSSES = ("sparse_categorical_crossentropy", "categorical_crossentropy", "binary_crossentropy", "mse")
-SCALES = ("unit", "symmetric", "standard", "none")
-MONITORS = ("val_loss", "val_accuracy", "loss", "accuracy", "train_loss", "train_accuracy")
-
-
-class FieldError(ValueError):
-    """A check across several keys that blames one of them: `format_error` names `field`
-    (dotted, relative to the section that raised it) and shows `value`."""
-
-    def __init__(self, field: str, value: Any, allowed: str):  # value: _MISSING when the key is absent
-        super().__init__(allowed)
-        self.field, self.value, self.allowed = field, value, allowed
-
-
-_MISSING = object()
+__all__ = ["COSINE2D_OPTIONS", "SHORTHAND", "Data", "EarlyStopping", "Experiment", "Init", "Layer", "ModelSpec",
+           "Optimizer", "Sweep", "Train", "derive_name", "describe_model", "validate"]
 
 
 class _Strict(BaseModel):
@@ -55,27 +33,34 @@ class _Strict(BaseModel):
     def _no_bool_numbers(cls, v: Any, info: ValidationInfo) -> Any:
         # pydantic reads true as 1: `epochs = true` would train one epoch without a word
         if isinstance(v, bool) and info.field_name in cls.model_fields:
-            kinds = _kinds(cls.model_fields[info.field_name].annotation)
-            if bool not in kinds and kinds & {int, float}:
-                raise ValueError("expected a whole number, not true/false" if float not in kinds
+            admits = kinds(cls.model_fields[info.field_name].annotation)
+            if bool not in admits and admits & {int, float}:
+                raise ValueError("expected a whole number, not true/false" if float not in admits
                                  else "expected a number, not true/false")
         return v
 
 
-def _kinds(annotation: Any) -> set:
-    """The plain types an annotation admits: `int | None` -> {int, NoneType}."""
-    args = get_args(annotation) if get_origin(annotation) in (Union, type(int | None)) else ()
-    return set(args) if args else {annotation}
+def _parameter_fields(table: dict[str, dict[str, Any]], bounds: dict[str, dict[str, float]],
+                      optional: bool) -> dict[str, Any]:
+    """pydantic fields for every parameter of a catalog table (initializers, optimizers), in the
+    order first seen: typed by the catalog's default, limited by `bounds`; the default is the
+    first one seen, or None (`optional`: unset means the catalog's default for the chosen name)."""
+    first: dict[str, Any] = {}
+    for parameters in table.values():
+        for key, value in parameters.items():
+            first.setdefault(key, value)
+    fields = {}
+    for key, value in first.items():
+        kind = bool if isinstance(value, bool) else float if isinstance(value, (int, float)) else type(value)
+        fields[key] = ((kind | None) if optional else kind, Field(None if optional else value, **bounds.get(key, {})))
+    return fields
 
 
-class Init(_Strict):
-    """A weight initializer: a name and, for some, parameters."""
+# ---------------------------------------------------------------- model
+
+class _InitChecks(_Strict):
+    """A weight initializer: a name and, for some, parameters (catalog.INITIALIZERS)."""
     name: str = "glorot_uniform"
-    mean: float = 0.0
-    stddev: float = 0.05
-    minval: float = -0.05
-    maxval: float = 0.05
-    value: float = 0.0
 
     @field_validator("name")
     @classmethod
@@ -84,19 +69,15 @@ class Init(_Strict):
             raise ValueError(f"expected one of {', '.join(INITIALIZERS)}")
         return v
 
-    @field_validator("stddev")
-    @classmethod
-    def _positive(cls, v: float) -> float:
-        if v < 0:
-            raise ValueError("expected a number >= 0")
-        return v
-
     @model_validator(mode="after")
-    def _applies(self) -> "Init":
+    def _applies(self) -> "_InitChecks":
         takes = INITIALIZERS[self.name]
         for key in sorted(self.model_fields_set - {"name"} - set(takes)):
             raise FieldError(key, getattr(self, key), f"does not apply to {self.name}; it takes "
                              + (", ".join(takes) if takes else "no parameters"))
+        for key, default in takes.items():  # this initializer's own defaults
+            if key not in self.model_fields_set:
+                object.__setattr__(self, key, default)
         if self.name == "random_uniform" and self.minval > self.maxval:
             if "maxval" in self.model_fields_set:
                 raise FieldError("maxval", self.maxval, f"expected a number >= minval ({self.minval:g})")
@@ -109,6 +90,10 @@ class Init(_Strict):
         return {"name": self.name, **{k: getattr(self, k) for k in INITIALIZERS[self.name]}}
 
 
+Init = create_model("Init", __base__=_InitChecks, __module__=__name__, __doc__=_InitChecks.__doc__,
+                    **_parameter_fields(INITIALIZERS, INITIALIZER_BOUNDS, optional=False))
+
+
 def _init(v: Any) -> Any:
     return {"name": v} if isinstance(v, str) else v
 
@@ -117,11 +102,12 @@ Activation = Literal[ACTIVATIONS]  # type: ignore[valid-type]
 
 
 class Layer(_Strict):
-    """One layer of the `layers` list (full control over the architecture)."""
-    type: Literal["dense", "dropout", "batchnorm", "conv2d", "max_pool", "flatten"]
+    """One layer of the `layers` list (full control over the architecture); which keys each
+    type takes is catalog.LAYER_KEYS."""
+    type: Literal[tuple(LAYER_KEYS)]  # type: ignore[valid-type]
     units: int | None = Field(None, gt=0)
     activation: Activation | None = None
-    init: Init | None = None
+    init: Init | None = None  # type: ignore[valid-type]
     l1: float = Field(0.0, ge=0)
     l2: float | None = Field(None, ge=0)
     filters: int | None = Field(None, gt=0)
@@ -135,10 +121,9 @@ class Layer(_Strict):
 
     @model_validator(mode="after")
     def _needs(self) -> "Layer":
-        if self.type == "dense" and self.units is None:
-            raise FieldError("units", _MISSING, "missing: a dense layer needs units (e.g. units = 64)")
-        if self.type == "conv2d" and self.filters is None:
-            raise FieldError("filters", _MISSING, "missing: a conv2d layer needs filters (e.g. filters = 32)")
+        for key, example in LAYER_NEEDS.get(self.type, {}).items():
+            if getattr(self, key) is None:
+                raise FieldError(key, MISSING, f"missing: a {self.type} layer needs {key} (e.g. {key} = {example})")
         takes = LAYER_KEYS[self.type]
         for key in sorted(self.model_fields_set - {"type"} - set(takes)):
             raise FieldError(key, getattr(self, key), f"does not apply to a {self.type} layer; it takes "
@@ -151,20 +136,10 @@ class Layer(_Strict):
         return {k: v for k, v in handler(self).items() if k == "type" or k in LAYER_KEYS[self.type]}
 
 
-LAYER_KEYS: dict[str, tuple[str, ...]] = {
-    "dense": ("units", "activation", "init", "l1", "l2"),
-    "conv2d": ("filters", "kernel", "strides", "padding", "activation", "init", "l1", "l2"),
-    "max_pool": ("size",),
-    "flatten": (),
-    "dropout": ("rate",),
-    "batchnorm": ("activation",),
-}
-
-
 class ModelSpec(_Strict):
     hidden: list[int] = [64, 64]
     activation: Activation = "relu"
-    init: Init = Init()
+    init: Init = Init()  # type: ignore[valid-type]
     dropout: float = Field(0.0, ge=0, lt=1)
     batchnorm: bool = False
     l1: float = Field(0.0, ge=0)
@@ -191,7 +166,7 @@ class ModelSpec(_Strict):
 
     @property
     def convolutional(self) -> bool:
-        return any(layer.type in ("conv2d", "max_pool") for layer in self.layers or [])
+        return any(layer.type in IMAGE_LAYERS for layer in self.layers or [])
 
 
 # ModelSpec keys that `layers` replaces, and how to say the same with layers
@@ -203,41 +178,31 @@ SHORTHAND = {
 }
 
 
-class Optimizer(_Strict):
-    name: Literal[OPTIMIZERS] = "adam"  # type: ignore[valid-type]
-    learning_rate: float | None = Field(None, gt=0)
-    momentum: float | None = Field(None, ge=0, lt=1)
-    nesterov: bool | None = None
-    beta_1: float | None = Field(None, ge=0, lt=1)
-    beta_2: float | None = Field(None, ge=0, lt=1)
-    epsilon: float | None = Field(None, gt=0)
-    amsgrad: bool | None = None
-    weight_decay: float | None = Field(None, ge=0)
-    rho: float | None = Field(None, ge=0, lt=1)
-    centered: bool | None = None
-    initial_accumulator_value: float | None = Field(None, ge=0)
+# ---------------------------------------------------------------- train
+
+class _OptimizerChecks(_Strict):
+    """An optimizer: a name (catalog.OPTIMIZERS) and any of its parameters; unset ones take Keras' defaults."""
+    name: Literal[tuple(OPTIMIZERS)] = "adam"  # type: ignore[valid-type]
 
     @model_validator(mode="after")
-    def _applies(self) -> "Optimizer":
-        allowed = {
-            "sgd": {"momentum", "nesterov"},
-            "adam": {"beta_1", "beta_2", "epsilon", "amsgrad"},
-            "adamw": {"beta_1", "beta_2", "epsilon", "amsgrad", "weight_decay"},
-            "rmsprop": {"rho", "momentum", "epsilon", "centered"},
-            "adagrad": {"initial_accumulator_value", "epsilon"},
-        }[self.name]
-        for key in sorted(self.model_fields_set - {"name", "learning_rate"} - allowed):
+    def _applies(self) -> "_OptimizerChecks":
+        takes = OPTIMIZERS[self.name]
+        for key in sorted(self.model_fields_set - {"name"} - set(takes)):
             if getattr(self, key) is not None:
-                raise FieldError(key, getattr(self, key), f"does not apply to {self.name}; "
-                                 f"{self.name} takes learning_rate, {', '.join(sorted(allowed))}")
+                raise FieldError(key, getattr(self, key), f"does not apply to {self.name}; {self.name} takes "
+                                 + ", ".join(["learning_rate", *sorted(set(takes) - {"learning_rate"})]))
         return self
 
     def settings(self) -> dict[str, float | bool]:
         """Every parameter of this optimizer, Keras defaults filled in."""
-        from ..engine.optimizers import defaults
-        values = defaults(self.name)
-        values.update({k: v for k, v in self.model_dump().items() if k in values and v is not None})
+        values = dict(OPTIMIZERS[self.name])
+        values.update({k: getattr(self, k) for k in values if getattr(self, k) is not None})
         return values
+
+
+Optimizer = create_model("Optimizer", __base__=_OptimizerChecks, __module__=__name__,
+                         __doc__=_OptimizerChecks.__doc__,
+                         **_parameter_fields(OPTIMIZERS, OPTIMIZER_BOUNDS, optional=True))
 
 
 class EarlyStopping(_Strict):
@@ -248,7 +213,7 @@ class EarlyStopping(_Strict):
 
 
 class Train(_Strict):
-    optimizer: Optimizer = Optimizer()
+    optimizer: Optimizer = Optimizer()  # type: ignore[valid-type]
     learning_rate: float | None = Field(None, gt=0)
     loss: Literal[LOSSES] = "sparse_categorical_crossentropy"  # type: ignore[valid-type]
     epochs: int = Field(20, gt=0, le=100_000)
@@ -287,6 +252,8 @@ class Train(_Strict):
         return float(self.optimizer.settings()["learning_rate"])
 
 
+# ---------------------------------------------------------------- data
+
 class Data(_Strict):
     dataset: str = "digits"
     scale: Literal[SCALES] = "unit"  # type: ignore[valid-type]
@@ -307,7 +274,7 @@ class Data(_Strict):
             for key in COSINE2D_OPTIONS:
                 if getattr(self, key) is not None:
                     raise FieldError(key, getattr(self, key), f"only for cosine2d (options "
-                                     f"{', '.join(COSINE2D_OPTIONS)}); dataset {_show(self.dataset)} takes none")
+                                     f"{', '.join(COSINE2D_OPTIONS)}); dataset {show(self.dataset)} takes none")
         if self.fold is not None and self.folds is None:
             raise FieldError("fold", self.fold, "needs data.folds (the number of folds)")
         if self.fold is not None and self.fold >= self.folds:
@@ -320,12 +287,11 @@ class Data(_Strict):
         return {k: getattr(self, k) for k in (*COSINE2D_OPTIONS, "folds", "fold") if getattr(self, k) is not None}
 
 
-COSINE2D_OPTIONS = ("n", "a", "noise", "seed")
-
-
 def _is_cosine2d(dataset: str) -> bool:
     return dataset.strip().lower() == "cosine2d"  # as data.load_raw reads the name: "Cosine2D" too
 
+
+# ---------------------------------------------------------------- the experiment
 
 class Sweep(_Strict):
     model_config = ConfigDict(extra="allow")  # owned by the sweep issue
@@ -365,6 +331,14 @@ class Experiment(_Strict):
         return out
 
 
+def validate(raw: dict[str, Any]) -> Experiment:
+    """The Experiment a raw spec (a dict as read from a file) stands for, or BadInput with one line."""
+    try:
+        return Experiment.model_validate(raw)
+    except ValidationError as e:
+        raise BadInput(format_error(e, Experiment)) from None
+
+
 def describe_model(m: ModelSpec) -> str:
     """A short human description: "64-64 relu", "conv32-pool-64 relu"."""
     if m.layers is None:
@@ -384,244 +358,14 @@ def derive_name(e: Experiment) -> str:
     return f"{e.data.dataset}-{describe_model(e.model).replace(' ', '-')}-{e.train.optimizer.name}"
 
 
-# ---------------------------------------------------------------- loading
-
-def read_file(path: str | Path) -> dict[str, Any]:
-    p = Path(path)
-    if not p.is_file():
-        raise BadInput(f"spec file {p}: not found")
-    try:
-        text = p.read_text()
-        if p.suffix == ".toml":
-            return tomllib.loads(text)
-        if p.suffix in (".yaml", ".yml", ".json"):
-            raw = yaml.safe_load(text) or {}
-            if not isinstance(raw, dict):
-                raise BadInput(f"spec file {p}: expected a mapping of sections, got {type(raw).__name__}")
-            return raw
-    except (tomllib.TOMLDecodeError, yaml.YAMLError, UnicodeDecodeError) as e:
-        raise BadInput(f"spec file {p}: not valid {p.suffix[1:].upper()}: {' '.join(str(e).split())}") from None
-    raise BadInput(f"spec file {p}: unknown format {p.suffix!r}; expected .toml, .yaml, .yml or .json")
+_MOVED_TO_FILES = ("load_spec", "read_file", "stored_experiment", "parse_value", "apply_override", "set_dotted",
+                   "get_dotted", "load_raw")
 
 
-def parse_value(text: str) -> Any:
-    """A --set VALUE: a TOML value (0.1, [128, 64], true, { name = "sgd" }), else a bare string."""
-    try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        return text
-
-
-def apply_override(raw: dict[str, Any], assignment: str) -> None:
-    key, sep, value = assignment.partition("=")
-    key = key.strip()
-    if not sep or not key:
-        raise BadInput(f"--set {assignment}: expected KEY=VALUE, e.g. --set train.learning_rate=0.01")
-    set_dotted(raw, key, parse_value(value.strip()))
-
-
-def set_dotted(raw: dict[str, Any], key: str, value: Any) -> None:
-    """Set one dotted key of a raw spec, as an override: it wins over what the spec said.
-
-    Every override goes through here (--set, the Python API, sweep points)."""
-    node = raw
-    parts = key.split(".")
-    for part in parts[:-1]:
-        child = node.setdefault(part, {})
-        if isinstance(child, str) and part in ("optimizer", "init"):  # optimizer = "sgd" then optimizer.momentum = 0.9
-            child = node[part] = {"name": child}
-        if not isinstance(child, dict):
-            raise BadInput(f"--set {key}: {part} is {_show(child)}, not a table of keys")
-        node = child
-    node[parts[-1]] = value
-    _drop_other_learning_rate(raw, key, value)
-
-
-def _drop_other_learning_rate(raw: dict[str, Any], key: str, value: Any) -> None:
-    """train.learning_rate and train.optimizer.learning_rate say the same thing: the one just set wins
-    (only two values written in one file may disagree)."""
-    train = raw.get("train")
-    if not isinstance(train, dict):
-        return
-    optimizer = train.get("optimizer")
-    if key == "train.learning_rate" and isinstance(optimizer, dict):
-        optimizer.pop("learning_rate", None)
-    elif key == "train.optimizer.learning_rate" or (
-            key == "train.optimizer" and isinstance(value, dict) and "learning_rate" in value):
-        train.pop("learning_rate", None)
-
-
-def get_dotted(raw: dict[str, Any], key: str) -> Any:
-    """The value at a dotted key of a raw spec, None if absent."""
-    node: Any = raw
-    for part in key.split("."):
-        if not isinstance(node, dict):
-            return None
-        node = node.get(part)
-    return node
-
-
-def validate(raw: dict[str, Any]) -> Experiment:
-    try:
-        return Experiment.model_validate(raw)
-    except ValidationError as e:
-        raise BadInput(format_error(e, raw)) from None
-
-
-def format_error(e: ValidationError, raw: dict[str, Any]) -> str:
-    """One line: the dotted field, the value given and what is allowed."""
-    err = _most_specific(e.errors())
-    loc = [p for p in err["loc"] if not _internal(p)]
-    given = err.get("input", _MISSING)
-    cause = (err.get("ctx") or {}).get("error")
-    if isinstance(cause, FieldError):  # a check across keys names the key it blames
-        # a dotted field is absolute (raised by Experiment), a plain key is in the section that raised it
-        loc = cause.field.split(".") if "." in cause.field else [*loc, cause.field]
-        section = err.get("input")  # the value as the user wrote it (1, not 1.0), when the section has it
-        given = section[cause.field] if isinstance(section, dict) and cause.field in section else cause.value
-    field = _dotted(loc) or "spec"
-    if err["type"] == "extra_forbidden":
-        keys = _section_keys(loc[:-1])
-        near = difflib.get_close_matches(str(loc[-1]), keys, n=1)
-        hint = f"did you mean {near[0]}? " if near else ""
-        return f"{field}: unknown key; {hint}expected one of {', '.join(keys)}"
-    if err["type"] == "missing":
-        return f"{field}: missing; {_HINTS.get(_pattern(loc), 'this key is required')}"
-    msg = _allowed(err, loc, cause)
-    return f"{field}: {msg}" if given is _MISSING else f"{field} = {_show(given)}: {msg}"
-
-
-# What a field takes, said once, for when a value has the wrong shape altogether.
-_HINTS = {
-    "name": "expected a string",
-    "data": "expected a table of keys (dataset, scale, validation_split, ...)",
-    "model": "expected a table of keys (hidden, activation, init, ...)",
-    "train": "expected a table of keys (optimizer, learning_rate, epochs, ...)",
-    "sweep": 'expected a table, e.g. { grid = { "train.learning_rate" = [0.01, 0.1] } }',
-    "sweep.grid": 'expected a table of dotted keys to lists of values, e.g. { "train.learning_rate" = [0.01, 0.1] }',
-    "data.dataset": "expected digits, mnist, fashion-mnist, cosine2d or a path (.npz, .csv, IDX folder)",
-    "model.hidden": "expected a list of positive layer widths, e.g. [128, 64] ([] is logistic regression)",
-    "model.hidden[]": "expected a positive whole number (a layer width)",
-    "model.init": 'expected an initializer name (e.g. "he_normal") or a table, e.g. { name = "random_normal", stddev = 0.05 }',
-    "model.layers": 'expected a list of layer tables, e.g. [{ type = "dense", units = 64 }, { type = "dropout", rate = 0.2 }]',
-    "model.layers[]": 'expected a layer table, e.g. { type = "dense", units = 64, activation = "relu" }',
-    "model.layers[].init": 'expected an initializer name or a table, e.g. { name = "random_normal", stddev = 0.05 }',
-    "train.optimizer": f'expected an optimizer name ({", ".join(OPTIMIZERS)}) or a table, e.g. {{ name = "sgd", momentum = 0.9 }}',
-    "train.early_stopping": 'expected a table, e.g. { monitor = "val_loss", patience = 3 }, or false to turn it off',
-}
-
-_TYPE_WORDS = {
-    "int_type": "expected a whole number", "int_parsing": "expected a whole number",
-    "int_from_float": "expected a whole number", "float_type": "expected a number",
-    "float_parsing": "expected a number", "bool_type": "expected true or false", "bool_parsing": "expected true or false",
-    "string_type": "expected a string", "list_type": "expected a list", "dict_type": "expected a table",
-    "model_type": "expected a table", "model_attributes_type": "expected a table",
-}
-
-
-def _internal(part: Any) -> bool:
-    # pydantic's names for union branches and validator functions, not user keys
-    return isinstance(part, str) and (part.startswith(("function-", "literal[", "tagged-union[", "nullable["))
-                                      or part in ("Init", "Optimizer", "EarlyStopping", "Layer", "bool", "none",
-                                                  "int", "float", "str", "list", "dict"))
-
-
-def _dotted(loc: list) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def _pattern(loc: list) -> str:
-    return "".join("[]" if isinstance(p, int) else (f".{p}" if i else str(p)) for i, p in enumerate(loc))
-
-
-def _show(value: Any) -> str:
-    """A value as the user wrote it (JSON/TOML-like), never a Python repr."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)  # inf, -inf, nan as TOML writes them
-    try:
-        return json.dumps(value, default=str)
-    except (TypeError, ValueError):
-        return str(value)
-
-
-def _model_at(loc: list) -> type[BaseModel] | None:
-    """The spec section (a pydantic model class) at a location, if any."""
-    cls: Any = Experiment
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        if not (isinstance(cls, type) and issubclass(cls, BaseModel)) or part not in cls.model_fields:
-            return None
-        cls = cls.model_fields[part].annotation
-        for _ in range(3):  # unwrap Optional[...] and list[...]
-            models = [a for a in get_args(cls) if isinstance(a, type) and issubclass(a, BaseModel)]
-            if models:
-                cls = models[0]
-            elif get_args(cls):
-                cls = get_args(cls)[0]
-    return cls if isinstance(cls, type) and issubclass(cls, BaseModel) else None
-
-
-def _section_keys(loc: list) -> list[str]:
-    cls = _model_at(loc)
-    return list(cls.model_fields) if cls else []
-
-
-def _bounds(loc: list) -> str | None:
-    """ "a number >= 0 and < 1" from the field's constraints."""
-    parent = _model_at(loc[:-1])
-    info = parent.model_fields.get(str(loc[-1])) if parent and not isinstance(loc[-1], int) else None
-    if info is None:
-        return None
-    parts = []
-    for meta in info.metadata:
-        for attr, sign in (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<=")):
-            if getattr(meta, attr, None) is not None:
-                parts.append(f"{sign} {getattr(meta, attr):_}".replace("_", ","))
-    if not parts:
-        return None
-    kind = "a whole number" if int in _kinds(info.annotation) else "a number"
-    return f"expected {kind} {' and '.join(parts)}"
-
-
-def _allowed(err: dict, loc: list, cause: Any) -> str:
-    kind = err["type"]
-    if isinstance(cause, FieldError):
-        return cause.allowed
-    if kind == "finite_number":
-        return "expected a finite number, not inf or nan"
-    if kind == "value_error":
-        return str(cause) if cause is not None else err["msg"].removeprefix("Value error, ")
-    if kind == "literal_error":
-        return "expected " + err["msg"].removeprefix("Input should be ").replace("'", '"')
-    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
-        return _bounds(loc) or "expected " + err["msg"].removeprefix("Input should be ")
-    if kind in _TYPE_WORDS:
-        return _HINTS.get(_pattern(loc)) or _TYPE_WORDS[kind]
-    msg = err["msg"].removeprefix("Input should be ").removeprefix("Value error, ")
-    return _HINTS.get(_pattern(loc)) or ("expected " + msg if err["msg"].startswith("Input should be") else msg)
-
-
-def _most_specific(errors: list[dict]) -> dict:
-    # Unions (init as a string or a table, early_stopping as a table or false) yield one
-    # error per branch; the deepest one says most about what went wrong.
-    return max(errors, key=lambda err: (err["type"] != "model_type" and err["type"] != "bool_type", len(err["loc"])))
-
-
-def load_spec(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Experiment:
-    raw = read_file(path) if path else {}
-    for assignment in overrides:
-        apply_override(raw, assignment)
-    return validate(raw)
-
-
-def stored_experiment(resolved: dict[str, Any]) -> Experiment:
-    """The Experiment of a stored run's resolved spec. Runs stored by older versions kept the
-    shorthand model keys beside `layers` (unused there); they are dropped, not refused."""
-    model = resolved.get("model")
-    if isinstance(model, dict) and model.get("layers") is not None:
-        resolved = {**resolved, "model": {k: v for k, v in model.items() if k not in SHORTHAND}}
-    return validate(resolved)
+def __getattr__(name: str) -> Any:
+    """`from mlplab.spec.schema import load_spec` still works: the loaders moved to spec.files
+    (import them from mlplab.spec)."""
+    if name in _MOVED_TO_FILES:
+        from . import files
+        return getattr(files, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -19,7 +19,11 @@ from typing import Any
 import numpy as np
 
 from ..errors import BadInput
-from .schema import Experiment, set_dotted, validate, read_file, apply_override
+from .files import load_raw, set_dotted
+from .schema import Experiment, validate
+
+# load_raw is spec.files' reader, named here too: the CLI reads a sweep's spec with it
+__all__ = ["DISTRIBUTIONS", "Config", "expand", "fmt", "load_raw", "points", "short"]
 
 DISTRIBUTIONS = ("uniform", "log_uniform", "choice")
 
@@ -131,10 +135,3 @@ def fmt(v: Any) -> str:
         return f"{v.get('name', '')}({params})" if params else str(v.get("name", v))
     return str(v)
 
-
-def load_raw(path: str | None, overrides: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
-    """A spec file (or none) with --set overrides applied, not yet validated (it may hold a [sweep])."""
-    raw = read_file(path) if path else {}
-    for assignment in overrides:
-        apply_override(raw, assignment)
-    return raw
