@@ -1,0 +1,85 @@
+"""Sweeps (the list, a sweep's table, heatmap and curves, its JSON) and comparing chosen runs."""
+from __future__ import annotations
+
+import json
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
+
+from ..analysis.status import ranking_metric
+from ..errors import BadInput
+from .common import Dashboard, Web, check_id, clean_history, finite, json_response, row_of
+
+router = APIRouter()
+
+
+# ---------------------------------------------------------------- compare
+
+def compare_doc(web: Dashboard, ids: list[str]) -> tuple[list[dict], dict]:
+    """The runs named by ?run=ID&run=ID (or ?run=ID,ID) and their comparison."""
+    from ..analysis.compare import comparison
+    ids = [i for part in ids for i in part.split(",") if i]
+    if len(ids) < 2:
+        raise BadInput("compare: select at least two runs (?run=ID&run=ID)")
+    if len(ids) > 12:
+        raise BadInput(f"compare: {len(ids)} runs selected; compare at most 12")
+    runs = [web.get_run(i) for i in ids]
+    return runs, comparison(runs)
+
+
+@router.get("/compare", response_class=HTMLResponse)
+def compare_page(request: Request, web: Web, run: list[str] | None = Query(None)):
+    runs, doc = compare_doc(web, run or [])
+    return web.page(request, "compare.html", runs=runs, doc=doc,
+                    curves=[{"label": f"{r['id']} {r['name']}", "history": clean_history(r["history"])}
+                            for r in runs])
+
+
+@router.get("/api/compare")
+def api_compare(web: Web, run: list[str] | None = Query(None)):
+    runs, doc = compare_doc(web, run or [])
+    return json_response({**doc, "histories": [clean_history(r["history"]) for r in runs]})
+
+
+# ---------------------------------------------------------------- sweeps
+
+@router.get("/sweeps", response_class=HTMLResponse)
+def sweeps_page(request: Request, web: Web):
+    return web.page(request, "sweeps.html", sweeps=web.store.list_sweeps())
+
+
+@router.get("/sweeps/{sweep_id}", response_class=HTMLResponse)
+def sweep_page(request: Request, sweep_id: str, web: Web):
+    sw = web.store.get_sweep(check_id(sweep_id, "sweep"))
+    summary = sw.get("summary") or {}
+    keys, rows = summary.get("keys") or [], summary.get("rows") or []
+    curves = [{"label": f"{r['id']} {r['name']}", "history": clean_history(web.store.history(r["id"]))}
+              for r in sw["runs"][:30]]
+    ranked_by = summary.get("ranked_by") or ranking_metric(rows)
+    return web.page(request, "sweep.html", sweep=sw, keys=keys, rows=rows, heat=heatmap(keys, rows),
+                    curves=curves, note=summary.get("note"), ranked_by=ranked_by)
+
+
+@router.get("/api/sweeps/{sweep_id}")
+def api_sweep(sweep_id: str, web: Web):
+    sw = web.store.get_sweep(check_id(sweep_id, "sweep"))
+    sw["runs"] = [row_of(r) for r in sw["runs"]]
+    return json_response(sw)
+
+
+def heatmap(keys: list[str], rows: list[dict]) -> dict | None:
+    """A 2-key sweep as a grid of the validation (else test) accuracy."""
+    if len(keys) != 2 or not rows:
+        return None
+    metric = ranking_metric(rows)
+
+    def label(v):
+        return json.dumps(v) if isinstance(v, (dict, list)) else str(v)
+
+    def value(r: dict, key: str) -> str:
+        return label(r.get(key, (r.get("values") or {}).get(key)))
+    xs = list(dict.fromkeys(value(r, keys[1]) for r in rows))
+    ys = list(dict.fromkeys(value(r, keys[0]) for r in rows))
+    grid = {(value(r, keys[0]), value(r, keys[1])): r.get(metric) for r in rows}
+    return {"metric": metric, "x_key": keys[1], "y_key": keys[0], "xs": xs, "ys": ys,
+            "cells": [[finite(grid.get((y, x))) for x in xs] for y in ys]}
