@@ -1,0 +1,148 @@
+"""`RunView`: what the rules read from a stored run record and its stats.json, computed once.
+
+History as plain numpy arrays (NaN where absent), the per-epoch statistics of
+`engine.probe` as (epochs, layers) arrays, and the spec facts the rules ask about
+(optimizer and learning rate, initializers, activations, regularizers). Chance level and
+divergence come from `analysis.status`, so the doctor agrees with the run's status.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..status import at_chance, chance_level, divergence
+from .thresholds import DEFAULT_LR, EXPLODING_RATIO, VANISHING_RATIO
+
+
+class RunView:
+    """A run record (`Store.get_run`) and its statistics (stats.json, or None), as the rules read them."""
+
+    def __init__(self, run: dict, stats: dict | None):
+        self.run = run
+        self.spec = run.get("spec") or {}
+        self.status = run.get("status") or "ok"
+        h = run.get("history") or {}
+        self.h = {k: np.asarray([np.nan if v is None else v for v in vals], float) for k, vals in h.items()
+                  if isinstance(vals, list)}
+        self.epochs = len(self.h.get("loss", []))
+        summary = run.get("summary") or {}
+        data = summary.get("data") or {}
+        self.class_names = data.get("class_names") or []
+        counts = (data.get("class_counts") or {}).get("train") or []
+        self.num_classes = max(len(self.class_names) or len(counts), 2)
+        self.chance = chance_level(counts, self.num_classes)   # the same chance level as the run's status
+        self.warnings = list(run.get("warnings") or [])
+        train = self.spec.get("train") or {}
+        opt = train.get("optimizer") or {}
+        if isinstance(opt, str):
+            opt = {"name": opt}
+        self.optimizer = opt.get("name", "adam")
+        self.lr = float(opt.get("learning_rate") or DEFAULT_LR.get(self.optimizer, 0.001))
+        self.loss_name = train.get("loss", "sparse_categorical_crossentropy")
+        self.early_stopping = train.get("early_stopping") or None
+        self.model = self.spec.get("model") or {}
+        self.stats = stats or {}
+        self.weights = list(self.stats.get("weights") or [])
+        self.layers = list(self.stats.get("layers") or [])
+
+    # ------------------------------------------------------------ history
+
+    def metric(self, *names: str) -> np.ndarray:
+        """The first of `names` the history has with a number in it, else an empty array."""
+        for n in names:
+            a = self.h.get(n)
+            if a is not None and a.size and not np.all(np.isnan(a)):
+                return a
+        return np.zeros(0)
+
+    @property
+    def train_loss(self) -> np.ndarray:
+        return self.metric("train_loss", "loss")
+
+    @property
+    def train_acc(self) -> np.ndarray:
+        return self.metric("train_accuracy", "accuracy")
+
+    @property
+    def planned_epochs(self) -> int | None:
+        epochs = (self.spec.get("train") or {}).get("epochs")
+        return epochs if isinstance(epochs, int) else None
+
+    def near_chance(self, acc: float) -> bool:
+        return at_chance(acc, self.chance)
+
+    def divergence(self) -> tuple[int, str] | None:
+        """(epoch, how) when the run diverged, by the rule that sets the run's status."""
+        found = divergence(self.run.get("history") or {}, self.num_classes, self.chance, self.crossentropy)
+        if found is None and self.status == "diverged":   # e.g. NaN weights with a finite loss
+            how = self.run.get("error") or "the loss or the weights became NaN/infinite"  # the engine's words
+            return max(self.epochs, 1), how.rstrip(".")
+        return found
+
+    # ------------------------------------------------------------ statistics
+
+    def stat(self, name: str) -> np.ndarray:
+        """A statistic as an (epochs, layers) array, NaN for null; row 0 is at initialization."""
+        rows = self.stats.get(name)
+        if not rows:
+            return np.zeros((0, 0))
+        return np.asarray([[np.nan if v is None else v for v in row] for row in rows], float)
+
+    def stat_row(self, name: str, row: int = 0) -> np.ndarray:
+        """One epoch's row of a statistic (default: at initialization), empty when absent."""
+        a = self.stat(name)
+        return a[row] if a.size and len(a) > row else np.zeros(0)
+
+    @property
+    def stat_epochs(self) -> list[int]:
+        return list(self.stats.get("epoch") or [])
+
+    def grad_ratio(self) -> tuple[float, int | None]:
+        """Median over epochs of |grad first kernel| / |grad last kernel|, and the first epoch it is extreme."""
+        g = self.stat("grad_norm")
+        if g.size == 0 or g.shape[1] < 3:  # a gradient ratio across depth needs at least two hidden kernels
+            return float("nan"), None
+        first, last = g[:, 0], g[:, -1]
+        ok = np.isfinite(first) & np.isfinite(last) & (last > 1e-8)
+        if not ok.any():
+            return float("nan"), None
+        ratio = np.where(ok, first / np.where(ok, last, 1), np.nan)
+        med = float(np.nanmedian(ratio))
+        extreme = np.flatnonzero(ok & ((ratio < VANISHING_RATIO) | (ratio > EXPLODING_RATIO)))
+        epochs = self.stat_epochs
+        return med, (epochs[extreme[0]] if extreme.size and epochs else None)
+
+    # ------------------------------------------------------------ the spec
+
+    def inits(self) -> list[dict]:
+        """The model's initializer and each spec layer's own, as {"name": ..., parameters}."""
+        out = [_init_dict(self.model.get("init"))]
+        for layer in self.model.get("layers") or []:
+            if layer.get("init"):
+                out.append(_init_dict(layer["init"]))
+        return out
+
+    @property
+    def hidden_activations(self) -> list[str]:
+        if self.model.get("layers"):
+            return [l.get("activation") for l in self.model["layers"] if l.get("activation")]
+        return [self.model.get("activation", "relu")] * len(self.model.get("hidden") or [])
+
+    @property
+    def regularizers(self) -> tuple[bool, bool]:
+        """(has dropout, has batch-norm)"""
+        layers = self.model.get("layers") or []
+        dropout = bool(self.model.get("dropout")) or any(l.get("type") == "dropout" and l.get("rate") for l in layers)
+        bn = bool(self.model.get("batchnorm")) or any(l.get("type") == "batchnorm" for l in layers)
+        return dropout, bn
+
+    @property
+    def crossentropy(self) -> bool:
+        return "crossentropy" in self.loss_name
+
+
+def _init_dict(init: Any) -> dict:
+    if isinstance(init, str):
+        return {"name": init}
+    return dict(init or {"name": "glorot_uniform"})
