@@ -29,7 +29,7 @@ from mlplab.training.sweeps import run_sweep
 from mlplab.spec.sweep import expand
 from mlplab.engine.models import build_model
 from mlplab.engine.optimizers import keras_optimizer
-from mlplab.store.store import Store
+from mlplab.store import Store
 
 OPTIMIZERS = ["sgd", "adam", "rmsprop", "adagrad"]
 RATES = [0.001, 0.003, 0.01, 0.03, 0.1, 0.3]

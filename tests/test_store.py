@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from mlplab.errors import BadInput
-from mlplab.store.store import SCHEMA_VERSION, Store, loads
+from mlplab.store import SCHEMA_VERSION, Store, loads
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -315,7 +315,7 @@ def test_newer_schema_refused(tmp_path):
 
 _WRITER = """
 import sys, time
-from mlplab.store.store import Store
+from mlplab.store import Store
 home, tag, start = sys.argv[1], sys.argv[2], float(sys.argv[3])
 while time.time() < start:
     time.sleep(0.005)

@@ -12,7 +12,7 @@ from mlplab.engine.models import build_model
 from mlplab.training import population
 from mlplab.spec import sweep
 from mlplab.errors import BadInput
-from mlplab.store.store import Store
+from mlplab.store import Store
 
 
 def test_grid_is_the_cartesian_product_and_repeats_change_the_seed():

@@ -18,7 +18,8 @@ from mlplab import cli
 from mlplab.errors import BadInput
 from mlplab.analysis.status import (EXIT_CODES, STATUSES, at_chance, divergence, exit_code, rank, result_epoch, run_row,
                            worst)
-from mlplab.store.store import Store, _alive, gone
+from mlplab.store import Store, gone
+from mlplab.store.liveness import alive
 
 
 def cli_json(*argv: str):
@@ -99,9 +100,9 @@ def test_other_host_is_lost_only_after_its_heartbeat_stops(tmp_path):
 
 
 def test_a_reused_pid_is_not_the_run_s_process():
-    assert _alive(1, since=time.time())          # pid 1 started before now: the same process
-    assert not _alive(1, since=0.0)              # a run created in 1970 cannot be pid 1 of this boot
-    assert _alive(os.getpid(), since=0.0)        # our own runs are ours
+    assert alive(1, since=time.time())          # pid 1 started before now: the same process
+    assert not alive(1, since=0.0)              # a run created in 1970 cannot be pid 1 of this boot
+    assert alive(os.getpid(), since=0.0)        # our own runs are ours
 
 
 def test_heartbeat_beats_while_training(tmp_path):
@@ -167,7 +168,7 @@ def test_ctrl_c_before_the_first_epoch_is_interrupted(tmp_path, monkeypatch):
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
-    monkeypatch.setattr(runner, "train_chunk", interrupted)
+    monkeypatch.setattr(runner, "train_population", interrupted)  # while compiling, before epoch 1
     code = cli.main(["--home", str(tmp_path), "run", "--set", "train.epochs=1"])
     run = Store(tmp_path).get_run("last")
     assert (code, run["status"], run["error"]) == (130, "interrupted", None)
@@ -277,7 +278,7 @@ def test_sweep_without_validation_says_it_ranks_by_test(tmp_path, capsys):
 
 def test_cross_validation_folds_count_their_own_classes():
     import numpy as np
-    from mlplab.data.datasets import load_dataset
+    from mlplab.data import load_dataset
     from mlplab.data import cross_validation_fold
     data = load_dataset("digits", validation_split=0.0)
     fold = cross_validation_fold(data, 5, 2)

@@ -118,7 +118,7 @@ def _validate(raw: dict[str, Any], values: dict[str, Any]) -> Experiment:
         field = str(e).split(" ", 1)[0].rstrip(":")
         swept = [k for k in values if field.startswith(k) or k.startswith(field)]
         raise BadInput(f"sweep.\"{swept[0]}\": {e}" if swept else str(e)) from None
-    exp.name = f"{exp.display_name} " + " ".join(f"{short(k)}={fmt(v)}" for k, v in values.items())
+    exp.name = f"{exp.display_name} " + " ".join(f"{short(k)}={value_text(v)}" for k, v in values.items())
     return exp
 
 
@@ -127,11 +127,15 @@ def short(key: str) -> str:
     return key.split(".", 1)[1] if key.count(".") else key
 
 
-def fmt(v: Any) -> str:
+def value_text(v: Any) -> str:
+    """A swept value as a label: 0.001, "sgd", "random_normal(stddev=0.01)"."""
     if isinstance(v, float):
         return f"{v:.3g}"
     if isinstance(v, dict):  # an initializer or optimizer table: its name and parameters
-        params = ", ".join(f"{k}={fmt(x)}" for k, x in v.items() if k != "name")
+        params = ", ".join(f"{k}={value_text(x)}" for k, x in v.items() if k != "name")
         return f"{v.get('name', '')}({params})" if params else str(v.get("name", v))
     return str(v)
+
+
+fmt = value_text  # the old name, until every caller says value_text
 

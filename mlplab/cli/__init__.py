@@ -1,0 +1,125 @@
+"""`mlplab`: a thin layer over the library (the commands live in cli.train and cli.inspect). Library errors become one clean line here.
+
+Exit codes: 0 ok, 1 the run failed or diverged, 2 bad input, 130 interrupted.
+`--json` prints one JSON document on stdout and nothing else there.
+"""
+
+import argparse
+
+from ..errors import BadInput, MlplabError
+from .output import err
+from .inspect import (cmd_compare, cmd_data, cmd_doctor, cmd_export, cmd_predict, cmd_report, cmd_runs, cmd_serve,
+                      cmd_show)
+from .train import cmd_run, cmd_sweep
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("mlplab")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        from .. import __version__
+        return __version__
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="mlplab", description="Train and study neural-network classifiers.")
+    p.add_argument("--home", help="run store folder (default $MLPLAB_HOME or ./mlplab-runs)")
+    p.add_argument("--version", action="version", version=f"mlplab {_version()}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def add(name: str, help_: str) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help_)
+        sp.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+        sp.add_argument("--home", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        return sp
+
+    sp = add("run", "train one experiment (default: 64-64 ReLU MLP on digits)")
+    sp.add_argument("spec", nargs="?", help="a TOML or YAML spec file")
+    sp.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a dotted spec key, e.g. --set train.learning_rate=0.01")
+    sp.set_defaults(func=cmd_run)
+
+    sp = add("runs", "list stored runs, newest first")
+    sp.add_argument("--status")
+    sp.add_argument("--dataset")
+    sp.add_argument("--sweep", help="only the runs of this sweep (id, prefix or 'last')")
+    sp.add_argument("--limit", type=int)
+    sp.set_defaults(func=cmd_runs)
+
+    sp = add("sweep", "train every configuration of a spec's [sweep] as vectorized populations")
+    sp.add_argument("spec", help="a TOML or YAML spec file with a [sweep] section")
+    sp.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a dotted spec key, e.g. --set train.epochs=10")
+    sp.add_argument("--executor", choices=["local", "ray"], default="local",
+                    help="local (default): populations one after another here; ray: one Ray task each")
+    sp.add_argument("--address", help="Ray cluster to join (auto, ray://HOST:PORT); default: a local Ray instance")
+    sp.set_defaults(func=cmd_sweep)
+
+    sp = add("compare", "spec differences and metrics of runs side by side")
+    sp.add_argument("runs", nargs="+", help="run ids (or unique prefixes)")
+    sp.add_argument("--out", help="write the overlaid learning curves to this PNG")
+    sp.set_defaults(func=cmd_compare)
+
+    sp = add("show", "show one run: spec, model, history, evaluation")
+    sp.add_argument("run", help="run id, a unique prefix of one, or 'last'")
+    sp.set_defaults(func=cmd_show)
+
+    sp = add("doctor", "explain what went wrong in a run, and what to change")
+    sp.add_argument("run", help="run id, a unique prefix of one, or 'last'")
+    sp.set_defaults(func=cmd_doctor)
+
+    sp = add("report", "write a self-contained HTML report of a run (or, with --sweep, of a sweep)")
+    sp.add_argument("run", help="run id (or sweep id with --sweep), a unique prefix of one, or 'last'")
+    sp.add_argument("--sweep", action="store_true", help="RUN is a sweep: table, heatmap, overlaid curves")
+    sp.add_argument("--out", help="HTML file to write (default: report.html in the run's artifact folder)")
+    sp.set_defaults(func=cmd_report)
+
+    sp = add("data", "list data sets, or show one")
+    dsub = sp.add_subparsers(dest="data_command", required=True)
+    dl = dsub.add_parser("list", help="the built-in data sets")
+    dl.add_argument("--json", action="store_true")
+    ds = dsub.add_parser("show", help="shapes, value range, class counts and a PNG grid of samples")
+    ds.add_argument("name", help="digits | mnist | fashion-mnist | cosine2d | a path")
+    ds.add_argument("--out", help="PNG file for the sample grid (default NAME-samples.png)")
+    ds.add_argument("--class", dest="class_index", type=int, help="show samples of this class only")
+    ds.add_argument("--scale", default="unit", help="unit | symmetric | standard | none")
+    ds.add_argument("--seed", type=int, default=0)
+    ds.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="data set option, e.g. n=2000")
+    ds.add_argument("--json", action="store_true")
+    sp.set_defaults(func=cmd_data)
+
+    sp = add("serve", "the local web dashboard: browse, compare, watch live, draw a digit")
+    sp.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    sp.add_argument("--port", type=int, default=8765)
+    sp.set_defaults(func=cmd_serve)
+
+    sp = add("predict", "what a run's model says about digit images (prepared the MNIST way)")
+    sp.add_argument("run", help="run id, a unique prefix of one, or 'last' (trained on 28x28 or 8x8 images)")
+    sp.add_argument("images", nargs="+", metavar="IMAGE", help="PNG/JPEG files of one digit each")
+    sp.set_defaults(func=cmd_predict)
+    sp = add("export", "write a run as TensorBoard event files and/or an ONNX model")
+    sp.add_argument("run", help="run id, a unique prefix of one, or 'last'")
+    sp.add_argument("--tensorboard", metavar="DIR", help="write scalars and weight histograms under DIR/<run-id>/")
+    sp.add_argument("--onnx", metavar="FILE", help="write the trained model as ONNX (needs jax2onnx)")
+    sp.set_defaults(func=cmd_export)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = parser()
+    try:
+        args = p.parse_args(argv)
+    except SystemExit as e:  # argparse already printed a one-line usage error
+        return 2 if e.code else 0
+    try:
+        return args.func(args)
+    except BadInput as e:
+        err.print(f"mlplab: error: {e}", markup=False, soft_wrap=True)
+        return 2
+    except MlplabError as e:
+        err.print(f"mlplab: error: {e}", markup=False, soft_wrap=True)
+        return 1
+    except KeyboardInterrupt:
+        err.print("mlplab: interrupted")
+        return 130

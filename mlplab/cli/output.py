@@ -1,0 +1,132 @@
+"""What the CLI prints: consoles, number formats, coloured statuses, progress lines and tables."""
+from __future__ import annotations
+
+import math
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+# Piped output (tests, `| less`) gets wide lines instead of rich's 80-column default.
+err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 160)
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+
+
+def fmt(v: Any, digits: int = 4) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return "nan" if math.isnan(v) else f"{v:.{digits}f}"
+    return str(v)
+
+
+def epoch_text(v: Any) -> str:
+    """An epoch number, or the mean of several: 5, 5.5, or - when there is none."""
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "-"
+    return str(int(v)) if float(v) == int(v) else f"{v:.1f}"
+
+
+def print_json(doc: Any) -> None:
+    from ..store import dumps
+    sys.stdout.write(dumps(doc, indent=2) + "\n")
+
+
+# ---------------------------------------------------------------- progress
+
+class EpochPrinter:
+    """One line per epoch, as Keras prints them, with seconds and ETA (stderr)."""
+
+    def __init__(self, epochs: int):
+        self.epochs = epochs
+        self.elapsed = 0.0
+
+    def __call__(self, exp, run_id: str, epoch: int, rec: dict) -> None:
+        self.elapsed += rec["seconds"]
+        eta = self.elapsed / epoch * (self.epochs - epoch)
+        parts = [f"epoch {epoch:>3}/{self.epochs}", f"loss {fmt(rec['loss'])}", f"acc {fmt(rec['accuracy'])}"]
+        if "val_loss" in rec:
+            parts += [f"val_loss {fmt(rec['val_loss'])}", f"val_acc {fmt(rec['val_accuracy'])}"]
+        parts += [f"{rec['seconds']:.2f}s", f"ETA {eta:.0f}s"]
+        err.print("  ".join(parts))
+
+
+def status_text(word: str) -> str:
+    """A status in its colour (the same colours as the dashboard and reports)."""
+    from ..analysis.status import STATUSES, worst
+    return f"[bold {STATUSES[worst(word)].color}]{word}[/]"
+
+
+SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+
+
+def print_findings(store, run_id: str, brief: bool) -> None:
+    from ..training.artifacts import load_findings
+    for f in load_findings(store, run_id):
+        if brief and f.severity == "info":
+            continue
+        at = f" (from epoch {f.epoch})" if f.epoch else ""
+        out.print(f"[{SEVERITY_STYLE[f.severity]}]{f.severity}[/] {f.title}{at}  [dim]{f.code}[/]")
+
+
+class SweepPrinter:
+    """One line per group and epoch: how many members train, the best so far (stderr)."""
+
+    def __init__(self, total: int):
+        self.total, self.done, self.group = total, 0, 0
+        self.epoch, self.records = 0, []
+
+    def start(self, group: list) -> None:
+        self.flush()
+        self.group += 1
+        opts = sorted({e.train.optimizer.name for e in group})
+        err.print(f"[bold]group {self.group}[/]: {len(group)} members ({self.done + 1}-{self.done + len(group)} "
+                  f"of {self.total}), {group[0].display_name.split(' ')[0]}, optimizers {', '.join(opts)}")
+        self.done += len(group)
+
+    def __call__(self, exp, run_id: str, epoch: int, rec: dict) -> None:
+        if epoch != self.epoch:
+            self.flush()
+            self.epoch = epoch
+        self.records.append((exp, rec))
+
+    def flush(self) -> None:
+        if not self.records:
+            return
+        key = "val_accuracy" if "val_accuracy" in self.records[0][1] else "accuracy"
+        exp, rec = max(self.records, key=lambda r: r[1][key] if r[1][key] == r[1][key] else -1)
+        err.print(f"  epoch {self.epoch:>3}: {len(self.records):>4} training, {self.records[0][1]['seconds']:.2f}s; "
+                  f"best {key} {fmt(rec[key])} ({exp.display_name.split(' ', 1)[-1]})")
+        self.records = []
+
+
+def sweep_table(result) -> Table:
+    from ..spec.sweep import short, value_text
+    table = Table(box=None, header_style="bold")
+    cols = ["rank", *(short(k) for k in result.keys), "train acc", "val acc", "test acc", "result ep", "best ep",
+            "status", "seconds", "params", "finding"]
+    for c in cols:
+        table.add_column(c, justify="left" if c in ("status", "finding") else "right")
+
+    def acc(row, split):
+        mean, std = row[f"{split}_accuracy"], row[f"{split}_accuracy_std"]
+        return fmt(mean) + (f" ±{std:.3f}" if std and std == std else "")
+    for row in result.rows:
+        table.add_row(str(row["rank"]), *(value_text(row["values"][k]) for k in result.keys), acc(row, "train"),
+                      acc(row, "val"), acc(row, "test"), epoch_text(row["result_epoch"]), epoch_text(row["best_epoch"]),
+                      status_text(row["status"]),
+                      fmt(row["seconds"], 1), str(row["params"]), row.get("finding") or "")
+    return table
+
+
+def runs_table(rows: list[dict]) -> Table:
+    table = Table(box=None, header_style="bold")
+    for col in ("id", "name", "dataset", "model", "optimizer", "lr", "status", "test acc", "epochs", "seconds", "created"):
+        table.add_column(col, justify="right" if col in ("lr", "test acc", "epochs", "seconds") else "left")
+    for r in rows:
+        table.add_row(r["id"], r["name"], r["dataset"], r.get("model") or "", r.get("optimizer") or "",
+                      fmt(r.get("learning_rate"), 4) if r.get("learning_rate") is not None else "-",
+                      status_text(r["status"]), fmt(r.get("test_accuracy")), fmt(r.get("epochs_run")),
+                      fmt(r.get("seconds"), 1), (r.get("created") or "")[:19].replace("T", " "))
+    return table

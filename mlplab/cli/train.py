@@ -1,0 +1,63 @@
+"""`mlplab run` and `mlplab sweep`: train, print progress on stderr and the result on stdout."""
+from __future__ import annotations
+
+import argparse
+
+from .output import EpochPrinter, SweepPrinter, err, fmt, out, print_findings, print_json, status_text, sweep_table
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from ..spec import load_spec
+    exp = load_spec(args.spec, args.set)  # bad specs fail before the slow imports
+    from ..analysis.status import EXIT_CODES
+    from ..training.runner import run_experiment
+    from ..store import Store
+    store = Store(args.home)
+    callbacks = {} if args.json else {
+        "on_epoch": EpochPrinter(exp.train.epochs),
+        "on_start": lambda group: err.print(f"[bold]{exp.display_name}[/] on {exp.data.dataset}: training...")}
+    result = run_experiment(exp, store, **callbacks)
+    if args.json:
+        print_json(result.to_json())
+    else:
+        for w in result.warnings:
+            err.print(f"[yellow]warning:[/] {w}")
+        out.print(f"run {result.run_id}: {status_text(result.status)} after {result.epochs_run} epochs "
+                  f"({result.seconds:.1f}s); result: the weights of {result.result['weights']}: "
+                  f"test loss {fmt(result.test_loss)}, test accuracy {fmt(result.test_accuracy)}")
+        print_findings(store, result.run_id, brief=True)
+        out.print(f"details: mlplab show {result.run_id}; why: mlplab doctor {result.run_id}; "
+                  f"pictures: mlplab report {result.run_id}")
+    return EXIT_CODES[result.status]
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from ..training.sweeps import run_sweep
+    from ..spec.sweep import expand, load_raw, value_text
+    raw = load_raw(args.spec, args.set)
+    configs = expand(raw)  # bad sweeps fail before training starts
+    from ..store import Store
+    total = sum(len(c.experiments) for c in configs)
+    printer = SweepPrinter(total)
+    callbacks = {} if args.json else {"on_epoch": printer, "on_start": printer.start}
+    if args.executor == "ray":
+        callbacks.pop("on_epoch", None)  # epochs come back with each finished task
+    result = run_sweep(raw, Store(args.home), executor=args.executor, address=args.address, **callbacks)
+    printer.flush()
+    if args.json:
+        print_json(result.to_json())
+        return 0
+    ranked = ("validation accuracy" if result.ranked_by == "val_accuracy"
+              else "test accuracy (no validation split)")
+    out.print(f"ranked by {ranked}; accuracies are each run's result (the weights it ends with), "
+              "mean ± spread over repeats")
+    out.print(sweep_table(result))
+    best = result.best
+    out.print(f"\n[bold]best[/]: {', '.join(f'{k} = {value_text(v)}' for k, v in best['values'].items())} "
+              f"(validation accuracy {fmt(best['val_accuracy'])}, test {fmt(best['test_accuracy'])}; "
+              f"run {best['runs'][0]})")
+    if result.note:
+        out.print(result.note)
+    out.print(f"sweep {result.sweep_id}: {total} runs in {result.seconds:.1f}s; "
+              f"mlplab runs --sweep {result.sweep_id}")
+    return 0

@@ -1,0 +1,92 @@
+"""A run's artifact folder (``artifacts/<run-id>/``): safe names and atomic writes."""
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any, Iterator
+
+from ..errors import BadInput
+from .encoding import dumps
+
+
+def _safe_id(run_id: str) -> str:
+    if not run_id or "/" in run_id or "\\" in run_id or run_id in (".", "..") or "\0" in run_id:
+        raise BadInput(f"run id {run_id!r}: not a valid run id (letters, digits and '-' only)")
+    return run_id
+
+
+def _safe_relpath(name: str) -> Path:
+    p = Path(name)
+    if not name or p.is_absolute() or any(part in ("..", "") for part in p.parts) or "\0" in name:
+        raise ValueError(f"artifact name {name!r}: must be a relative path inside the run folder")
+    return p
+
+
+def _remove(p: Path) -> None:
+    try:
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
+
+class ArtifactFolders:
+    """The artifact half of a Store: `self.artifacts` is the folder of run folders."""
+    artifacts: Path
+
+    def artifact_dir(self, run_id: str) -> Path:
+        d = self.artifacts / _safe_id(run_id)
+        d.mkdir(parents=True, exist_ok=True)
+        return d
+
+    def _target(self, run_id: str, name: str) -> Path:
+        target = self.artifact_dir(run_id) / _safe_relpath(name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return target
+
+    def write_artifact(self, run_id: str, name: str, data: bytes | str) -> Path:
+        """Write ``artifacts/<run>/<name>`` atomically (temp file in the same folder + os.replace)."""
+        target = self._target(run_id, name)
+        payload = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(payload)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            _remove(Path(tmp))
+            raise
+        return target
+
+    def write_json(self, run_id: str, name: str, obj: Any) -> Path:
+        """Atomic JSON artifact; NaN/inf written as "NaN"/"Infinity" (read back with :func:`loads`)."""
+        return self.write_artifact(run_id, name, dumps(obj, indent=2) + "\n")
+
+    @contextlib.contextmanager
+    def artifact_writer(self, run_id: str, name: str) -> Iterator[Path]:
+        """Yield a temp path (same folder, same suffix) to write into; renamed into place on success.
+
+        The temp path does not exist yet (so writers like ``model.save`` that refuse
+        or prompt on existing files are happy). On an exception it is removed and
+        the target is left untouched.
+        """
+        target = self._target(run_id, name)
+        suffix = "".join(target.suffixes[-1:])
+        tmp = target.with_name(f".{target.stem}.tmp-{uuid.uuid4().hex[:8]}{suffix}")
+        try:
+            yield tmp
+            if not tmp.exists():
+                raise FileNotFoundError(f"artifact_writer: nothing was written to {tmp} for {target}")
+            os.replace(tmp, target)
+        except BaseException:
+            _remove(tmp)
+            raise

@@ -1,0 +1,277 @@
+"""The SQLite file under a store's home: opening it (WAL, busy timeout, read-only stores),
+its schema and migrations, and short write transactions.
+
+Several processes may write at once (two ``mlplab run`` processes, sweep
+members): each Store has its own connection, every write is one short
+transaction, and SQLite's ``busy_timeout`` (30 s) waits out other writers.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Iterator
+
+from ..errors import BadInput
+
+BUSY_TIMEOUT_S = 30.0
+
+# ---------------------------------------------------------------------------
+# Schema: migrations are applied in order; never edit a released one, append.
+# ---------------------------------------------------------------------------
+MIGRATIONS: list[tuple[int, list[str]]] = [
+    (
+        1,
+        [
+            """CREATE TABLE runs (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL DEFAULT '',
+                created TEXT NOT NULL,
+                finished TEXT,
+                status TEXT NOT NULL DEFAULT 'running',
+                dataset TEXT NOT NULL DEFAULT '',
+                model TEXT NOT NULL DEFAULT '',
+                optimizer TEXT NOT NULL DEFAULT '',
+                learning_rate REAL,
+                sweep_id TEXT,
+                spec_json TEXT NOT NULL DEFAULT '{}',
+                epochs_run INTEGER NOT NULL DEFAULT 0,
+                best_epoch INTEGER,
+                seconds REAL,
+                test_loss REAL,
+                test_accuracy REAL,
+                params INTEGER,
+                warnings_json TEXT NOT NULL DEFAULT '[]',
+                error TEXT,
+                summary_json TEXT NOT NULL DEFAULT '{}',
+                pid INTEGER,
+                host TEXT
+            )""",
+            "CREATE INDEX runs_created ON runs(created)",
+            "CREATE INDEX runs_sweep ON runs(sweep_id)",
+            """CREATE TABLE epochs (
+                run_id TEXT NOT NULL,
+                epoch INTEGER NOT NULL,
+                seconds REAL,
+                metrics_json TEXT NOT NULL DEFAULT '{}',
+                PRIMARY KEY (run_id, epoch)
+            )""",
+            """CREATE TABLE sweeps (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL DEFAULT '',
+                created TEXT NOT NULL,
+                spec_json TEXT NOT NULL DEFAULT '{}',
+                status TEXT NOT NULL DEFAULT 'running',
+                summary_json TEXT NOT NULL DEFAULT '{}'
+            )""",
+        ],
+    ),
+    (
+        2,
+        [
+            "ALTER TABLE runs ADD COLUMN heartbeat REAL",
+            "ALTER TABLE sweeps ADD COLUMN pid INTEGER",
+            "ALTER TABLE sweeps ADD COLUMN host TEXT",
+            "ALTER TABLE sweeps ADD COLUMN heartbeat REAL",
+        ],
+    ),
+]
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
+def now() -> tuple[float, str]:
+    """(Unix time, ISO-8601 UTC text) of this moment."""
+    t = time.time()
+    iso = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".%06dZ" % int((t % 1) * 1e6)
+    return t, iso
+
+
+def new_id(t: float | None = None) -> str:
+    """``YYMMDD-HHMMSS-xxxx`` (UTC time + 4 random hex digits)."""
+    t = time.time() if t is None else t
+    return time.strftime("%y%m%d-%H%M%S-", time.gmtime(t)) + uuid.uuid4().hex[:4]
+
+
+def default_home() -> Path:
+    return Path(os.environ.get("MLPLAB_HOME") or "./mlplab-runs")
+
+
+class Database:
+    """The connection to ``home/runs.db`` (made and migrated on first open)."""
+
+    def __init__(self, home: str | os.PathLike | None = None):
+        self.home = Path(home) if home is not None else default_home()
+        self.db_path = self.home / "runs.db"
+        self.artifacts = self.home / "artifacts"
+        self._lock = threading.RLock()
+        self._conn_: sqlite3.Connection | None = None
+        self._pid = os.getpid()
+        self._prepare_home()
+        self._conn_ = self._connect()
+
+    # -- opening ------------------------------------------------------------
+    def _prepare_home(self) -> None:
+        home = self.home
+        if home.exists() and not home.is_dir():
+            raise BadInput(f"store home {home}: is a file, not a folder (set MLPLAB_HOME or --home to a folder)")
+        try:
+            home.mkdir(parents=True, exist_ok=True)
+            self.artifacts.mkdir(exist_ok=True)
+        except OSError as e:
+            raise BadInput(
+                f"store home {home}: cannot create it ({e.strerror or e}); choose a writable folder"
+            ) from None
+        self.readonly = not os.access(home, os.W_OK | os.X_OK)
+        if self.readonly and not self.db_path.is_file():
+            raise BadInput(f"store home {home}: not writable; choose a writable folder")
+        if self.db_path.exists() and not self.db_path.is_file():
+            raise BadInput(f"store {self.db_path}: not an mlplab store (not a regular file)")
+
+    def _bad_db(self, e: Exception) -> BadInput:
+        return BadInput(f"store {self.db_path}: not an mlplab store ({e})")
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(
+                # a read-only folder: read the database as it is (SQLite cannot make its WAL files there)
+                f"file:{self.db_path.resolve()}?immutable=1" if self.readonly else self.db_path,
+                uri=self.readonly,
+                timeout=BUSY_TIMEOUT_S,
+                isolation_level=None,  # we issue BEGIN/COMMIT ourselves
+                check_same_thread=False,  # guarded by self._lock
+            )
+        except sqlite3.Error as e:
+            raise self._bad_db(e) from None
+        try:
+            conn.row_factory = sqlite3.Row
+            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            if self.readonly:
+                if self._schema_version(conn) != SCHEMA_VERSION:
+                    raise BadInput(f"store {self.db_path}: read-only and from another mlplab version "
+                                   f"(schema {self._schema_version(conn)}, this one reads {SCHEMA_VERSION})")
+                return conn
+            self._set_wal(conn)
+            conn.execute("PRAGMA synchronous = NORMAL")
+            self._migrate(conn)
+        except sqlite3.OperationalError as e:
+            conn.close()
+            if "locked" in str(e) or "busy" in str(e):
+                raise
+            raise self._bad_db(e) from None
+        except sqlite3.DatabaseError as e:  # "file is not a database", "malformed"
+            conn.close()
+            raise self._bad_db(e) from None
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _set_wal(self, conn: sqlite3.Connection) -> None:
+        # Switching a fresh file to WAL needs a moment of exclusive access; when
+        # several processes open a brand-new store together, retry briefly.
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode = WAL").fetchone()
+                return  # a filesystem without WAL support answers 'delete': still usable
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) or time.monotonic() > deadline:
+                    raise
+            time.sleep(0.05)
+
+    @staticmethod
+    def _schema_version(conn: sqlite3.Connection) -> int:
+        has = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='schema_version'"
+        ).fetchone()
+        if not has:
+            return 0
+        return conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()[0]
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        version = self._schema_version(conn)
+        if version > SCHEMA_VERSION:
+            raise BadInput(
+                f"store {self.db_path}: schema version {version} is newer than this mlplab "
+                f"supports ({SCHEMA_VERSION}); upgrade mlplab"
+            )
+        if version == SCHEMA_VERSION:
+            return
+        if version == 0:
+            # A SQLite file with foreign tables is not ours; refuse to mix.
+            others = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"
+                )
+                if r[0] not in ("schema_version",)
+            ]
+            if others:
+                raise BadInput(
+                    f"store {self.db_path}: not an mlplab store (has tables {', '.join(sorted(others)[:5])})"
+                )
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied TEXT NOT NULL)"
+            )
+            version = self._schema_version(conn)  # re-read under the write lock
+            for v, statements in MIGRATIONS:
+                if v <= version:
+                    continue
+                for sql in statements:
+                    conn.execute(sql)
+                conn.execute("INSERT INTO schema_version (version, applied) VALUES (?, ?)", (v, now()[1]))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        if self._conn_ is None:
+            raise RuntimeError(f"store {self.db_path} is closed")
+        if os.getpid() != self._pid:  # forked child: never share the parent's connection
+            self._pid = os.getpid()
+            self._lock = threading.RLock()
+            self._conn_ = self._connect()
+        return self._conn_
+
+    @contextlib.contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One short write transaction (takes the write lock up front)."""
+        if self.readonly:
+            raise BadInput(f"store home {self.home}: not writable; choose a writable folder (--home or MLPLAB_HOME)")
+        with self._lock:
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def _query(self, sql: str, args: tuple | list = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._conn.execute(sql, args).fetchall()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn_ is not None:
+                if os.getpid() == self._pid:
+                    self._conn_.close()
+                self._conn_ = None
+
+    def __enter__(self) -> "Database":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.home)!r})"
