@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from mlplab.engine import train as engine
+from mlplab.engine.program import VECTORIZE_BELOW
 from mlplab.data import load_data
 from mlplab.training import population
 from mlplab.engine.models import build_model, set_weights
@@ -132,7 +133,7 @@ def test_large_members_loop_inside_the_program_and_equal_members_alone():
     members[2].hyper["learning_rate"] = 0.01
     program = population.program_of(exps[0], models[0])
     compiled = engine.Compiled(program, 10, engine.regularized_variables(members))
-    assert models[0].count_params() >= engine.VECTORIZE_BELOW and not compiled.vectorize
+    assert models[0].count_params() >= VECTORIZE_BELOW and not compiled.vectorize
     together = engine.train(program, members, data, compiled=compiled)
     for member, out in zip(members, together):
         alone = engine.train(program, [member], data)[0]

@@ -14,7 +14,8 @@ import numpy as np
 
 from ..analysis.status import divergence_rule
 from ..data import Dataset, load_data
-from ..engine import train as engine
+from ..engine.program import Compiled, Member, Program, regularized_variables
+from ..engine.train import train
 from ..engine.models import build_model, count_params, regularization
 from ..engine.optimizers import STATIC, defaults
 from ..errors import BadInput
@@ -44,7 +45,7 @@ def optimizer_kind(exp: Experiment) -> tuple[str, tuple]:
     return exp.train.optimizer.name, tuple(sorted((k, bool(opt[k])) for k in STATIC if k in opt))
 
 
-def member_of(exp: Experiment, model, kinds: list[tuple[str, tuple]] | None = None) -> engine.Member:
+def member_of(exp: Experiment, model, kinds: list[tuple[str, tuple]] | None = None) -> Member:
     """What this experiment brings to a population; with several optimizer kinds, its
     hyperparameters cover every kind's (the others' defaults) plus its own kind's index."""
     trainable = [np.asarray(v.value) for v in model.trainable_variables]
@@ -56,11 +57,11 @@ def member_of(exp: Experiment, model, kinds: list[tuple[str, tuple]] | None = No
                 if k not in STATIC:
                     hyper.setdefault(k, float(v))
         hyper["kind"] = float(kinds.index(optimizer_kind(exp)))
-    return engine.Member(trainable, non_trainable, hyper, regularization(model), seed=exp.seed)
+    return Member(trainable, non_trainable, hyper, regularization(model), seed=exp.seed)
 
 
-def program_of(exp: Experiment, model, kinds: list[tuple[str, tuple]] | None = None) -> engine.Program:
-    return engine.Program(model=model, optimizers=tuple(kinds or [optimizer_kind(exp)]), loss=exp.train.loss,
+def program_of(exp: Experiment, model, kinds: list[tuple[str, tuple]] | None = None) -> Program:
+    return Program(model=model, optimizers=tuple(kinds or [optimizer_kind(exp)]), loss=exp.train.loss,
                           batch_size=exp.train.batch_size, epochs=exp.train.epochs, shuffle=exp.train.shuffle,
                           early_stopping=exp.train.early_stopping)
 
@@ -115,7 +116,7 @@ def plan_group(group: list[Experiment], memory_budget: float = MEMORY_BUDGET) ->
                      [[group[i] for i in c] for c in index_chunks], [len(set(c)) for c in index_chunks])
 
 
-def build_population(chunk: list[Experiment], kinds: list, info) -> tuple[list, list[engine.Member], engine.Program]:
+def build_population(chunk: list[Experiment], kinds: list, info) -> tuple[list, list[Member], Program]:
     """The Keras models, members and program of one chunk (the same wherever it runs)."""
     built: dict[tuple, object] = {}  # members with the same model spec and seed start from the same weights
     for e in chunk:
@@ -136,8 +137,8 @@ def train_population(chunk: list[Experiment], kinds: list, data: Dataset, on_epo
     """Train one chunk as a population: (outcomes, compiled). No store involved.
     prepared: what `build_population` gave for it, when the caller already built it."""
     _, members, program = prepared or build_population(chunk, kinds, data.info)
-    if compiled is None or compiled.regularized != engine.regularized_variables(members):
-        compiled = engine.Compiled(program, data.info.num_classes, engine.regularized_variables(members))
-    outcomes = engine.train(program, members, data, on_epoch=on_epoch, compiled=compiled,
+    if compiled is None or compiled.regularized != regularized_variables(members):
+        compiled = Compiled(program, data.info.num_classes, regularized_variables(members))
+    outcomes = train(program, members, data, on_epoch=on_epoch, compiled=compiled,
                             diverged_rule=diverged_rule_for(data, program.loss))
     return outcomes, compiled

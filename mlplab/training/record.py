@@ -14,7 +14,7 @@ import yaml
 from ..analysis.evaluate import evaluate
 from ..analysis.status import describe_result, result_epoch, status_of
 from ..data import Dataset
-from ..engine import train as engine
+from ..engine.program import Member, Outcome
 from ..engine.models import count_params, set_weights, summary
 from ..engine.optimizers import keras_optimizer
 from ..spec import Experiment, describe_model
@@ -77,7 +77,7 @@ def epoch_logger(store: Store, experiments: list[Experiment], run_ids: list[str]
 
 
 def finish_runs(store: Store, run_ids: list[str], chunk: list[Experiment], models: list, members: list,
-                outcomes: list[engine.Outcome], data: Dataset, extra_summary: dict | None = None) -> list[RunResult]:
+                outcomes: list[Outcome], data: Dataset, extra_summary: dict | None = None) -> list[RunResult]:
     """Evaluate, save the artifacts and close each run."""
     info = data.info
     summary_text, params = summary(models[0]), count_params(models[0])
@@ -120,7 +120,7 @@ def _info_dict(info) -> dict:
             "value_min": info.value_min, "value_max": info.value_max}
 
 
-def _save(store: Store, run_id: str, exp: Experiment, model, member: engine.Member, outcome: engine.Outcome,
+def _save(store: Store, run_id: str, exp: Experiment, model, member: Member, outcome: Outcome,
           data: Dataset) -> str | None:
     """Write the run's artifacts; returns a note when model.keras could not be written."""
     names = [v.path for v in model.trainable_variables]

@@ -11,7 +11,7 @@ from typing import Callable
 import numpy as np
 
 from ..data import Dataset
-from ..engine import train as engine
+from ..engine.train import train
 from ..errors import BadInput
 from ..spec import Experiment
 from ..store import Store
@@ -113,7 +113,7 @@ def run_model(model, data: Dataset, exp: Experiment, store: Store, *, descriptio
     [run_id] = start_runs(store, [exp], info, model, sweep_id, description)
     try:
         with store.heartbeat([run_id]):
-            [outcome] = engine.train(program_of(exp, model), [member], data,
+            [outcome] = train(program_of(exp, model), [member], data,
                                      diverged_rule=diverged_rule_for(data, exp.train.loss),
                                      on_epoch=epoch_logger(store, [exp], [run_id], on_epoch))
             [result] = finish_runs(store, [run_id], [exp], [model], [member], [outcome], data, extra_summary)

@@ -1,0 +1,246 @@
+"""What one compiled population program is made of: the static Program, each Member's dynamic
+values, the Outcome per member, and the jitted functions (Compiled) that train and evaluate
+a stack of members.
+
+A *program* is what must be static for one compiled JAX program: the Keras model's
+structure, the optimizer class and its structural options, the loss, batch size and
+epochs. A *member* is what may differ inside it: initial weights, optimizer
+hyperparameters (learning rate, momentum, betas, ...), L1/L2 factors and the shuffle
+seed. The step is pure, `update(state, batch) -> state`, mapped over the members
+(vmap or lax.map) and scanned over the batches of an epoch on device.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from . import backend as _backend  # noqa: F401
+import jax
+import jax.numpy as jnp
+import keras
+import numpy as np
+
+from . import optimizers, probe
+from ..spec import EarlyStopping
+
+
+@dataclass(frozen=True)
+class Program:
+    """The static part of a group of members."""
+    model: keras.Model
+    optimizers: tuple[tuple[str, tuple], ...]   # (name, static options as sorted items); several: a mixed population
+    loss: str = "sparse_categorical_crossentropy"
+    batch_size: int = 32
+    epochs: int = 20
+    shuffle: bool = True
+    early_stopping: EarlyStopping | None = None
+
+
+@dataclass
+class Member:
+    """The dynamic part: what one member of the population brings."""
+    trainable: list[np.ndarray]
+    non_trainable: list[np.ndarray]
+    hyper: dict[str, float]                   # optimizer numeric hyperparameters (+ "kind" in a mixed population)
+    regularization: list[tuple[float, float]]  # (l1, l2) per trainable variable
+    seed: int                                 # shuffle stream
+
+
+@dataclass
+class Outcome:
+    """What training did to one member."""
+    history: dict[str, list[float]]
+    status: str                  # ok | stopped | diverged | interrupted
+    epochs_run: int
+    best_epoch: int | None       # 1-based, by the early-stopping monitor (val_loss when off)
+    trainable: list[np.ndarray]
+    non_trainable: list[np.ndarray]
+    test_probabilities: np.ndarray
+    seconds: float
+    stats: dict[str, list] = field(default_factory=dict)  # per epoch (0 = initial), see engine.probe
+    result: dict[str, float] = field(default_factory=dict)  # the final weights' train/val/test loss and accuracy
+    diverged_how: str | None = None  # why it diverged: non-finite numbers, or what `diverged` said
+
+
+# ---------------------------------------------------------------- losses
+
+def _targets(loss: str, y: jax.Array, num_classes: int) -> jax.Array:
+    if loss in ("categorical_crossentropy", "mse"):
+        return jax.nn.one_hot(y, num_classes)
+    if loss == "binary_crossentropy":
+        return y[:, None].astype("float32")
+    return y
+
+
+def _per_sample_loss(loss: str) -> Callable:
+    return {
+        "sparse_categorical_crossentropy": keras.losses.sparse_categorical_crossentropy,
+        "categorical_crossentropy": keras.losses.categorical_crossentropy,
+        "binary_crossentropy": keras.losses.binary_crossentropy,
+        "mse": keras.losses.mean_squared_error,
+    }[loss]
+
+
+def _correct(loss: str, probs: jax.Array, y: jax.Array) -> jax.Array:
+    pred = (probs[:, 0] > 0.5).astype("int32") if loss == "binary_crossentropy" else jnp.argmax(probs, -1)
+    return (pred == y).astype("float32")
+
+
+# ---------------------------------------------------------------- the compiled program
+
+# Measured on 2 CPU cores: XLA's batched matmuls only pay off for small dense nets (48 digits
+# MLPs of 9k weights: vmap 8.3 s vs map 9.0 s for a sweep); for MNIST-size layers a loop over
+# members with plain matmuls is much faster (8 members of 235k weights: map 16 s, vmap 24 s,
+# one run at a time 27 s). Either way the population is one compiled program.
+VECTORIZE_BELOW = 50_000  # parameters per member
+
+
+def _over_members(fn: Callable, in_axes: tuple, vectorize: bool) -> Callable:
+    """`fn` over the members (axis 0 of the args whose in_axes is 0): `jax.vmap` when
+    vectorizing, else `jax.lax.map` (members one after another inside the program).
+    A population of one runs unbatched."""
+    batched = jax.vmap(fn, in_axes=in_axes)
+
+    def one_by_one(*args):
+        def member(member_args):
+            it = iter(member_args)
+            return fn(*[next(it) if ax == 0 else a for a, ax in zip(args, in_axes)])
+        return jax.lax.map(member, [a for a, ax in zip(args, in_axes) if ax == 0])
+
+    def call(*args):
+        size = next(jax.tree.leaves(a)[0].shape[0] for a, ax in zip(args, in_axes) if ax == 0)
+        if size != 1:
+            return batched(*args) if vectorize else one_by_one(*args)
+        squeeze = [jax.tree.map(lambda v: v[0], a) if ax == 0 else a for a, ax in zip(args, in_axes)]
+        return jax.tree.map(lambda v: v[None], fn(*squeeze))
+    return call
+
+
+def _uses_batch_statistics(model: keras.Model) -> bool:
+    return any(isinstance(layer, keras.layers.BatchNormalization) for layer in model._flatten_layers())
+
+
+class MemberMath:
+    """The pure, traceable functions of one member; `Compiled` maps them over the population.
+
+    regularized: which trainable variables carry an L1/L2 term (static: the rest are skipped)."""
+
+    def __init__(self, model: keras.Model, loss: str, num_classes: int, opt, regularized: tuple[bool, ...]):
+        self.model, self.loss, self.num_classes, self.opt = model, loss, num_classes, opt
+        self.regularized = regularized
+        self.per_sample = _per_sample_loss(loss)
+
+    def penalty(self, trainable, reg):
+        l1, l2 = reg
+        return sum(a * jnp.sum(jnp.abs(w)) + b * jnp.sum(jnp.square(w))
+                   for w, a, b, on in zip(trainable, l1, l2, self.regularized) if on)
+
+    def forward(self, trainable, non_trainable, x, training):
+        return self.model.stateless_call(trainable, non_trainable, x, training=training)
+
+    def update(self, state, consts, xb, yb, weight):
+        """One optimizer step on a batch (weight: 1 for real rows, 0 for padding)."""
+        target = _targets(self.loss, yb, self.num_classes)
+        n = jnp.sum(weight)
+
+        def objective(trainable):
+            probs, non_trainable = self.forward(trainable, state["non_trainable"], xb, True)
+            value = jnp.sum(self.per_sample(target, probs) * weight) / n + self.penalty(trainable, consts["reg"])
+            return value, (probs, non_trainable)
+
+        (value, (probs, non_trainable)), grads = jax.value_and_grad(objective, has_aux=True)(state["trainable"])
+        params, opt_state = self.opt.update(grads, state["opt"], state["trainable"], consts["hyper"])
+        # No masking here: members share no arithmetic, so a NaN cannot spread, and a member
+        # that stops or diverges is put back to its last good state once per epoch (`train`).
+        return {
+            "trainable": params,
+            "non_trainable": non_trainable,
+            "opt": opt_state,
+            # running sums as Keras prints them: batch losses weighted by batch size
+            "loss_sum": state["loss_sum"] + value * n,
+            "correct": state["correct"] + jnp.sum(_correct(self.loss, probs, yb) * weight),
+            "seen": state["seen"] + n,
+        }
+
+    def step(self, state, consts, x, y, idx, weight):
+        """idx: (B,) rows of this member's batch."""
+        return self.update(state, consts, x[idx], y[idx], weight)
+
+    def epoch(self, state, consts, x, y, batches, weights):  # (steps, B) each
+        def body(carry, batch):
+            return self.step(carry, consts, x, y, *batch), None
+        return jax.lax.scan(body, state, (batches, weights))[0]
+
+    def shared_epoch(self, state, consts, x, y, batches, weights):  # (steps, B): one row order for every member
+        # the batch is not batched over members, so the first layer is one wide matmul
+        update = jax.vmap(self.update, in_axes=(0, 0, None, None, None))
+
+        def body(carry, batch):
+            idx, w = batch
+            return update(carry, consts, x[idx], y[idx], w), None
+        return jax.lax.scan(body, state, (batches, weights))[0]
+
+    def evaluate(self, trainable, non_trainable, reg, x, y, split, test_rows):
+        """Inference-mode loss and accuracy per split, the test rows' probabilities, and whether
+        the weights are finite. x: (chunks, C, ...) rows of every split, padded; split: which
+        split a row is in (3 = padding)."""
+        def body(sums, chunk):
+            xc, yc, sc = chunk
+            probs, _ = self.forward(trainable, non_trainable, xc, False)
+            losses = self.per_sample(_targets(self.loss, yc, self.num_classes), probs)
+            one_hot = jax.nn.one_hot(sc, 3)
+            right = _correct(self.loss, probs, yc)
+            return sums + jnp.stack([losses @ one_hot, right @ one_hot, jnp.sum(one_hot, 0)]), probs
+        sums, probs = jax.lax.scan(body, jnp.zeros((3, 3)), (x, y, split))
+        count = jnp.maximum(sums[2], 1.0)
+        probs = probs.reshape((-1,) + probs.shape[2:])[test_rows[0]:test_rows[0] + test_rows[1]]
+        finite = jnp.isfinite(sum(jnp.sum(w) for w in trainable))
+        return sums[0] / count + self.penalty(trainable, reg), sums[1] / count, probs, finite
+
+    def inference_objective(self, trainable, non_trainable, reg, x, y):
+        probs, _ = self.forward(trainable, non_trainable, x, False)
+        return jnp.mean(self.per_sample(_targets(self.loss, y, self.num_classes), probs)) + self.penalty(trainable, reg)
+
+
+def _optimizer(program: Program):
+    kinds = [(name, dict(static)) for name, static in program.optimizers]
+    return optimizers.make(kinds[0][0], **kinds[0][1]) if len(kinds) == 1 else optimizers.mixed(kinds)
+
+
+def _vectorize(model: keras.Model) -> bool:
+    dense_only = all(isinstance(layer, (keras.layers.Dense, keras.layers.Dropout, keras.layers.Activation,
+                                        keras.layers.BatchNormalization)) for layer in model.layers)
+    return dense_only and model.count_params() < VECTORIZE_BELOW
+
+
+class Compiled:
+    """The jitted functions of one program; built once, reused across chunks and epochs."""
+
+    def __init__(self, program: Program, num_classes: int, regularized: tuple[bool, ...] = ()):
+        self.program = program
+        self.regularized = regularized
+        self.opt = _optimizer(program)
+        math_ = MemberMath(program.model, program.loss, num_classes, self.opt, regularized)
+        # A padded last batch is exact when rows do not see each other; batch-norm
+        # statistics do, so those models take the short last batch as a separate step.
+        self.pad_last_batch = not _uses_batch_statistics(program.model)
+        self.vectorize = vectorize = _vectorize(program.model)
+        members = (0, 0, None, None, 0, 0)
+        self.probe = jax.jit(_over_members(probe.make_probe(program.model, math_.inference_objective),
+                                           (0, 0, 0, 0, None, None), vectorize))
+        self.init = jax.jit(_over_members(self.opt.init, (0, 0), vectorize))
+        # the member axis is the outermost: vmap(scan) is scan(vmap), and a population of one
+        # drops it outside the loop; shared_epoch: vectorized members that see the same batches
+        self.epoch = jax.jit(_over_members(math_.epoch, members, vectorize))
+        self.step = jax.jit(_over_members(math_.step, members, vectorize))
+        self.shared_epoch = jax.jit(math_.shared_epoch)
+        self.shared_step = jax.jit(jax.vmap(math_.update, in_axes=(0, 0, None, None, None)))
+        self.evaluate = jax.jit(_over_members(math_.evaluate, (0, 0, 0, None, None, None, None), vectorize),
+                                static_argnums=6)
+        self.select = jax.jit(lambda mask, new, old: jax.tree.map(
+            lambda a, b: jnp.where(mask.reshape((-1,) + (1,) * (a.ndim - 1)), a, b), new, old))
+
+
+def regularized_variables(members: list[Member]) -> tuple[bool, ...]:
+    """Per trainable variable: does any member put an L1/L2 term on it?"""
+    return tuple(any(a or b for a, b in factors) for factors in zip(*(m.regularization for m in members)))
