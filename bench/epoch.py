@@ -24,7 +24,7 @@ from mlplab.engine import train as engine
 from mlplab.data import Dataset, load_data
 from mlplab.engine.models import build_model
 from mlplab.training import population
-from mlplab.spec.schema import load_spec
+from mlplab.spec import load_spec
 
 WIDTHS = [784, 512, 256, 10]
 

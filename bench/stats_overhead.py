@@ -20,7 +20,7 @@ os.environ.setdefault("MLPLAB_DATA", str(Path(__file__).resolve().parents[2] / "
 
 from mlplab.engine import probe  # noqa: E402
 from mlplab.training.runner import run_experiment  # noqa: E402
-from mlplab.spec.schema import load_spec  # noqa: E402
+from mlplab.spec import load_spec  # noqa: E402
 from mlplab.store import Store  # noqa: E402
 
 

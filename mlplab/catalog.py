@@ -97,5 +97,5 @@ MONITORS = ("val_loss", "val_accuracy", "loss", "accuracy", "train_loss", "train
 
 SCALES = ("unit", "symmetric", "standard", "none")
 
-# The options of the generated cosine2d set (the parameters of data.datasets.cosine2d).
+# The options of the generated cosine2d set (the parameters of data.sources.cosine2d).
 COSINE2D_OPTIONS = ("n", "a", "noise", "seed")

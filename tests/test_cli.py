@@ -114,7 +114,7 @@ def test_runs_show_and_artifacts(home, shared_run):
     import mlplab.engine.backend  # noqa: F401  (selects the JAX backend before keras is imported)
     import keras
     from mlplab.data import load_data
-    from mlplab.spec.schema import load_spec
+    from mlplab.spec import load_spec
 
     model = keras.models.load_model(folder / "model.keras")
     assert model.count_params() == 8970

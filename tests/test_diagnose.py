@@ -6,7 +6,7 @@ import pytest
 from mlplab.analysis.doctor import Finding, diagnose
 from mlplab.training.artifacts import load_findings
 from mlplab.training.runner import run_experiment
-from mlplab.spec.schema import load_spec
+from mlplab.spec import load_spec
 from mlplab.analysis.status import chance_level, divergence
 from mlplab.store.store import Store
 
@@ -221,3 +221,10 @@ def test_lost_and_interrupted_runs_are_not_called_healthy():
     interrupted = diagnose(run_dict("interrupted", loss=[1.0, 0.5, 0.3], accuracy=[0.7, 0.85, 0.9]))
     assert [(f.code, f.severity) for f in interrupted] == [("interrupted", "warning")]
     assert interrupted[0].title == "Interrupted after 3 of 10 epochs"
+
+
+def test_running_vs_inference_with_losses_only_does_not_crash():
+    run = {"status": "ok", "spec": {"model": {"dropout": 0.5}},
+           "history": {"loss": [1.0, 0.9], "train_loss": [0.5, 0.4]}}
+    [f] = [f for f in diagnose(run) if f.code == "running_vs_inference"]
+    assert f.evidence == {"running_loss": 0.9, "inference_train_loss": 0.4}

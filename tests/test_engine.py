@@ -8,7 +8,7 @@ from mlplab.data import load_data
 from mlplab.training import population
 from mlplab.engine.models import build_model, set_weights
 from mlplab.engine.optimizers import keras_optimizer
-from mlplab.spec.schema import load_spec
+from mlplab.spec import load_spec
 
 import keras
 

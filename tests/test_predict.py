@@ -10,7 +10,7 @@ from mlplab.cli import main
 from mlplab.errors import BadInput
 from mlplab.predict import load_image, predict_image, prepare_image
 from mlplab.training.runner import run_experiments
-from mlplab.spec.schema import validate
+from mlplab.spec import validate
 from mlplab.store.store import Store
 
 

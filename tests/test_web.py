@@ -11,7 +11,7 @@ pytest.importorskip("httpx")
 from fastapi.testclient import TestClient  # noqa: E402
 
 from mlplab.training.runner import run_experiments  # noqa: E402
-from mlplab.spec.schema import validate  # noqa: E402
+from mlplab.spec import validate  # noqa: E402
 from mlplab.store.store import Store  # noqa: E402
 from mlplab.web import create_app  # noqa: E402
 

@@ -22,7 +22,7 @@ if not Path(CHROMIUM).exists():
 import uvicorn  # noqa: E402
 
 from mlplab.training.runner import run_experiments  # noqa: E402
-from mlplab.spec.schema import validate  # noqa: E402
+from mlplab.spec import validate  # noqa: E402
 from mlplab.store.store import Store  # noqa: E402
 from mlplab.web import create_app  # noqa: E402
 

@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..catalog import SCALES
 from ..errors import BadInput
 from .files import LABEL_RULE, RawData, show_value
 from .sources import DATASETS, load_raw
 
-SCALES = ("unit", "symmetric", "standard", "none")
 
 
 @dataclass

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..catalog import COSINE2D_OPTIONS  # the parameters of `cosine2d`, as data options
 from ..errors import BadInput
 from .files import IDX_FILES, RawData, idx_paths, load_csv, load_idx_folder, load_npz, show_value
 
@@ -38,7 +39,6 @@ DATASETS: dict[str, str] = {
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 
-COSINE2D_OPTIONS = ("n", "a", "noise", "seed")  # the parameters of `cosine2d`, as data options
 
 # SHA-256 of the uncompressed files (checked after a download).
 SHA256 = {

@@ -356,16 +356,3 @@ def describe_model(m: ModelSpec) -> str:
 
 def derive_name(e: Experiment) -> str:
     return f"{e.data.dataset}-{describe_model(e.model).replace(' ', '-')}-{e.train.optimizer.name}"
-
-
-_MOVED_TO_FILES = ("load_spec", "read_file", "stored_experiment", "parse_value", "apply_override", "set_dotted",
-                   "get_dotted", "load_raw")
-
-
-def __getattr__(name: str) -> Any:
-    """`from mlplab.spec.schema import load_spec` still works: the loaders moved to spec.files
-    (import them from mlplab.spec)."""
-    if name in _MOVED_TO_FILES:
-        from . import files
-        return getattr(files, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -17,7 +17,7 @@ from ..data import Dataset, load_data
 from ..engine.program import Compiled, Member, Program, regularized_variables
 from ..engine.train import train
 from ..engine.models import build_model, count_params, regularization
-from ..engine.optimizers import STATIC, defaults
+from ..catalog import OPTIMIZERS, STATIC_OPTIONS as STATIC
 from ..errors import BadInput
 from ..spec import Experiment
 
@@ -53,7 +53,7 @@ def member_of(exp: Experiment, model, kinds: list[tuple[str, tuple]] | None = No
     hyper = {k: float(v) for k, v in exp.train.optimizer.settings().items() if k not in STATIC}
     if kinds and len(kinds) > 1:
         for name, _ in kinds:
-            for k, v in defaults(name).items():
+            for k, v in OPTIMIZERS[name].items():
                 if k not in STATIC:
                     hyper.setdefault(k, float(v))
         hyper["kind"] = float(kinds.index(optimizer_kind(exp)))

@@ -349,12 +349,13 @@ def running_vs_inference(r: RunView) -> Finding | None:
     if not (math.isfinite(a) and math.isfinite(b)) or abs(a - b) < RUNNING_GAP * max(b, 1e-3):
         return None
     what = " and ".join(x for x, on in (("dropout", dropout), ("batch normalization", bn)) if on)
+    accuracies = {key: rounded(values[-1]) for key, values in (("running_accuracy", r.metric("accuracy")),
+                                                               ("inference_train_accuracy", r.metric("train_accuracy")))
+                  if values.size}  # a history may hold losses only
     return Finding(
         "running_vs_inference", "info",
         f"Running training loss {a:.3g} vs {b:.3g} in inference mode ({what})", r.epochs,
-        {"running_loss": rounded(a), "inference_train_loss": rounded(b),
-         "running_accuracy": rounded(r.metric("accuracy")[-1]),
-         "inference_train_accuracy": rounded(r.metric("train_accuracy")[-1])},
+        {"running_loss": rounded(a), "inference_train_loss": rounded(b), **accuracies},
         "The 'loss' Keras prints during an epoch is an average over the batches while the weights change, "
         f"computed in training mode: with {what} active"
         + (", a random part of the units is switched off for every batch" if dropout else "")

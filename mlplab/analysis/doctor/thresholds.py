@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import math
 
+from ...catalog import OPTIMIZERS
+
 # ------------------------------------------------------------------ the spec
 
 # Keras 3's default learning rates (keras.optimizers.SGD: 0.01; Adam, AdamW, RMSprop, Adagrad:
 # 0.001): the rate a spec without one trains with, and the yardstick for "too high/too low".
-DEFAULT_LR = {"sgd": 0.01, "adam": 0.001, "adamw": 0.001, "rmsprop": 0.001, "adagrad": 0.001}
+DEFAULT_LR = {name: float(d["learning_rate"]) for name, d in OPTIMIZERS.items()}  # Keras' defaults
 
 # Keras' crossentropy clips probabilities to [1e-7, 1 - 1e-7] (keras.config.epsilon()): a sample
 # whose true class gets the clipped minimum costs -log(1e-7), about 16.1. A loss above half of it
