@@ -22,30 +22,19 @@ def _version() -> str:
         return __version__
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="mlplab", description="Train and study neural-network classifiers.")
-    p.add_argument("--home", help="run store folder (default $MLPLAB_HOME or ./mlplab-runs)")
-    p.add_argument("--version", action="version", version=f"mlplab {_version()}")
-    sub = p.add_subparsers(dest="command", required=True)
+def _add(sub, name: str, help_: str) -> argparse.ArgumentParser:
+    sp = sub.add_parser(name, help=help_)
+    sp.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    sp.add_argument("--home", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    return sp
 
-    def add(name: str, help_: str) -> argparse.ArgumentParser:
-        sp = sub.add_parser(name, help=help_)
-        sp.add_argument("--json", action="store_true", help="print one JSON document on stdout")
-        sp.add_argument("--home", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-        return sp
 
+def _training_commands(add) -> None:
     sp = add("run", "train one experiment (default: 64-64 ReLU MLP on digits)")
     sp.add_argument("spec", nargs="?", help="a TOML or YAML spec file")
     sp.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="override a dotted spec key, e.g. --set train.learning_rate=0.01")
     sp.set_defaults(func=cmd_run)
-
-    sp = add("runs", "list stored runs, newest first")
-    sp.add_argument("--status")
-    sp.add_argument("--dataset")
-    sp.add_argument("--sweep", help="only the runs of this sweep (id, prefix or 'last')")
-    sp.add_argument("--limit", type=int)
-    sp.set_defaults(func=cmd_runs)
 
     sp = add("sweep", "train every configuration of a spec's [sweep] as vectorized populations")
     sp.add_argument("spec", help="a TOML or YAML spec file with a [sweep] section")
@@ -55,6 +44,15 @@ def parser() -> argparse.ArgumentParser:
                     help="local (default): populations one after another here; ray: one Ray task each")
     sp.add_argument("--address", help="Ray cluster to join (auto, ray://HOST:PORT); default: a local Ray instance")
     sp.set_defaults(func=cmd_sweep)
+
+
+def _reading_commands(add) -> None:
+    sp = add("runs", "list stored runs, newest first")
+    sp.add_argument("--status")
+    sp.add_argument("--dataset")
+    sp.add_argument("--sweep", help="only the runs of this sweep (id, prefix or 'last')")
+    sp.add_argument("--limit", type=int)
+    sp.set_defaults(func=cmd_runs)
 
     sp = add("compare", "spec differences and metrics of runs side by side")
     sp.add_argument("runs", nargs="+", help="run ids (or unique prefixes)")
@@ -75,20 +73,6 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", help="HTML file to write (default: report.html in the run's artifact folder)")
     sp.set_defaults(func=cmd_report)
 
-    sp = add("data", "list data sets, or show one")
-    dsub = sp.add_subparsers(dest="data_command", required=True)
-    dl = dsub.add_parser("list", help="the built-in data sets")
-    dl.add_argument("--json", action="store_true")
-    ds = dsub.add_parser("show", help="shapes, value range, class counts and a PNG grid of samples")
-    ds.add_argument("name", help="digits | mnist | fashion-mnist | cosine2d | a path")
-    ds.add_argument("--out", help="PNG file for the sample grid (default NAME-samples.png)")
-    ds.add_argument("--class", dest="class_index", type=int, help="show samples of this class only")
-    ds.add_argument("--scale", default="unit", help="unit | symmetric | standard | none")
-    ds.add_argument("--seed", type=int, default=0)
-    ds.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="data set option, e.g. n=2000")
-    ds.add_argument("--json", action="store_true")
-    sp.set_defaults(func=cmd_data)
-
     sp = add("serve", "the local web dashboard: browse, compare, watch live, draw a digit")
     sp.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     sp.add_argument("--port", type=int, default=8765)
@@ -103,6 +87,35 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--tensorboard", metavar="DIR", help="write scalars and weight histograms under DIR/<run-id>/")
     sp.add_argument("--onnx", metavar="FILE", help="write the trained model as ONNX (needs jax2onnx)")
     sp.set_defaults(func=cmd_export)
+
+
+def _data_command(add) -> None:
+    sp = add("data", "list data sets, or show one")
+    dsub = sp.add_subparsers(dest="data_command", required=True)
+    dl = dsub.add_parser("list", help="the built-in data sets")
+    dl.add_argument("--json", action="store_true")
+    ds = dsub.add_parser("show", help="shapes, value range, class counts and a PNG grid of samples")
+    ds.add_argument("name", help="digits | mnist | fashion-mnist | cosine2d | a path")
+    ds.add_argument("--out", help="PNG file for the sample grid (default NAME-samples.png)")
+    ds.add_argument("--class", dest="class_index", type=int, help="show samples of this class only")
+    ds.add_argument("--scale", default="unit", help="unit | symmetric | standard | none")
+    ds.add_argument("--seed", type=int, default=0)
+    ds.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="data set option, e.g. n=2000")
+    ds.add_argument("--json", action="store_true")
+    sp.set_defaults(func=cmd_data)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="mlplab", description="Train and study neural-network classifiers.")
+    p.add_argument("--home", help="run store folder (default $MLPLAB_HOME or ./mlplab-runs)")
+    p.add_argument("--version", action="version", version=f"mlplab {_version()}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def add(name: str, help_: str) -> argparse.ArgumentParser:
+        return _add(sub, name, help_)
+    _training_commands(add)
+    _reading_commands(add)
+    _data_command(add)
     return p
 
 
