@@ -2,6 +2,7 @@
 
     import mlplab as ml
     run = ml.run(epochs=5)            # see mlplab.api for the whole Python API
+    ml.set_home("runs")               # the store of calls without store= (ml.home() says which)
 
 The API is imported on first use, so `import mlplab` (and the CLI's start) stays cheap.
 """
@@ -12,7 +13,7 @@ import os as _os
 # Keras picks its backend at import: make it JAX even if the user imports keras after mlplab.
 _os.environ.setdefault("KERAS_BACKEND", "jax")
 
-_API = ("load_dataset", "run", "sweep", "fit", "runs", "sweeps", "load_run", "load_sweep", "set_home",
+_API = ("load_dataset", "run", "sweep", "fit", "runs", "sweeps", "load_run", "load_sweep", "set_home", "home",
         "Run", "Sweep", "Findings")
 
 __all__ = [*_API, "Classifier"]

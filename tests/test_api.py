@@ -21,6 +21,16 @@ def run(home):
     return ml.run(epochs=3, train__learning_rate=0.01, progress=False)
 
 
+def test_the_store_home_is_one_explicit_setting(home, tmp_path):
+    assert ml.home() == home
+    previous = ml.set_home(tmp_path)
+    try:
+        assert previous == home and ml.home() == tmp_path
+    finally:
+        ml.set_home(previous)
+    assert ml.home() == home
+
+
 def test_import_stays_cheap():
     code = "import sys, mlplab, mlplab.cli; print('keras' in sys.modules, 'pandas' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

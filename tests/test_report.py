@@ -1,14 +1,17 @@
-"""Figures for an MLP, a CNN and 2-D data; the self-contained HTML report, checked in Chromium."""
+"""Figures for an MLP, a CNN and 2-D data; the figure registry; the self-contained HTML report, checked in Chromium."""
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
 from mlplab.present import figures
-from mlplab.present.report import SECTIONS, figure_for, write_report
+from mlplab.present.registry import FIGURE_NAMES, REGISTRY, applicable
+from mlplab.present.report import FIGURES, SECTIONS, figure_for, write_report
 from mlplab.training.artifacts import RunArtifacts
 from mlplab.training.runner import run_experiment
-from mlplab.spec.schema import load_spec
+from mlplab.spec import load_spec
 from mlplab.store.store import Store
 
 CNN = ('model.layers=[{ type = "conv2d", filters = 8, kernel = 3, activation = "relu" }, '
@@ -101,3 +104,33 @@ def test_report_of_2d_data(store, cosine, tmp_path, screenshot):
     assert "http://" not in text and "https://" not in text and "not available" not in text
     if screenshot(out, "report_cosine2d.png") is None:
         pytest.skip("chromium is not installed")
+
+
+# ---------------------------------------------------------------- the registry: one list of a run's figures
+
+def test_the_registry_is_the_one_list_of_figures():
+    from mlplab.api import Run
+    assert FIGURES == FIGURE_NAMES == tuple(REGISTRY)
+    for name, entry in REGISTRY.items():
+        assert getattr(Run, entry.method).__name__ == name.replace("-", "_")   # run.<name>() from the registry
+        assert entry.report_section in SECTIONS and entry.caption
+    with pytest.raises(ValueError, match="expected one of"):
+        figure_for(None, "nonsense")
+
+
+def test_which_figures_apply_to_which_runs(store, mlp, cosine):
+    image = applicable(RunArtifacts(store, store.get_run(mlp)))
+    plane = applicable(RunArtifacts(store, store.get_run(cosine)))
+    assert "mistakes" in image and "decision-regions" not in image
+    assert "decision-regions" in plane and "mistakes" not in plane and "class-samples" not in plane
+
+
+def test_importing_figures_and_reports_changes_no_global_state():
+    code = ("import sys, matplotlib\n"
+            "backend = dict.__getitem__(matplotlib.rcParams, 'backend')\n"
+            "import mlplab.present.figures, mlplab.present.registry, mlplab.present.report\n"
+            "assert dict.__getitem__(matplotlib.rcParams, 'backend') == backend\n"
+            "bad = sorted(m for m in ('jax', 'keras', 'matplotlib.pyplot') if m in sys.modules)\n"
+            "assert not bad, bad")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-500:]

@@ -1,1 +1,9 @@
-"""Presenting stored runs: figures and self-contained HTML reports."""
+"""Presenting stored runs: figures and self-contained HTML reports.
+
+    figures/       figure functions by theme (arrays in, a matplotlib Figure out)
+    registry       a run's figures by name: how each is drawn from its artifacts, which runs it applies to
+    html           CSS, escaping, numbers, the page shell
+    run_report     one run's report (its sections read the registry)
+    sweep_report   one sweep's report
+    report         the public names of both reports (write_report, write_sweep_report, ...)
+"""

@@ -1,0 +1,183 @@
+"""A stored sweep as a notebook sees it (`Sweep`), and the calls that make or find sweeps: sweep, load_sweep, sweeps."""
+from __future__ import annotations
+
+import html
+import inspect
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from ..errors import BadInput
+from ..store import Store
+from .home import store_of
+from .inputs import dotted, merge, pandas, raw_spec
+from .keras_fit import fit
+from .progress import progress_bar
+from .stored_run import Run
+
+
+class Sweep:
+    """A finished sweep: the comparison table (best first), its runs, its report."""
+
+    def __init__(self, store: Store, ref: str):
+        from ..analysis.status import ranking_metric
+        self.store = store
+        self.sweep = store.get_sweep(ref)
+        self.id = self.sweep["id"]
+        summary = self.sweep.get("summary") or {}
+        self.name = self.sweep.get("name")
+        self.keys: list[str] = summary.get("keys") or []
+        self.rows: list[dict] = summary.get("rows") or []
+        self.note: str | None = summary.get("note")
+        self.seconds = summary.get("seconds")
+        self.ranked_by: str = summary.get("ranked_by") or ranking_metric(self.rows)  # val_accuracy, else test
+
+    @property
+    def table(self):
+        """One row per configuration, best first (by `ranked_by`): the swept values, mean (and
+        spread over repeats/folds) of each run's result (train/val/test accuracy of the weights
+        it ends with, from epoch `result_epoch`), status, time, the doctor's headline."""
+        pd = pandas()
+        out = []
+        for row in self.rows:
+            values = row.get("values") or {}
+            rec = {"rank": row.get("rank")}
+            rec.update({k: values.get(k) for k in self.keys})
+            for key in ("val_accuracy", "val_accuracy_std", "test_accuracy", "test_accuracy_std", "train_accuracy",
+                        "val_loss", "result_epoch", "best_epoch", "status", "seconds", "params", "finding"):
+                rec[key] = row.get(key)
+            rec["runs"] = row.get("runs")
+            out.append(rec)
+        return pd.DataFrame(out).set_index("rank") if out else pd.DataFrame()
+
+    @property
+    def best(self) -> Run:
+        """The first run of the best configuration."""
+        return Run(self.store, self.rows[0]["runs"][0])
+
+    @property
+    def runs(self) -> list[Run]:
+        return [Run(self.store, r["id"]) for r in self.sweep.get("runs") or []]
+
+    def report(self, path: str | os.PathLike | None = None) -> Path:
+        from ..present.report import write_sweep_report
+        return write_sweep_report(self.store, self.id, path)
+
+    def __repr__(self) -> str:
+        return f"<Sweep {self.id} {self.name!r}: {len(self.rows)} configurations>"
+
+    def _repr_html_(self) -> str:
+        note = f"<p>{html.escape(self.note)}</p>" if self.note else ""
+        table = self.table
+        cols = [c for c in table.columns if c != "runs"]
+        return (f"<div><b>mlplab sweep {html.escape(self.id)}</b> · {html.escape(str(self.name))}"
+                f"{table[cols].to_html(float_format=lambda v: f'{v:.4g}', na_rep='–') if len(table) else ''}"
+                f"{note}</div>")
+
+
+def load_sweep(ref: str = "last", *, store: Store | str | None = None) -> Sweep:
+    """A stored sweep by id, unique prefix or 'last'."""
+    return Sweep(store_of(store), ref)
+
+
+def sweeps(*, store: Store | str | None = None):
+    """The stored sweeps, newest first, as a DataFrame."""
+    pd = pandas()
+    return pd.DataFrame(store_of(store).list_sweeps(), columns=["id", "name", "created", "status"])
+
+
+def sweep(spec_or_path: Any = None, grid: dict | None = None, *, repeats: int | None = None,
+          folds: int | None = None, data: Any = None, store: Store | str | None = None, progress: bool = True,
+          **kw_overrides) -> Sweep:
+    """Train every configuration as vectorized populations; every member is a stored run.
+
+    ml.sweep("spec.toml")                                       # its [sweep] section
+    ml.sweep(grid={"train.learning_rate": [0.001, 0.01, 0.1]}, epochs=5)
+    ml.sweep(build_model, {"units": [32, 64], "train.learning_rate": [0.001, 0.01]}, data="digits")
+
+    With a model-building function, grid keys that are its parameters go to it and dotted keys to
+    the training settings; every configuration is trained with `fit` (one run at a time).
+    """
+    if callable(spec_or_path) and not isinstance(spec_or_path, (str, os.PathLike, dict)):
+        return sweep_builder(spec_or_path, grid or {}, data=data if data is not None else "digits",
+                             repeats=repeats or 1, store=store, progress=progress, **kw_overrides)
+    from ..spec.sweep import expand
+    from ..training.sweeps import run_sweep
+    raw = raw_spec(spec_or_path, kw_overrides)
+    if data is not None:
+        merge(raw, {"data.dataset": data})
+    section = raw.setdefault("sweep", {})
+    if grid:
+        section["grid"] = {**(section.get("grid") or {}), **{dotted(k): v for k, v in grid.items()}}
+    if repeats is not None:
+        section["repeats"] = repeats
+    if folds is not None:
+        section["folds"] = folds
+    s = store_of(store)
+    bar = None
+    if progress:
+        exps = [e for c in expand(raw) for e in c.experiments]
+        bar = progress_bar(True, raw.get("name") or "sweep", sum(e.train.epochs for e in exps))
+    result = run_sweep(raw, s, **({"on_epoch": bar} if bar else {}))
+    if bar:
+        bar.close(f"{len(result.rows)} configurations, best {result.ranked_by.replace('_', ' ')} "
+                  f"{result.best.get(result.ranked_by, math.nan):.4f}")
+    return Sweep(s, result.sweep_id)
+
+
+# ---------------------------------------------------------------- a sweep over a model-building function
+
+def fit_kwargs_from(values: dict, base: dict) -> dict:
+    """Grid values with dotted training keys ("train.learning_rate") as `fit` keyword arguments."""
+    out = dict(base)
+    for k, v in values.items():
+        key = dotted(k)
+        out[key.split(".", 1)[1] if key.startswith(("train.", "data.")) else key] = v
+    return out
+
+
+def _check_grid_keys(build: Callable, keys: list[str]) -> set[str]:
+    """The builder's parameters; every grid key must be one of them or a training setting."""
+    params = set(inspect.signature(build).parameters)
+    for k in keys:
+        if k not in params and not dotted(k).startswith(("train.", "data.", "seed")):
+            raise BadInput(f"sweep grid key {k!r}: not a parameter of {build.__name__}"
+                           f"({', '.join(params)}) nor a training setting such as \"train.learning_rate\"")
+    return params
+
+
+def sweep_builder(build: Callable, grid: dict, *, data: Any, repeats: int, store, progress: bool,
+                  **fit_kwargs) -> Sweep:
+    """Every point of the grid (spec.sweep.points), `repeats` seeds each, trained with `fit` and stored as a sweep."""
+    from ..analysis.status import ranking_metric
+    from ..analysis.sweep_table import noise_note, table
+    from ..spec.sweep import Config, points
+    keys = list(grid)
+    params = _check_grid_keys(build, keys)
+    configurations = points({"grid": grid}, 0)
+    s = store_of(store)
+    name = fit_kwargs.pop("name", None) or f"sweep of {getattr(build, '__name__', 'model')} over {', '.join(keys)}"
+    sweep_id = s.create_sweep(name=name, spec={"build": getattr(build, "__name__", "model"),
+                                               "sweep": {"grid": grid, "repeats": repeats}})
+    t0 = time.perf_counter()
+    configs, results = [], []
+    try:
+        for values in configurations:
+            model_args = {k: v for k, v in values.items() if k in params}
+            kwargs = fit_kwargs_from({k: v for k, v in values.items() if k not in params}, fit_kwargs)
+            label = " ".join(f"{k}={v}" for k, v in values.items())
+            res = [fit(build(**model_args), data, store=s, progress=progress, name=f"{name}: {label}",
+                       _sweep_id=sweep_id, **{**kwargs, "seed": kwargs.get("seed", 0) + r}).result
+                   for r in range(repeats)]
+            configs.append(Config(values, [one.experiment for one in res]))
+            results.append(res)
+    except BaseException:
+        s.finish_sweep(sweep_id, status="failed", summary={})
+        raise
+    rows = table(configs, results)
+    summary = {"sweep_id": sweep_id, "name": name, "keys": keys, "ranked_by": ranking_metric(rows), "rows": rows,
+               "best": rows[0], "note": noise_note(rows), "seconds": round(time.perf_counter() - t0, 3)}
+    s.finish_sweep(sweep_id, status="ok", summary=summary)
+    return Sweep(s, sweep_id)

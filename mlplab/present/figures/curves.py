@@ -1,0 +1,135 @@
+"""Learning curves: one run's loss and accuracy per epoch, and several runs overlaid."""
+from __future__ import annotations
+
+import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from .common import finite, log_scale_if_wide, message
+
+# (history key prefix, legend label, line style) of one run's curves
+CURVES = (("", "train (running)", dict(color="tab:blue", ls=":", alpha=0.8)),
+          ("train_", "train (inference)", dict(color="tab:blue")),
+          ("val_", "validation", dict(color="tab:orange")),
+          ("test_", "test", dict(color="tab:green", ls="--")))
+
+
+def learning_curves(history: dict, *, best_epoch: int | None = None, stopped_epoch: int | None = None,
+                    title: str | None = None) -> Figure:
+    """Loss and accuracy per epoch: running train (as Keras prints it), inference-mode train,
+    validation and test; the best epoch and the early-stopping point marked."""
+    fig = Figure(figsize=(11, 4), layout="constrained")
+    axes = fig.subplots(1, 2)
+    n = len(history.get("loss") or [])
+    epochs = np.asarray(history.get("epoch") or range(1, n + 1))
+    for ax, metric in zip(axes, ("loss", "accuracy")):
+        for prefix, label, style in CURVES:
+            values = history.get(prefix + metric)
+            if values and len(values) == len(epochs):
+                ax.plot(epochs, finite(values), marker="o" if len(epochs) <= 30 else None, ms=3,
+                        label=label, **style)
+        if best_epoch:
+            ax.axvline(best_epoch, color="black", lw=1, ls="--", label=f"best epoch ({best_epoch})")
+        if stopped_epoch and stopped_epoch != best_epoch:
+            ax.axvline(stopped_epoch, color="red", lw=1, ls=":", label=f"early stop ({stopped_epoch})")
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylabel(metric)
+        ax.grid(alpha=0.3)
+        if metric == "loss":
+            log_scale_if_wide(ax, np.concatenate([finite(history.get(p + "loss") or []) for p, _, _ in CURVES]))
+        else:
+            ax.set_ylim(-0.02, 1.02)
+        ax.legend(fontsize=8)
+    fig.suptitle(title or "Learning curves", fontsize=11)
+    return fig
+
+
+# ---------------------------------------------------------------- several runs
+
+def run_styles(n: int) -> list[dict]:
+    """One colour per run; past ten runs the line style changes too, so no two runs look alike."""
+    cmap = matplotlib.colormaps["tab10"]
+    styles = ("-", "--", ":", "-.")
+    return [dict(color=cmap(i % 10), ls=styles[(i // 10) % len(styles)]) for i in range(n)]
+
+
+def metric_label(key: str) -> str:
+    """What a history key measures: "val_loss" -> "val loss"; the running "loss" -> "train loss (running)"."""
+    return f"train {key} (running)" if key in ("loss", "accuracy") else key.replace("_", " ")
+
+
+def _curve(history: dict, metric: str) -> tuple[str, np.ndarray] | None:
+    """The run's `metric`, or its running train counterpart when the run has none ("val_loss" -> "loss")."""
+    for key in (metric, metric.split("_", 1)[1] if metric.startswith(("val_", "test_")) else metric):
+        values = finite(history.get(key) or [])
+        if values.size and np.isfinite(values).any():
+            return key, values
+    return None
+
+
+def _panel_label(metric: str, keys: list[str]) -> str:
+    """A panel's title: what its lines are (the asked-for metric, the fallbacks drawn instead, or both)."""
+    drawn = list(dict.fromkeys(keys)) or [metric]
+    if metric in drawn and len(drawn) > 1:
+        return f"{metric_label(metric)} (dash-dot: {'; '.join(metric_label(k) for k in drawn if k != metric)})"
+    return "; ".join(metric_label(k) for k in drawn)
+
+
+def overlaid_curves(histories: list[dict], labels: list[str], *, metrics=("val_loss", "val_accuracy"),
+                    title: str | None = None) -> Figure:
+    """Learning curves of several runs on shared axes: one panel per metric, one colour per run.
+
+    A run without the metric (no validation split) is drawn with its running train metric
+    instead ("val_loss" -> "loss"), dashed-dotted and marked "(train)" in the legend; each
+    panel's title and y axis say what its lines are.
+    """
+    if len(histories) != len(labels):
+        raise ValueError(f"{len(histories)} histories but {len(labels)} labels")
+    if not histories:
+        return message("no runs to compare")
+    metrics = tuple(metrics)
+    legend_width = min(6.0, 0.8 + 0.075 * max(len(str(label)) for label in labels))   # inches, outside the axes
+    fig = Figure(figsize=(5.2 * len(metrics) + legend_width, 4.4), layout="constrained")
+    axes = fig.subplots(1, len(metrics), squeeze=False)[0]
+    styles = run_styles(len(histories))
+    for ax, metric in zip(axes, metrics):
+        _overlay_panel(ax, metric, histories, labels, styles)
+    handles, names = axes[0].get_legend_handles_labels()
+    if handles:
+        # one legend for all panels, outside the axes: labels of sweep configurations are long
+        fig.legend(handles, names, loc="outside right center", fontsize=8, frameon=False)
+    fig.suptitle(title or f"Learning curves of {len(histories)} runs", fontsize=11)
+    return fig
+
+
+def _overlay_panel(ax, metric: str, histories: list[dict], labels: list[str], styles: list[dict]) -> None:
+    """One metric of every run on one axes (a run without it: its running train counterpart, dash-dot)."""
+    drawn: list[np.ndarray] = []
+    keys: list[str] = []
+    for history, label, style in zip(histories, labels, styles):
+        found = _curve(history, metric)
+        if found is None:
+            continue
+        key, values = found
+        epochs = finite(history.get("epoch") or range(1, len(values) + 1))
+        if len(epochs) != len(values):
+            epochs = np.arange(1, len(values) + 1)
+        fallback = key != metric
+        ax.plot(epochs, values, marker="o" if len(values) <= 30 else None, ms=3, lw=1.6,
+                label=f"{label} (train)" if fallback else label,
+                **(dict(style, ls="-.") if fallback else style))
+        drawn.append(values)
+        keys.append(key)
+    ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylabel(_panel_label(metric, keys))
+    ax.grid(alpha=0.3)
+    if "loss" in metric:
+        log_scale_if_wide(ax, np.concatenate(drawn) if drawn else np.zeros(0))
+    elif "accuracy" in metric:
+        ax.set_ylim(-0.02, 1.02)
+    if not drawn:
+        ax.text(0.5, 0.5, f"no run has {metric_label(metric)}", ha="center", va="center", transform=ax.transAxes)
+    ax.set_title(_panel_label(metric, keys), fontsize=10)

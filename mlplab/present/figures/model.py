@@ -1,0 +1,184 @@
+"""Model views: weights before and after training, per-layer training statistics, a hidden layer's
+embedding and, for 2-feature data, the decision regions. Only what needs the model itself
+(embedding, decision regions) runs it, through engine.inference (JAX is imported on first use).
+"""
+from __future__ import annotations
+
+import math
+
+import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from ...engine.inference import default_layer, layer_output, predict_probabilities
+from ...errors import BadInput
+from .common import class_colors, finite, message
+
+
+def _short(name: str) -> str:
+    parts = name.split("/")
+    return "/".join(parts[-2:]) if len(parts) >= 2 else name
+
+
+def weight_distributions(initial: dict, final: dict, *, max_points: int = 20000, seed: int = 0) -> Figure:
+    """Violin plots per weight matrix: at initialization vs after training.
+
+    `initial` and `final`: {variable name: array}, matched by order (names may differ between
+    a model and its reloaded copy); only matrices/kernels (ndim >= 2) are drawn.
+    """
+    pairs = [(n, np.asarray(a), np.asarray(b)) for (n, a), b in zip(initial.items(), final.values())
+             if np.ndim(a) >= 2]
+    if not pairs:
+        return message("no weight matrices")
+    rng = np.random.default_rng(seed)
+
+    def sample(a):
+        a = a.ravel().astype(np.float64)
+        a = a[np.isfinite(a)]
+        if a.size > max_points:
+            a = rng.choice(a, max_points, replace=False)
+        return a if a.size else np.zeros(1)
+
+    fig = Figure(figsize=(max(6, 1.8 * len(pairs) + 2), 4.2), layout="constrained")
+    ax = fig.subplots()
+    pos = np.arange(len(pairs)) * 3.0
+    for offset, idx, color, label in ((-0.6, 1, "tab:gray", "initial"), (0.6, 2, "tab:blue", "trained")):
+        data = [sample(p[idx]) for p in pairs]
+        parts = ax.violinplot(data, positions=pos + offset, widths=1.1, showmedians=True)
+        for body in parts["bodies"]:
+            body.set_facecolor(color)
+            body.set_alpha(0.6)
+        ax.plot([], [], color=color, lw=6, alpha=0.6, label=label)
+    ax.set_xticks(pos, [f"{_short(n)}\n{'x'.join(map(str, a.shape))}" for n, a, _ in pairs], fontsize=8)
+    ax.set_ylabel("weight value")
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend(fontsize=8)
+    ax.set_title("Weight distributions per layer: at initialization vs after training", fontsize=11)
+    return fig
+
+
+def training_statistics(stats: dict) -> Figure:
+    """Per layer over epochs: gradient norm, update/weight ratio, dead ReLU and saturated fractions."""
+    epochs = list(stats.get("epoch") or [])
+    if not epochs:
+        return message("no training statistics recorded")
+    weights = [_short(w) for w in stats.get("weights") or []]
+    layers = [f"{l['name']} ({l['kind']})" for l in stats.get("layers") or []]
+    panels = [("grad_norm", "gradient norm (probe batch)", weights, True),
+              ("update_ratio", "update size / weight size per epoch", weights, True),
+              ("dead_fraction", "dead ReLU fraction", layers, False),
+              ("saturated_fraction", "saturated sigmoid/tanh fraction", layers, False)]
+    panels = [p for p in panels if stats.get(p[0]) and any(v is not None for row in stats[p[0]] for v in row)]
+    fig = Figure(figsize=(5.5 * min(2, len(panels)), 3.6 * math.ceil(len(panels) / 2)), layout="constrained")
+    axes = fig.subplots(math.ceil(len(panels) / 2), min(2, len(panels)), squeeze=False)
+    for ax in axes.flat[len(panels):]:
+        ax.axis("off")
+    for ax, (key, title, names, log) in zip(axes.flat, panels):
+        a = np.asarray([finite(row) for row in stats[key]])
+        start = 1 if key == "update_ratio" else 0  # no update before the first epoch
+        colors = class_colors(a.shape[1]) if a.shape[1] <= 20 else [
+            matplotlib.colormaps["plasma"](j / a.shape[1]) for j in range(a.shape[1])]
+        for j in range(a.shape[1]):
+            ax.plot(epochs[start:], a[start:, j], marker="o" if len(epochs) <= 30 else None, ms=3,
+                    color=colors[j], label=names[j] if j < len(names) else str(j))
+        vals = a[start:][np.isfinite(a[start:])]
+        if log and vals.size and (vals > 0).any():
+            ax.set_yscale("log")
+        if not log:
+            ax.set_ylim(-0.03, 1.03)
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("epoch (0 = initialization)")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, ncol=2 if a.shape[1] > 6 else 1)
+    fig.suptitle("Training statistics per layer", fontsize=11)
+    return fig
+
+
+# ---------------------------------------------------------------- hidden representation
+
+def embedding(model, x, y, class_names, *, layer: int | str | None = None, n: int = 2000, seed: int = 0,
+              perplexity: float = 30.0) -> Figure:
+    """t-SNE (after PCA to 50 dimensions) of a layer's outputs for up to `n` samples, coloured by class."""
+    from sklearn.decomposition import PCA
+    from sklearn.manifold import TSNE
+    y = np.asarray(y).astype(np.int64).ravel()
+    rng = np.random.default_rng(seed)
+    pick = np.sort(rng.choice(len(y), size=min(n, len(y)), replace=False))
+    index = default_layer(model) if layer is None else layer
+    h = layer_output(model, np.asarray(x)[pick], index).astype(np.float64)
+    name = model.layers[index].name if isinstance(index, int) else index
+    h = np.nan_to_num(h)
+    if h.shape[1] > 50 and len(h) > 50:
+        h = PCA(n_components=50, random_state=seed).fit_transform(h)
+    if len(h) < 5 or np.allclose(h, h[0]):
+        return message(f"layer {name!r}: all outputs are the same; nothing to embed")
+    points = TSNE(n_components=2, perplexity=min(perplexity, (len(h) - 1) / 3), init="pca",
+                  random_state=seed).fit_transform(h)
+    names = list(class_names)
+    colors = class_colors(len(names))
+    fig = Figure(figsize=(7, 6), layout="constrained")
+    ax = fig.subplots()
+    for c in np.unique(y[pick]):
+        m = y[pick] == c
+        ax.scatter(points[m, 0], points[m, 1], s=6, alpha=0.7, color=colors[c], label=names[c])
+    ax.legend(fontsize=8, markerscale=2.5, loc="best")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(f"t-SNE of layer {name!r} ({len(pick)} test samples)", fontsize=11)
+    return fig
+
+
+# ---------------------------------------------------------------- 2-D decision regions
+
+def decision_regions(model, x, y, class_names, *, resolution: int = 200, curves_a: float | None = None,
+                     max_points: int = 2000, seed: int = 0) -> Figure:
+    """For 2-feature data: the predicted class over a grid (left) and the probability map (right:
+    P(class 1) for two classes, else the top probability), with the training points on top.
+    `curves_a`: for cosine2d (unscaled), also draw the true curves x2 = cos(x1) and x2 = a + cos(x1)."""
+    x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
+    if x.shape[1] != 2:
+        raise BadInput(f"decision regions need 2 input features, the data has {x.shape[1]}")
+    y = np.asarray(y).astype(np.int64).ravel()
+    names = list(class_names)
+    k = len(names)
+    lo, hi = x.min(axis=0), x.max(axis=0)
+    pad = 0.08 * np.maximum(hi - lo, 1e-6)
+    g1 = np.linspace(lo[0] - pad[0], hi[0] + pad[0], resolution)
+    g2 = np.linspace(lo[1] - pad[1], hi[1] + pad[1], resolution)
+    xx, yy = np.meshgrid(g1, g2)
+    p = predict_probabilities(model, np.column_stack([xx.ravel(), yy.ravel()]).astype(np.float32))
+    pred = p.argmax(axis=1).reshape(xx.shape)
+    colors = class_colors(k)
+    from matplotlib.colors import ListedColormap
+    rng = np.random.default_rng(seed)
+    show = rng.choice(len(y), size=min(max_points, len(y)), replace=False)
+    fig = Figure(figsize=(12, 5), layout="constrained")
+    axes = fig.subplots(1, 2)
+    axes[0].contourf(xx, yy, pred, levels=np.arange(k + 1) - 0.5, cmap=ListedColormap(colors[:k]), alpha=0.35)
+    if k == 2:
+        surface, label, cmap = p[:, 1].reshape(xx.shape), f"P({names[1]})", "RdBu_r"
+    else:
+        surface, label, cmap = p.max(axis=1).reshape(xx.shape), "top class probability", "viridis"
+    im = axes[1].contourf(xx, yy, surface, levels=np.linspace(0, 1, 21), cmap=cmap)
+    if k == 2:
+        axes[1].contour(xx, yy, surface, levels=[0.5], colors="black", linewidths=1.2)
+    fig.colorbar(im, ax=axes[1], label=label)
+    for ax, title in zip(axes, ("decision regions", "probability map")):
+        for c in range(k):
+            m = y[show] == c
+            ax.scatter(x[show][m, 0], x[show][m, 1], s=7, color=colors[c], edgecolor="black", linewidth=0.2,
+                       label=names[c])
+        if curves_a is not None:
+            t = np.linspace(g1[0], g1[-1], 400)
+            ax.plot(t, np.cos(t), color="black", lw=1.2, ls="--", label="true curves")
+            ax.plot(t, curves_a + np.cos(t), color="black", lw=1.2, ls="--")
+        ax.set_xlim(g1[0], g1[-1])
+        ax.set_ylim(g2[0], g2[-1])
+        ax.set_xlabel("x1")
+        ax.set_ylabel("x2")
+        ax.set_title(title, fontsize=10)
+    axes[0].legend(fontsize=8, loc="upper right")
+    fig.suptitle("Decision regions over the input plane, training points on top", fontsize=11)
+    return fig

@@ -1,0 +1,146 @@
+"""Prediction views of the test set: the confusion matrix, mistakes and successes, class probabilities."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from ...engine.inference import as_probabilities
+from ...errors import BadInput
+from .common import image_grid, message
+
+
+def confusion_matrix(y_true, probabilities, class_names) -> Figure:
+    """Counts (left) and rows normalised to recall per true class (right)."""
+    names = list(class_names)
+    k = len(names)
+    pred = as_probabilities(probabilities).argmax(axis=1)
+    y = np.asarray(y_true).astype(np.int64).ravel()
+    cm = np.zeros((k, k), np.int64)
+    np.add.at(cm, (y, pred), 1)
+    norm = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+    size = max(4.5, 0.45 * k + 2)
+    fig = Figure(figsize=(2 * size + 1, size), layout="constrained")
+    axes = fig.subplots(1, 2)
+    for ax, m, title, fmt in ((axes[0], cm, "counts", "d"), (axes[1], norm, "normalised per true class", ".2f")):
+        im = ax.imshow(m, cmap="Blues", vmin=0, vmax=m.max() if m.max() else 1)
+        ax.set_xticks(range(k), names, rotation=45 if max(map(len, names)) > 2 else 0, ha="right", fontsize=8)
+        ax.set_yticks(range(k), names, fontsize=8)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+        ax.set_title(title, fontsize=10)
+        if k <= 20:
+            threshold = m.max() / 2
+            for i in range(k):
+                for j in range(k):
+                    ax.text(j, i, format(m[i, j], fmt), ha="center", va="center", fontsize=7 if k > 10 else 8,
+                            color="white" if m[i, j] > threshold else "black")
+        fig.colorbar(im, ax=ax, shrink=0.8)
+    fig.suptitle(f"Confusion matrix ({len(y)} test samples, accuracy {np.mean(pred == y):.1%})", fontsize=11)
+    return fig
+
+
+def misclassified(x, y_true, probabilities, class_names, image_shape, *, mode: str = "confident", n: int = 16,
+                  seed: int = 0) -> Figure:
+    """Test images with predicted and true labels and both probabilities.
+
+    mode "confident": the errors the model was surest of, ranked by P(predicted) - P(true);
+    "random": a random sample of errors; "correct": the most confidently correct images.
+    """
+    p = as_probabilities(probabilities)
+    y = np.asarray(y_true).astype(np.int64).ravel()
+    names = list(class_names)
+    pred = p.argmax(axis=1)
+    rows = np.arange(len(y))
+    margin = p[rows, pred] - p[rows, y]
+    if mode == "confident":
+        pick = np.flatnonzero(pred != y)
+        pick = pick[np.argsort(-margin[pick], kind="stable")][:n]
+        title = "Most confident mistakes (ranked by P(predicted) - P(true))"
+    elif mode == "random":
+        wrong = np.flatnonzero(pred != y)
+        pick = np.random.default_rng(seed).choice(wrong, size=min(n, len(wrong)), replace=False) if len(wrong) else wrong
+        title = "A random sample of mistakes"
+    elif mode == "correct":
+        right = np.flatnonzero(pred == y)
+        pick = right[np.argsort(-p[right, y[right]], kind="stable")][:n]
+        title = "Most confidently correct"
+    else:
+        raise BadInput(f"mode {mode!r}: expected confident, random or correct")
+    if len(pick) == 0:
+        return message(f"{title}: none")
+    fig, axes, _, _ = image_grid(len(pick))
+    x = np.asarray(x)
+    for ax, i in zip(axes.flat, pick):
+        ax.imshow(x[i].reshape(image_shape), cmap="gray", interpolation="nearest")
+        wrong = pred[i] != y[i]
+        text = (f"pred {names[pred[i]]} {p[i, pred[i]]:.2f}\ntrue {names[y[i]]} {p[i, y[i]]:.2f}" if wrong
+                else f"{names[y[i]]} {p[i, y[i]]:.3f}")
+        ax.set_title(text, fontsize=8, color="red" if wrong else "black")
+    fig.suptitle(f"{title}: {len(pick)} of {int(np.sum(pred != y)) if mode != 'correct' else int(np.sum(pred == y))}",
+                 fontsize=11)
+    return fig
+
+
+def probability_bars(x, y_true, probabilities, class_names, image_shape, *, n: int = 6, seed: int = 0,
+                     indices=None) -> Figure:
+    """Each image beside a bar chart of its class probabilities: predicted bar red, true bar blue
+    (a correct prediction's bar is blue)."""
+    p = as_probabilities(probabilities)
+    y = np.asarray(y_true).astype(np.int64).ravel()
+    names = list(class_names)
+    k = len(names)
+    if indices is None:
+        indices = np.random.default_rng(seed).choice(len(y), size=min(n, len(y)), replace=False)
+    indices = list(indices)
+    cols = 3 if len(indices) > 2 else len(indices)
+    rows = math.ceil(len(indices) / cols)
+    fig = Figure(figsize=(4.2 * cols, 2.0 * rows + 0.4), layout="constrained")
+    grid = fig.subplots(rows, 2 * cols, squeeze=False, gridspec_kw={"width_ratios": [1, 1.6] * cols})
+    for ax in grid.flat:
+        ax.axis("off")
+    x = np.asarray(x)
+    for slot, i in enumerate(indices):
+        r, c = divmod(slot, cols)
+        ax_img, ax_bar = grid[r, 2 * c], grid[r, 2 * c + 1]
+        ax_img.imshow(x[i].reshape(image_shape), cmap="gray", interpolation="nearest")
+        ax_img.set_title(f"true: {names[y[i]]}", fontsize=8)
+        ax_bar.axis("on")
+        pred = int(p[i].argmax())
+        colors = ["lightgray"] * k
+        colors[pred] = "red"
+        colors[y[i]] = "blue"
+        ax_bar.bar(range(k), p[i], color=colors)
+        ax_bar.set_ylim(0, 1)
+        ax_bar.set_xticks(range(k), names if max(map(len, names)) <= 2 else range(k), fontsize=7)
+        ax_bar.tick_params(axis="y", labelsize=7)
+        ax_bar.set_title(f"pred {names[pred]} {p[i, pred]:.2f}", fontsize=8,
+                         color="black" if pred == y[i] else "red")
+    fig.suptitle("Class probabilities (red: predicted, blue: true)", fontsize=11)
+    return fig
+
+
+def class_probability_histograms(y_true, probabilities, class_names) -> Figure:
+    """Per class c: histogram of P(c) for samples of class c vs all other samples (log counts)."""
+    p = as_probabilities(probabilities)
+    y = np.asarray(y_true).astype(np.int64).ravel()
+    names = list(class_names)
+    k = len(names)
+    cols = min(5, k)
+    rows = math.ceil(k / cols)
+    fig = Figure(figsize=(3.0 * cols, 2.4 * rows + 0.5), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False)
+    bins = np.linspace(0, 1, 21)
+    for ax in axes.flat[k:]:
+        ax.axis("off")
+    for c, ax in zip(range(k), axes.flat):
+        ax.hist(p[y == c, c], bins=bins, color="tab:blue", alpha=0.7, label=f"class {names[c]}")
+        ax.hist(p[y != c, c], bins=bins, color="tab:gray", alpha=0.6, label="others")
+        ax.set_yscale("log")
+        ax.set_title(f"P({names[c]})", fontsize=9)
+        ax.tick_params(labelsize=7)
+        if c == 0:
+            ax.legend(fontsize=7)
+    fig.suptitle("Predicted probability of each class: its own samples vs the others (log counts)", fontsize=11)
+    return fig

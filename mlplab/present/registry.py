@@ -1,0 +1,169 @@
+"""A run's figures by name: the one list the report, the Python API and the dashboard read.
+
+    figure_for(RunArtifacts(store, run), "confusion-matrix")      # a matplotlib Figure
+    FIGURE_NAMES                                                  # every name, in report order
+
+Each entry says how to draw the figure from a stored run's artifacts (`draw(art, **options)`),
+which runs it applies to (`needs`: image data, 2-feature data, a stored model), its caption
+and where the report shows it. The report draws every entry that applies to a run, `Run` has
+one method per entry (the name with "_": `run.confusion_matrix()`), and the dashboard serves
+`/runs/<id>/figures/<name>.png`. Adding a figure: its function in present/figures/, one entry
+below.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable
+
+from . import figures
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from ..training.artifacts import RunArtifacts
+
+IMAGE, TWO_D, MODEL = "image", "2d", "model"   # what a figure may need of a run
+
+
+@dataclass(frozen=True)
+class FigureEntry:
+    """One figure of a run."""
+    name: str                                # "confusion-matrix": the report's, the dashboard's, the API's name
+    draw: Callable[..., "Figure"]            # draw(art: RunArtifacts, **options) -> Figure
+    caption: str                             # what it shows (report heading, alt text, the API method's doc)
+    needs: frozenset[str] = frozenset()      # of IMAGE, TWO_D, MODEL: the runs it applies to
+    section: str = ""                        # the report section it is drawn in (default: its own)
+    report: dict = field(default_factory=dict)   # the options the report draws it with
+    width: int | None = None                 # the report's largest width for it, in pixels
+
+    @property
+    def method(self) -> str:
+        """The `Run` method that draws it: "confusion-matrix" -> run.confusion_matrix()."""
+        return self.name.replace("-", "_")
+
+    @property
+    def report_section(self) -> str:
+        return self.section or self.name
+
+    def applies(self, traits: frozenset[str]) -> bool:
+        return self.needs <= traits
+
+
+def run_traits(art: "RunArtifacts") -> frozenset[str]:
+    """What a stored run has of IMAGE (image inputs), TWO_D (2 input features), MODEL (a model.keras)."""
+    traits = set()
+    try:
+        if art.image_shape is not None:
+            traits.add(IMAGE)
+        if art.n_features == 2:
+            traits.add(TWO_D)
+    except Exception:  # data that no longer loads: no data-dependent figure, the rest still drawn
+        pass
+    if (art.folder / "model.keras").exists():
+        traits.add(MODEL)
+    return frozenset(traits)
+
+
+# ---------------------------------------------------------------- how each figure is drawn from a run
+
+def _samples(art, **options):
+    d = art.data
+    return figures.sample_grid(d.x_train, d.y_train, art.class_names, art.image_shape, **options)
+
+
+def _class_samples(art, class_index: int = 0, **options):
+    return _samples(art, class_index=class_index, **options)
+
+
+def _learning_curves(art, **options):
+    run = art.run
+    stopped = run.get("epochs_run") if run.get("status") == "stopped" else None
+    return figures.learning_curves(run.get("history") or {}, best_epoch=run.get("best_epoch"),
+                                   stopped_epoch=stopped, **options)
+
+
+def _confusion_matrix(art):
+    probs, y_true = art.predictions
+    return figures.confusion_matrix(y_true, probs, art.class_names)
+
+
+def _gallery(mode: str) -> Callable:
+    def draw(art, **options):
+        probs, y_true = art.predictions
+        return figures.misclassified(art.data.x_test, y_true, probs, art.class_names, art.image_shape, mode=mode,
+                                     **options)
+    return draw
+
+
+def _probabilities(art, **options):
+    probs, y_true = art.predictions
+    return figures.probability_bars(art.data.x_test, y_true, probs, art.class_names, art.image_shape, **options)
+
+
+def _class_histograms(art):
+    probs, y_true = art.predictions
+    return figures.class_probability_histograms(y_true, probs, art.class_names)
+
+
+def _weights(art, **options):
+    return figures.weight_distributions(art.initial_weights, art.final_weights, **options)
+
+
+def _training_statistics(art):
+    return figures.training_statistics(art.stats or {})
+
+
+def _hidden_representation(art, **options):
+    return figures.embedding(art.model, art.data.x_test, art.data.y_test, art.class_names, **options)
+
+
+def _decision_regions(art, **options):
+    data = art.experiment.data
+    curves_a = float(data.options.get("a", 1.0)) if data.dataset == "cosine2d" and data.scale == "none" else None
+    return figures.decision_regions(art.model, art.data.x_train, art.data.y_train, art.class_names,
+                                    curves_a=curves_a, **options)
+
+
+# ---------------------------------------------------------------- the registry, in report order
+
+REGISTRY: dict[str, FigureEntry] = {e.name: e for e in (
+    FigureEntry("samples", _samples, "Random training samples", section="data", width=520),
+    FigureEntry("class-samples", _class_samples, "Samples of the first class", needs=frozenset({IMAGE}),
+                section="data", report={"class_index": 0, "n": 16}, width=420),
+    FigureEntry("learning-curves", _learning_curves, "Learning curves"),
+    FigureEntry("confusion-matrix", _confusion_matrix, "Confusion matrix"),
+    FigureEntry("mistakes", _gallery("confident"), "Most confident mistakes", needs=frozenset({IMAGE})),
+    FigureEntry("random-mistakes", _gallery("random"), "Random mistakes", needs=frozenset({IMAGE}),
+                section="mistakes"),
+    FigureEntry("correct", _gallery("correct"), "Most confidently correct", needs=frozenset({IMAGE}),
+                section="mistakes"),
+    FigureEntry("probabilities", _probabilities, "Class probabilities of test images", needs=frozenset({IMAGE}),
+                report={"n": 9}),
+    FigureEntry("class-histograms", _class_histograms, "Predicted probability per class"),
+    FigureEntry("weights", _weights, "Weight distributions", needs=frozenset({MODEL})),
+    FigureEntry("training-statistics", _training_statistics, "Training statistics"),
+    FigureEntry("hidden-representation", _hidden_representation, "t-SNE of the last hidden layer",
+                needs=frozenset({MODEL})),
+    FigureEntry("decision-regions", _decision_regions, "Decision regions", needs=frozenset({MODEL, TWO_D})),
+)}
+
+FIGURE_NAMES: tuple[str, ...] = tuple(REGISTRY)
+
+
+def entry(name: str) -> FigureEntry:
+    """The registry entry of a figure name (ValueError naming the known ones)."""
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"figure {name!r}: expected one of {', '.join(FIGURE_NAMES)}") from None
+
+
+def figure_for(art: "RunArtifacts", name: str, *args, **options) -> "Figure":
+    """One figure of a stored run by name (see FIGURE_NAMES); options go to the figure function."""
+    return entry(name).draw(art, *args, **options)
+
+
+def applicable(art: "RunArtifacts") -> tuple[str, ...]:
+    """The names of the figures that apply to this run (those its report draws)."""
+    traits = run_traits(art)
+    return tuple(name for name, e in REGISTRY.items() if e.applies(traits))

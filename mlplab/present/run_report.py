@@ -1,0 +1,200 @@
+"""A stored run -> one self-contained HTML report.
+
+    path = write_report(Store(), "last")                 # artifacts/<run>/report.html
+    path = write_report(store, run_id, "run.html")
+
+The file holds everything: inline CSS, figures as base64 PNG, no script and no
+external address, so it opens offline in any browser and can be mailed as is.
+Order: summary, findings, spec, then the sections of LAYOUT, each with the figures of
+the registry (present.registry) that belong to it and apply to the run (image figures
+only for image data, decision regions only for 2-feature data, model views only when
+a model is stored). A figure that cannot be drawn (a failed run has no predictions)
+becomes a one-line note in its section instead of failing the whole report.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import yaml
+
+from ..analysis.doctor import Finding, diagnose
+from ..store import Store
+from ..training.artifacts import RunArtifacts
+from .html import CSS, esc, figure_html, num, page, status_span, write_atomically
+from .registry import REGISTRY, FigureEntry, run_traits
+
+
+@dataclass
+class RunPage:
+    """What the sections of one run's report are built from."""
+    art: RunArtifacts
+    findings: list[Finding]
+    traits: frozenset[str]                                  # run_traits(art): image, 2d, model
+    options: dict[str, dict] = field(default_factory=dict)  # figure name -> options over the registry's
+
+
+@dataclass(frozen=True)
+class Section:
+    """One section of the report: its own content (if any), then the registry's figures that belong to it.
+
+    A section with no content of its own is shown only when one of its figures applies to the run."""
+    id: str
+    title: str | Callable[[RunPage], str]
+    body: Callable[[RunPage], str | None] | None = None
+    intro: str = ""   # above the figures, when there are any
+
+
+# ---------------------------------------------------------------- content of the sections
+
+def summary_html(run: dict) -> str:
+    """The run's key facts as a two-column table (also the API's `Run._repr_html_`)."""
+    s = run.get("summary") or {}
+    data = s.get("data") or {}
+    rows = [
+        ("run", run["id"]), ("name", run.get("name")),
+        ("status", status_span(run.get("status") or "")),
+        ("dataset", f"{run.get('dataset')} ({data.get('n_train', '?')} train / {data.get('n_val', '?')} validation / "
+                    f"{data.get('n_test', '?')} test rows, {len(data.get('class_names') or [])} classes)"),
+        ("model", f"{run.get('model')} · {num(run.get('params'))} parameters"),
+        ("optimizer", f"{run.get('optimizer')}, learning rate {num(run.get('learning_rate'))}"),
+        ("epochs", f"{run.get('epochs_run')} run, best epoch {num(run.get('best_epoch'))}"),
+        ("result", f"the weights of {(s.get('result') or {}).get('weights', '–')}"),
+        ("test accuracy", num(run.get("test_accuracy"))), ("test loss", num(run.get("test_loss"))),
+        ("training time", f"{num(run.get('seconds'), 3)} s"), ("created", run.get("created")),
+    ]
+    if run.get("error"):
+        rows.append(("error", run["error"]))
+    cells = "".join(f"<tr><th>{esc(k)}</th><td>{v if k == 'status' else esc(v)}</td></tr>" for k, v in rows)
+    return f"<table>{cells}</table>"
+
+
+def finding_html(f: Finding) -> str:
+    ev = ", ".join(f"{esc(k)} = {esc(num(v))}" for k, v in f.evidence.items())
+    where = f" · from epoch {f.epoch}" if f.epoch is not None else ""
+    return (f'<div class="finding {esc(f.severity)}"><div class="title"><span class="badge">{esc(f.severity)}</span>'
+            f'{esc(f.title)}</div><p>{esc(f.explanation)}</p>'
+            f'<p><b>Try:</b> <code>{esc(f.suggestion)}</code></p>'
+            + (f'<p class="evidence">code <code>{esc(f.code)}</code>{esc(where)} · evidence: {ev}</p>' if ev else
+               f'<p class="evidence">code <code>{esc(f.code)}</code>{esc(where)}</p>') + "</div>")
+
+
+def _findings(p: RunPage) -> str:
+    if not p.findings:
+        return '<p class="ok">No problems found: the training looks healthy.</p>'
+    return "".join(finding_html(f) for f in p.findings)
+
+
+def _spec(p: RunPage) -> str:
+    spec_text = yaml.safe_dump(p.art.run.get("spec") or {}, sort_keys=False)
+    return (f"<pre>{esc(spec_text)}</pre><p class='sub'>Re-run it with "
+            f"<code>mlplab run {esc(p.art.folder / 'spec.yaml')}</code></p>")
+
+
+def _data(p: RunPage) -> str:
+    run = p.art.run
+    info = (run.get("summary") or {}).get("data") or {}
+    warnings = "".join(f"<li>{esc(w)}</li>" for w in run.get("warnings") or [])
+    counts = info.get("class_counts") or {}
+    count_rows = "".join(f"<tr><td>{esc(n)}</td>" + "".join(f'<td class="num">{num(counts.get(s, [0] * 999)[i])}</td>'
+                                                            for s in ("train", "val", "test")) + "</tr>"
+                         for i, n in enumerate(info.get("class_names") or []))
+    return (f"<p class='sub'>{esc(info.get('name'))} from {esc(info.get('source'))}; inputs "
+            f"{esc(info.get('input_shape'))}, scale {esc(info.get('scale'))}, values "
+            f"{num(info.get('value_min'))}..{num(info.get('value_max'))}</p>"
+            + (f"<p><b>Data checks:</b></p><ul>{warnings}</ul>" if warnings else "")
+            + f'<table class="grid"><tr><th>class</th><th>train</th><th>validation</th><th>test</th></tr>'
+              f"{count_rows}</table>")
+
+
+def _per_class(p: RunPage) -> str:
+    per = ((p.art.run.get("summary") or {}).get("evaluation") or {}).get("per_class") or []
+    if not per:
+        return '<p class="note">no evaluation stored</p>'
+    head = "<tr><th>class</th><th>precision</th><th>recall</th><th>f1</th><th>support</th></tr>"
+    body = "".join(f"<tr><td>{esc(c['class'])}</td>" + "".join(
+        f'<td class="num">{num(c[k], 3)}</td>' for k in ("precision", "recall", "f1", "support")) + "</tr>"
+        for c in per)
+    return f'<table class="grid">{head}{body}</table>'
+
+
+def _model(p: RunPage) -> str | None:
+    summary_txt = p.art.folder / "summary.txt"
+    return f"<pre>{esc(summary_txt.read_text())}</pre>" if summary_txt.exists() else None
+
+
+# ---------------------------------------------------------------- the layout
+
+LAYOUT: tuple[Section, ...] = (
+    Section("summary", "Summary", lambda p: summary_html(p.art.run)),
+    Section("findings", lambda p: f"Findings ({len(p.findings)})", _findings),
+    Section("spec", "Spec", _spec),
+    Section("data", "Data", _data),
+    Section("learning-curves", "Learning curves",
+            intro="<p class='sub'>train (running) is the average Keras prints during an epoch; train (inference) "
+                  "is measured after the epoch with dropout off and batch-norm moving statistics on.</p>"),
+    Section("confusion-matrix", "Confusion matrix"),
+    Section("per-class", "Per-class scores", _per_class),
+    Section("mistakes", "Mistakes and confident successes"),
+    Section("probabilities", "Class probabilities of test images"),
+    Section("class-histograms", "Predicted probability per class"),
+    Section("weights", "Weights"),
+    Section("training-statistics", "Training statistics"),
+    Section("hidden-representation", "Hidden representation",
+            intro="<p class='sub'>PCA to 50 dimensions, then t-SNE, of the last hidden layer's output "
+                  "on test samples.</p>"),
+    Section("decision-regions", "Decision regions"),
+    Section("model", "Model", _model),
+)
+
+
+def sections() -> tuple[Section, ...]:
+    """LAYOUT, plus a section of its own (before "model") for each registry figure whose section it lacks."""
+    known = {s.id for s in LAYOUT}
+    extra = {e.report_section: Section(e.report_section, e.caption) for e in REGISTRY.values()
+             if e.report_section not in known}
+    at = next(i for i, s in enumerate(LAYOUT) if s.id == "model")
+    return LAYOUT[:at] + tuple(extra.values()) + LAYOUT[at:]
+
+
+SECTIONS: tuple[str, ...] = tuple(s.id for s in sections())
+
+
+def _figure(entry: FigureEntry, p: RunPage, heading: bool) -> str:
+    options = {**entry.report, **p.options.get(entry.name, {})}
+    return figure_html(lambda: entry.draw(p.art, **options), entry.caption, width=entry.width, heading=heading)
+
+
+def section_html(section: Section, p: RunPage) -> str | None:
+    """A section's content and its figures that apply to the run; None when it has neither."""
+    body = section.body(p) if section.body else None
+    entries = [e for e in REGISTRY.values() if e.report_section == section.id and e.applies(p.traits)]
+    if body is None and not entries:
+        return None
+    heading = body is not None or len(entries) > 1   # captions only where a figure is not the section itself
+    return (body or "") + (section.intro if entries else "") + "".join(_figure(e, p, heading) for e in entries)
+
+
+def build_html(art: RunArtifacts, findings: list[Finding], *, embed_samples: int = 2000) -> str:
+    """The report of a run as one HTML page; `embed_samples`: test samples in the t-SNE."""
+    p = RunPage(art, findings, run_traits(art), {"hidden-representation": {"n": embed_samples}})
+    parts = []
+    for section in sections():
+        content = section_html(section, p)
+        if content is not None:
+            title = section.title(p) if callable(section.title) else section.title
+            parts.append((section.id, title, content))
+    return page("run", art.run["id"], art.run.get("name"), parts, CSS)
+
+
+def write_report(store: Store, run_ref: str, out_path: str | Path | None = None, *,
+                 embed_samples: int = 2000) -> Path:
+    """Write the run's HTML report; default path: the run's artifact folder, `report.html`."""
+    run = store.get_run(run_ref)
+    art = RunArtifacts(store, run)
+    findings = diagnose(run, art.stats)
+    text = build_html(art, findings, embed_samples=embed_samples)
+    if out_path is None:
+        return store.write_artifact(run["id"], "report.html", text)
+    return write_atomically(out_path, text)
