@@ -153,7 +153,6 @@ class Dashboard:
     store: Store
     jobs: "Jobs"
     templates: Jinja2Templates
-    figure_lock: threading.Lock = field(default_factory=threading.Lock)  # pyplot's state is not thread-safe
     data: DataCache = field(default_factory=DataCache)
 
     def page(self, request: Request, name: str, code: int = 200, **ctx) -> HTMLResponse:

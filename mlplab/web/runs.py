@@ -10,13 +10,11 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 
 from ..analysis.status import run_row
 from ..errors import BadInput
+from ..present.registry import FIGURE_NAMES, applicable
 from ..store import Store
 from .common import NotFound, Web, clean_history, finite, image_side, json_response, row_of, safe_artifact
 
 DOWNLOADS = ("spec.yaml", "model.keras", "history.csv", "predictions.npz", "stats.json", "summary.txt")
-FIGURE_NAMES = ("confusion-matrix", "mistakes", "random-mistakes", "correct", "probabilities", "class-histograms",
-                "weights", "training-statistics", "hidden-representation", "decision-regions", "samples",
-                "learning-curves")
 MAX_CELL_IMAGES = 120
 
 router = APIRouter()
@@ -161,17 +159,16 @@ def figure(run_id: str, name: str, web: Web):
         raise NotFound(f"figure {name!r}: expected one of {', '.join(FIGURE_NAMES)}")
     if run["status"] in ("running",):
         raise NotFound(f"run {run['id']}: still running; figures appear when it ends")
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    with web.figure_lock:
-        try:
-            fig = figure_for(RunArtifacts(web.store, run), name)
-        except (FileNotFoundError, KeyError) as e:
-            raise NotFound(f"figure {name} of run {run['id']}: not available ({e})") from None
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=80, metadata={"Software": None})
-        plt.close(fig)
+    art = RunArtifacts(web.store, run)
+    if name not in applicable(art):
+        raise NotFound(f"figure {name} of run {run['id']}: does not apply to this run "
+                       f"(its figures: {', '.join(applicable(art))})")
+    try:  # figures are plain matplotlib Figures: no pyplot state, no lock between requests
+        fig = figure_for(art, name)
+    except (FileNotFoundError, KeyError) as e:
+        raise NotFound(f"figure {name} of run {run['id']}: not available ({e})") from None
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=80, metadata={"Software": None})
     return Response(buf.getvalue(), media_type="image/png", headers={"Cache-Control": "max-age=60"})
 
 
@@ -187,6 +184,5 @@ def artifact(run_id: str, name: str, web: Web):
 def report(run_id: str, web: Web):
     from ..present.report import write_report
     run = web.get_run(run_id)
-    with web.figure_lock:
-        path = write_report(web.store, run["id"])
+    path = write_report(web.store, run["id"])
     return HTMLResponse(Path(path).read_text(encoding="utf-8"))

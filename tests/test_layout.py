@@ -1,0 +1,108 @@
+"""The package's shape: each folder one stage of the data flow, importing only from earlier stages.
+
+    errors, catalog -> spec -> data -> engine -> analysis -> store -> training -> present -> the edges
+    (cli, api, sklearn, predict, export, web)
+
+A module may import from its own stage and the stages before it, never a later one, and never
+a private name (`_x`) of another module. Only the engine (and what trains or predicts) imports
+JAX/Keras, so validating a spec and `mlplab --help` stay instant.
+"""
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "mlplab"
+STAGES = ["errors catalog", "spec", "data", "engine", "analysis", "store", "training", "present",
+          "cli api sklearn predict export web __init__"]
+STAGE = {name: i for i, names in enumerate(STAGES) for name in names.split()}
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def stage_of(module: str) -> int:
+    parts = module.split(".")
+    return STAGE[parts[1] if len(parts) > 1 else "__init__"]
+
+
+def imports(path: Path):
+    """(line, imported module, names) for every mlplab import in a file, function-level ones too."""
+    me = module_name(path)
+    package = me if path.name == "__init__.py" else me.rsplit(".", 1)[0]
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("mlplab"):
+                    yield node.lineno, alias.name, []
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            if target.startswith("mlplab"):
+                yield node.lineno, target, [a.name for a in node.names]
+
+
+def modules():
+    return sorted(PACKAGE.rglob("*.py"))
+
+
+def test_every_module_has_a_stage():
+    for path in modules():
+        stage_of(module_name(path))  # KeyError: a folder the layout does not know
+
+
+def test_no_module_imports_from_a_later_stage():
+    wrong = []
+    for path in modules():
+        me = module_name(path)
+        for line, target, names in imports(path):
+            targets = [f"mlplab.{n}" if target == "mlplab" and n in STAGE else target for n in names or [None]]
+            for t in targets:
+                if stage_of(t) > stage_of(me):
+                    wrong.append(f"{path.relative_to(PACKAGE.parent)}:{line} {me} -> {t}")
+    assert wrong == []
+
+
+def test_no_module_imports_a_private_name_of_another():
+    wrong = []
+    for path in modules():
+        me = module_name(path)
+        for line, target, names in imports(path):
+            if target != me:
+                wrong += [f"{path.relative_to(PACKAGE.parent)}:{line} {target}.{n}" for n in names
+                          if n.startswith("_") and not n.startswith("__")]
+    assert wrong == []
+
+
+def test_no_module_over_about_400_lines():
+    long = {str(p.relative_to(PACKAGE.parent)): n for p in modules() if (n := len(p.read_text().splitlines())) > 450}
+    assert long == {}
+
+
+@pytest.mark.parametrize("code", [
+    "from mlplab.spec import load_spec; load_spec(None, ['train.epochs=3']).resolved()",
+    "from mlplab.cli import parser; parser()",
+    "from mlplab.store import Store",
+    "from mlplab.analysis.doctor import diagnose",
+])
+def test_no_jax_where_nothing_trains(code):
+    check = f"{code}\nimport sys\nbad = sorted(m for m in ('jax', 'keras') if m in sys.modules)\nassert not bad, bad"
+    result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-500:]
+
+
+def test_no_function_over_about_60_lines():
+    long = []
+    for path in modules():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 65:
+                long.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno} {node.name}")
+    assert long == []
