@@ -44,19 +44,25 @@ def esc(x) -> str:
     return html.escape(str(x), quote=True)
 
 
-def num(x, digits: int = 4) -> str:
-    """A number for a table: '–' for None, NaN/inf spelled out, whole numbers without decimals."""
+def number_text(x, digits: int = 4) -> str:
+    """A number as reports and pages show it: '–' for None, NaN/inf spelled out, whole numbers
+    without decimals, else `digits` significant digits (text that is no number comes back as is)."""
     if x is None:
         return "–"
     try:
         f = float(x)
     except (TypeError, ValueError):
-        return esc(x)
+        return str(x)
     if not math.isfinite(f):
         return "NaN" if math.isnan(f) else ("inf" if f > 0 else "-inf")
     if f == int(f) and abs(f) < 1e12:
         return str(int(f))
     return f"{f:.{digits}g}"
+
+
+def num(x, digits: int = 4) -> str:
+    """`number_text`, escaped for HTML."""
+    return esc(number_text(x, digits))
 
 
 def status_span(status: str) -> str:

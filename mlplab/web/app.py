@@ -28,7 +28,8 @@ from ..analysis.status import status_css, worst
 from ..errors import BadInput
 from ..store import Store
 from . import jobs, runs, sweeps, tryit
-from .common import Dashboard, NotFound, json_response, num, script_json
+from ..present.html import number_text
+from .common import Dashboard, NotFound, json_response, script_json
 
 HERE = Path(__file__).parent
 
@@ -55,7 +56,7 @@ def create_app(home: str | os.PathLike | None = None) -> FastAPI:
 
 def templates() -> Jinja2Templates:
     t = Jinja2Templates(directory=str(HERE / "templates"))
-    t.env.filters["num"] = num
+    t.env.filters["num"] = number_text
     t.env.filters["badge"] = worst  # the status word whose colour a (combined) status shows
     t.env.globals["status_css"] = status_css()
     t.env.filters["tojson_safe"] = script_json

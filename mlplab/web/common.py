@@ -48,23 +48,6 @@ def finite(x: Any) -> Any:
     return x
 
 
-def num(x: Any, digits: int = 4) -> str:
-    """A number as the pages show it (the `num` filter): '–' for None, NaN and inf spelled out."""
-    if x is None:
-        return "–"
-    try:
-        f = float(x)
-    except (TypeError, ValueError):
-        return str(x)
-    if math.isnan(f):
-        return "NaN"
-    if math.isinf(f):
-        return "inf" if f > 0 else "-inf"
-    if f == int(f) and abs(f) < 1e12:
-        return str(int(f))
-    return f"{f:.{digits}g}"
-
-
 def script_json(o: Any) -> Markup:
     """JSON for a <script type="application/json"> block: no HTML escaping, but no '<' either."""
     text = json.dumps(jsonable(o), allow_nan=False)
