@@ -97,5 +97,8 @@ MONITORS = ("val_loss", "val_accuracy", "loss", "accuracy", "train_loss", "train
 
 SCALES = ("unit", "symmetric", "standard", "none")
 
-# The options of the generated cosine2d set (the parameters of data.sources.cosine2d).
-COSINE2D_OPTIONS = ("n", "a", "noise", "seed")
+# The options of the built-in sets. cosine2d: its generator's parameters (data.sources.cosine2d).
+# digits: split_seed, the random_state of scikit-learn's train_test_split(test_size=0.2) called as
+# the course notebooks call it (not stratified), instead of mlplab's stratified split with seed 0.
+DATASET_OPTIONS = {"cosine2d": ("n", "a", "noise", "seed"), "digits": ("split_seed",)}
+COSINE2D_OPTIONS = DATASET_OPTIONS["cosine2d"]

@@ -178,8 +178,8 @@ def test_cosine2d_bad_options(options, field):
 
 @pytest.mark.parametrize("name, options, message", [
     ("cosine2d", {"nosie": 0.1}, "data.nosie: unknown option; did you mean noise? cosine2d's options are n, a, noise, seed"),
-    ("digits", {"n": 100}, 'data.n: only for cosine2d (options n, a, noise, seed); dataset "digits" takes none'),
-    ("digits", {"colour": 1}, 'data.colour: unknown option; dataset "digits" takes none'),
+    ("digits", {"n": 100}, 'data.n: only for cosine2d (options n, a, noise, seed); dataset "digits" does not take it'),
+    ("digits", {"colour": 1}, "data.colour: unknown option; digits's options are split_seed"),
 ])
 def test_options_a_data_set_does_not_take_are_refused(name, options, message):
     with pytest.raises(BadInput) as e:
@@ -615,3 +615,18 @@ def test_validation_split_that_leaves_no_validation_rows(tmp_path):
     with pytest.raises(BadInput, match=r"validation_split = 0.019: leaves 0 of the 50 training rows .* at least 0.02$"):
         prepare(raw, "x", validation_split=0.019)
     assert prepare(raw, "x", validation_split=0.02).info.n_val == 1
+
+
+def test_digits_split_as_the_course_splits_them():
+    """data.split_seed = 42: train_test_split(test_size=0.2, random_state=42), as the notebooks call it."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+    digits = load_digits()
+    x_train, x_test, y_train, y_test = train_test_split(digits.data, digits.target, test_size=0.2, random_state=42)
+    data = load_dataset("digits", scale="none", validation_split=0.0, options={"split_seed": 42})
+    assert np.array_equal(data.y_test, y_test) and np.array_equal(data.y_train, y_train)
+    assert np.array_equal(data.x_test.reshape(len(y_test), -1), x_test)
+    default = load_dataset("digits", scale="none", validation_split=0.0)
+    assert not np.array_equal(default.y_test, y_test)  # the default split is stratified, seed 0
+    with pytest.raises(BadInput, match="data.split_seed: only for digits"):
+        load_raw("cosine2d", {"split_seed": 1})

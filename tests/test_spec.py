@@ -236,18 +236,20 @@ def test_data_options_of_generated_sets_pass_through():
 
 
 def test_data_option_names_agree_with_the_loader():
+    from mlplab.catalog import DATASET_OPTIONS
     from mlplab.data import sources as data
-    from mlplab.spec import schema as spec
-    assert spec.COSINE2D_OPTIONS == data.COSINE2D_OPTIONS
-    assert set(inspect.signature(data.cosine2d).parameters) == set(spec.COSINE2D_OPTIONS)
+    from mlplab.spec import Data
+    assert set(inspect.signature(data.cosine2d).parameters) == set(DATASET_OPTIONS["cosine2d"])
+    assert set(inspect.signature(data._digits).parameters) == set(DATASET_OPTIONS["digits"])
+    assert {k for keys in DATASET_OPTIONS.values() for k in keys} <= set(Data.model_fields)
 
 
 @pytest.mark.parametrize("overrides, message", [
     (["data.validaton_split=0.2"], "data.validaton_split: unknown key; did you mean validation_split? expected one of "
-                                   "dataset, scale, validation_split, flatten, n, a, noise, seed, folds, fold"),
+                                   "dataset, scale, validation_split, flatten, n, a, noise, seed, split_seed, folds, fold"),
     (["data.scael=unit"], "data.scael: unknown key; did you mean scale?"),
     (["data.dataset=cosine2d", "data.nosie=0.1"], "data.nosie: unknown key; did you mean noise?"),
-    (["data.n=500"], 'data.n = 500: only for cosine2d (options n, a, noise, seed); dataset "digits" takes none'),
+    (["data.n=500"], 'data.n = 500: only for cosine2d (options n, a, noise, seed); dataset "digits" does not take it'),
     (["data.dataset=mnist", "data.noise=0.1"], 'data.noise = 0.1: only for cosine2d'),
     (["data.dataset=cosine2d", "data.n=2"], "data.n = 2: expected a whole number >= 4"),
     (["data.dataset=cosine2d", "data.noise=-1"], "data.noise = -1: expected a number >= 0"),

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..catalog import COSINE2D_OPTIONS  # the parameters of `cosine2d`, as data options
+from ..catalog import DATASET_OPTIONS
 from ..errors import BadInput
 from .files import IDX_FILES, RawData, idx_paths, load_csv, load_idx_folder, load_npz, show_value
 
@@ -70,7 +70,7 @@ def load_raw(name: str, options: dict | None = None) -> RawData:
     resolved = _resolve_name(name)
     _check_options(options, name, resolved)
     if resolved == "digits":
-        return _digits()
+        return _digits(_option(options, "split_seed", 0, "int") if "split_seed" in options else None)
     if resolved == "cosine2d":
         return cosine2d(n=_option(options, "n", 1000, "int"), a=_option(options, "a", 1.0, "float"),
                         noise=_option(options, "noise", 0.0, "float"), seed=_option(options, "seed", 0, "int"))
@@ -113,16 +113,18 @@ def _resolve_name(name) -> str | Path:
 
 
 def _check_options(options: dict, name, resolved: str | Path) -> None:
-    """BadInput for an option the data set does not take: only cosine2d takes options."""
+    """BadInput for an option the data set does not take (see catalog.DATASET_OPTIONS)."""
+    takes = DATASET_OPTIONS.get(resolved, ()) if isinstance(resolved, str) else ()
     for key in options:
-        if resolved != "cosine2d" and key in COSINE2D_OPTIONS:
-            raise BadInput(f"data.{key}: only for cosine2d (options {', '.join(COSINE2D_OPTIONS)}); "
-                           f"dataset {show_value(os.fspath(name))} takes none")
-        if key not in COSINE2D_OPTIONS:
-            near = difflib.get_close_matches(key, COSINE2D_OPTIONS, n=1) if resolved == "cosine2d" else []
+        owner = next((ds for ds, keys in DATASET_OPTIONS.items() if key in keys), None)
+        if owner and key not in takes:
+            raise BadInput(f"data.{key}: only for {owner} (options {', '.join(DATASET_OPTIONS[owner])}); "
+                           f"dataset {show_value(os.fspath(name))} does not take it")
+        if owner is None:
+            near = difflib.get_close_matches(key, takes, n=1)
             hint = f"did you mean {near[0]}? " if near else ""
             raise BadInput(f"data.{key}: unknown option; {hint}"
-                           + (f"cosine2d's options are {', '.join(COSINE2D_OPTIONS)}" if resolved == "cosine2d"
+                           + (f"{resolved}'s options are {', '.join(takes)}" if takes
                               else f"dataset {show_value(os.fspath(name))} takes none"))
 
 
@@ -173,12 +175,15 @@ def cosine2d(n: int = 1000, a: float = 1.0, noise: float = 0.0, seed: int = 0) -
                    value_range=None, image_shape=None)
 
 
-def _digits() -> RawData:
+def _digits(split_seed: int | None = None) -> RawData:
+    """scikit-learn's 8x8 digits, 80/20: stratified with seed 0, or as the course splits them
+    (train_test_split(test_size=0.2, random_state=split_seed), not stratified)."""
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
     d = load_digits()
     x_train, x_test, y_train, y_test = train_test_split(
-        d.images, d.target, test_size=0.2, random_state=0, stratify=d.target)
+        d.images, d.target, test_size=0.2, **({"random_state": 0, "stratify": d.target} if split_seed is None
+                                               else {"random_state": split_seed}))
     return RawData(x_train, y_train, x_test, y_test, [str(i) for i in range(10)], "scikit-learn",
                    value_range=(0.0, 16.0), image_shape=(8, 8))
 

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, create_model, field_validator,
                       model_serializer, model_validator)
 
-from ..catalog import (ACTIVATIONS, COSINE2D_OPTIONS, IMAGE_LAYERS, INITIALIZER_BOUNDS, INITIALIZERS, LAYER_KEYS,
+from ..catalog import (ACTIVATIONS, COSINE2D_OPTIONS, DATASET_OPTIONS, IMAGE_LAYERS, INITIALIZER_BOUNDS, INITIALIZERS, LAYER_KEYS,
                        LAYER_NEEDS, LOSSES, MONITORS, OPTIMIZER_BOUNDS, OPTIMIZERS, SCALES)
 from ..errors import BadInput
 from .messages import MISSING, FieldError, format_error, kinds, show
@@ -264,17 +264,20 @@ class Data(_Strict):
     a: float | None = None
     noise: float | None = Field(None, ge=0)
     seed: int | None = Field(None, ge=0)
+    # ... of digits (the course's train_test_split(test_size=0.2, random_state=split_seed)) ...
+    split_seed: int | None = Field(None, ge=0)
     # ... and of k-fold cross-validation, any data set (set by sweeps with `folds`)
     folds: int | None = Field(None, ge=2)
     fold: int | None = Field(None, ge=0)
 
     @model_validator(mode="after")
     def _options_apply(self) -> "Data":
-        if not _is_cosine2d(self.dataset):
-            for key in COSINE2D_OPTIONS:
-                if getattr(self, key) is not None:
-                    raise FieldError(key, getattr(self, key), f"only for cosine2d (options "
-                                     f"{', '.join(COSINE2D_OPTIONS)}); dataset {show(self.dataset)} takes none")
+        for dataset, keys in DATASET_OPTIONS.items():
+            if self.dataset.strip().lower() != dataset:  # as data.load_raw reads the name: "Cosine2D" too
+                for key in keys:
+                    if getattr(self, key) is not None:
+                        raise FieldError(key, getattr(self, key), f"only for {dataset} (options {', '.join(keys)}); "
+                                         f"dataset {show(self.dataset)} does not take it")
         if self.fold is not None and self.folds is None:
             raise FieldError("fold", self.fold, "needs data.folds (the number of folds)")
         if self.fold is not None and self.fold >= self.folds:
@@ -284,7 +287,8 @@ class Data(_Strict):
     @property
     def options(self) -> dict[str, Any]:
         """The options given (cosine2d's, cross-validation's), for `data.load_raw` and the runner."""
-        return {k: getattr(self, k) for k in (*COSINE2D_OPTIONS, "folds", "fold") if getattr(self, k) is not None}
+        keys = [k for ks in DATASET_OPTIONS.values() for k in ks] + ["folds", "fold"]
+        return {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
 
 
 def _is_cosine2d(dataset: str) -> bool:
