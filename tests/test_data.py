@@ -630,3 +630,20 @@ def test_digits_split_as_the_course_splits_them():
     assert not np.array_equal(default.y_test, y_test)  # the default split is stratified, seed 0
     with pytest.raises(BadInput, match="data.split_seed: only for digits"):
         load_raw("cosine2d", {"split_seed": 1})
+
+
+def test_show_rows_by_index_in_the_cli_and_the_api(tmp_path, capsys):
+    import mlplab as ml
+    from mlplab.cli import main
+    out = tmp_path / "row.png"
+    assert main(["data", "show", "digits", "--index", "500", "--out", str(out)]) == 0 and out.stat().st_size > 1000
+    assert main(["data", "show", "digits", "--index", "358", "--count", "5", "--split", "test",
+                 "--out", str(tmp_path / "rows.png")]) == 0
+    assert main(["data", "show", "digits", "--index", "360", "--split", "test"]) == 2
+    assert "--index 360: expected 0..359 (the test split has 360 rows)" in capsys.readouterr().err
+    ds = ml.load_dataset("digits")
+    fig = ds.show(500)
+    assert [ax.get_title() for ax in fig.axes if ax.get_title()] == [f"train[500]: {ds.y_train[500]}"]
+    titles = [ax.get_title() for ax in ds.show(3, count=4, split="test").axes if ax.get_title()]
+    assert titles == [f"test[{i}]: {ds.y_test[i]}" for i in range(3, 7)]
+    assert len([ax for ax in ds.show(count=9).axes if ax.get_title()]) == 9  # random samples

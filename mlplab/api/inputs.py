@@ -7,9 +7,11 @@ one field of one section (epochs=5, hidden=[128]).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 from typing import Any
 
+from ..data import Dataset
 from ..errors import BadInput
 
 TOP_LEVEL = ("name", "seed", "data", "model", "train", "sweep")
@@ -68,6 +70,19 @@ def raw_spec(spec_or_path: Any, overrides: dict) -> dict:
     return merge(raw, overrides)
 
 
+@dataclasses.dataclass
+class ShownDataset(Dataset):
+    """A Dataset that can show its rows: `ds.show(500)` is `plt.imshow(x_train[500])` with its label."""
+
+    def show(self, index: int | None = None, *, count: int | None = None, split: str = "train",
+             class_index: int | None = None, seed: int = 0):
+        """Row `index` (large, with its label) or `count` rows from it; without an index, `count`
+        random samples (25), of one class with `class_index`. split: "train" or "test"."""
+        from ..present.figures import dataset_samples
+        from .stored_run import shown
+        return shown(dataset_samples(self, split, index=index, count=count, class_index=class_index, seed=seed))
+
+
 def load_dataset(name: str = "digits", *, scale: str = "unit", validation_split: float = 0.1, flatten: bool = True,
                  **options):
     """A data set as model-ready arrays plus info: `x_train, y_train, x_val, y_val, x_test, y_test`
@@ -76,7 +91,8 @@ def load_dataset(name: str = "digits", *, scale: str = "unit", validation_split:
     options are the generator's parameters of generated sets (cosine2d: n, a, noise, seed).
     """
     from ..data import load_dataset as load
-    return load(name, scale=scale, validation_split=validation_split, flatten=flatten, options=options)
+    ds = load(name, scale=scale, validation_split=validation_split, flatten=flatten, options=options)
+    return ShownDataset(**{f.name: getattr(ds, f.name) for f in dataclasses.fields(ds)})
 
 
 def pandas():

@@ -107,6 +107,9 @@ def _data_command(add) -> None:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mlplab", description="Train and study neural-network classifiers.")
+    ds.add_argument("--index", type=int, help="show this row (large, with its label), as plt.imshow(x_train[i])")
+    ds.add_argument("--count", type=int, help="how many rows from --index (default 1), or random samples (25)")
+    ds.add_argument("--split", choices=["train", "test"], default="train", help="which split to show (default train)")
     p.add_argument("--home", help="run store folder (default $MLPLAB_HOME or ./mlplab-runs)")
     p.add_argument("--version", action="version", version=f"mlplab {_version()}")
     sub = p.add_subparsers(dest="command", required=True)

@@ -182,8 +182,8 @@ def cmd_data(args: argparse.Namespace) -> int:
     if args.class_index is not None and not 0 <= args.class_index < n:
         raise BadInput(f"--class {args.class_index}: expected 0..{n - 1} ({', '.join(info.class_names)})")
     out_path = Path(args.out or f"{Path(str(args.name)).stem}-samples.png")
-    from ..present.figures import sample_grid
-    fig = sample_grid(ds.x_train, ds.y_train, info.class_names, info.image_shape, class_index=args.class_index,
+    from ..present.figures import dataset_samples
+    fig = dataset_samples(ds, args.split, index=args.index, count=args.count, class_index=args.class_index,
                       seed=args.seed)
     fig.savefig(out_path, dpi=100)
     doc = {"name": info.name, "source": info.source, "train": [info.n_train, *info.input_shape],

@@ -19,9 +19,9 @@ from ...engine.inference import layer_output
 from .curves import learning_curves, metric_label, overlaid_curves
 from .model import decision_regions, embedding, training_statistics, weight_distributions
 from .predictions import class_probability_histograms, confusion_matrix, misclassified, probability_bars
-from .samples import sample_grid
+from .samples import dataset_samples, indexed_samples, sample_grid
 from .sweeps import sweep_heatmap, sweep_spread
 
 __all__ = ["class_probability_histograms", "confusion_matrix", "decision_regions", "embedding", "layer_output",
            "learning_curves", "metric_label", "misclassified", "overlaid_curves", "probability_bars",
-           "sample_grid", "sweep_heatmap", "sweep_spread", "training_statistics", "weight_distributions"]
+           "dataset_samples", "indexed_samples", "sample_grid", "sweep_heatmap", "sweep_spread", "training_statistics", "weight_distributions"]

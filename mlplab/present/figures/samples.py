@@ -81,3 +81,38 @@ def _scatter(x, y, names, rows, subject) -> Figure:
         ax.legend(fontsize=8, markerscale=2)
     ax.set_title(f"{len(rows)} points of {subject}", fontsize=10)
     return fig
+
+
+def indexed_samples(x, y, class_names, image_shape, index: int, *, count: int = 1, split: str = "train") -> Figure:
+    """Rows index .. index+count-1 of a split in order, large, each with its row number and label
+    (what `plt.imshow(x_train[500]); plt.title(y_train[500])` shows in a notebook)."""
+    x, y = np.asarray(x), np.asarray(y).astype(np.int64).ravel()
+    if not 0 <= index < len(y):
+        raise BadInput(f"--index {index}: expected 0..{len(y) - 1} (the {split} split has {len(y)} rows)")
+    if count < 1:
+        raise BadInput(f"--count {count}: expected a whole number >= 1")
+    rows = np.arange(index, min(index + count, len(y)))
+    if image_shape is None:
+        return _scatter(x, y, list(class_names), rows, f"{split} rows {rows[0]}..{rows[-1]}")
+    cols = min(len(rows), 5)
+    nrows = math.ceil(len(rows) / cols)
+    side = 4.0 if len(rows) == 1 else 2.2
+    fig = Figure(figsize=(side * cols, (side + 0.4) * nrows), layout="constrained")
+    axes = fig.subplots(nrows, cols, squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, i in zip(axes.flat, rows):
+        ax.imshow(x[i].reshape(image_shape), cmap="gray", interpolation="nearest")
+        ax.set_title(f"{split}[{i}]: {class_names[y[i]]}", fontsize=10 if len(rows) == 1 else 8)
+    return fig
+
+
+def dataset_samples(ds, split: str = "train", *, index: int | None = None, count: int | None = None,
+                    class_index: int | None = None, seed: int = 0) -> Figure:
+    """A Dataset's rows `index`.. (large, in order) or `count` random samples (of one class), from a
+    split: `mlplab data show` and the API's `ds.show(...)`."""
+    x, y = (ds.x_train, ds.y_train) if split == "train" else (ds.x_test, ds.y_test)
+    info = ds.info
+    if index is not None:
+        return indexed_samples(x, y, info.class_names, info.image_shape, index, count=count or 1, split=split)
+    return sample_grid(x, y, info.class_names, info.image_shape, n=count or 25, class_index=class_index, seed=seed)
