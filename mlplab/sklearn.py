@@ -25,7 +25,7 @@ def _compiled(exp, program, member, info):
     import json
     from .engine.program import Compiled, regularized_variables
     regularized = regularized_variables([member])
-    model = exp.model.model_dump(mode="json", exclude={"init", "l1", "l2"})
+    model = exp.model.model_dump(mode="json", exclude={"init", "l1", "l2", "output_l2"})
     key = json.dumps([model, info.input_shape, info.num_classes, program.loss, program.optimizers, regularized],
                      sort_keys=True, default=str)
     if key not in _COMPILED:

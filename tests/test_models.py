@@ -135,3 +135,13 @@ def test_a_conv_stack_too_deep_for_8x8_names_the_layer_and_the_fix():
     same = '{ type = "conv2d", filters = 8, kernel = 3, padding = "same" }'
     ok = model_of(f"model.layers=[{same}, {POOL}, {same}, {POOL}, {same}]", input_shape=(8, 8, 1))
     assert ok.layers[-2].output.shape[1:] == (2 * 2 * 8,)
+
+
+def test_output_l2_switches_the_output_layers_penalty_as_keras_notebooks_do():
+    from mlplab.engine.models import regularization
+    both = build_model(load_spec(None, ["model.l2=0.01", "model.hidden=[8]"]).model, (64,), 10)
+    hidden_only = build_model(load_spec(None, ["model.l2=0.01", "model.hidden=[8]", "model.output_l2=0"]).model,
+                              (64,), 10)
+    kernels = [0, 2]  # dense_1 kernel, output kernel (biases carry no penalty)
+    assert [regularization(both)[i][1] for i in kernels] == [0.01, 0.01]
+    assert [regularization(hidden_only)[i][1] for i in kernels] == [0.01, 0.0]

@@ -160,7 +160,8 @@ def build_model(m: ModelSpec, input_shape: tuple[int, ...], num_classes: int,
         layers.append(keras.layers.Flatten(name=name("flatten")))
     out_units, out_act = (1, "sigmoid") if loss == "binary_crossentropy" else (num_classes, "softmax")
     layers.append(keras.layers.Dense(out_units, activation=out_act, kernel_initializer=initializer(m.init),
-                                     kernel_regularizer=regularizer(m.l1, m.l2), name="output"))
+                                     kernel_regularizer=regularizer(m.l1, m.l2 if m.output_l2 is None else m.output_l2),
+                                     name="output"))
     try:
         with keras.StatelessScope(initialize_variables=False):  # variables wait for `initialize` instead of one compile per eager op
             model = keras.Sequential(layers, name="mlplab")

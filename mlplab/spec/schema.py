@@ -144,6 +144,7 @@ class ModelSpec(_Strict):
     batchnorm: bool = False
     l1: float = Field(0.0, ge=0)
     l2: float = Field(0.0, ge=0)
+    output_l2: float | None = Field(None, ge=0)  # None: l2 (mlplab); 0: none on the output layer (as Keras notebooks)
     layers: list[Layer] | None = None
 
     _coerce_init = field_validator("init", mode="before")(lambda cls, v: _init(v))

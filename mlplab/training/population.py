@@ -31,7 +31,7 @@ def check_compatible(exp: Experiment, data: Dataset) -> None:
 
 def program_key(exp: Experiment) -> str:
     """What must be equal for two experiments to train in one compiled program."""
-    model = exp.model.model_dump(mode="json", exclude={"init", "l1", "l2"})
+    model = exp.model.model_dump(mode="json", exclude={"init", "l1", "l2", "output_l2"})
     for layer in model.get("layers") or []:
         for key in ("init", "l1", "l2"):
             layer.pop(key, None)
