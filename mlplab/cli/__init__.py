@@ -57,6 +57,9 @@ def _reading_commands(add) -> None:
     sp = add("compare", "spec differences and metrics of runs side by side")
     sp.add_argument("runs", nargs="+", help="run ids (or unique prefixes)")
     sp.add_argument("--out", help="write the overlaid learning curves to this PNG")
+    sp.add_argument("--metric", action="append", metavar="NAME",
+                    help="a curve to overlay (repeatable): loss, accuracy, train_/val_/test_loss or _accuracy; "
+                         "default val_loss and val_accuracy")
     sp.set_defaults(func=cmd_compare)
 
     sp = add("show", "show one run: spec, model, history, evaluation")

@@ -17,6 +17,10 @@ from .output import SEVERITY_STYLE, epoch_text, err, fmt, out, print_findings, p
 def cmd_compare(args: argparse.Namespace) -> int:
     from ..analysis.compare import comparison
     from ..store import Store
+    curves = ("loss", "accuracy", *(f"{s}_{m}" for s in ("train", "val", "test") for m in ("loss", "accuracy")))
+    for metric in args.metric or []:
+        if metric not in curves:
+            raise BadInput(f"--metric {metric}: expected one of {', '.join(curves)}")
     if args.out:
         from ..export import check_output_file
         check_output_file("--out", args.out, (".png", ".svg", ".pdf"))  # before any work
@@ -25,7 +29,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     doc = comparison(runs)
     if args.out:
         from ..present.figures import overlaid_curves
-        overlaid_curves([r["history"] for r in runs], [f"{r['id']} {r['name']}" for r in runs]).savefig(args.out, dpi=100)
+        metrics = args.metric or ["val_loss", "val_accuracy"]
+        overlaid_curves([r["history"] for r in runs], doc["labels"], metrics=metrics).savefig(args.out, dpi=100)
         doc["curves_png"] = args.out
     if args.json:
         print_json(doc)
