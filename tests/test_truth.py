@@ -189,7 +189,8 @@ def _views(home, run_id):
     shown = cli_json("--home", str(home), "show", run_id)
     listed = next(r for r in cli_json("--home", str(home), "runs") if r["id"] == run_id)
     loaded = ml.load_run(run_id, store=str(home))
-    web = TestClient(create_app(str(home))).get(f"/api/runs/{run_id}").json()
+    web = TestClient(create_app(str(home), token="t"), base_url="http://127.0.0.1").get(
+        f"/api/runs/{run_id}", headers={"Authorization": "token t"}).json()
     return {
         "show": (shown["status"], shown["test_accuracy"], shown["best_epoch"],
                  shown["summary"]["result"]["epoch"], shown["summary"]["layers"]),

@@ -3,16 +3,20 @@
 Skips when Playwright or Chromium is missing; never downloads a browser.
 Screenshots go to tests/output/web-*.png.
 """
+import json
 import os
+import re
 import shutil
 import socket
 import threading
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
 playwright_api = pytest.importorskip("playwright.sync_api")
+expect = playwright_api.expect   # waits without eval: the dashboard's CSP forbids it (wait_for_function needs it)
 pytest.importorskip("uvicorn")
 
 CHROMIUM = os.environ.get("MLPLAB_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -27,14 +31,30 @@ from mlplab.store.store import Store  # noqa: E402
 from mlplab.web import create_app  # noqa: E402
 
 OUT = Path(__file__).parent / "output"
+EVIL = "evil.example.test"   # the browser resolves it to 127.0.0.1: DNS rebinding, simulated
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+        "--disable-sync", "--no-first-run", "--disable-dev-shm-usage", f"--host-resolver-rules=MAP {EVIL} 127.0.0.1",
+        # Chromium's own local-network checks would stop some attacks before they reach the dashboard;
+        # off, so that the dashboard's rules are what is tested (other browsers have no such checks)
+        "--disable-features=LocalNetworkAccessChecks,BlockInsecurePrivateNetworkRequests,"
+        "PrivateNetworkAccessSendPreflights,PrivateNetworkAccessRespectPreflightResults"]
+TOKEN = "browser-test-token"
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+class Server(NamedTuple):
+    url: str
+    store: Store
+    app: object
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
 
 
 @pytest.fixture(scope="module")
@@ -45,14 +65,16 @@ def server(tmp_path_factory):
             for name, lr in (("fast", 0.01), ("slow", 0.001))]
     run_experiments(exps, store)
     port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(store.home), host="127.0.0.1", port=port, log_level="warning"))
+    app = create_app(store.home, token=TOKEN)
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
     deadline = time.time() + 20
     while not srv.started and time.time() < deadline:
         time.sleep(0.05)
     assert srv.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}", store
+    yield Server(f"http://127.0.0.1:{port}", store, app)
+    app.state.jobs.stop_all()
     srv.should_exit = True
     thread.join(10)
 
@@ -70,18 +92,21 @@ def browser():
 
 
 @pytest.fixture
-def page(browser):
+def page(browser, server):
+    """A tab that opened the URL `mlplab serve` prints (so it holds the token cookie)."""
     ctx = browser.new_context(viewport={"width": 1280, "height": 900})
     pg = ctx.new_page()
     errors = []
     pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.goto(f"{server.url}/?token={TOKEN}")
+    assert pg.url == server.url + "/"   # the token leaves the address bar
     yield pg
     ctx.close()
     assert not errors, f"JavaScript errors: {errors}"
 
 
 def test_runs_list_run_page_and_confusion_cell(server, page):
-    url, store = server
+    url, store = server.url, server.store
     page.goto(url + "/")
     assert page.locator("#runs-table tbody tr").count() == 2
     page.click("th[data-col=test_accuracy]")  # sorting must not break the table
@@ -100,7 +125,7 @@ def test_runs_list_run_page_and_confusion_cell(server, page):
 
 
 def test_compare_two_runs(server, page):
-    url, _ = server
+    url = server.url
     page.goto(url + "/")
     page.check(".pick >> nth=0")
     page.check(".pick >> nth=1")
@@ -114,18 +139,22 @@ def test_compare_two_runs(server, page):
 
 
 def test_start_a_run_from_the_form_and_watch_it_live(server, page):
-    url, _ = server
+    url = server.url
     page.goto(url + "/new")
     page.fill("[name='train.epochs']", "0")
+    page.fill("[name='model.hidden']", "8, -1")
     page.click("#start-run")
     assert "train.epochs = 0" in page.inner_text(".field-error[data-field='train.epochs']")
+    assert "positive" in page.inner_text(".field-error[data-field='model.hidden']")   # every error, not the first
     page.fill("[name='name']", "from-the-form")
     page.fill("[name='model.hidden']", "32")
-    page.fill("[name='train.epochs']", "3")
+    page.fill("[name='train.epochs']", "2")
     page.click("#start-run")
     page.wait_for_url("**/jobs/*")
-    page.wait_for_function("document.querySelector('#live-status').textContent === 'ok'", timeout=90_000)
-    assert "epoch 3 of 3" in page.inner_text("#live-progress")
+    expect(page.locator("#live-status")).to_have_text("ok", timeout=90_000)
+    assert "epoch 2 of 2" in page.inner_text("#live-progress")
+    assert page.is_hidden("#stop-form")
+    assert "ok:" in page.inner_text("#live-verdict")
     page.wait_for_selector("#live-loss svg path")
     page.screenshot(path=str(OUT / "web-live.png"), full_page=True)
     page.click("#open-run")
@@ -133,8 +162,44 @@ def test_start_a_run_from_the_form_and_watch_it_live(server, page):
     assert "from-the-form" in page.inner_text("h1")
 
 
+def test_a_run_started_from_the_form_can_be_stopped(server, page):
+    page.goto(server.url + "/new")
+    page.fill("[name='name']", "to-be-stopped")
+    page.fill("[name='model.hidden']", "8")
+    page.fill("[name='train.epochs']", "1000")   # would train for a while; stopped long before
+    page.uncheck("[name='train.early_stopping']")
+    page.click("#start-run")
+    page.wait_for_url("**/jobs/*")
+    job = server.app.state.jobs.get(page.url.rsplit("/", 1)[1])
+    expect(page.locator("#live-progress")).to_have_text(re.compile("^run "), timeout=90_000)  # its run exists
+    page.click("#stop-run")
+    expect(page.locator("#live-status")).to_have_text("interrupted", timeout=60_000)
+    assert "interrupted" in page.inner_text("#live-verdict") and page.is_hidden("#stop-form")
+    run = server.store.get_run(job.run_id)
+    assert run["status"] == "interrupted" and run["epochs_run"] < 1000
+    page.screenshot(path=str(OUT / "web-stopped.png"), full_page=True)
+
+
+def test_an_over_budget_run_is_refused_with_the_reason_beside_the_field(server, page):
+    jobs_before = len(server.app.state.jobs.jobs)
+    page.goto(server.url + "/new")
+    page.fill("[name='model.hidden']", "4096, 4096, 4096")
+    page.fill("[name='train.batch_size']", "1000000000")
+    page.fill("[name='model.l2']", "inf")
+    page.click("#start-run")
+    assert "parameters on digits" in page.inner_text(".field-error[data-field='model.hidden']")
+    assert "more than the 1294 training rows" in page.inner_text(".field-error[data-field='train.batch_size']")
+    assert "finite" in page.inner_text(".field-error[data-field='model.l2']")
+    assert page.input_value("[name='model.hidden']") == "4096, 4096, 4096"   # the form keeps what was typed
+    page.select_option("[name='data.dataset']", "digits")
+    assert page.locator("[name='data.dataset'] option").all_inner_texts()[:4] == \
+        ["digits", "mnist", "fashion-mnist", "cosine2d"]   # no free-text path
+    page.screenshot(path=str(OUT / "web-over-budget.png"), full_page=True)
+    assert len(server.app.state.jobs.jobs) == jobs_before
+
+
 def test_draw_a_digit_and_read_the_prediction(server, page):
-    url, store = server
+    url, store = server.url, server.store
     fast = next(r["id"] for r in store.list_runs() if r["name"] == "fast")
     page.goto(url + f"/try?run={fast}")
     box = page.locator("#pad").bounding_box()
@@ -147,7 +212,67 @@ def test_draw_a_digit_and_read_the_prediction(server, page):
     for x, y in points[1:]:
         page.mouse.move(x, y, steps=2)
     page.mouse.up()
-    page.wait_for_function("document.querySelector('#prediction').textContent !== '–'")
+    expect(page.locator("#prediction")).not_to_have_text("–")
     assert page.inner_text("#prediction") == "0"
     assert page.locator("#bars .bar").count() == 10
     page.screenshot(path=str(OUT / "web-try.png"), full_page=True)
+
+
+# ---------------------------------------------------------------- other web pages must not drive the dashboard
+
+FORM = {"name": "evil", "data.dataset": "digits", "data.scale": "unit", "data.validation_split": "0.1",
+        "model.hidden": "8", "model.activation": "relu", "model.init": "glorot_uniform", "model.dropout": "0",
+        "model.l2": "0", "train.optimizer": "adam", "train.learning_rate": "0.001", "train.epochs": "1",
+        "train.batch_size": "32", "seed": "0"}
+
+
+def serve_attack(page, origin: str, html: str) -> str:
+    """An attacker's page at origin/attack (answered by the browser itself; the dashboard is real)."""
+    page.route(origin + "/attack", lambda route: route.fulfill(status=200, content_type="text/html", body=html))
+    return origin + "/attack"
+
+
+def test_the_token_cookie_is_httponly_and_strict(server, page):
+    cookie = next(c for c in page.context.cookies() if c["name"] == f"mlplab-{server.port}")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    assert page.evaluate("document.cookie") == ""   # scripts cannot read it
+
+
+def test_a_cross_origin_form_and_fetch_cannot_start_a_run(server, page):
+    runs_before, jobs_before = len(server.store.list_runs()), len(server.app.state.jobs.jobs)
+    evil = f"http://127.0.0.1:{free_port()}"   # another local origin: the same *site*, so the cookie goes along
+    fields = "".join(f'<input name="{k}" value="{v}">' for k, v in FORM.items())
+    page.goto(serve_attack(page, evil, f'<form id="f" method="post" action="{server.url}/new">{fields}</form>'
+                                       '<script>document.getElementById("f").submit()</script>'))
+    page.wait_for_url(server.url + "/new")
+    assert "refused" in page.inner_text("#error-message")
+    answers = []   # what became of each fetch: the dashboard answers, then CORP hides the answer from the page
+    page.on("response", lambda r: answers.append(r.status) if r.url == server.url + "/new" else None)
+    page.on("requestfailed", lambda r: answers.append(r.failure) if r.url == server.url + "/new" else None)
+    script = f"""<script>(async () => {{
+      const url = {json.dumps(server.url + "/new")}, form = new URLSearchParams({json.dumps(FORM)});
+      const multi = new FormData(); for (const [k, v] of form) multi.append(k, v);
+      for (const body of [form, multi, "data.dataset=digits", ""])
+        await fetch(url, {{method: "POST", mode: "no-cors", credentials: "include", body}}).catch(() => null);
+      document.title = "sent";
+    }})();</script>"""
+    page.goto(serve_attack(page, evil, script))
+    expect(page).to_have_title("sent")
+    assert len(answers) == 4 and all(a in (403, "net::ERR_BLOCKED_BY_RESPONSE.NotSameOrigin") for a in answers)
+    page.goto(serve_attack(page, evil, f'<iframe src="{server.url}/new" width="800" height="600"></iframe>'))
+    page.wait_for_timeout(500)
+    assert page.frame_locator("iframe").locator("#new-run").count() == 0   # frame-ancestors 'none'
+    assert len(server.app.state.jobs.jobs) == jobs_before and len(server.store.list_runs()) == runs_before
+
+
+def test_a_foreign_host_is_refused(server, page):
+    evil = f"http://{EVIL}:{server.port}"
+    response = page.goto(evil + "/api/runs")
+    assert response.status == 403 and "not allowed" in page.inner_text("body")
+    assert page.goto(f"{evil}/?token={TOKEN}").status == 403   # the token does not help a foreign name
+    # DNS rebinding: a page on the attacker's name, now resolving to 127.0.0.1, reads "its own" origin
+    page.goto(serve_attack(page, evil, "<title>rebound</title>"))
+    status = page.evaluate("fetch('/api/runs').then(r => r.status)")
+    assert status == 403
+    spec = page.evaluate("fetch('/runs/x/files/spec.yaml').then(r => r.status)")
+    assert spec == 403

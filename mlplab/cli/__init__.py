@@ -79,6 +79,12 @@ def _reading_commands(add) -> None:
     sp = add("serve", "the local web dashboard: browse, compare, watch live, draw a digit")
     sp.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     sp.add_argument("--port", type=int, default=8765)
+    sp.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                    help="also answer requests for this Host name (localhost names, loopback addresses and --host "
+                         "always are; others get 403, which stops DNS rebinding)")
+    sp.add_argument("--no-token", action="store_true",
+                    help="no secret token in the URL (not recommended: any program on this machine can then use "
+                         "the dashboard; only with a loopback --host)")
     sp.set_defaults(func=cmd_serve)
 
     sp = add("predict", "what a run's model says about digit images (prepared the MNIST way)")

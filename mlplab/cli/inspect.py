@@ -215,6 +215,7 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    import os
     try:
         import uvicorn
         from ..web import create_app
@@ -223,11 +224,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
                        "pip install 'fastapi>=0.110' 'uvicorn>=0.29' 'jinja2>=3.1' 'python-multipart>=0.0.9'") from None
     if not 0 <= args.port <= 65535:
         raise BadInput(f"--port {args.port}: expected 0..65535")
-    app = create_app(args.home)
-    err.print(f"mlplab dashboard on http://{args.host}:{args.port}/  (store {app.state.store.home}; Ctrl-C stops)")
-    if args.host not in ("127.0.0.1", "localhost", "::1"):
-        err.print(f"[yellow]warning:[/] listening on {args.host}: anyone who can reach this machine can see "
-                  "your runs and start training")
+    loopback = args.host in ("127.0.0.1", "localhost", "::1")
+    if args.no_token and not loopback:
+        raise BadInput(f"--no-token with --host {args.host}: anyone who can reach this machine could start "
+                       "training; use the token, or --host 127.0.0.1")
+    token = False if args.no_token else (os.environ.get("MLPLAB_TOKEN") or True)
+    app = create_app(args.home, token=token, host=args.host, allowed_hosts=tuple(args.allow_host))
+    shown = "127.0.0.1" if args.host in ("0.0.0.0", "", "::") else \
+        (f"[{args.host}]" if ":" in args.host else args.host)
+    secret = app.state.security.token
+    err.print(f"mlplab dashboard: http://{shown}:{args.port}/" + (f"?token={secret}" if secret else ""),
+              markup=False, soft_wrap=True)
+    err.print(f"(store {app.state.store.home}; open the URL above, it carries the token; Ctrl-C stops)",
+              markup=False, soft_wrap=True)
+    if args.no_token:
+        err.print("[yellow]warning:[/] --no-token: any program or user on this machine can use the dashboard "
+                  "and start training (web pages from other sites still cannot)")
+    if not loopback:
+        err.print(f"[yellow]warning:[/] listening on {args.host}: anyone who can reach this machine and has the "
+                  "token can see your runs and start training")
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
 

@@ -15,40 +15,59 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..analysis.status import status_css, worst
+from ..analysis.status import STATUSES, status_css, worst
 from ..errors import BadInput
 from ..store import Store
-from . import jobs, runs, sweeps, tryit
+from . import form, jobs, runs, security, sweeps, tryit
 from ..present.html import number_text
 from .common import Dashboard, NotFound, json_response, script_json
+from .limits import Limits
+from .security import Forbidden, Guard, Security, TooLarge
 
 HERE = Path(__file__).parent
 
 
-def create_app(home: str | os.PathLike | None = None) -> FastAPI:
+def create_app(home: str | os.PathLike | None = None, *, token: str | bool = True, host: str = "127.0.0.1",
+               allowed_hosts: tuple[str, ...] = (), limits: Limits | None = None) -> FastAPI:
+    """The dashboard of the store at `home`.
+
+    token: True draws a secret token (``app.state.security.token``; the URL to open is
+    ``http://HOST:PORT/?token=TOKEN``), a string is the token, False means none (``--no-token``).
+    host: the address the server listens on; Host headers other than this machine's localhost
+    names, loopback addresses, `host` and `allowed_hosts` are refused (see security.py).
+    limits: what a run started from the New-run form may ask for (see limits.py).
+    """
     store = Store(home)
-    web = Dashboard(store=store, jobs=jobs.Jobs(store.home), templates=templates())
+    secret = secrets.token_urlsafe(32) if token is True else (token or None)
+    guard = Security.create(secret, host, allowed_hosts)
+    limits = limits or Limits()
+    web = Dashboard(store=store, jobs=jobs.Jobs(store.home, limits.max_queued), templates=templates(),
+                    security=guard, limits=limits)
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
         yield
-        web.jobs.stop_all()  # no orphaned training processes when the server stops
+        import anyio
+        await anyio.to_thread.run_sync(web.jobs.stop_all)  # no training process or `running` run left behind
 
-    app = FastAPI(title="mlplab", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    app = FastAPI(title="mlplab", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan,
+                  dependencies=[Depends(security.require_csrf)])
     app.state.dashboard = web
-    app.state.store, app.state.jobs = web.store, web.jobs
+    app.state.store, app.state.jobs, app.state.security = web.store, web.jobs, guard
+    app.add_middleware(Guard, security=guard, max_body=limits.max_upload + 2**20)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     add_error_handlers(app)
-    for module in (runs, sweeps, jobs, tryit):
+    for module in (runs, sweeps, jobs, form, tryit, security):
         app.include_router(module.router)
     app.add_api_route("/healthz", health, methods=["GET"])
     return app
@@ -59,6 +78,7 @@ def templates() -> Jinja2Templates:
     t.env.filters["num"] = number_text
     t.env.filters["badge"] = worst  # the status word whose colour a (combined) status shows
     t.env.globals["status_css"] = status_css()
+    t.env.globals["statuses"] = {w: {"healthy": s.healthy, "meaning": s.meaning} for w, s in STATUSES.items()}
     t.env.filters["tojson_safe"] = script_json
     return t
 
@@ -78,6 +98,14 @@ def error(request: Request, status: int, message: str) -> Response:
 
 async def not_found(request: Request, e: NotFound):
     return error(request, 404, str(e))
+
+
+async def forbidden(request: Request, e: Forbidden):
+    return error(request, 403, str(e))
+
+
+async def too_large(request: Request, e: TooLarge):
+    return error(request, 413, str(e))
 
 
 async def bad_input(request: Request, e: BadInput):
@@ -104,6 +132,8 @@ async def crash(request: Request, e: Exception):
 
 def add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(NotFound, not_found)
+    app.add_exception_handler(Forbidden, forbidden)
+    app.add_exception_handler(TooLarge, too_large)
     app.add_exception_handler(BadInput, bad_input)
     app.add_exception_handler(RequestValidationError, bad_request)
     app.add_exception_handler(StarletteHTTPException, http_error)

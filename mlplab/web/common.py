@@ -26,6 +26,8 @@ from ..store import Store, jsonable
 
 if TYPE_CHECKING:
     from .jobs import Jobs
+    from .limits import Limits
+    from .security import Security
 
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$")
 
@@ -136,11 +138,15 @@ class Dashboard:
     store: Store
     jobs: "Jobs"
     templates: Jinja2Templates
+    security: "Security"
+    limits: "Limits"
     data: DataCache = field(default_factory=DataCache)
 
     def page(self, request: Request, name: str, code: int = 200, **ctx) -> HTMLResponse:
-        return self.templates.TemplateResponse(request, name, {"home": str(self.store.home), **ctx},
-                                               status_code=code)
+        """A rendered page; every page carries the CSRF token its forms and scripts send back."""
+        return self.templates.TemplateResponse(request, name, {"home": str(self.store.home),
+                                                               "csrf": self.security.csrf, **ctx},
+                                               status_code=code, headers={"cache-control": "no-store"})
 
     def get_run(self, ref: str) -> dict:
         return self.store.get_run(check_id(ref))

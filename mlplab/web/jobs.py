@@ -1,7 +1,18 @@
-"""New runs from the dashboard: the form, the background `mlplab run` processes and the live pages."""
+"""Runs started from the dashboard: a queue of `mlplab run` processes, one training at a time, each
+stoppable, and the live pages that watch them.
+
+A job is one `mlplab run SPEC` subprocess (a crash stays there). Jobs wait in a queue (at most
+`Limits.max_queued`) and one worker thread starts them one after another. Stop sends the process
+SIGINT, which the CLI turns into status `interrupted` (as Ctrl-C); after `STOP_GRACE` seconds it
+is killed and its run marked interrupted. When the server stops, queued jobs are cancelled and the
+running one is stopped the same way; if the server dies without stopping (kill -9), the kernel
+sends the job SIGINT (Linux' parent-death signal). No run of the dashboard is left `running`.
+"""
 from __future__ import annotations
 
+import collections
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -20,20 +31,39 @@ from ..store import Store
 from .common import NotFound, Web, check_id, json_response
 
 router = APIRouter()
+STOP_GRACE = 15.0  # seconds from SIGINT to SIGKILL
 
 
-# ---------------------------------------------------------------- background runs
+# How a job starts `mlplab run`: first asking Linux to send it SIGINT (the CLI's Ctrl-C) when the
+# dashboard's worker thread ends (PR_SET_PDEATHSIG), so that a dashboard killed with -9 leaves no
+# training behind; done in the child, not in a preexec_fn, which is unsafe in a threaded server.
+LAUNCH = """
+import ctypes, os, runpy, signal, sys
+try:
+    ctypes.CDLL(None).prctl(1, int(signal.SIGINT))
+except (OSError, AttributeError):
+    pass
+if os.getppid() != int(sys.argv[1]):
+    sys.exit(130)
+sys.argv = ["mlplab", *sys.argv[2:]]
+runpy.run_module("mlplab.cli", run_name="__main__", alter_sys=True)
+"""
+
 
 @dataclass
 class Job:
     id: str
     spec_path: Path
     log_path: Path
-    proc: subprocess.Popen
-    started: float = field(default_factory=time.time)
+    name: str = ""
+    state: str = "queued"            # queued -> running -> done, or queued -> cancelled
+    created: float = field(default_factory=time.time)
+    proc: subprocess.Popen | None = None
+    started: float | None = None
     run_id: str | None = None
     returncode: int | None = None
     error: str | None = None
+    stop_requested: bool = False
 
     def tail(self, n: int = 6) -> list[str]:
         try:
@@ -44,166 +74,195 @@ class Job:
 
 
 class Jobs:
-    """Runs started from the dashboard: one `mlplab run` subprocess each (a crash stays there)."""
+    """The dashboard's runs: a queue, one worker thread, one training process at a time."""
 
-    def __init__(self, home: Path):
-        self.home = home
+    def __init__(self, home: Path, max_queued: int = 8):
+        self.home, self.max_queued = home, max_queued
         self.jobs: dict[str, Job] = {}
+        self.queue: collections.deque[Job] = collections.deque()
+        self.current: Job | None = None
         self.folder = Path(tempfile.mkdtemp(prefix="mlplab-web-jobs-"))
-        self.lock = threading.Lock()
+        self.cond = threading.Condition()
+        self.worker: threading.Thread | None = None
+        self.closed = False
 
-    def start(self, spec: dict) -> Job:
-        job_id = uuid.uuid4().hex[:12]
-        spec_path = self.folder / f"{job_id}.yaml"
-        spec_path.write_text(yaml.safe_dump(spec, sort_keys=False))
-        log_path = self.folder / f"{job_id}.log"
-        env = {**os.environ, "MLPLAB_HOME": str(self.home)}
-        with open(log_path, "wb") as log:
-            proc = subprocess.Popen([sys.executable, "-m", "mlplab.cli", "run", str(spec_path), "--home",
-                                     str(self.home)], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    env=env, start_new_session=True)
-        job = Job(job_id, spec_path, log_path, proc)
-        with self.lock:
+    def submit(self, spec: dict) -> Job:
+        """Queue a resolved spec; BadInput when the queue is full or the server is stopping."""
+        with self.cond:
+            if self.closed:
+                raise BadInput("new run: the server is stopping")
+            if len(self.queue) >= self.max_queued:
+                raise BadInput(f"new run: {len(self.queue)} runs are already waiting (at most {self.max_queued}); "
+                               "wait for one to finish or stop one")
+            job_id = uuid.uuid4().hex[:12]
+            job = Job(job_id, self.folder / f"{job_id}.yaml", self.folder / f"{job_id}.log", name=spec.get("name", ""))
+            job.spec_path.write_text(yaml.safe_dump(spec, sort_keys=False))
             self.jobs[job_id] = job
-        threading.Thread(target=self._watch, args=(job,), daemon=True).start()
+            self.queue.append(job)
+            if self.worker is None:
+                self.worker = threading.Thread(target=self._work, name="mlplab-web-jobs", daemon=True)
+                self.worker.start()
+            self.cond.notify_all()
         return job
 
+    def _work(self) -> None:
+        """Start queued jobs one after another (this thread is their parent: see parent_death_signal)."""
+        while True:
+            with self.cond:
+                while not self.queue and not self.closed:
+                    self.cond.wait()
+                if self.closed:
+                    return
+                job = self.current = self.queue.popleft()
+                job.state, job.started = "running", time.time()
+                try:
+                    job.proc = self._spawn(job)
+                except OSError as e:
+                    job.state, job.error, self.current = "done", f"could not start: {e}", None
+                    continue
+            job.returncode = job.proc.wait()
+            self.settle(job)
+            with self.cond:
+                job.state, self.current = "done", None
+                self.cond.notify_all()
+
+    def _spawn(self, job: Job) -> subprocess.Popen:
+        env = {**os.environ, "MLPLAB_HOME": str(self.home)}
+        with open(job.log_path, "wb") as log:
+            return subprocess.Popen([sys.executable, "-c", LAUNCH, str(os.getpid()), "run", str(job.spec_path),
+                                     "--home", str(self.home)], stdout=log, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+
     def find_run(self, store: Store, job: Job) -> str | None:
-        if job.run_id is None:
+        if job.run_id is None and job.proc is not None:
             job.run_id = store.run_of_process(job.proc.pid, job.started - 2)
         return job.run_id
 
-    def _watch(self, job: Job) -> None:
-        job.returncode = job.proc.wait()
+    def settle(self, job: Job) -> None:
+        """After the process ended: the job's error, and its run never left `running`."""
         store = Store(self.home)
         try:
             run_id = self.find_run(store, job)
             tail = [ln for ln in job.tail(20) if ln.strip()]
             last = tail[-1] if tail else f"exit code {job.returncode}"
-            if job.returncode not in (0, 1) and run_id is None:
-                job.error = last
-            if run_id is not None:
-                run = store.get_run(run_id)
-                if run["status"] == "running":  # killed, or crashed before the store could say so
-                    store.set_status(run_id, "lost", error=f"lost: the training process ended ({last})")
-            elif job.returncode != 0:
-                job.error = last
+            if run_id is None:
+                if job.stop_requested:
+                    job.error = "stopped before its run began"
+                elif job.returncode != 0:
+                    job.error = last
+                return
+            status = store.get_run(run_id)["status"]  # "lost" if a reader saw the dead process first
+            if job.stop_requested and status in ("running", "lost"):  # killed after Stop: we know why it ended
+                store.set_status(run_id, "interrupted", error="stopped from the dashboard")
+            elif status == "running":  # crashed before it could say so
+                store.set_status(run_id, "lost", error=f"lost: the training process ended ({last})")
         finally:
             store.close()
 
     def get(self, job_id: str) -> Job:
-        with self.lock:
+        with self.cond:
             job = self.jobs.get(job_id)
         if job is None:
             raise NotFound(f"job {job_id!r}: no such job (jobs are kept while the server runs)")
         return job
 
-    def stop_all(self) -> None:
-        for job in list(self.jobs.values()):
-            if job.proc.poll() is None:
-                job.proc.terminate()
+    def position(self, job: Job) -> int | None:
+        """1 for the next to start, ...; None when not waiting."""
+        with self.cond:
+            return list(self.queue).index(job) + 1 if job in self.queue else None
+
+    def summary(self) -> dict:
+        with self.cond:
+            return {"running": self.current.id if self.current else None, "queued": len(self.queue),
+                    "max_queued": self.max_queued}
+
+    def job_of_run(self, run_id: str) -> Job | None:
+        with self.cond:
+            return next((j for j in self.jobs.values() if j.run_id == run_id), None)
+
+    def stop(self, job: Job) -> None:
+        """Cancel a queued job; interrupt a running one (SIGINT, then SIGKILL after STOP_GRACE)."""
+        with self.cond:
+            if job.state == "queued":
+                self.queue.remove(job)
+                job.state, job.error = "cancelled", "cancelled before it started"
+                return
+            if job.state != "running" or job.stop_requested or job.proc is None:
+                return
+            job.stop_requested = True
+            interrupt(job.proc)
+        timer = threading.Timer(STOP_GRACE, kill, (job.proc,))
+        timer.daemon = True
+        timer.start()
+
+    def stop_all(self, grace: float = STOP_GRACE) -> None:
+        """Server shutdown: cancel the queue, stop the running job, leave no run `running`."""
+        with self.cond:
+            self.closed = True
+            for job in self.queue:
+                job.state, job.error = "cancelled", "cancelled: the server stopped"
+            self.queue.clear()
+            current = self.current
+            if current is not None and current.proc is not None and current.proc.poll() is None:
+                current.stop_requested = True
+                interrupt(current.proc)
+            self.cond.notify_all()
+        if current is not None and current.proc is not None:
+            try:
+                current.proc.wait(grace)
+            except subprocess.TimeoutExpired:
+                kill(current.proc)
+        if self.worker is not None:
+            self.worker.join(grace)
 
 
-# ---------------------------------------------------------------- the new-run form
-
-FORM_FIELDS = [
-    # (dotted key, label, kind, default, choices)
-    ("name", "name", "text", "", None),
-    ("data.dataset", "dataset", "select", "digits", ["digits", "mnist", "fashion-mnist", "cosine2d"]),
-    ("data.scale", "scale", "select", "unit", ["unit", "symmetric", "standard", "none"]),
-    ("data.validation_split", "validation split", "number", "0.1", None),
-    ("model.hidden", "hidden layers", "text", "64, 64", None),
-    ("model.activation", "activation", "select", "relu", None),
-    ("model.init", "initializer", "select", "glorot_uniform", None),
-    ("model.dropout", "dropout", "number", "0.0", None),
-    ("model.batchnorm", "batch norm", "checkbox", "", None),
-    ("model.l2", "L2", "number", "0.0", None),
-    ("train.optimizer", "optimizer", "select", "adam", None),
-    ("train.learning_rate", "learning rate", "number", "0.001", None),
-    ("train.epochs", "epochs", "number", "20", None),
-    ("train.batch_size", "batch size", "number", "32", None),
-    ("train.early_stopping", "early stopping", "checkbox", "on", None),
-    ("seed", "seed", "number", "0", None),
-]
+def interrupt(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        try:
+            os.kill(proc.pid, signal.SIGINT)  # the CLI's Ctrl-C: the run ends `interrupted`
+        except ProcessLookupError:
+            pass
 
 
-def form_fields() -> list[tuple]:
-    """FORM_FIELDS with the spec's choices of activation, initializer and optimizer filled in."""
-    from ..spec import ACTIVATIONS, INITIALIZERS, OPTIMIZERS
-    choices = {"model.activation": list(ACTIVATIONS), "model.init": list(INITIALIZERS),
-               "train.optimizer": list(OPTIMIZERS)}
-    return [(k, label, kind, default, choices.get(k, c)) for k, label, kind, default, c in FORM_FIELDS]
+def kill(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
 
 
-def spec_from_form(form: dict[str, str]) -> tuple[dict, dict[str, str]]:
-    """Form values -> raw spec dict, read as `--set KEY=VALUE` reads values (TOML)."""
-    from ..spec import parse_value, set_dotted
-    raw: dict = {}
-    for key, _label, kind, _default, _choices in FORM_FIELDS:
-        value = form.get(key)
-        if kind == "checkbox":
-            set_dotted(raw, key, bool(value))
-            continue
-        value = (value or "").strip()
-        if value == "":
-            continue
-        if key == "model.hidden" and not value.startswith("["):
-            value = f"[{value}]"
-        set_dotted(raw, key, value if kind in ("select",) or key == "name" else parse_value(value))
-    return raw, {}
+# ---------------------------------------------------------------- live pages and the Stop button
 
+def job_doc(web, job: Job) -> dict:
+    run_id = web.jobs.find_run(web.store, job)
+    return {"job": job.id, "state": job.state, "position": web.jobs.position(job), "run_id": run_id,
+            "running": job.state in ("queued", "running"), "stoppable": job.state in ("queued", "running")
+            and not job.stop_requested, "stopping": job.stop_requested and job.state == "running",
+            "returncode": job.returncode, "error": job.error, "log": job.tail()}
 
-def field_of(message: str) -> str:
-    """Which form field a spec error names ('train.epochs = 0: ...' -> 'train.epochs')."""
-    keys = sorted((k for k, *_ in FORM_FIELDS), key=len, reverse=True)
-    for k in keys:
-        if message.startswith(k) or message.startswith("train.optimizer.learning_rate") and k == "train.learning_rate":
-            return k
-    for k in keys:  # a sub-key of a field: model.init.stddev, train.early_stopping.patience
-        if message.startswith(k.split(".")[0] + "." + k.split(".")[-1]):
-            return k
-    return "_form"
-
-
-@router.get("/new", response_class=HTMLResponse)
-def new_page(request: Request, web: Web):
-    values = {k: d for k, _l, _k, d, _c in FORM_FIELDS}
-    return web.page(request, "new.html", fields=form_fields(), values=values, errors={})
-
-
-@router.post("/new", response_class=HTMLResponse)
-async def new_submit(request: Request, web: Web):
-    from ..spec import validate
-    form = await request.form()
-    values = {k: str(form.get(k, "")) for k, *_ in FORM_FIELDS}
-    errors: dict[str, str] = {}
-    try:
-        raw, _ = spec_from_form(values)
-        exp = validate(raw)
-    except BadInput as e:
-        errors[field_of(str(e))] = str(e)
-        return web.page(request, "new.html", 400, fields=form_fields(), values=values, errors=errors)
-    job = web.jobs.start(exp.resolved())
-    return RedirectResponse(f"/jobs/{job.id}", status_code=303)
-
-
-# ---------------------------------------------------------------- live pages
 
 @router.get("/runs/{run_id}/live", response_class=HTMLResponse)
 def live_page(request: Request, run_id: str, web: Web):
     run = web.get_run(run_id)
-    return web.page(request, "live.html", run_id=run["id"], job_id=None, title=run["name"])
+    job = web.jobs.job_of_run(run["id"])
+    return web.page(request, "live.html", run_id=run["id"], job_id=job.id if job else None, title=run["name"])
 
 
 @router.get("/jobs/{job_id}", response_class=HTMLResponse)
 def job_page(request: Request, job_id: str, web: Web):
     job = web.jobs.get(check_id(job_id, "job"))
-    return web.page(request, "live.html", run_id=web.jobs.find_run(web.store, job), job_id=job.id, title="new run")
+    return web.page(request, "live.html", run_id=web.jobs.find_run(web.store, job), job_id=job.id,
+                    title=job.name or "new run")
 
 
 @router.get("/api/jobs/{job_id}")
 def api_job(job_id: str, web: Web):
+    return json_response(job_doc(web, web.jobs.get(check_id(job_id, "job"))))
+
+
+@router.post("/jobs/{job_id}/stop")
+def stop_job(request: Request, job_id: str, web: Web):
     job = web.jobs.get(check_id(job_id, "job"))
-    run_id = web.jobs.find_run(web.store, job)
-    return json_response({"job": job.id, "run_id": run_id, "running": job.proc.poll() is None,
-                          "returncode": job.returncode, "error": job.error, "log": job.tail()})
+    web.jobs.stop(job)
+    if "application/json" in request.headers.get("accept", ""):
+        return json_response(job_doc(web, job))
+    return RedirectResponse(f"/jobs/{job.id}", status_code=303)

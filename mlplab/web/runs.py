@@ -93,6 +93,7 @@ def api_history(run_id: str, web: Web):
     epochs = ((run.get("spec") or {}).get("train") or {}).get("epochs")
     return json_response({"id": run["id"], "name": run["name"], "status": run["status"], "error": run.get("error"),
                           "epochs_run": run.get("epochs_run"), "epochs": epochs,
+                          "result_epoch": ((run.get("summary") or {}).get("result") or {}).get("epoch"),
                           "test_accuracy": finite(run.get("test_accuracy")),
                           "history": clean_history(run["history"])})
 

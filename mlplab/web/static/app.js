@@ -4,6 +4,7 @@ const COLORS = ["#2457c5", "#d1242f", "#1a7f37", "#b7870f", "#8250df", "#0a7ea4"
 const $ = (s, el = document) => el.querySelector(s);
 const $$ = (s, el = document) => Array.from(el.querySelectorAll(s));
 const fmt = v => v === null || v === undefined ? "–" : (Math.abs(v) >= 1000 || Number.isInteger(v) ? String(v) : Number(v).toPrecision(4));
+const CSRF = () => { const m = document.querySelector("meta[name=csrf-token]"); return m ? m.content : ""; };
 function esc(s) { return String(s).replace(/[&<>"']/g, c => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c])); }
 function svgEl(tag, attrs) { const e = document.createElementNS("http://www.w3.org/2000/svg", tag); for (const k in attrs) e.setAttribute(k, attrs[k]); return e; }
 
@@ -145,33 +146,64 @@ function overlay() {
   cells.forEach(c => { const v = parseFloat(c.dataset.v); if (isFinite(v)) { const f = hi > lo ? (v - lo) / (hi - lo) : 1; c.style.background = `rgba(36,87,197,${0.08 + 0.85 * f})`; c.style.color = f > 0.55 ? "#fff" : "#1d2330"; } });
 }
 
-/* live page: poll the job (until the run exists) and the run's history once a second */
+/* live page: poll the job (queue, stop) and the run's history once a second; the end state says how it went */
+const STATUS = (() => { const el = document.getElementById("statuses"); return el ? JSON.parse(el.textContent) : {}; })();
+function setStatus(el, word, cls) { el.textContent = word; el.className = "status status-" + (cls || word); }
 function live() {
   const p = $("#live-progress"); if (!p) return;
-  let run = p.dataset.run, job = p.dataset.job, last = -1;
+  let run = p.dataset.run, job = p.dataset.job, last = -1, doc = null;
+  const stop = $("#stop-form"), st = $("#live-status");
+  const showJob = j => {
+    if (stop) { stop.hidden = !j.stoppable; if (j.stopping) { st.textContent = "stopping…"; } }
+    if (j.state === "queued") { p.textContent = `waiting in the queue (${j.position === 1 ? "next" : "position " + j.position}): one run trains at a time`; setStatus(st, "queued", "running"); }
+    if (j.state === "cancelled") { setStatus(st, "cancelled", "interrupted"); p.textContent = j.error || "cancelled"; }
+  };
+  const failedToStart = j => {
+    setStatus(st, j.error && j.error.startsWith("stopped") ? "interrupted" : "failed");
+    p.textContent = j.error || "the run did not start";
+    const log = $("#live-log"); log.hidden = !(j.log || []).length; log.textContent = (j.log || []).join("\n");
+  };
+  const finish = d => {
+    const healthy = (STATUS[d.status] || {}).healthy;
+    p.textContent += d.test_accuracy !== null ? ` · finished, test accuracy ${fmt(d.test_accuracy)}` : " · finished";
+    const v = $("#live-verdict"); v.hidden = false; v.className = "verdict " + (healthy ? "good" : "bad") + " status-" + d.status;
+    v.textContent = `${d.status}: ${(STATUS[d.status] || {}).meaning || ""}` + (d.error ? ` · ${d.error}` : "")
+      + (d.status === "diverged" && d.result_epoch ? ` · its result is epoch ${d.result_epoch}'s weights, the last before it diverged` : "")
+      + (d.status === "diverged" && !d.result_epoch ? " · no epoch finished well: its result is the initial weights" : "");
+    $("#live-bar").className = healthy ? "" : "bad";
+    if (stop) stop.hidden = true;
+    $("#live-link").innerHTML = `<a id="open-run" href="/runs/${d.id}">open the run page</a> (findings: what went wrong and what to change)`;
+  };
   const tick = async () => {
     try {
-      if (!run && job) {
+      if (job) {
         const j = await (await fetch(`/api/jobs/${job}`)).json();
+        showJob(j);
         if (j.run_id) run = j.run_id;
-        else if (!j.running) { $("#live-status").textContent = "failed"; $("#live-status").className = "status status-failed"; p.textContent = j.error || "the run did not start"; const log = $("#live-log"); log.hidden = false; log.textContent = (j.log || []).join("\n"); return; }
-        else { p.textContent = "loading data and compiling…"; return setTimeout(tick, 1000); }
+        if (!run) {
+          if (j.state === "cancelled") return;
+          if (j.state === "done") return failedToStart(j);
+          if (j.state === "running") p.textContent = "loading data and compiling…";
+          return setTimeout(tick, 1000);
+        }
       }
       const r = await fetch(`/api/runs/${run}/history`), d = await r.json();
       if (!r.ok) { p.textContent = d.error; return; }
-      $("#live-name").textContent = d.name;
-      const st = $("#live-status"); st.textContent = d.status; st.className = "status status-" + d.status;
+      doc = d; $("#live-name").textContent = d.name; $("#live-name").title = d.name;
+      if (!st.textContent.startsWith("stopping") || d.status !== "running") setStatus(st, d.status);
       const n = d.history.epoch.length, total = d.epochs || n;
       $("#live-bar").style.width = (total ? Math.min(100, 100 * n / total) : 0) + "%";
       const acc = d.history.val_accuracy || d.history.accuracy || [];
       p.textContent = `run ${d.id}: epoch ${n} of ${total}` + (acc.length ? `, accuracy ${fmt(acc[acc.length - 1])}` : "");
       if (n !== last) { drawHistory(d.history); last = n; }
       if (d.status === "running") return setTimeout(tick, 1000);
-      p.textContent += d.test_accuracy !== null ? ` · finished, test accuracy ${fmt(d.test_accuracy)}` : "";
-      if (d.error) p.textContent += ` · ${d.error}`;
-      $("#live-link").innerHTML = `<a id="open-run" href="/runs/${d.id}">open the run page</a>`;
+      finish(d);
     } catch (e) { setTimeout(tick, 2000); }
   };
+  if (stop) stop.addEventListener("submit", async ev => {
+    ev.preventDefault(); $("#stop-run").disabled = true; st.textContent = "stopping…";
+    await fetch(stop.action, {method: "POST", headers: {"X-CSRF-Token": CSRF(), "Accept": "application/json"}});
+  });
   tick();
 }
 
@@ -193,7 +225,7 @@ function tryIt() {
   async function send(blob, name) {
     const fd = new FormData(); fd.append("run", $("#try-run").value); fd.append("image", blob, name);
     $("#try-error").textContent = "";
-    const r = await fetch("/api/predict", {method: "POST", body: fd}), d = await r.json();
+    const r = await fetch("/api/predict", {method: "POST", body: fd, headers: {"X-CSRF-Token": CSRF()}}), d = await r.json();
     if (!r.ok) { $("#try-error").textContent = d.error; $("#prediction").textContent = "–"; return; }
     const seen = $("#seen"), img = d.input.map(row => row.map(v => Math.round(v * 255)));
     const tmp = document.createElement("canvas"); drawGray(tmp, img);

@@ -1,0 +1,147 @@
+"""What a run started from the dashboard may ask for: the spec's own rules (as `mlplab run`
+checks them) plus a budget, so that one form cannot take the machine down.
+
+    facts = data_facts("digits")                  # rows, features, classes of a data set
+    est = estimate(exp, facts)                    # parameters, bytes, floating-point operations
+    problems(exp, facts, Limits())                # {"model.hidden": "...", ...}: one line per field
+
+The form builds a dense net (model.hidden), so the estimate is exact for parameters and
+a close upper bound for memory: weights, gradients, optimizer slots and the best/initial
+copies (about 12 float32 copies of the parameters, as training.population budgets a
+member), a batch with every layer's activations forward and backward, and the data as
+float32. Work is 6 x parameters x training rows x epochs (a forward and backward pass)
+plus the per-epoch evaluation passes; at the ~150 GFLOP/s two CPU cores reach (DESIGN.md),
+1e15 is about 2 hours.
+
+The CLI has none of these limits: what the dashboard refuses, `mlplab run` still trains.
+"""
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..spec import Experiment
+
+GFLOPS = 150e9  # what 2 CPU cores reach in float32 (DESIGN.md, measured)
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_epochs: int = 1000
+    max_layers: int = 16
+    max_width: int = 4096
+    max_params: int = 10_000_000
+    max_memory: int = 2 * 2**30          # bytes one job may need
+    max_work: float = 1e15               # floating-point operations (~2 h at 150 GFLOP/s)
+    max_queued: int = 8                  # runs waiting behind the one that trains
+    max_upload: int = 200 * 2**20        # bytes of one uploaded data file (and of any request body)
+    max_name: int = 120                  # characters of a run name
+
+
+@dataclass(frozen=True)
+class DataFacts:
+    """What the limits need to know of a data set."""
+    name: str
+    rows: int           # training rows, before the validation split
+    test_rows: int
+    features: int
+    classes: int
+
+
+@dataclass(frozen=True)
+class Estimate:
+    params: int
+    train_rows: int     # after the validation split
+    weights_bytes: int
+    batch_bytes: int
+    data_bytes: int
+    work: float         # floating-point operations
+
+    @property
+    def memory(self) -> int:
+        return self.weights_bytes + self.batch_bytes + self.data_bytes
+
+
+_facts: dict[tuple, DataFacts] = {}
+_facts_lock = threading.Lock()
+
+
+def data_facts(dataset: str) -> DataFacts:
+    """Rows, features and classes of a built-in data set or a file (read once per file version)."""
+    from ..data import load_raw
+    path = Path(dataset)
+    key = (dataset, path.stat().st_mtime_ns if path.is_file() else None)
+    with _facts_lock:
+        if key not in _facts:
+            raw = load_raw(dataset)
+            _facts[key] = DataFacts(str(dataset), len(raw.x_train), len(raw.x_test),
+                                    math.prod(raw.x_train.shape[1:]), len(raw.class_names))
+        return _facts[key]
+
+
+def estimate(exp: Experiment, facts: DataFacts) -> Estimate:
+    """Parameters, memory and work of a dense net (the form's model) on these data."""
+    outputs = 1 if exp.train.loss == "binary_crossentropy" else facts.classes
+    widths = [facts.features, *exp.model.hidden, outputs]
+    params = sum((a + 1) * b for a, b in zip(widths, widths[1:]))
+    if exp.model.batchnorm:
+        params += 4 * sum(exp.model.hidden)
+    n_val = int(facts.rows * exp.data.validation_split)
+    train_rows = facts.rows - n_val
+    batch = exp.train.batch_size
+    evaluated = min(train_rows, 10_000) + n_val + facts.test_rows   # inference after every epoch
+    work = exp.train.epochs * (6 * params * train_rows + 2 * params * evaluated)
+    return Estimate(params=params, train_rows=train_rows, weights_bytes=4 * 12 * params,
+                    batch_bytes=4 * batch * (4 * facts.features + 3 * sum(widths[1:])),
+                    data_bytes=4 * 2 * (facts.rows + facts.test_rows) * facts.features, work=float(work))
+
+
+def size_text(n: float) -> str:
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= size:
+            return f"{n / size:.3g} {unit}"
+    return f"{int(n)} bytes"
+
+
+def time_text(seconds: float) -> str:
+    if seconds >= 3600:
+        return f"{seconds / 3600:.3g} h"
+    return f"{seconds / 60:.2g} min" if seconds >= 60 else f"{seconds:.2g} s"
+
+
+def problems(exp: Experiment, facts: DataFacts, limits: Limits) -> dict[str, str]:
+    """What this experiment asks for beyond the dashboard's limits: {form field: one line}."""
+    out: dict[str, str] = {}
+    m, t = exp.model, exp.train
+    if exp.name is not None and len(exp.name) > limits.max_name:
+        out["name"] = f"name: {len(exp.name)} characters; the dashboard takes at most {limits.max_name}"
+    if t.epochs > limits.max_epochs:
+        out["train.epochs"] = (f"train.epochs = {t.epochs}: the dashboard trains at most {limits.max_epochs} "
+                               "epochs (early stopping usually ends far sooner); longer runs: mlplab run")
+    if len(m.hidden) > limits.max_layers:
+        out["model.hidden"] = (f"model.hidden: {len(m.hidden)} layers; the dashboard builds at most "
+                               f"{limits.max_layers} hidden layers")
+    elif max(m.hidden, default=0) > limits.max_width:
+        out["model.hidden"] = (f"model.hidden: a layer of {max(m.hidden)} units; the dashboard builds layers "
+                               f"of at most {limits.max_width} units")
+    est = estimate(exp, facts)
+    if t.batch_size > est.train_rows:
+        out["train.batch_size"] = (f"train.batch_size = {t.batch_size}: more than the {est.train_rows} training "
+                                   f"rows of {facts.name} (after the validation split); expected 1..{est.train_rows}")
+    if "model.hidden" not in out and est.params > limits.max_params:
+        out["model.hidden"] = (f"model.hidden = {m.hidden}: {est.params:,} parameters on {facts.name} "
+                               f"({facts.features} inputs, {facts.classes} classes); the dashboard's budget is "
+                               f"{limits.max_params:,}")
+    if est.memory > limits.max_memory:
+        field = "train.batch_size" if est.batch_bytes > est.weights_bytes else "model.hidden"
+        out.setdefault(field, f"needs about {size_text(est.memory)} of memory (weights and optimizer state "
+                              f"{size_text(est.weights_bytes)}, a batch {size_text(est.batch_bytes)}, the data "
+                              f"{size_text(est.data_bytes)}); the dashboard's budget is "
+                              f"{size_text(limits.max_memory)}")
+    if est.work > limits.max_work and "train.epochs" not in out and "model.hidden" not in out:
+        out["train.epochs"] = (f"train.epochs = {t.epochs}: about {est.work:.2g} floating-point operations, "
+                               f"{time_text(est.work / GFLOPS)} at {GFLOPS / 1e9:.0f} GFLOP/s; the dashboard's "
+                               f"budget is {limits.max_work:.2g} (fewer epochs or a smaller net, or mlplab run)")
+    return out
