@@ -39,6 +39,7 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
         "--disable-features=LocalNetworkAccessChecks,BlockInsecurePrivateNetworkRequests,"
         "PrivateNetworkAccessSendPreflights,PrivateNetworkAccessRespectPreflightResults"]
 TOKEN = "browser-test-token"
+LONG = "a-very-long-run-name-" * 10_000   # 210,000 characters
 
 
 def free_port() -> int:
@@ -64,6 +65,11 @@ def server(tmp_path_factory):
                       "train": {"epochs": 8, "learning_rate": lr, "early_stopping": False}})
             for name, lr in (("fast", 0.01), ("slow", 0.001))]
     run_experiments(exps, store)
+    run_experiments([validate({"name": "blows-up", "data": {"dataset": "digits", "scale": "none"},
+                               "model": {"hidden": [16]}, "train": {"optimizer": "sgd", "learning_rate": 10.0,
+                                                                    "epochs": 2, "early_stopping": False}})], store)
+    long_id = store.create_run(name=LONG, spec={}, dataset="digits")
+    store.set_status(long_id, "failed", error="a run with a very long name")
     port = free_port()
     app = create_app(store.home, token=TOKEN)
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
@@ -108,10 +114,11 @@ def page(browser, server):
 def test_runs_list_run_page_and_confusion_cell(server, page):
     url, store = server.url, server.store
     page.goto(url + "/")
-    assert page.locator("#runs-table tbody tr").count() == 2
+    assert page.locator("#runs-table tbody tr").count() == 4
     page.click("th[data-col=test_accuracy]")  # sorting must not break the table
     page.screenshot(path=str(OUT / "web-runs.png"), full_page=True)
-    page.click("#runs-table a >> nth=0")
+    fast = next(r["id"] for r in store.list_runs() if r["name"] == "fast")
+    page.click(f"#runs-table a[href='/runs/{fast}']")
     page.wait_for_selector("#findings")
     page.wait_for_selector("#curves svg path")
     page.hover("[data-chart=accuracy] svg", position={"x": 300, "y": 150})
@@ -127,8 +134,8 @@ def test_runs_list_run_page_and_confusion_cell(server, page):
 def test_compare_two_runs(server, page):
     url = server.url
     page.goto(url + "/")
-    page.check(".pick >> nth=0")
-    page.check(".pick >> nth=1")
+    for name in ("fast", "slow"):
+        page.check(f".pick[value='{next(r['id'] for r in server.store.list_runs() if r['name'] == name)}']")
     page.click("#compare-button")
     page.wait_for_selector("#compare-table")
     assert "train.optimizer.learning_rate" in page.inner_text("#compare-table")
@@ -276,3 +283,66 @@ def test_a_foreign_host_is_refused(server, page):
     assert status == 403
     spec = page.evaluate("fetch('/runs/x/files/spec.yaml').then(r => r.status)")
     assert spec == 403
+
+
+# ---------------------------------------------------------------- clear at a glance
+
+def color_of(word: str) -> str:
+    from mlplab.analysis.status import STATUSES
+    h = STATUSES[word].color.lstrip("#")
+    return "rgb({}, {}, {})".format(*(int(h[i:i + 2], 16) for i in (0, 2, 4)))
+
+
+def test_a_diverged_run_looks_diverged(server, page):
+    url, store = server.url, server.store
+    bad = next(r["id"] for r in store.list_runs() if r["name"] == "blows-up")
+    healthy = next(r["id"] for r in store.list_runs() if r["name"] == "fast")
+    page.goto(url + "/")
+    badge = page.locator("#runs-table tbody tr", has=page.locator(f"a[href='/runs/{bad}']")).locator(".status")
+    expect(badge).to_have_text("diverged")
+    assert badge.evaluate("e => getComputedStyle(e).color") == color_of("diverged")
+    page.goto(f"{url}/runs/{bad}")
+    expect(page.locator("#run-status")).to_have_text("diverged")
+    assert page.locator("#run-status").evaluate("e => getComputedStyle(e).color") == color_of("diverged")
+    assert "diverged" in page.inner_text("#run-verdict")
+    page.screenshot(path=str(OUT / "web-diverged.png"), full_page=True)
+    page.click("text=try it: draw a digit")   # its "try it" link opens this very run, with a warning
+    expect(page.locator("#try-warning")).to_contain_text("diverged")
+    assert page.input_value("#try-run") == bad
+    page.goto(url + "/try")   # by default: the newest healthy run
+    assert page.input_value("#try-run") != bad and page.is_hidden("#try-warning")
+    assert store.get_run(page.input_value("#try-run"))["status"] in ("ok", "stopped")
+    page.goto(f"{url}/runs/{bad}/live")   # the live page ends in red, saying so
+    expect(page.locator("#live-status")).to_have_text("diverged")
+    assert page.locator("#live-status").evaluate("e => getComputedStyle(e).color") == color_of("diverged")
+    assert "diverged" in page.inner_text("#live-verdict") and "bad" in page.get_attribute("#live-verdict", "class")
+    page.goto(f"{url}/compare?run={healthy}&run={bad}")
+    assert page.locator(".status-row .status").all_inner_texts() == ["ok", "diverged"]
+
+
+def test_long_names_do_not_widen_pages(server, page):
+    url, store = server.url, server.store
+    long_id = next(r["id"] for r in store.list_runs() if r["name"] == LONG)
+    for path in ("/", f"/runs/{long_id}", f"/runs/{long_id}/live"):
+        page.goto(url + path)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1280, path
+    page.goto(url + "/")
+    cell = page.locator("#runs-table td.name", has_text="a-very-long").first
+    assert cell.get_attribute("title") == LONG
+
+
+def test_charts_cap_accuracy_use_whole_epochs_and_a_log_scale_for_loss(server, page):
+    url, store = server.url, server.store
+    fast = next(r["id"] for r in store.list_runs() if r["name"] == "fast")
+    page.goto(f"{url}/runs/{fast}")
+    page.wait_for_selector("[data-chart=accuracy] svg path")
+    labels = page.locator("[data-chart=accuracy] svg text[text-anchor=end]").all_text_contents()
+    values = [float(t) for t in labels if re.fullmatch(r"[-\d.e]+", t)]
+    assert values and max(values) <= 1.0
+    ticks = [float(t) for t in page.locator("[data-chart=accuracy] .x-tick").all_text_contents()]
+    assert ticks and all(t == int(t) for t in ticks) and len({b - a for a, b in zip(ticks, ticks[1:])}) <= 1
+    loss = page.locator("[data-chart=loss] svg text").first
+    assert "log scale" not in loss.text_content()
+    page.check(".log-toggle input")
+    expect(page.locator("[data-chart=loss] svg text").first).to_contain_text("(log scale)")
+    page.screenshot(path=str(OUT / "web-charts.png"), full_page=True)

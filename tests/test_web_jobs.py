@@ -33,6 +33,9 @@ ctypes.CDLL(None).prctl(1, int(signal.SIGINT))   # as jobs.LAUNCH: gone with the
 from mlplab.store import Store
 if sys.argv[2] == "deaf":
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # a process that does not stop on SIGINT
+if sys.argv[2] == "fail":                          # as `mlplab run` refusing its spec
+    print("mlplab: error: data.dataset = '/gone.npz': no such file or folder")
+    sys.exit(2)
 store = Store(sys.argv[1])
 store.create_run(name="stand-in", spec={}, dataset="digits")
 store.close()
@@ -64,8 +67,9 @@ def stand_in(monkeypatch):
     mode = {"value": "normal"}
 
     def spawn(self, job):
-        return subprocess.Popen([sys.executable, "-c", STAND_IN, str(self.home), mode["value"]],
-                                start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        with open(job.log_path, "wb") as log:
+            return subprocess.Popen([sys.executable, "-c", STAND_IN, str(self.home), mode["value"]],
+                                    start_new_session=True, stdout=log, stderr=subprocess.STDOUT)
     monkeypatch.setattr(jobs_module.Jobs, "_spawn", spawn)
     return mode
 
@@ -239,3 +243,12 @@ def test_a_job_deaf_to_sigint_is_killed_and_its_run_not_left_running(tmp_path, s
         assert time.time() - started < 10 and jobs.jobs[job_id].proc.poll() is not None
         assert [r["status"] for r in store.list_runs()] == ["interrupted"]
         assert post(c).status_code == 400   # a stopping server takes no new runs
+
+
+def test_a_run_that_cannot_start_reports_its_error(client, stand_in):
+    stand_in["value"] = "fail"
+    job = post(client).headers["location"].split("/")[-1]
+    assert wait_for(lambda: client.get(f"/api/jobs/{job}").json()["state"] == "done")
+    doc = client.get(f"/api/jobs/{job}").json()
+    assert doc["returncode"] == 2 and doc["run_id"] is None and "/gone.npz" in doc["error"]
+    assert not doc["stoppable"] and "no such file" in doc["log"][-1]

@@ -10,11 +10,15 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 
 from ..analysis.status import run_row
 from ..errors import BadInput
-from ..present.registry import FIGURE_NAMES, applicable
+from ..present.registry import FIGURE_NAMES, applicable, entry
 from ..store import Store
 from .common import NotFound, Web, clean_history, finite, image_side, json_response, row_of, safe_artifact
 
 DOWNLOADS = ("spec.yaml", "model.keras", "history.csv", "predictions.npz", "stats.json", "summary.txt")
+# The registry's figures a run page shows (when they apply to the run; the curves and the confusion
+# matrix are drawn by the page itself), and the file each needs beyond what the registry checks.
+PAGE_FIGURES = ("mistakes", "training-statistics", "weights", "hidden-representation", "decision-regions")
+NEEDS_FILE = {"mistakes": "predictions.npz", "training-statistics": "stats.json", "weights": "weights_init.npz"}
 MAX_CELL_IMAGES = 120
 
 router = APIRouter()
@@ -70,11 +74,19 @@ def run_page(request: Request, run_id: str, web: Web):
     data = (run.get("summary") or {}).get("data") or {}
     image = bool(data.get("input_shape")) and len(data.get("input_shape")) in (1, 3) and \
         image_side(data.get("input_shape")) is not None
-    two_d = data.get("input_shape") == [2]
     return web.page(request, "run.html", run=run, findings=findings, downloads=downloads,
                     spec_text=yaml.safe_dump(run.get("spec") or {}, sort_keys=False),
-                    history=clean_history(run["history"]), image=image, two_d=two_d,
+                    history=clean_history(run["history"]), image=image, figures=page_figures(web.store, run),
                     has_model=(folder / "model.keras").is_file())
+
+
+def page_figures(store: Store, run: dict) -> list[tuple[str, str]]:
+    """(name, caption) of the figures this run's page shows: those of PAGE_FIGURES that apply to it."""
+    from ..training.artifacts import RunArtifacts
+    folder = store.artifacts / run["id"]
+    names = applicable(RunArtifacts(store, run))
+    return [(n, entry(n).caption) for n in PAGE_FIGURES
+            if n in names and (n not in NEEDS_FILE or (folder / NEEDS_FILE[n]).is_file())]
 
 
 @router.get("/api/runs/{run_id}")

@@ -45,7 +45,21 @@ def api_compare(web: Web, run: list[str] | None = Query(None)):
 
 @router.get("/sweeps", response_class=HTMLResponse)
 def sweeps_page(request: Request, web: Web):
-    return web.page(request, "sweeps.html", sweeps=web.store.list_sweeps())
+    return web.page(request, "sweeps.html", sweeps=sweep_rows(web, limit=200))
+
+
+def sweep_rows(web: Dashboard, limit: int) -> list[dict]:
+    """Each sweep with its member count, swept keys and best configuration (by its ranking metric)."""
+    out = []
+    for s in web.store.list_sweeps()[:limit]:
+        sw = web.store.get_sweep(s["id"])
+        summary = sw.get("summary") or {}
+        rows = summary.get("rows") or []
+        metric = summary.get("ranked_by") or ranking_metric(rows)
+        best = summary.get("best") or (rows[0] if rows else None) or {}
+        out.append({**s, "members": len(sw["runs"]), "configurations": len(rows), "keys": summary.get("keys") or [],
+                    "metric": metric, "best": finite(best.get(metric)), "best_values": best.get("values") or {}})
+    return out
 
 
 @router.get("/sweeps/{sweep_id}", response_class=HTMLResponse)

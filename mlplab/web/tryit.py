@@ -12,22 +12,36 @@ from .common import Web, check_id, image_side, json_response, row_of
 router = APIRouter()
 
 
+def image_run(store: Store, r: dict) -> dict | None:
+    """A finished run with a saved model whose input is an 8x8 or 28x28 image, as a row; else None."""
+    data = (r.get("summary") or {}).get("data") or {}
+    side = image_side(data.get("input_shape"))
+    if r["status"] == "running" or not side or not (store.artifacts / r["id"] / "model.keras").is_file():
+        return None
+    return {**row_of(r), "side": side, "healthy": STATUSES[r["status"]].healthy}
+
+
 def image_runs(store: Store) -> list[dict]:
-    """Healthy finished runs with a saved model whose input is an 8x8 or 28x28 image."""
-    out = []
-    for r in store.list_runs(limit=500):
-        data = (r.get("summary") or {}).get("data") or {}
-        side = image_side(data.get("input_shape"))
-        if STATUSES[r["status"]].healthy and r["status"] != "running" and side \
-                and (store.artifacts / r["id"] / "model.keras").is_file():
-            out.append({**row_of(r), "side": side})
-    return out
+    """The healthy image runs, newest first: what Try it offers."""
+    rows = (image_run(store, r) for r in store.list_runs(limit=500))
+    return [row for row in rows if row and row["healthy"]]
 
 
 @router.get("/try", response_class=HTMLResponse)
 def try_page(request: Request, web: Web, run: str = ""):
-    runs = image_runs(web.store)
-    return web.page(request, "try.html", runs=runs, selected=run or (runs[0]["id"] if runs else ""))
+    """Try it: the newest healthy run by default; ?run=ID (a run page's "try it" link) opens that run,
+    even an unhealthy one (with a warning), or says why it cannot."""
+    runs, problem = image_runs(web.store), None
+    selected = runs[0]["id"] if runs else ""
+    if run:
+        chosen = image_run(web.store, web.get_run(run))
+        if chosen is None:
+            problem = f"run {run}: cannot be tried here (it needs a finished run with a saved model of 8x8 or 28x28 images)"
+        else:
+            selected = chosen["id"]
+            if not chosen["healthy"]:
+                runs.insert(0, chosen)
+    return web.page(request, "try.html", runs=runs, selected=selected, problem=problem)
 
 
 @router.post("/api/predict")

@@ -8,41 +8,60 @@ const CSRF = () => { const m = document.querySelector("meta[name=csrf-token]"); 
 function esc(s) { return String(s).replace(/[&<>"']/g, c => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c])); }
 function svgEl(tag, attrs) { const e = document.createElementNS("http://www.w3.org/2000/svg", tag); for (const k in attrs) e.setAttribute(k, attrs[k]); return e; }
 
-/* A line chart in SVG: series = [{label, x: [...], y: [...], color, dash}], hover shows all values at the nearest x. */
+/* A step of 1, 2 or 5 x 10^k that cuts `span` into about `target` parts. */
+function niceStep(span, target) {
+  const raw = span / Math.max(1, target), p = Math.pow(10, Math.floor(Math.log10(raw > 0 ? raw : 1))), f = raw / p;
+  return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * p;
+}
+
+/* A line chart in SVG: series = [{label, x: [...], y: [...], color, dash}], hover shows all values at the nearest x.
+   opts: title, xLabel, marker (an x to mark), zero (the axis starts at 0), bounds ([lo, hi] the axis never passes:
+   accuracy stays in [0, 1]), log (a log10 y axis; values <= 0 are left out). Epoch ticks are whole numbers; one
+   epoch sits in the middle. */
 function lineChart(box, series, opts = {}) {
   box.innerHTML = "";
-  const W = box.clientWidth || 560, H = (box.clientHeight || 300) - 24, m = {l: 52, r: 14, t: 26, b: 30};
+  const W = box.clientWidth || 560, H = opts.height || (box.classList.contains("wide") ? 356 : 276), m = {l: 56, r: 14, t: 26, b: 30};
   const svg = svgEl("svg", {viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: "none", height: H});
   box.appendChild(svg);
-  const pts = series.flatMap(s => s.x.map((x, i) => [x, s.y[i]])).filter(p => p[1] !== null && isFinite(p[1]));
-  svg.appendChild(svgEl("text", {x: m.l, y: 16, "font-size": 13, "font-weight": 600, fill: "#1d2330"})).textContent = opts.title || "";
+  const log = !!opts.log, tf = v => (v === null || v === undefined || !isFinite(v)) ? null : (log ? (v > 0 ? Math.log10(v) : null) : v);
+  const pts = series.flatMap(s => s.x.map((x, i) => [x, tf(s.y[i])])).filter(p => p[1] !== null);
+  svg.appendChild(svgEl("text", {x: m.l, y: 16, "font-size": 13, "font-weight": 600, fill: "#1d2330"})).textContent = (opts.title || "") + (log ? " (log scale)" : "");
   if (!pts.length) { svg.appendChild(svgEl("text", {x: W / 2, y: H / 2, "text-anchor": "middle", fill: "#888"})).textContent = "no data yet"; return; }
   let x0 = Math.min(...pts.map(p => p[0])), x1 = Math.max(...pts.map(p => p[0]));
   let y0 = Math.min(...pts.map(p => p[1])), y1 = Math.max(...pts.map(p => p[1]));
-  if (opts.yMin !== undefined) y0 = Math.min(y0, opts.yMin);
-  if (x1 === x0) x1 = x0 + 1; if (y1 === y0) { y1 += 0.5; y0 -= 0.5; }
-  const pad = (y1 - y0) * 0.05; y0 -= pad; y1 += pad; if (opts.yMin === 0 && y0 < 0) y0 = 0;
+  if (x1 === x0) { x0 -= 0.5; x1 += 0.5; }
+  if (!log && opts.zero) y0 = Math.min(y0, 0);
+  if (y1 === y0) { y1 += log ? 0.5 : Math.max(0.05, Math.abs(y1) * 0.1); y0 -= log ? 0.5 : Math.max(0.05, Math.abs(y0) * 0.1); }
+  const pad = (y1 - y0) * 0.05; y0 -= pad; y1 += pad;
+  if (!log && opts.bounds) { y0 = Math.max(y0, opts.bounds[0]); y1 = Math.min(y1, opts.bounds[1]); }
   const sx = x => m.l + (x - x0) / (x1 - x0) * (W - m.l - m.r), sy = y => H - m.b - (y - y0) / (y1 - y0) * (H - m.t - m.b);
-  for (let i = 0; i <= 4; i++) {
-    const v = y0 + (y1 - y0) * i / 4, y = sy(v);
-    svg.appendChild(svgEl("line", {x1: m.l, x2: W - m.r, y1: y, y2: y, stroke: "#eceef2"}));
-    svg.appendChild(svgEl("text", {x: m.l - 6, y: y + 4, "text-anchor": "end", "font-size": 11, fill: "#5a6272"})).textContent = Number(v.toPrecision(3));
+  const yTicks = [];
+  if (log) {
+    const perDecade = y1 - y0 < 1.5 ? [1, 2, 5] : [1];
+    for (let k = Math.floor(y0); k <= Math.ceil(y1); k++) perDecade.forEach(f => { const v = k + Math.log10(f); if (v >= y0 && v <= y1) yTicks.push(v); });
+  } else {
+    const step = niceStep(y1 - y0, 5);
+    for (let v = Math.ceil(y0 / step - 1e-9) * step; v <= y1 + 1e-9; v += step) yTicks.push(v);
   }
-  const xt = Math.min(10, x1 - x0);
-  for (let i = 0; i <= xt; i++) {
-    const v = Math.round(x0 + (x1 - x0) * i / xt);
-    svg.appendChild(svgEl("text", {x: sx(v), y: H - m.b + 16, "text-anchor": "middle", "font-size": 11, fill: "#5a6272"})).textContent = v;
+  yTicks.forEach(v => {
+    const y = sy(v), label = log ? Math.pow(10, v) : v;
+    svg.appendChild(svgEl("line", {x1: m.l, x2: W - m.r, y1: y, y2: y, stroke: "#eceef2"}));
+    svg.appendChild(svgEl("text", {x: m.l - 6, y: y + 4, "text-anchor": "end", "font-size": 11, fill: "#5a6272"})).textContent = Number(label.toPrecision(3));
+  });
+  const xStep = Math.max(1, niceStep(x1 - x0, 10));
+  for (let v = Math.ceil(x0 / xStep) * xStep; v <= x1 + 1e-9; v += xStep) {
+    svg.appendChild(svgEl("text", {x: sx(v), y: H - m.b + 16, "text-anchor": "middle", "font-size": 11, fill: "#5a6272", class: "x-tick"})).textContent = Math.round(v);
   }
   svg.appendChild(svgEl("text", {x: W - m.r, y: H - 4, "text-anchor": "end", "font-size": 11, fill: "#5a6272"})).textContent = opts.xLabel || "epoch";
   series.forEach((s, k) => {
     let d = "", pen = false;
-    s.x.forEach((x, i) => { const y = s.y[i]; if (y === null || !isFinite(y)) { pen = false; return; } d += (pen ? "L" : "M") + sx(x).toFixed(1) + "," + sy(y).toFixed(1); pen = true; });
+    s.x.forEach((x, i) => { const y = tf(s.y[i]); if (y === null) { pen = false; return; } d += (pen ? "L" : "M") + sx(x).toFixed(1) + "," + sy(y).toFixed(1); pen = true; });
     svg.appendChild(svgEl("path", {d, fill: "none", stroke: s.color || COLORS[k % COLORS.length], "stroke-width": 2, "stroke-dasharray": s.dash || ""}));
-    if (s.x.length < 40) s.x.forEach((x, i) => { if (s.y[i] !== null && isFinite(s.y[i])) svg.appendChild(svgEl("circle", {cx: sx(x), cy: sy(s.y[i]), r: 2.5, fill: s.color || COLORS[k % COLORS.length]})); });
+    if (s.x.length < 40) s.x.forEach((x, i) => { const y = tf(s.y[i]); if (y !== null) svg.appendChild(svgEl("circle", {cx: sx(x), cy: sy(y), r: 2.5, fill: s.color || COLORS[k % COLORS.length]})); });
   });
   if (opts.marker) svg.appendChild(svgEl("line", {x1: sx(opts.marker), x2: sx(opts.marker), y1: m.t, y2: H - m.b, stroke: "#1a7f37", "stroke-dasharray": "4 3"}));
   const legend = document.createElement("div"); legend.className = "legend";
-  legend.innerHTML = series.map((s, k) => `<span><i style="background:${s.color || COLORS[k % COLORS.length]}"></i>${esc(s.label)}</span>`).join("");
+  legend.innerHTML = series.map((s, k) => `<span title="${esc(s.label)}"><i style="background:${s.color || COLORS[k % COLORS.length]}"></i>${esc(s.label)}</span>`).join("");
   box.appendChild(legend);
   const cross = svgEl("line", {y1: m.t, y2: H - m.b, stroke: "#888", visibility: "hidden"}); svg.appendChild(cross);
   const tip = document.createElement("div"); tip.className = "tip"; box.appendChild(tip);
@@ -59,17 +78,33 @@ function lineChart(box, series, opts = {}) {
   svg.addEventListener("mouseleave", () => { tip.style.display = "none"; cross.setAttribute("visibility", "hidden"); });
 }
 
+/* A "log scale" checkbox above a chart box (once; box and checkbox share a card); the latest `redraw` runs when
+   it changes. */
+function logToggle(box, redraw) {
+  box._redraw = redraw;
+  let label = box.previousElementSibling;
+  if (!label || !label.classList.contains("log-toggle")) {
+    const card = document.createElement("div"); card.className = "chart-card";
+    box.parentNode.insertBefore(card, box); card.appendChild(box);
+    label = document.createElement("label"); label.className = "log-toggle";
+    label.innerHTML = `<input type="checkbox"> log scale`;
+    card.insertBefore(label, box);
+    $("input", label).addEventListener("change", ev => { box.dataset.log = ev.target.checked ? "1" : ""; box._redraw(); });
+  }
+  return label;
+}
+
 const CURVES = {
   loss: [["loss", "train (running)", ""], ["train_loss", "train", "4 3"], ["val_loss", "validation", ""], ["test_loss", "test", "2 2"]],
   accuracy: [["accuracy", "train (running)", ""], ["train_accuracy", "train", "4 3"], ["val_accuracy", "validation", ""], ["test_accuracy", "test", "2 2"]],
 };
-function drawHistory(history, marker) {
-  $$("[data-chart]").forEach(box => {
-    const kind = box.dataset.chart;
-    const series = CURVES[kind].filter(([k]) => history[k]).map(([k, label, dash], i) => ({label, x: history.epoch, y: history[k], dash, color: COLORS[i]}));
-    lineChart(box, series, {title: kind, marker, yMin: kind === "loss" ? 0 : undefined});
-  });
+function drawChart(box, history, marker) {
+  const kind = box.dataset.chart;
+  const series = CURVES[kind].filter(([k]) => history[k]).map(([k, label, dash], i) => ({label, x: history.epoch, y: history[k], dash, color: COLORS[i]}));
+  if (kind === "loss") logToggle(box, () => drawChart(box, history, marker));
+  lineChart(box, series, kind === "loss" ? {title: kind, marker, zero: true, log: box.dataset.log === "1"} : {title: kind, marker, bounds: [0, 1]});
 }
+function drawHistory(history, marker) { $$("[data-chart]").forEach(box => drawChart(box, history, marker)); }
 
 /* runs table: sort by clicking a header, quick text filter, selection for compare */
 function sortable(table) {
@@ -138,7 +173,13 @@ function overlay() {
   const order = ["val_accuracy", "val_loss", "test_accuracy", "test_loss", "accuracy", "loss", "train_accuracy", "train_loss"];
   keys.sort((a, b) => (order.indexOf(a) + 1 || 99) - (order.indexOf(b) + 1 || 99));
   sel.innerHTML = keys.map(k => `<option>${esc(k)}</option>`).join("");
-  const draw = () => lineChart($("#overlay"), runs.map((r, i) => ({label: r.label, x: r.history.epoch, y: r.history[sel.value] || [], color: COLORS[i % COLORS.length]})), {title: sel.value});
+  const box = $("#overlay");
+  const draw = () => {
+    const metric = sel.value, loss = metric.includes("loss"), toggle = logToggle(box, draw);
+    toggle.hidden = !loss;
+    lineChart(box, runs.map((r, i) => ({label: r.label, x: r.history.epoch, y: r.history[metric] || [], color: COLORS[i % COLORS.length]})),
+      {title: metric, zero: loss, bounds: metric.includes("accuracy") ? [0, 1] : undefined, log: loss && box.dataset.log === "1"});
+  };
   sel.addEventListener("change", draw); draw();
   const st = $("#sweep-table"); if (st) sortable(st);
   const cells = $$(".heat-cell"), vals = cells.map(c => parseFloat(c.dataset.v)).filter(v => isFinite(v));
@@ -221,7 +262,13 @@ function tryIt() {
   $("#clear").addEventListener("click", () => { clear(); $("#bars").innerHTML = ""; $("#prediction").textContent = "–"; });
   $("#predict").addEventListener("click", () => pad.toBlob(b => send(b, "canvas.png")));
   $("#upload").addEventListener("change", ev => { const f = ev.target.files[0]; if (f) send(f, f.name); });
-  $("#try-run").addEventListener("change", () => pad.toBlob(b => send(b, "canvas.png")));
+  const showRun = () => {
+    const o = $("#try-run").selectedOptions[0], word = o.dataset.status, healthy = (STATUS[word] || {}).healthy, w = $("#try-warning");
+    setStatus($("#try-status"), word); w.hidden = !!healthy;
+    if (!healthy) { w.className = "verdict bad status-" + word; w.textContent = `This run ${word === "diverged" ? "diverged" : "ended " + word}: ${(STATUS[word] || {}).meaning || ""}. Its predictions mean little; a healthy run is the model to try.`; }
+  };
+  showRun();
+  $("#try-run").addEventListener("change", () => { showRun(); pad.toBlob(b => send(b, "canvas.png")); });
   async function send(blob, name) {
     const fd = new FormData(); fd.append("run", $("#try-run").value); fd.append("image", blob, name);
     $("#try-error").textContent = "";
@@ -236,7 +283,15 @@ function tryIt() {
   }
 }
 
+/* a figure that cannot be drawn says so instead of showing a broken image */
+function figures() {
+  $$("section.figure img").forEach(img => {
+    const missing = () => { const p = document.createElement("p"); p.className = "figure-missing"; p.textContent = `${img.alt}: not available for this run`; img.replaceWith(p); };
+    img.addEventListener("error", missing);   // lazy images load after this runs
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   const h = $("#history-data"); if (h) drawHistory(JSON.parse(h.textContent));
-  runsPage(); confusion(); overlay(); live(); tryIt();
+  runsPage(); confusion(); overlay(); live(); tryIt(); figures();
 });
