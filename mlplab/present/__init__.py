@@ -2,6 +2,8 @@
 
     figures/       figure functions by theme (arrays in, a matplotlib Figure out)
     registry       a run's figures by name: how each is drawn from its artifacts, which runs it applies to
+    views          derived views stored with the run (figure PNGs, the t-SNE, the report): computed once
+    stored_figure  the Figure figure_for returns for a stored view: its PNG until used as a figure
     html           CSS, escaping, numbers, the page shell
     run_report     one run's report (its sections read the registry)
     sweep_report   one sweep's report

@@ -80,22 +80,27 @@ def png_data_uri(fig, dpi: int = 80) -> str:
 
 
 def figure_html(make: Callable, caption: str, *, width: int | None = None, heading: bool = False) -> str:
-    """An embedded figure (`make()` draws it), under an <h3> caption when `heading`; a one-line note
-    instead when it cannot be drawn (a missing artifact or an odd model must not cost the whole page)."""
+    """An embedded figure (`make()` draws it, or gives its PNG bytes), under an <h3> caption when
+    `heading`; a one-line note instead when it cannot be drawn (a missing artifact or an odd model must
+    not cost the whole page)."""
     try:
-        uri = png_data_uri(make())
+        made = make()
+        uri = ("data:image/png;base64," + base64.b64encode(made).decode("ascii")) if isinstance(made, bytes) \
+            else png_data_uri(made)
     except Exception as e:
         return f'<p class="note">{esc(caption)}: not available ({esc(type(e).__name__)}: {esc(str(e)[:200])})</p>'
     style = f' style="max-width:{width}px"' if width else ""
     return (f"<h3>{esc(caption)}</h3>" if heading else "") + f'<img alt="{esc(caption)}" src="{uri}"{style}>'
 
 
-def page(kind: str, ref: str, name: str | None, sections: list[tuple[str, str, str]], css: str) -> str:
-    """One self-contained HTML page: a heading, a navigation bar, then the sections (id, title, body)."""
+def page(kind: str, ref: str, name: str | None, sections: list[tuple[str, str, str]], css: str, *,
+         head: str = "") -> str:
+    """One self-contained HTML page: a heading, a navigation bar, then the sections (id, title, body);
+    `head`: more of <head> (first, right after the charset)."""
     nav = "".join(f'<a href="#{sid}">{esc(title.split(" (")[0])}</a>' for sid, title, _ in sections)
     parts = "".join(f'<section id="{sid}"><h2>{esc(title)}</h2>{body}</section>' for sid, title, body in sections)
     title = f"mlplab {kind} {ref} · {name or ''}"
-    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>'
+    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">{head}<title>{esc(title)}</title>'
             f'<meta name="viewport" content="width=device-width, initial-scale=1"><style>{css}</style></head><body>'
             f"<main><h1>{esc(name or ref)}</h1><p class='sub'>mlplab {kind} report · {esc(ref)} · "
             f"generated {esc(time.strftime('%Y-%m-%d %H:%M'))}</p><nav>{nav}</nav>{parts}</main></body></html>\n")

@@ -9,13 +9,25 @@ and where the report shows it. The report draws every entry that applies to a ru
 one method per entry (the name with "_": `run.confusion_matrix()`), and the dashboard serves
 `/runs/<id>/figures/<name>.png`. Adding a figure: its function in present/figures/, one entry
 below.
+
+A figure of a run that has ended is a stored view (present.views): drawn the first time it is
+asked for (with these options), its PNG kept in the run's artifact folder, and served from there
+afterwards, by figure_for (a StoredFigure: the PNG until used as a figure) and figure_png (bytes).
+The t-SNE behind "hidden-representation" is a stored view of its own (the points), so a figure
+drawn again (another size, a changed run page) does not compute it again.
 """
 from __future__ import annotations
 
+import inspect
+import io
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
-from . import figures
+import numpy as np
+
+from . import figures, views
+from .figures.model import embedding_figure, embedding_points
+from .stored_figure import StoredFigure, render_png
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -48,20 +60,32 @@ class FigureEntry:
     def applies(self, traits: frozenset[str]) -> bool:
         return self.needs <= traits
 
+    def options(self, args: tuple = (), options: dict | None = None) -> dict:
+        """The figure's options as keywords, with the defaults its `draw` declares (a view's key)."""
+        bound = inspect.signature(self.draw).bind(None, *args, **(options or {}))
+        bound.apply_defaults()
+        named = dict(list(bound.arguments.items())[1:])
+        for p in inspect.signature(self.draw).parameters.values():
+            if p.kind is p.VAR_KEYWORD:
+                named.update(named.pop(p.name, {}))
+        return named
+
 
 def run_traits(art: "RunArtifacts") -> frozenset[str]:
-    """What a stored run has of IMAGE (image inputs), TWO_D (2 input features), MODEL (a model.keras)."""
-    traits = set()
-    try:
-        if art.image_shape is not None:
-            traits.add(IMAGE)
-        if art.n_features == 2:
-            traits.add(TWO_D)
-    except Exception:  # data that no longer loads: no data-dependent figure, the rest still drawn
-        pass
-    if (art.folder / "model.keras").exists():
-        traits.add(MODEL)
-    return frozenset(traits)
+    """What a stored run has of IMAGE (image inputs), TWO_D (2 input features), MODEL (a stored model).
+    Kept as a view of the run: an older run knows its image shape only from its data."""
+    def compute() -> bytes:
+        traits = []
+        try:
+            if art.image_shape is not None:
+                traits.append(IMAGE)
+            if art.n_features == 2:
+                traits.append(TWO_D)
+        except Exception:  # data that no longer loads: no data-dependent figure, the rest still drawn
+            pass
+        return " ".join(traits).encode()
+    known = views.stored_view(art, "traits", "txt", {}, compute).decode().split()
+    return frozenset(known + ([MODEL] if art.has_model else []))
 
 
 # ---------------------------------------------------------------- how each figure is drawn from a run
@@ -113,8 +137,30 @@ def _training_statistics(art):
     return figures.training_statistics(art.stats or {})
 
 
-def _hidden_representation(art, **options):
-    return figures.embedding(art.model, art.data.x_test, art.data.y_test, art.class_names, **options)
+EMBED_SAMPLES = 1000   # test samples in the t-SNE: enough to show the classes' clusters, ~1-4 s of t-SNE
+
+
+def _hidden_representation(art, layer: int | str | None = None, n: int = EMBED_SAMPLES, seed: int = 0,
+                           perplexity: float = 30.0):
+    e = embedding_of(art, layer=layer, n=n, seed=seed, perplexity=perplexity)
+    return embedding_figure(e["points"], e["labels"], art.class_names, str(e["layer"]))
+
+
+def embedding_of(art, *, layer=None, n: int = EMBED_SAMPLES, seed: int = 0, perplexity: float = 30.0) -> dict:
+    """The t-SNE of a hidden layer on `n` test samples, as a stored view: {points, labels, layer}."""
+    n_test = ((art.run.get("summary") or {}).get("data") or {}).get("n_test")
+    options = {"layer": layer, "n": min(n, n_test) if n_test else n, "seed": seed, "perplexity": perplexity}
+
+    def compute() -> bytes:
+        with views.timed(f"run {art.id}: t-SNE of a hidden layer on {options['n']} test samples "
+                         "(computed once, then stored with the run)"):
+            e = embedding_points(art.model, art.data.x_test, art.data.y_test, layer=layer, n=n, seed=seed,
+                                 perplexity=perplexity)
+        buf = io.BytesIO()
+        np.savez(buf, points=e.points.astype(np.float32), labels=e.labels, layer=np.array(e.layer))
+        return buf.getvalue()
+    with np.load(io.BytesIO(views.stored_view(art, "embedding", "npz", options, compute))) as z:
+        return {"points": z["points"], "labels": z["labels"], "layer": str(z["layer"])}
 
 
 def _decision_regions(art, **options):
@@ -159,8 +205,36 @@ def entry(name: str) -> FigureEntry:
 
 
 def figure_for(art: "RunArtifacts", name: str, *args, **options) -> "Figure":
-    """One figure of a stored run by name (see FIGURE_NAMES); options go to the figure function."""
-    return entry(name).draw(art, *args, **options)
+    """One figure of a stored run by name (see FIGURE_NAMES); options go to the figure function.
+
+    A run that has ended gets its stored view: a StoredFigure whose `savefig(..., format="png",
+    dpi=80)` writes the stored PNG without drawing anything, and which draws itself for any
+    other use. The first request draws it and stores its PNG; a running run's figure is drawn
+    each time."""
+    e = entry(name)
+    options = e.options(args, options)
+
+    def draw() -> "Figure":
+        return e.draw(art, **options)
+    if views.view_file(art, name, "png", options) is None:
+        return draw()
+    png = views.stored_or_none(art, name, "png", options)
+    if png is not None:
+        return StoredFigure(png, draw, name=name)
+    made: dict = {}
+
+    def compute() -> bytes:
+        made["fig"] = draw()
+        return render_png(made["fig"])
+    png = views.stored_view(art, name, "png", options, compute)
+    return StoredFigure(png, draw, real=made.get("fig"), name=name)
+
+
+def figure_png(art: "RunArtifacts", name: str, **options) -> bytes:
+    """A figure of a stored run as the PNG the report embeds and the dashboard serves (a stored view)."""
+    e = entry(name)
+    options = e.options((), options)
+    return views.stored_view(art, name, "png", options, lambda: render_png(e.draw(art, **options)))
 
 
 def applicable(art: "RunArtifacts") -> tuple[str, ...]:

@@ -10,9 +10,16 @@ the registry (present.registry) that belong to it and apply to the run (image fi
 only for image data, decision regions only for 2-feature data, model views only when
 a model is stored). A figure that cannot be drawn (a failed run has no predictions)
 becomes a one-line note in its section instead of failing the whole report.
+
+The report of a run that has ended is a stored view: `report.html` in its artifact folder
+carries the key it was made for (the run's state, the t-SNE sample count, the doctor's
+findings) and is served as it is while that key holds; its figures are the registry's stored
+PNGs, so a new report of a run whose figures were seen before only assembles the page.
 """
 from __future__ import annotations
 
+import re
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -22,8 +29,11 @@ import yaml
 from ..analysis.doctor import Finding, diagnose
 from ..store import Store
 from ..training.artifacts import RunArtifacts
+from . import views
 from .html import CSS, esc, figure_html, num, page, status_span, write_atomically
-from .registry import REGISTRY, FigureEntry, run_traits
+from .registry import EMBED_SAMPLES, REGISTRY, FigureEntry, figure_png, run_traits
+
+REPORT = "report.html"
 
 
 @dataclass
@@ -163,7 +173,8 @@ SECTIONS: tuple[str, ...] = tuple(s.id for s in sections())
 
 def _figure(entry: FigureEntry, p: RunPage, heading: bool) -> str:
     options = {**entry.report, **p.options.get(entry.name, {})}
-    return figure_html(lambda: entry.draw(p.art, **options), entry.caption, width=entry.width, heading=heading)
+    return figure_html(lambda: figure_png(p.art, entry.name, **options), entry.caption, width=entry.width,
+                       heading=heading)
 
 
 def section_html(section: Section, p: RunPage) -> str | None:
@@ -176,25 +187,95 @@ def section_html(section: Section, p: RunPage) -> str | None:
     return (body or "") + (section.intro if entries else "") + "".join(_figure(e, p, heading) for e in entries)
 
 
-def build_html(art: RunArtifacts, findings: list[Finding], *, embed_samples: int = 2000) -> str:
-    """The report of a run as one HTML page; `embed_samples`: test samples in the t-SNE."""
+def build_html(art: RunArtifacts, findings: list[Finding], *, embed_samples: int = EMBED_SAMPLES) -> str:
+    """The report of a run as one HTML page; `embed_samples`: test samples in the t-SNE. A run that
+    has ended gets its stored report when it is still current, else one made now and stored."""
+    key = report_key(art, findings, embed_samples)
+    if key is None:
+        return assemble(art, findings, embed_samples, None)
+    path = art.folder / REPORT
+    text = stored_report(path, key)
+    if text is None:
+        with views.key_lock(path):
+            text = stored_report(path, key)
+            if text is None:
+                text = assemble(art, findings, embed_samples, key)
+                try:
+                    art.store.write_artifact(art.id, REPORT, text)
+                except OSError:   # a read-only store: the page is made, not kept
+                    pass
+    return text
+
+
+def assemble(art: RunArtifacts, findings: list[Finding], embed_samples: int, key: str | None) -> str:
+    """Make the page (its figures from the stored views); the t-SNE, the one slow figure, is computed
+    in a second thread while the others are drawn."""
     p = RunPage(art, findings, run_traits(art), {"hidden-representation": {"n": embed_samples}})
+    helper = _embedding_ahead(p)
     parts = []
-    for section in sections():
-        content = section_html(section, p)
-        if content is not None:
-            title = section.title(p) if callable(section.title) else section.title
-            parts.append((section.id, title, content))
-    return page("run", art.run["id"], art.run.get("name"), parts, CSS)
+    try:
+        for section in sections():
+            content = section_html(section, p)
+            if content is not None:
+                title = section.title(p) if callable(section.title) else section.title
+                parts.append((section.id, title, content))
+    finally:
+        if helper is not None:
+            helper.join()
+    head = f'<meta name="mlplab-view" content="{esc(key)}">' if key else ""
+    return page("run", art.run["id"], art.run.get("name"), parts, CSS, head=head)
+
+
+def _embedding_ahead(p: RunPage) -> threading.Thread | None:
+    entry = REGISTRY["hidden-representation"]
+    options = {**entry.report, **p.options.get(entry.name, {})}
+    if not entry.applies(p.traits) or views.stored_or_none(p.art, entry.name, "png", entry.options((), options)):
+        return None
+
+    def work() -> None:
+        try:
+            figure_png(p.art, entry.name, **options)
+        except Exception:   # the report's own call meets it again and writes its note
+            pass
+    thread = threading.Thread(target=work, name="mlplab-report-embedding", daemon=True)
+    thread.start()
+    return thread
+
+
+def report_key(art: RunArtifacts, findings: list[Finding], embed_samples: int) -> str | None:
+    """What a stored report must have been made for to be served (None: a running run, never stored)."""
+    if not views.cacheable(art):
+        return None
+    return views.digest([views.run_state(art), int(embed_samples), repr(list(findings))])
+
+
+_KEY = re.compile(r'<meta name="mlplab-view" content="([^"]*)">')
+
+
+def stored_report(path: Path, key: str) -> str | None:
+    """The stored report at `path` if it was made for `key`."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            found = _KEY.search(f.read(4096))
+            if found is None or found.group(1) != key:
+                return None
+            f.seek(0)
+            return f.read()
+    except OSError:
+        return None
 
 
 def write_report(store: Store, run_ref: str, out_path: str | Path | None = None, *,
-                 embed_samples: int = 2000) -> Path:
-    """Write the run's HTML report; default path: the run's artifact folder, `report.html`."""
+                 embed_samples: int = EMBED_SAMPLES) -> Path:
+    """Write the run's HTML report; default path: the run's artifact folder, `report.html` (a run that
+    has ended: the stored report, made only if missing or out of date)."""
     run = store.get_run(run_ref)
     art = RunArtifacts(store, run)
     findings = diagnose(run, art.stats)
     text = build_html(art, findings, embed_samples=embed_samples)
-    if out_path is None:
-        return store.write_artifact(run["id"], "report.html", text)
-    return write_atomically(out_path, text)
+    if out_path is not None:
+        return write_atomically(out_path, text)
+    key = report_key(art, findings, embed_samples)
+    if key is not None and stored_report(art.folder / REPORT, key) is not None:
+        return art.folder / REPORT
+    return store.write_artifact(run["id"], REPORT, text)

@@ -6,6 +6,7 @@ the Python API, the dashboard, predict and export).
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -58,10 +59,13 @@ class RunArtifacts:
         self.id = self.run["id"]
         self.folder = self.store.artifact_dir(self.id)
         self._cache: dict = {}
+        self._loading: dict[str, threading.Lock] = {}   # threads drawing one run's views load each thing once
 
     def _once(self, key: str, load: Callable):
         if key not in self._cache:
-            self._cache[key] = load()
+            with self._loading.setdefault(key, threading.Lock()):
+                if key not in self._cache:
+                    self._cache[key] = load()
         return self._cache[key]
 
     @property
@@ -109,7 +113,17 @@ class RunArtifacts:
 
     @property
     def image_shape(self):
+        """(height, width) of image inputs, None for other data: from the run's summary (runs since
+        views were stored), else from its data."""
+        data = (self.run.get("summary") or {}).get("data") or {}
+        if "image_shape" in data:
+            return tuple(data["image_shape"]) if data["image_shape"] else None
         return self.data.info.image_shape
+
+    @property
+    def has_model(self) -> bool:
+        """Whether the run stored a model (model.keras)."""
+        return (self.folder / "model.keras").exists()
 
     @property
     def n_features(self) -> int:

@@ -115,7 +115,8 @@ def mark_failed(store: Store, run_ids: list[str], e: BaseException) -> None:
 
 def _info_dict(info) -> dict:
     return {"name": info.name, "source": info.source, "class_names": info.class_names,
-            "input_shape": list(info.input_shape), "n_train": info.n_train, "n_val": info.n_val,
+            "input_shape": list(info.input_shape), "image_shape": list(info.image_shape or []) or None,
+            "n_train": info.n_train, "n_val": info.n_val,
             "n_test": info.n_test, "class_counts": info.class_counts, "scale": info.scale,
             "value_min": info.value_min, "value_max": info.value_max}
 

@@ -1,4 +1,4 @@
-"""What every figure module shares: empty-figure messages, image grids, class colours, None-safe arrays.
+"""What every figure module shares: empty-figure messages, image tiles, class colours, None-safe arrays.
 
 Figures are `matplotlib.figure.Figure` objects built directly (never pyplot), so drawing one
 changes no global state: no backend is switched and nothing needs `plt.close`.
@@ -10,6 +10,7 @@ import math
 import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import LogFormatter
 
 
 def message(text: str, size=(6, 1.5)) -> Figure:
@@ -19,15 +20,58 @@ def message(text: str, size=(6, 1.5)) -> Figure:
     return fig
 
 
-def image_grid(n: int, cell=(1.6, 1.9)) -> tuple[Figure, np.ndarray, int, int]:
-    """A figure with a grid of at least `n` axes (axes off), a little wider than tall."""
-    cols = max(1, min(n, math.ceil(math.sqrt(n * 1.5))))
+def image_tiles(images, titles, *, colors=None, cell=(1.6, 1.9), cols: int | None = None, suptitle: str = "",
+                suptitle_size: float = 11, title_size: float = 8) -> Figure:
+    """Images in a grid, each under its title (see `draw_tiles`): it looks as a grid of one Axes per
+    image, and draws several times faster (no layout to solve, no ticks, one image to resample).
+
+    `cell`: inches per image and its title; `cols`: images per row (default: a little wider than tall)."""
+    n = len(images)
+    cols = cols or max(1, min(n, math.ceil(math.sqrt(n * 1.5))))
     rows = max(1, math.ceil(n / cols))
-    fig = Figure(figsize=(cell[0] * cols, cell[1] * rows + 0.4), layout="constrained")
-    axes = fig.subplots(rows, cols, squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    return fig, axes, rows, cols
+    cw, ch = cell
+    lines = max((str(t).count("\n") + 1 for t in titles), default=1)
+    title_h = lines * title_size * 1.25 / 72 + 0.06             # inches of title above each image
+    side = max(0.2, min(cw - 0.1, ch - title_h - 0.08))          # the image's longer side, inches
+    head = 0.45 if suptitle else 0.05
+    fig = Figure(figsize=(cols * cw, rows * ch + head))
+    boxes = [(c * cw + (cw - side) / 2, head + r * ch + title_h, side) for r, c in (divmod(k, cols) for k in range(n))]
+    draw_tiles(fig, images, boxes, titles, colors=colors, title_size=title_size)
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=suptitle_size, y=1 - 0.12 / fig.get_figheight(), va="top")
+    return fig
+
+
+def draw_tiles(fig: Figure, images, boxes, titles=None, *, colors=None, title_size: float = 8):
+    """Draw images into a figure as one picture: one Axes over the whole figure (behind any other)
+    showing one image that holds every tile, each scaled to its own range as imshow scales an image,
+    nearest-neighbour, on white; each title just above its image.
+
+    `boxes`: (left, top, side) in inches from the figure's top-left corner; `side` is the image's
+    longer side. Returns the Axes."""
+    width, height = fig.get_size_inches()
+    images = [np.asarray(im, dtype=np.float64) for im in images]
+    h, w = images[0].shape[:2] if images else (1, 1)
+    zoom = max(1, math.ceil(64 / max(h, w)))                      # montage pixels per image pixel
+    per_inch = zoom * max(h, w) / min(b[2] for b in boxes) if boxes else 1.0
+    montage = np.full((round(height * per_inch) + 1, round(width * per_inch) + 1), np.nan)
+    ax = fig.add_axes((0, 0, 1, 1), zorder=-1)
+    for k, (im, (left, top, side)) in enumerate(zip(images, boxes)):
+        lo, hi = np.nanmin(im), np.nanmax(im)
+        tile = (im - lo) / (hi - lo) if hi > lo else np.zeros_like(im)
+        size = max(1, round(side * per_inch / max(tile.shape)))    # montage pixels per image pixel
+        tile = np.kron(tile, np.ones((size, size)))
+        y0, x0 = round(top * per_inch), round(left * per_inch)
+        montage[y0:y0 + tile.shape[0], x0:x0 + tile.shape[1]] = tile[:montage.shape[0] - y0, :montage.shape[1] - x0]
+        if titles is not None:
+            ax.text(left + side / 2, top - 0.03, titles[k], ha="center", va="bottom", fontsize=title_size,
+                    color=(colors[k] if colors is not None else "black"))
+    ax.imshow(montage, cmap="gray", vmin=0, vmax=1, interpolation="nearest", aspect="auto",
+              extent=(0, montage.shape[1] / per_inch, montage.shape[0] / per_inch, 0))
+    ax.set_xlim(0, width)
+    ax.set_ylim(height, 0)
+    ax.axis("off")
+    return ax
 
 
 def class_colors(n: int) -> list:
@@ -45,4 +89,19 @@ def log_scale_if_wide(ax, values: np.ndarray, ratio: float = 50) -> None:
     """A log y axis when the positive finite values span more than `ratio` (a loss that fell far)."""
     values = values[np.isfinite(values) & (values > 0)]
     if values.size and values.max() / max(values.min(), 1e-12) > ratio:
-        ax.set_yscale("log")
+        log_y(ax)
+
+
+class PlainLogFormatter(LogFormatter):
+    """The ticks matplotlib labels on a log axis, labelled as plain numbers ("100", "0.04")."""
+
+    def __call__(self, x, pos=None):
+        return f"{x:g}" if super().__call__(x, pos) else ""
+
+
+def log_y(ax) -> None:
+    """A log y axis labelled in plain text: matplotlib's default labels are mathtext, whose parser
+    costs about a second the first time a process draws one."""
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(PlainLogFormatter(10))
+    ax.yaxis.set_minor_formatter(PlainLogFormatter(10, labelOnlyBase=False))

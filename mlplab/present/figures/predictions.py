@@ -5,10 +5,11 @@ import math
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullLocator
 
 from ...engine.inference import as_probabilities
 from ...errors import BadInput
-from .common import image_grid, message
+from .common import draw_tiles, image_tiles, log_y, message
 
 
 def confusion_matrix(y_true, probabilities, class_names) -> Figure:
@@ -29,13 +30,13 @@ def confusion_matrix(y_true, probabilities, class_names) -> Figure:
         ax.set_yticks(range(k), names, fontsize=8)
         ax.set_xlabel("predicted")
         ax.set_ylabel("true")
-        ax.set_title(title, fontsize=10)
+        ax.set_title(title, fontsize=10, y=1.0)
         if k <= 20:
             threshold = m.max() / 2
             for i in range(k):
                 for j in range(k):
                     ax.text(j, i, format(m[i, j], fmt), ha="center", va="center", fontsize=7 if k > 10 else 8,
-                            color="white" if m[i, j] > threshold else "black")
+                            color="white" if m[i, j] > threshold else "black", in_layout=False)   # inside the axes
         fig.colorbar(im, ax=ax, shrink=0.8)
     fig.suptitle(f"Confusion matrix ({len(y)} test samples, accuracy {np.mean(pred == y):.1%})", fontsize=11)
     return fig
@@ -70,17 +71,13 @@ def misclassified(x, y_true, probabilities, class_names, image_shape, *, mode: s
         raise BadInput(f"mode {mode!r}: expected confident, random or correct")
     if len(pick) == 0:
         return message(f"{title}: none")
-    fig, axes, _, _ = image_grid(len(pick))
     x = np.asarray(x)
-    for ax, i in zip(axes.flat, pick):
-        ax.imshow(x[i].reshape(image_shape), cmap="gray", interpolation="nearest")
-        wrong = pred[i] != y[i]
-        text = (f"pred {names[pred[i]]} {p[i, pred[i]]:.2f}\ntrue {names[y[i]]} {p[i, y[i]]:.2f}" if wrong
-                else f"{names[y[i]]} {p[i, y[i]]:.3f}")
-        ax.set_title(text, fontsize=8, color="red" if wrong else "black")
-    fig.suptitle(f"{title}: {len(pick)} of {int(np.sum(pred != y)) if mode != 'correct' else int(np.sum(pred == y))}",
-                 fontsize=11)
-    return fig
+    titles = [f"pred {names[pred[i]]} {p[i, pred[i]]:.2f}\ntrue {names[y[i]]} {p[i, y[i]]:.2f}" if pred[i] != y[i]
+              else f"{names[y[i]]} {p[i, y[i]]:.3f}" for i in pick]
+    total = int(np.sum(pred != y)) if mode != "correct" else int(np.sum(pred == y))
+    return image_tiles([x[i].reshape(image_shape) for i in pick], titles,
+                       colors=["red" if pred[i] != y[i] else "black" for i in pick],
+                       suptitle=f"{title}: {len(pick)} of {total}")
 
 
 def probability_bars(x, y_true, probabilities, class_names, image_shape, *, n: int = 6, seed: int = 0,
@@ -96,28 +93,29 @@ def probability_bars(x, y_true, probabilities, class_names, image_shape, *, n: i
     indices = list(indices)
     cols = 3 if len(indices) > 2 else len(indices)
     rows = math.ceil(len(indices) / cols)
-    fig = Figure(figsize=(4.2 * cols, 2.0 * rows + 0.4), layout="constrained")
-    grid = fig.subplots(rows, 2 * cols, squeeze=False, gridspec_kw={"width_ratios": [1, 1.6] * cols})
-    for ax in grid.flat:
-        ax.axis("off")
+    fig = Figure(figsize=(4.2 * cols, 2.0 * rows + 0.4))   # placed by hand: a layout engine would triple the time
+    width, height = fig.get_size_inches()
     x = np.asarray(x)
+    boxes, first = [], None
     for slot, i in enumerate(indices):
         r, c = divmod(slot, cols)
-        ax_img, ax_bar = grid[r, 2 * c], grid[r, 2 * c + 1]
-        ax_img.imshow(x[i].reshape(image_shape), cmap="gray", interpolation="nearest")
-        ax_img.set_title(f"true: {names[y[i]]}", fontsize=8)
-        ax_bar.axis("on")
+        left, top = 4.2 * c, 0.4 + 2.0 * r
+        boxes.append((left + 0.1, top + 0.3, 1.35))
+        ax = fig.add_axes(((left + 1.95) / width, 1 - (top + 1.65) / height, 2.1 / width, 1.3 / height),
+                          sharey=first)
+        first = first or ax
         pred = int(p[i].argmax())
         colors = ["lightgray"] * k
         colors[pred] = "red"
         colors[y[i]] = "blue"
-        ax_bar.bar(range(k), p[i], color=colors)
-        ax_bar.set_ylim(0, 1)
-        ax_bar.set_xticks(range(k), names if max(map(len, names)) <= 2 else range(k), fontsize=7)
-        ax_bar.tick_params(axis="y", labelsize=7)
-        ax_bar.set_title(f"pred {names[pred]} {p[i, pred]:.2f}", fontsize=8,
-                         color="black" if pred == y[i] else "red")
-    fig.suptitle("Class probabilities (red: predicted, blue: true)", fontsize=11)
+        ax.bar(range(k), p[i], color=colors)
+        ax.set_ylim(0, 1)
+        ax.set_xticks(range(k), names if max(map(len, names)) <= 2 else range(k), fontsize=7)
+        ax.tick_params(axis="y", labelsize=7, labelleft=c == 0)
+        ax.set_title(f"pred {names[pred]} {p[i, pred]:.2f}", fontsize=8, color="black" if pred == y[i] else "red",
+                     y=1.0)
+    draw_tiles(fig, [x[i].reshape(image_shape) for i in indices], boxes, [f"true: {names[y[i]]}" for i in indices])
+    fig.suptitle("Class probabilities (red: predicted, blue: true)", fontsize=11, y=1 - 0.1 / height, va="top")
     return fig
 
 
@@ -129,18 +127,23 @@ def class_probability_histograms(y_true, probabilities, class_names) -> Figure:
     k = len(names)
     cols = min(5, k)
     rows = math.ceil(k / cols)
-    fig = Figure(figsize=(3.0 * cols, 2.4 * rows + 0.5), layout="constrained")
-    axes = fig.subplots(rows, cols, squeeze=False)
+    fig = Figure(figsize=(3.0 * cols, 2.4 * rows + 0.5))
+    w, h = fig.get_size_inches()   # margins by hand: a layout engine would double the time
+    fig.subplots_adjust(left=0.5 / w, right=1 - 0.12 / w, bottom=0.4 / h, top=1 - 0.6 / h, wspace=0.12,
+                        hspace=0.3)
+    axes = fig.subplots(rows, cols, squeeze=False, sharex=True, sharey=True)
     bins = np.linspace(0, 1, 21)
     for ax in axes.flat[k:]:
         ax.axis("off")
     for c, ax in zip(range(k), axes.flat):
-        ax.hist(p[y == c, c], bins=bins, color="tab:blue", alpha=0.7, label=f"class {names[c]}")
-        ax.hist(p[y != c, c], bins=bins, color="tab:gray", alpha=0.6, label="others")
-        ax.set_yscale("log")
-        ax.set_title(f"P({names[c]})", fontsize=9)
-        ax.tick_params(labelsize=7)
+        ax.hist(p[y == c, c], bins=bins, color="tab:blue", alpha=0.7, label=f"class {names[c]}", histtype="stepfilled")
+        ax.hist(p[y != c, c], bins=bins, color="tab:gray", alpha=0.6, label="others", histtype="stepfilled")
+        log_y(ax)
+        ax.yaxis.set_minor_locator(NullLocator())   # the decades are enough; minor ticks were half the time
+        ax.set_title(f"P({names[c]})", fontsize=9, y=1.0)
+        ax.tick_params(labelsize=7, labelleft=c % cols == 0, labelbottom=True)
         if c == 0:
             ax.legend(fontsize=7)
-    fig.suptitle("Predicted probability of each class: its own samples vs the others (log counts)", fontsize=11)
+    fig.suptitle("Predicted probability of each class: its own samples vs the others (log counts)", fontsize=11,
+                 y=1 - 0.12 / h, va="top")
     return fig

@@ -7,7 +7,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ...errors import BadInput
-from .common import class_colors
+from .common import class_colors, image_tiles
 
 
 def sample_grid(x, y, class_names, image_shape, *, n=25, class_index=None, seed=0,
@@ -39,23 +39,19 @@ def sample_grid(x, y, class_names, image_shape, *, n=25, class_index=None, seed=
         fig = Figure(figsize=(4, 2))
         fig.text(0.5, 0.5, f"no samples of {subject}", ha="center", va="center")
         return fig
-    cols = math.ceil(math.sqrt(len(chosen)))
-    nrows = math.ceil(len(chosen) / cols)
-    fig = Figure(figsize=(1.5 * cols, 1.7 * nrows), layout="constrained")
-    axes = fig.subplots(nrows, cols, squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    for ax, i in zip(axes.flat, chosen):
-        ax.imshow(x[i].reshape(image_shape), cmap="gray", interpolation="nearest")
+    titles, colors = [], []
+    for i in chosen:
         title, color = names[y[i]], "black"
         if probabilities is not None:
             p = np.asarray(probabilities[i])
             pred = int(np.argmax(p))
             title = f"{names[y[i]]} → {names[pred]} {p[pred]:.2f}"
             color = "black" if pred == y[i] else "red"
-        ax.set_title(title, fontsize=8, color=color)
-    fig.suptitle(f"{len(chosen)} random samples of {subject}", fontsize=10)
-    return fig
+        titles.append(title)
+        colors.append(color)
+    return image_tiles([x[i].reshape(image_shape) for i in chosen], titles, colors=colors, cell=(1.5, 1.7),
+                       cols=math.ceil(math.sqrt(len(chosen))), suptitle=f"{len(chosen)} random samples of {subject}",
+                       suptitle_size=10)
 
 
 def _scatter(x, y, names, rows, subject) -> Figure:
