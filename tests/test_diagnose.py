@@ -35,7 +35,8 @@ def test_healthy_run_gets_no_alarm(store):
 def test_zero_init_is_stuck_by_symmetry(store):
     _, findings, by = doctor(store, 'model.init="zeros"', "train.epochs=6")
     stuck = by["stuck"]
-    assert stuck.severity == "error" and findings[0].code == "stuck"
+    assert stuck.severity == "error" and findings[0].code == "constant_init"   # the cause before its symptom
+    assert findings[0].kind == "cause" and "stuck" in findings[0].explains and stuck.explained_by[0] == "constant_init"
     assert stuck.evidence["train_accuracy"] < 0.2
     assert "all equal" in stuck.causes[0]           # symmetry ranked first
     assert stuck.suggestion.startswith("--set model.init=")
@@ -45,7 +46,7 @@ def test_learning_rate_far_too_small_is_stuck(store):
     _, _, by = doctor(store, 'train.optimizer={ name = "sgd", learning_rate = 1e-6 }', "train.epochs=5")
     assert "far too small" in by["stuck"].causes[0]
     assert by["stuck"].evidence["median_update_ratio"] < 1e-4
-    assert by["stuck"].suggestion == "--set train.learning_rate=0.01"
+    assert by["stuck"].suggestion == "--set train.learning_rate=0.01 (or --set train.learning_rate=0.1)"
 
 
 def test_huge_init_diverges_to_nan(store):
@@ -55,7 +56,7 @@ def test_huge_init_diverges_to_nan(store):
     assert d.epoch == 1 and d.severity == "error"
     assert "initial weights are far too large" in d.causes[0]
     assert d.evidence["init_scale"] == 1e20
-    assert problems(findings) == ["diverged"]      # nothing else is reported on garbage numbers
+    assert problems(findings) == ["init_too_large", "diverged"]   # its cause, and nothing else on garbage numbers
 
 
 def test_learning_rate_too_high_plateaus_at_the_clip_value(store):
@@ -68,7 +69,8 @@ def test_learning_rate_too_high_plateaus_at_the_clip_value(store):
     assert "Most likely cause: the learning rate (1) is too high" in d.explanation
     assert d.evidence["last_train_loss"] > 10
     assert "learning rate (1) is too high for adam" in d.causes[0]
-    assert d.suggestion == "--set train.learning_rate=0.1"
+    # a tenth (0.1) is still far above Adam's usual range: its default first, then the tenth
+    assert d.suggestion == "--set train.learning_rate=0.001 (or --set train.learning_rate=0.1)"
 
 
 def test_overfitting_names_the_epoch(store):
@@ -78,7 +80,9 @@ def test_overfitting_names_the_epoch(store):
     val = result.history["val_loss"]
     assert f.epoch == val.index(min(val)) + 1
     assert f.evidence["val_loss_rise"] >= 0.1 and f.evidence["epochs_since_best"] >= 3
-    assert f.suggestion.startswith(f"--set train.epochs={f.epoch}")
+    assert f.explained_by == ["small_training_split"]          # a 0.9 validation split leaves 143 training rows
+    assert f.suggestion.startswith("--set data.validation_split=0.1")
+    assert {"train.epochs": f.epoch} in f.fixes and {"train.early_stopping": True} in f.fixes
 
 
 def test_deep_sigmoid_net_has_vanishing_gradients(store):
@@ -104,7 +108,7 @@ def test_unscaled_inputs_saturate_sigmoids(store):
                       "train.epochs=4")
     assert by["saturated_units"].evidence["saturated_fraction"] >= 0.4
     assert by["saturated_units"].suggestion == "--set data.scale=unit"
-    assert "scale = 'none'" in by["data_check"].explanation
+    assert "scale = 'none'" in by["unscaled_inputs"].explanation and by["unscaled_inputs"].kind == "cause"
 
 
 def test_tiny_model_underfits(store):
@@ -161,7 +165,8 @@ def test_nan_divergence_explains_its_cause_without_placeholders_or_nan():
              "grad_norm": [[0.1, 0.1], [5.0, 5.0], [None, None]],
              "update_ratio": [[None, None], [None, None], [None, None]]}   # the epochs that blew up: no ratio
     findings = diagnose(run, stats)
-    d = findings[0]
+    assert [(f.kind, f.code) for f in findings] == [("cause", "lr_too_high"), ("symptom", "diverged")]
+    d = findings[1]
     assert (d.code, d.severity, d.epoch) == ("diverged", "error", 2)
     assert d.title == "Training diverged at epoch 2: the loss became NaN/infinite"
     assert "Most likely cause: the learning rate (0.5) is too high for adam" in d.explanation

@@ -1,51 +1,70 @@
-"""The training doctor: plain-word findings about a stored run.
+"""The training doctor: plain-word findings about a stored run, causes before symptoms.
 
     findings = diagnose(store.get_run(run_id), stats)   # stats: the run's stats.json, or None
     findings = training.artifacts.load_findings(store, "last")   # the same, reading the store
+    lines = preflight(experiment)                       # configuration checks before training
 
-Each rule looks at the data checks (`run["warnings"]`), the history and the
-per-epoch statistics of `engine.probe`, and returns at most one `Finding`
-with the numbers it saw (`evidence`), an explanation a student understands,
-and a concrete spec change to try (`suggestion`). A healthy run gets no
-warnings or errors (at most an "info"). Divergence and chance level come from
-`analysis.status` (the rule that sets the run's status), so the doctor calls a run
-diverged exactly when its status says so; lost and interrupted runs say so too.
+Symptoms (what training did: diverged, stuck, over/underfitting, unstable, dead or saturated
+units, vanishing/exploding gradients or activations) come from the history and the per-epoch
+statistics of `engine.probe`; causes (the learning rate, initialization, activations, loss,
+data scale and order, labels, regularization, batch size) from the same numbers, the spec
+(configuration checks) and the data checks (`run["warnings"]`). Each symptom names the causes
+that explain it; the best-supported cause comes first, with concrete fixes that differ from
+the run's own settings. A healthy run gets no warnings or errors (at most an "info").
+Divergence and chance level come from `analysis.status`, so the doctor calls a run diverged
+exactly when its status says so; lost and interrupted runs say so too.
 
-The doctor is pure: functions of the run record and its statistics, never a Store.
-Only the standard library and numpy are used: no Keras, no JAX, so `mlplab
-show` and the dashboard stay fast. Read top-down:
+The doctor is pure: functions of the run record and its statistics, never a Store. Only the
+standard library and numpy are used: no Keras, no JAX, so `mlplab show` and the dashboard stay
+fast. Read top-down:
 
-    finding.py      Finding, SEVERITIES, how evidence and suggestions write numbers
-    thresholds.py   every number a rule compares with, and where it comes from
+    finding.py      Finding (cause or symptom), SEVERITIES, how evidence writes numbers
+    fixes.py        fixes: safe against the run's settings, written as --set or ml.fit arguments
+    thresholds.py   every number a rule compares with, and the paper or measurement it comes from
     reading.py      RunView: the run record and stats.json as arrays and spec facts
-    causes.py       the ranked likely causes that explain a diverged or stuck run
-    rules.py        one function per rule, and RULES, their order
-    data_checks.py  the data checks' warnings no finding explains
-    __init__.py     diagnose: run the rules, keep what matters, most severe first
+    causes.py       causes seen in the statistics and curves
+    config.py       configuration checks on the spec (and `preflight` for an Experiment)
+    data_checks.py  the data checks' warnings as causes
+    rules.py        symptoms of the outcome and the steps
+    layers.py       symptoms inside the network
+    ranking.py      link causes and symptoms, score, order
+    __init__.py     diagnose
 """
 from __future__ import annotations
 
-from .finding import SEVERITIES, Finding
+from .causes import CAUSES
+from .config import config_findings, preflight
+from .data_checks import data_findings
+from .finding import KINDS, SEVERITIES, Finding
+from .layers import dead_units, exploding_activations, gradients_across_depth, running_vs_inference, saturated_units
+from .ranking import link, ordered
 from .reading import RunView
-from .data_checks import data_checks
-from .rules import RULES, STATUS_RULES, failed
+from .rules import diverged, failed, interrupted, lost, overfitting, stuck, underfitting, unstable
 
-__all__ = ["Finding", "SEVERITIES", "diagnose"]
+__all__ = ["Finding", "KINDS", "SEVERITIES", "diagnose", "preflight"]
+
+# What a run's status says comes first; `failed` is handled on its own (nothing else is reported).
+STATUS_RULES = (lost, interrupted)
+# The symptoms, in the order they appear within one severity.
+SYMPTOMS = (diverged, stuck, overfitting, underfitting, unstable, gradients_across_depth, dead_units,
+            saturated_units, exploding_activations, running_vs_inference)
 
 
 def diagnose(run: dict, stats: dict | None = None) -> list[Finding]:
-    """Findings for a stored run (`Store.get_run`) and its statistics (stats.json), most severe first."""
+    """Findings for a stored run (`Store.get_run`) and its statistics (stats.json): the status first, then
+    the most severe, causes before the symptoms they explain."""
     r = RunView(run, stats)
     failure = failed(r)
     if failure is not None:
         return [failure]
-    findings = [f for rule in STATUS_RULES + RULES if (f := rule(r)) is not None]
-    codes = {f.code for f in findings}
+    status = [f for rule in STATUS_RULES if (f := rule(r)) is not None]
+    symptoms = [f for rule in SYMPTOMS if (f := rule(r)) is not None]
+    codes = {f.code for f in symptoms}
     if "diverged" in codes:
         # after a blow-up the other numbers describe garbage: keep what explains it
-        findings = [f for f in findings if f.code in ("diverged", "data_check", "lost", "interrupted")]
+        symptoms = [f for f in symptoms if f.code == "diverged"]
     elif "stuck" in codes:
-        findings = [f for f in findings if f.code not in ("underfitting",)]
-    findings += data_checks(r, findings)
-    order = {s: i for i, s in enumerate(SEVERITIES)}
-    return sorted(findings, key=lambda f: order[f.severity])
+        symptoms = [f for f in symptoms if f.code != "underfitting"]
+    observed = [f for check in CAUSES if (f := check(r)) is not None]
+    causes = link(r, symptoms, config_findings(r) + data_findings(r), observed)
+    return ordered(status + causes + symptoms)

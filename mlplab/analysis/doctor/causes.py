@@ -1,106 +1,139 @@
-"""The likely causes of a diverged or stuck run, ranked: what those two rules explain a run with.
+"""Causes seen in a run's statistics and curves: what explains the symptoms of `rules`/`layers`.
 
-Each family below (inputs, initialization, learning rate, depth) looks at the run and returns
-the `Cause`s it sees, each with a score (how likely, set by hand: from 4 for weights that start
-all equal, which no step size can fix, down to the rules' fallbacks), plain words, a spec change
-and its evidence. `rank` orders them, most likely first, one per key.
+Each function looks at the run and returns cause findings (`cause` builds them): the learning
+rate (steps larger than the weights, or barely moving them), the initialization (far too large
+or far too small), activations that fade the gradient through depth, the labels (noisier than
+the test labels, or unrelated to the inputs), the model's size and the number of epochs. Each
+names the symptoms it can explain (`explains`) and a base score (how strongly the evidence alone
+points at it); `ranking` links them to the symptoms present and orders them. The configuration
+checks (`config`) and the data checks (`data_checks`) are causes too, read from the spec and
+the data's warnings.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
 import numpy as np
 
-from .finding import fmt, lr_set, rounded
+from .finding import Finding, fmt, one_digit, rounded
 from .reading import RunView
-from .thresholds import (ACTIVATION_HUGE, ACTIVATION_TINY, CLIP_LOSS, DEAD_FRACTION, DEFAULT_LR,
-                         GRADIENT_PRESENT, INIT_SCALE_HUGE, INIT_SCALE_TINY, LR_FAR_TOO_HIGH, LR_HIGH,
-                         SATURATED_AT_INIT, SATURATED_FRACTION, UPDATE_RATIO_HUGE, UPDATE_RATIO_TINY,
-                         VANISHING_RATIO)
+from .thresholds import (ACTIVATION_HUGE, ACTIVATION_TINY, CLIP_LOSS, DEAD_FRACTION, DEFAULT_LR, FIRST_EPOCH_ALLOWANCE,
+                         GAP_LABELS,
+                         GRADIENT_PRESENT, INIT_SCALE_HUGE, INIT_SCALE_TINY, LR_HIGH, LR_RANGE, MEMORIZED,
+                         SATURATED_AT_INIT, SATURATED_FRACTION, SMALL_MODEL_PARAMS, STILL_LEARNING,
+                         UNDERFIT_ACCURACY, UPDATE_RATIO_HUGE, UPDATE_RATIO_TINY, VANISHING_RATIO)
+
+# what each kind of cause can explain (symptom codes)
+STEP_SYMPTOMS = ("diverged", "stuck", "unstable", "dead_units", "exploding_gradients", "underfitting")
+SIGNAL_SYMPTOMS = ("stuck", "underfitting", "vanishing_gradients", "saturated_units", "dead_units")
 
 
-@dataclass
-class Cause:
-    score: float
-    key: str
-    text: str
-    suggestion: str
-    evidence: dict[str, float] = field(default_factory=dict)
+def cause(r: RunView, code: str, text: str, more: str, fixes: list, evidence: dict, score: float,
+          explains: tuple[str, ...], note: str = "", title: str | None = None, severity: str = "info") -> Finding:
+    """A cause finding: `text` is the cause in a phrase (what symptoms list), `more` the why. Its
+    severity rises to that of the worst symptom it explains (`ranking`); `severity` is its own."""
+    safe = r.fixes(*fixes)
+    return Finding(code, severity, title or text[0].upper() + text[1:], None, evidence,
+                   f"{text[0].upper()}{text[1:]}. {more}".strip(), r.suggestion(safe, note), [text],
+                   kind="cause", explains=list(explains), fixes=safe, score=score)
 
 
-def rank(causes: list[Cause]) -> list[Cause]:
-    """Most likely first; of two causes with one key, the likelier."""
-    seen, out = set(), []
-    for c in sorted(causes, key=lambda c: -c.score):
-        if c.key not in seen:
-            seen.add(c.key)
-            out.append(c)
-    return out
+def lr_fix(r: RunView, factor: float) -> dict:
+    return {"train.learning_rate": one_digit(r.lr * factor)}
 
 
-# ------------------------------------------------------------------ inputs
+def lower_lr(r: RunView) -> list[dict]:
+    """A smaller learning rate: a tenth of it when that is in the optimizer's usual range, else its default first."""
+    lo, hi = LR_RANGE.get(r.optimizer, (1e-5, 1.0))
+    tenth = one_digit(r.lr / 10)
+    default = DEFAULT_LR.get(r.optimizer, 0.001)
+    if lo <= tenth <= hi:
+        return [{"train.learning_rate": tenth}] + ([{"train.learning_rate": default}] if default < tenth else [])
+    return [{"train.learning_rate": v} for v in (default, tenth)]
 
-def input_causes(r: RunView) -> list[Cause]:
-    """Unscaled or twice-scaled inputs, as the data checks (in `mlplab.data`) word them."""
-    out = []
-    for w in r.warnings:
-        if "scale = 'none'" in w:
-            out.append(Cause(3, "unscaled_inputs", f"the inputs are not scaled ({w.split(':')[0]}): large inputs "
-                             "push units into their flat regions and make the gradients badly sized",
-                             "--set data.scale=unit"))
-        elif "scaled twice" in w or "all zero" in w:
-            out.append(Cause(3, "inputs_scaled_twice", f"the inputs are tiny ({w.split(':')[0]}): they were probably "
-                             "scaled twice, so the network sees almost nothing", "--set data.scale=unit (and "
-                             "scale the raw data only once)"))
-    return out
+
+def raise_lr(r: RunView) -> list[dict]:
+    """A larger learning rate: the optimizer's default, then a few times that (SGD-like optimizers take 10x)."""
+    default = DEFAULT_LR.get(r.optimizer, 0.001)
+    return [{"train.learning_rate": default},
+            {"train.learning_rate": one_digit(default * (10 if r.optimizer in ("sgd", "adagrad") else 3))}]
+
+
+def init_fix(r: RunView) -> dict:
+    return {"model.init": "he_normal" if "relu" in r.hidden_activations else "glorot_uniform"}
+
+
+# ------------------------------------------------------------------ learning rate
+
+def lr_too_high(r: RunView) -> Finding | None:
+    """Steps larger than the weights (update ratio above 1), or a rate far above the default."""
+    ratio = r.stat("update_ratio")[1:]
+    default = DEFAULT_LR.get(r.optimizer, 0.001)
+    finite = ratio[np.isfinite(ratio)] if ratio.size else ratio
+    biggest = float(finite.max()) if finite.size else float("nan")
+    loss = r.train_loss
+    clipped = r.crossentropy and loss.size and np.nanmax(np.nan_to_num(loss, nan=0)) > 0.5 * CLIP_LOSS
+    # weights that start tiny move by many times their size without any step being too large
+    huge = (bool(ratio.size and np.nanmax(np.nan_to_num(allowance(ratio), nan=0.0)) > UPDATE_RATIO_HUGE)
+            and init_too_small(r) is None)
+    if not (huge or (clipped and r.lr >= LR_HIGH * default) or r.lr > LR_RANGE.get(r.optimizer, (0, 1.0))[1]):
+        return None
+    deep = len(r.hidden_activations) > 4
+    how = (f": one epoch moved the weights by up to {fmt(biggest)} times their own size, so each step overshoots"
+           if math.isfinite(biggest) else f": far above the usual {fmt(default)} for {r.optimizer}")
+    return cause(r, "lr_too_high", f"the learning rate ({fmt(r.lr)}) is too high for {r.optimizer}"
+                 + (f" with {len(r.hidden_activations)} hidden layers" if deep else "") + how,
+                 "Steps that large throw away what was learned and can kill ReLU units or blow the loss up.",
+                 lower_lr(r), {"learning_rate": r.lr, "max_update_ratio": rounded(biggest),
+                                    "default_learning_rate": default},
+                 3.5 if huge else 2.5, STEP_SYMPTOMS, title=f"Learning rate too high ({fmt(r.lr)} for {r.optimizer})")
+
+
+def allowance(ratio: np.ndarray) -> np.ndarray:
+    """Update ratios per epoch with the first epoch's allowance taken off (small initial weights may move a lot)."""
+    return ratio / np.where(np.arange(len(ratio)) == 0, FIRST_EPOCH_ALLOWANCE, 1.0)[:, None]
+
+
+def lr_too_low(r: RunView) -> Finding | None:
+    """Weights that barely move though the gradient is there, or a slow climb at a rate far below the default."""
+    ratio = r.stat("update_ratio")[1:]
+    default = DEFAULT_LR.get(r.optimizer, 0.001)
+    med = float(np.nanmedian(np.nanmax(ratio, axis=1))) if ratio.size and np.any(np.isfinite(ratio)) else float("nan")
+    grads = r.stat("grad_norm")[1:]
+    has_grad = grads.size and np.nanmedian(np.nanmax(np.nan_to_num(grads), axis=1)) > GRADIENT_PRESENT
+    tiny = math.isfinite(med) and med < UPDATE_RATIO_TINY and has_grad
+    acc = r.train_acc
+    slow = (r.lr <= default / 10 and acc.size >= 2 and math.isfinite(acc[-1]) and acc[-1] < UNDERFIT_ACCURACY)
+    if not (tiny or slow):
+        return None
+    return cause(r, "lr_too_low", f"the learning rate ({fmt(r.lr)}) is far too small"
+                 + (f": an epoch changes the weights by only {fmt(med)} of their size, so training barely moves"
+                    if tiny else f" ({fmt(r.lr / default)} of {r.optimizer}'s usual {fmt(default)})"),
+                 "Each step is so small that the epochs end long before the weights get anywhere.",
+                 raise_lr(r),
+                 {"learning_rate": r.lr, "median_update_ratio": rounded(med)}, 3.0 if tiny else 2.5,
+                 ("stuck", "underfitting"), title=f"Learning rate too low ({fmt(r.lr)} for {r.optimizer})")
 
 
 # ------------------------------------------------------------------ initialization
 
-def init_causes(r: RunView) -> list[Cause]:
-    """Weights that start all equal (and nothing else), or start far too large or far too small."""
-    constant = _constant_init(r)
-    if constant is not None:
-        return [constant]
-    return [c for c in (_init_too_large(r), _init_too_small(r)) if c is not None]
-
-
-def _init_suggestion(r: RunView) -> str:
-    return "--set model.init=he_normal" if "relu" in r.hidden_activations else "--set model.init=glorot_uniform"
-
-
-def _init_scale(r: RunView) -> float | None:
-    """The largest stddev/bound of a random_normal/truncated_normal/random_uniform initializer (Keras' default: 0.05)."""
+def init_scale(r: RunView) -> float | None:
+    """The largest stddev/bound of a random_normal/truncated_normal/random_uniform initializer."""
     stddevs = [float(i.get("stddev", 0.05)) for i in r.inits() if i.get("name") in ("random_normal", "truncated_normal")]
     ranges = [max(abs(float(i.get("minval", -0.05))), abs(float(i.get("maxval", 0.05))))
               for i in r.inits() if i.get("name") == "random_uniform"]
     return max(stddevs + ranges, default=None)
 
 
-def _constant_init(r: RunView) -> Cause | None:
-    names = [i.get("name") for i in r.inits()]
-    w0 = r.stat_row("weight_norm")
-    const = [n for n in names if n in ("zeros", "ones", "constant")]
-    if not (const or (w0.size and np.all(w0[:-1] == 0))):
-        return None
-    return Cause(4, "constant_init",
-                 f"the weights start all equal (init = {const[0] if const else 'zeros'}): every unit in a "
-                 "layer computes the same thing and gets the same update, so they stay identical "
-                 "(the symmetry is never broken)",
-                 _init_suggestion(r),
-                 {"initial_weight_norm_first_layer": rounded(w0[0]) if w0.size else float("nan")})
-
-
-def _init_too_large(r: RunView) -> Cause | None:
-    scale = _init_scale(r)
-    w0 = r.stat_row("weight_norm")
-    std0 = r.stat_row("activation_std")
-    mean0 = r.stat_row("activation_mean")
+def init_too_large(r: RunView) -> Finding | None:
+    scale = init_scale(r)
+    w0, std0, mean0 = r.stat_row("weight_norm"), r.stat_row("activation_std"), r.stat_row("activation_mean")
     sat0 = r.stat_row("saturated_fraction")
-    big_acts = (mean0.size and (not np.all(np.isfinite(mean0)) or np.nanmax(np.abs(mean0)) > ACTIVATION_HUGE
-                                or np.nanmax(np.abs(std0)) > ACTIVATION_HUGE))
-    saturated0 = sat0.size and np.nanmax(np.nan_to_num(sat0, nan=0.0)) > SATURATED_AT_INIT
+    big_acts = bool(mean0.size and (not np.all(np.isfinite(mean0)) or np.nanmax(np.abs(mean0)) > ACTIVATION_HUGE
+                                    or np.nanmax(np.abs(std0)) > ACTIVATION_HUGE))
+    saturated0 = bool(sat0.size and np.nanmax(np.nan_to_num(sat0, nan=0.0)) > SATURATED_AT_INIT)
+    if any("scale = 'none'" in w for w in r.warnings):
+        big_acts = saturated0 = False   # unscaled inputs explain large first activations (data_checks)
     if not ((scale is not None and scale >= INIT_SCALE_HUGE) or big_acts or saturated0
             or (w0.size and not np.all(np.isfinite(w0)))):
         return None
@@ -108,104 +141,143 @@ def _init_too_large(r: RunView) -> Cause | None:
     if mean0.size:
         ev["initial_activation_mean_max"] = (rounded(np.nanmax(np.abs(mean0))) if np.any(np.isfinite(mean0))
                                              else float("inf"))
-    return Cause(3, "init_too_large",
-                 "the initial weights are far too large: activations explode (or sigmoid/tanh units "
-                 "saturate) before training even starts",
-                 _init_suggestion(r), ev)
+    return cause(r, "init_too_large", "the initial weights are far too large: activations explode (or "
+                 "sigmoid/tanh units saturate) before training even starts",
+                 "Weights of Glorot's or He's scale keep each layer's output about the size of its input.",
+                 [init_fix(r)], ev, 3.0, ("diverged", "exploding_activations", "exploding_gradients", "unstable")
+                 + SIGNAL_SYMPTOMS, title="Initial weights far too large")
 
 
-def _init_too_small(r: RunView) -> Cause | None:
-    scale = _init_scale(r)
-    w0 = r.stat_row("weight_norm")
-    std0 = r.stat_row("activation_std")
-    tiny_acts = (std0.size and np.all(np.isfinite(std0)) and std0[-1] < ACTIVATION_TINY
-                 and np.all(np.nan_to_num(w0) > 0))
+def init_too_small(r: RunView) -> Finding | None:
+    scale = init_scale(r)
+    w0, std0 = r.stat_row("weight_norm"), r.stat_row("activation_std")
+    tiny_acts = bool(std0.size and np.all(np.isfinite(std0)) and std0[-1] < ACTIVATION_TINY
+                     and np.all(np.nan_to_num(w0) > 0))
     if not ((scale is not None and scale < INIT_SCALE_TINY) or tiny_acts):
         return None
-    return Cause(3, "init_too_small",
-                 "the initial weights are far too small: the signal shrinks layer after layer, so the "
-                 "output barely depends on the input and the gradients vanish",
-                 _init_suggestion(r),
-                 {"init_scale": rounded(scale) if scale is not None else float("nan"),
-                  "initial_activation_std_last_layer": rounded(std0[-1]) if std0.size else float("nan")})
+    return cause(r, "init_too_small", "the initial weights are far too small: the signal shrinks layer after "
+                 "layer, so the output barely depends on the input and the gradients vanish",
+                 "Weights of Glorot's or He's scale keep the signal the same size through the layers.",
+                 [init_fix(r)], {"init_scale": rounded(scale) if scale is not None else float("nan"),
+                                 "initial_activation_std_last_layer": rounded(std0[-1]) if std0.size else float("nan")},
+                 3.0, SIGNAL_SYMPTOMS, title="Initial weights far too small")
 
 
-# ------------------------------------------------------------------ learning rate
-
-def lr_causes(r: RunView) -> list[Cause]:
-    """A learning rate too high (steps larger than the weights, or far above the default) or far too small."""
-    ratio = r.stat("update_ratio")[1:]
-    default = DEFAULT_LR.get(r.optimizer, 0.001)
-    if not ratio.size:   # no statistics: only the spec can tell
-        if r.lr >= LR_FAR_TOO_HIGH * default:
-            return [Cause(2, "lr_too_high", f"the learning rate ({fmt(r.lr)}) is far above the usual "
-                          f"{fmt(default)} for {r.optimizer}", lr_set(r.lr / 10), {"learning_rate": r.lr})]
-        return []
-    too_high = _lr_too_high(r, ratio, default)
-    if too_high is not None:
-        return [too_high]
-    too_small = _lr_too_small(r, ratio, default)
-    return [too_small] if too_small is not None else []
-
-
-def _lr_too_high(r: RunView, ratio: np.ndarray, default: float) -> Cause | None:
-    finite = ratio[np.isfinite(ratio)]
-    biggest = float(finite.max()) if finite.size else float("nan")
-    loss = r.train_loss
-    clipped = r.crossentropy and loss.size and np.nanmax(np.nan_to_num(loss, nan=0)) > 0.5 * CLIP_LOSS
-    if not (biggest > UPDATE_RATIO_HUGE or (clipped and r.lr >= LR_HIGH * default)
-            or r.lr >= LR_FAR_TOO_HIGH * default):
+def init_shifted(r: RunView) -> Finding | None:
+    """A normal initializer whose mean is far from zero: most weights start with one sign."""
+    shifted = [i for i in r.inits() if i.get("name") in ("random_normal", "truncated_normal")
+               and abs(float(i.get("mean", 0.0))) > max(2 * float(i.get("stddev", 0.05)), 0.01)]
+    if not shifted:
         return None
-    deep = len(r.hidden_activations) > 4
-    return Cause(3.5 if biggest > UPDATE_RATIO_HUGE else 2.5, "lr_too_high",
-                 f"the learning rate ({fmt(r.lr)}) is too high for {r.optimizer}"
-                 + (f" with {len(r.hidden_activations)} hidden layers" if deep else "")
-                 + (f": one epoch moved the weights by up to {fmt(biggest)} times their own size, "
-                    "so each step overshoots" if math.isfinite(biggest) else
-                    ": each step overshoots until the weights are no longer finite numbers"),
-                 lr_set(r.lr / 10),
-                 {"learning_rate": r.lr, "max_update_ratio": rounded(biggest), "default_learning_rate": default})
+    mean = float(shifted[0].get("mean", 0.0))
+    return cause(r, "init_shifted", f"the initial weights are shifted to one sign (mean {fmt(mean)}, stddev "
+                 f"{fmt(float(shifted[0].get('stddev', 0.05)))})",
+                 "Weights that start mostly " + ("negative" if mean < 0 else "positive") + " push every unit's input "
+                 "the same way: ReLUs start dead (or saturate), and the units start alike.",
+                 [init_fix(r)], {"init_mean": mean}, 3.5,
+                 ("dead_units", "stuck", "underfitting", "exploding_activations", "saturated_units", "diverged"),
+                 title="Initial weights shifted")
 
 
-def _lr_too_small(r: RunView, ratio: np.ndarray, default: float) -> Cause | None:
-    med = float(np.nanmedian(np.nanmax(ratio, axis=1))) if np.any(np.isfinite(ratio)) else float("nan")
-    grads = r.stat("grad_norm")[1:]
-    # a tiny step with a real gradient is a small learning rate; with no gradient it is something else
-    has_grad = grads.size and np.nanmedian(np.nanmax(np.nan_to_num(grads), axis=1)) > GRADIENT_PRESENT
-    if not (math.isfinite(med) and med < UPDATE_RATIO_TINY and has_grad):
-        return None
-    return Cause(3, "lr_too_small",
-                 f"the learning rate ({fmt(r.lr)}) is far too small: an epoch changes the weights by "
-                 f"only {fmt(med)} of their size, so training barely moves",
-                 lr_set(max(r.lr * 100, default)),
-                 {"learning_rate": r.lr, "median_update_ratio": rounded(med)})
+# ------------------------------------------------------------------ depth and activations
 
-
-# ------------------------------------------------------------------ depth
-
-def depth_causes(r: RunView) -> list[Cause]:
-    """A gradient that fades on its way back (or saturated units), and ReLUs that died."""
-    out = []
+def fading_gradient(r: RunView) -> Finding | None:
+    """Sigmoid/tanh layers that saturate or pass back a vanishing gradient through depth."""
+    kinds = [a for a in r.hidden_activations if a in ("sigmoid", "tanh")]
     ratio, _ = r.grad_ratio()
     sat = r.stat("saturated_fraction")
     sat_max = float(np.nanmax(sat[-1])) if sat.size and np.any(np.isfinite(sat[-1])) else 0.0
-    if (math.isfinite(ratio) and ratio < VANISHING_RATIO) or sat_max >= SATURATED_FRACTION:
-        out.append(Cause(2.5, "vanishing_gradients",
-                         "the gradient fades on its way back to the first layers"
-                         + (f" (first layer gets {fmt(ratio)} of the last layer's gradient)"
-                            if math.isfinite(ratio) else "")
-                         + (f"; {sat_max:.0%} of some sigmoid/tanh layer's outputs are saturated"
-                            if sat_max >= SATURATED_FRACTION else "")
-                         + ", so the early layers do not learn",
-                         "--set model.activation=relu --set model.init=he_normal",
-                         {"grad_ratio_first_to_last": rounded(ratio), "max_saturated_fraction": rounded(sat_max)}))
-    dead = r.stat("dead_fraction")
-    if dead.size and np.any(np.isfinite(dead[-1])):
-        d = float(np.nanmax(dead[-1]))
-        if d >= DEAD_FRACTION:
-            out.append(Cause(2.5 + d, "dead_relus",
-                             f"{d:.0%} of the units of a ReLU layer never fire: a dead unit passes no signal "
-                             "and gets no gradient, so it can never recover",
-                             lr_set(r.lr / 10) + " (or --set model.activation=leaky_relu)",
-                             {"max_dead_fraction": rounded(d)}))
-    return out
+    vanishing = math.isfinite(ratio) and ratio < VANISHING_RATIO
+    if not kinds or not (vanishing or sat_max >= SATURATED_FRACTION):
+        return None
+    return cause(r, "saturating_activation", "the gradient fades on its way back to the first layers"
+                 + (f" (the first layer gets {fmt(ratio)} of the last layer's gradient)" if vanishing else "")
+                 + (f"; {sat_max:.0%} of a {kinds[0]} layer's outputs are saturated" if sat_max >= SATURATED_FRACTION
+                    else "") + f", through {len(kinds)} {kinds[0]} layers, so the early layers do not learn",
+                 "A sigmoid passes back at most a quarter of the gradient per layer, less where it saturates; "
+                 "ReLU with He initialization, or batch normalization, keeps it flowing.",
+                 [{"model.activation": "relu", "model.init": "he_normal"}, {"model.batchnorm": True}],
+                 {"grad_ratio_first_to_last": rounded(ratio), "max_saturated_fraction": rounded(sat_max)},
+                 3.0 if vanishing else 2.0, ("vanishing_gradients", "stuck", "underfitting", "saturated_units"),
+                 title=f"{kinds[0].capitalize()} activations fade the gradient through depth")
+
+
+# ------------------------------------------------------------------ labels, size, epochs
+
+def labels_unrelated(r: RunView) -> Finding | None:
+    """Training accuracy climbs while validation and test stay at chance: memorized labels."""
+    train, val, test = r.final("train_accuracy"), r.final("val_accuracy"), r.final("test_accuracy")
+    held = [a for a in (val, test) if math.isfinite(a)]
+    if not (math.isfinite(train) and held and train >= r.chance + MEMORIZED and all(r.near_chance(a) for a in held)):
+        return None
+    return cause(r, "labels_unrelated", "the labels do not match the inputs: the model memorizes its training rows "
+                 f"({train:.0%}) but is at chance on rows it has not seen ({max(held):.0%})",
+                 "Nothing about the inputs predicts these labels (shuffled or random labels, or inputs and labels "
+                 "from different files), so no setting of the model can generalize.", [],
+                 {"train_accuracy": rounded(train), "held_out_accuracy": rounded(max(held)), "chance": rounded(r.chance)},
+                 4.0, ("overfitting", "stuck", "underfitting"), note="check that each label belongs to its input",
+                 title="Labels unrelated to the inputs", severity="error")
+
+
+def noisy_labels(r: RunView) -> Finding | None:
+    """Validation rows (from the training file) scored far below the test rows: noisy training labels."""
+    val, test = r.final("val_accuracy"), r.final("test_accuracy")
+    if not (math.isfinite(val) and math.isfinite(test)) or test - val < GAP_LABELS or r.near_chance(val):
+        return None
+    if 0 in (r.class_counts.get("val") or [1]) or any("ordered by class" in w for w in r.warnings):
+        return None   # validation rows missing classes score differently for that reason (data_checks)
+    return cause(r, "noisy_labels", f"the training labels are noisier than the test labels: validation rows, taken "
+                 f"from the training file, score {val:.0%} against {test:.0%} on the test set",
+                 "Rows whose label is wrong cap what the model can get right on them and invite it to memorize "
+                 "noise; early stopping (on by default) and regularization limit the damage, but no setting "
+                 "removes it.", [],
+                 {"val_accuracy": rounded(val), "test_accuracy": rounded(test)}, 3.5,
+                 ("overfitting", "underfitting", "unstable"), note="clean the training labels",
+                 title="Noisy training labels", severity="warning")
+
+
+def model_too_small(r: RunView) -> Finding | None:
+    """A hidden layer narrower than the classes (a bottleneck however long it trains), or few weights and a plateau."""
+    acc = r.train_acc
+    layers = r.model.get("layers")
+    dense = [l.get("units") for l in layers or [] if l.get("type") == "dense"] if layers else list(r.model.get("hidden") or [])
+    narrow = min(dense, default=0)
+    bottleneck = bool(dense) and narrow < r.num_classes
+    k = min(3, len(acc) - 1)
+    plateau = k >= 1 and float(acc[-1] - acc[-1 - k]) / k <= STILL_LEARNING
+    few = (r.run.get("params") or 1e9) < SMALL_MODEL_PARAMS or not dense
+    if not r.model_is_exact or not acc.size or not (bottleneck or (few and plateau)):
+        return None
+    return cause(r, "model_too_small", f"the model is too small for this problem ({r.run.get('params') or '?'} weights"
+                 + (f"; its narrowest hidden layer has {narrow} units for {r.num_classes} classes" if dense else
+                    "; no hidden layer") + ")",
+                 "A model this small cannot represent the classes however long it trains.",
+                 [{"model.hidden": [128, 128]}], {"narrowest_hidden_layer": narrow, "params": r.run.get("params")},
+                 3.0 if bottleneck else 2.5, ("underfitting",), title="Model too small")
+
+
+def too_few_epochs(r: RunView) -> Finding | None:
+    acc = r.train_acc
+    if len(acc) < 2 or not math.isfinite(acc[-1]):
+        return None
+    k = min(3, len(acc) - 1)
+    slope = float((acc[-1] - acc[-1 - k]) / k)
+    if not (math.isfinite(slope) and slope > STILL_LEARNING):
+        return None
+    return cause(r, "too_few_epochs", f"training ended while the model was still learning ({slope:.1%} training "
+                 "accuracy per epoch over the last epochs)", "More epochs let it finish.",
+                 [{"train.epochs": max(2 * r.epochs, 10)}]
+                 + ([lr_fix(r, 3)] if r.lr <= DEFAULT_LR.get(r.optimizer, 0.001) and r.batch_size >= 8 else []),
+                 {"accuracy_gain_per_epoch": rounded(slope)}, 1.5,
+                 ("underfitting",), title="Too few epochs")
+
+
+def dead_from_start(r: RunView) -> bool:
+    """Were most units of some ReLU layer already dead at initialization?"""
+    d0 = r.stat_row("dead_fraction")
+    relu = [j for j in range(len(d0)) if r.layer_kind(j) == "relu"]
+    return any(np.nan_to_num(d0[j]) >= DEAD_FRACTION for j in relu)
+
+
+CAUSES = (lr_too_high, lr_too_low, init_too_large, init_too_small, init_shifted, fading_gradient, labels_unrelated, noisy_labels,
+          model_too_small, too_few_epochs)

@@ -1,7 +1,17 @@
 """A finding, and how findings write their numbers.
 
-A `Finding` is what every rule returns: a stable code, a severity, the numbers the rule
-saw (`evidence`), plain words for a student, and a concrete spec change to try.
+A `Finding` is what every rule and check returns: a stable code, a severity, the numbers the
+rule saw (`evidence`), plain words for a student, and concrete changes to try (`fixes`, written
+out as `suggestion`). It is one of two kinds:
+
+    cause     what is wrong with the set-up: the learning rate, the initialization, an
+              activation, the loss, the data's scale, regularization, the batch size, the
+              order or the labels of the data. `explains` names the symptoms it explains and
+              `score` says how well the evidence supports it (the best-supported cause first).
+    symptom   what training did: diverged, stuck, over/underfitting, unstable, dead or
+              saturated units, vanishing/exploding gradients or activations, and the run
+              statuses (failed, lost, interrupted). `explained_by` names the causes that
+              explain it, best first; `causes` says the same in words.
 """
 from __future__ import annotations
 
@@ -11,23 +21,34 @@ from typing import Any
 
 import numpy as np
 
-SEVERITIES = ("error", "warning", "info")   # most severe first: the order `diagnose` lists findings in
+SEVERITIES = ("error", "warning", "info")   # most severe first
+KINDS = ("cause", "symptom")
 
 
 @dataclass
 class Finding:
-    code: str                     # stable identifier, e.g. "diverged", "stuck", "overfitting"
+    code: str                     # stable identifier, e.g. "lr_too_high", "diverged", "overfitting"
     severity: str                 # "error" | "warning" | "info"
     title: str                    # one line
     epoch: int | None             # where it starts (1-based training epoch; 0 = at initialization)
     evidence: dict[str, float]    # the numbers the rule saw
     explanation: str              # plain words
-    suggestion: str               # a concrete spec change, e.g. "--set train.learning_rate=0.001"
-    causes: list[str] = field(default_factory=list)  # ranked likely causes (diverged, stuck)
+    suggestion: str               # the fixes in words: "--set train.learning_rate=0.001 (or ...)"
+    causes: list[str] = field(default_factory=list)  # symptoms: the explaining causes in words, best first
+    kind: str = "symptom"         # "cause" | "symptom"
+    explains: list[str] = field(default_factory=list)       # causes: codes of the symptoms they explain
+    explained_by: list[str] = field(default_factory=list)   # symptoms: codes of their causes, best first
+    fixes: list[dict[str, Any]] = field(default_factory=list)  # concrete spec changes, best first
+    score: float = 0.0            # causes: how well the evidence supports it (higher first)
 
     def __post_init__(self):
         # a number a rule could not measure (None, NaN) is not evidence: leave it out
         self.evidence = {k: v for k, v in self.evidence.items() if not _unknown(v)}
+
+    @property
+    def problem(self) -> bool:
+        """An error or a warning: something to fix (an "info" is a note)."""
+        return self.severity != "info"
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -65,6 +86,6 @@ def fmt(x: float) -> str:
     return f"{x:.3g}"
 
 
-def lr_set(value: float) -> str:
-    """The `--set` that changes the learning rate to `value`, rounded to one significant digit."""
-    return f"--set train.learning_rate={float(f'{value:.1g}'):g}"
+def one_digit(x: float) -> float:
+    """A learning rate or factor rounded to one significant digit (0.0347 -> 0.03)."""
+    return float(f"{float(x):.1g}")

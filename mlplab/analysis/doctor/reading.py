@@ -2,8 +2,10 @@
 
 History as plain numpy arrays (NaN where absent), the per-epoch statistics of
 `engine.probe` as (epochs, layers) arrays, and the spec facts the rules ask about
-(optimizer and learning rate, initializers, activations, regularizers). Chance level and
-divergence come from `analysis.status`, so the doctor agrees with the run's status.
+(optimizer and learning rate, batch size, initializers, activations, regularizers). Chance
+level and divergence come from `analysis.status`, so the doctor agrees with the run's status.
+`fixes` and `suggestion` turn spec changes into safe fixes and words for this run (`--set`
+options, or ml.fit's arguments for a run trained on the user's own Keras model).
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..status import at_chance, chance_level, divergence
+from .fixes import Fix, safe_fixes, suggestion_text
 from .thresholds import DEFAULT_LR, EXPLODING_RATIO, VANISHING_RATIO
 
 
@@ -28,8 +31,11 @@ class RunView:
         self.epochs = len(self.h.get("loss", []))
         summary = run.get("summary") or {}
         data = summary.get("data") or {}
+        self.result = summary.get("result") or {}
+        self.keras_model = summary.get("keras_model") or None   # set by ml.fit
         self.class_names = data.get("class_names") or []
-        counts = (data.get("class_counts") or {}).get("train") or []
+        self.class_counts = data.get("class_counts") or {}
+        counts = self.class_counts.get("train") or []
         self.num_classes = max(len(self.class_names) or len(counts), 2)
         self.chance = chance_level(counts, self.num_classes)   # the same chance level as the run's status
         self.warnings = list(run.get("warnings") or [])
@@ -41,6 +47,8 @@ class RunView:
         self.lr = float(opt.get("learning_rate") or DEFAULT_LR.get(self.optimizer, 0.001))
         self.loss_name = train.get("loss", "sparse_categorical_crossentropy")
         self.early_stopping = train.get("early_stopping") or None
+        self.batch_size = int(train.get("batch_size") or 32)
+        self.shuffle = train.get("shuffle", True) is not False
         self.model = self.spec.get("model") or {}
         self.stats = stats or {}
         self.weights = list(self.stats.get("weights") or [])
@@ -63,6 +71,14 @@ class RunView:
     @property
     def train_acc(self) -> np.ndarray:
         return self.metric("train_accuracy", "accuracy")
+
+    def final(self, name: str) -> float:
+        """A metric of the weights the run ends with (its result), else of the last epoch; NaN if unknown."""
+        v = self.result.get(name)
+        if isinstance(v, (int, float)) and np.isfinite(v):
+            return float(v)
+        a = self.metric(name)
+        return float(a[-1]) if a.size and np.isfinite(a[-1]) else float("nan")
 
     @property
     def planned_epochs(self) -> int | None:
@@ -97,6 +113,12 @@ class RunView:
     @property
     def stat_epochs(self) -> list[int]:
         return list(self.stats.get("epoch") or [])
+
+    def layer_kind(self, j: int) -> str:
+        return self.layers[j].get("kind", "") if j < len(self.layers) else ""
+
+    def layer_name(self, j: int) -> str:
+        return self.layers[j]["name"] if j < len(self.layers) else f"layer {j + 1}"
 
     def grad_ratio(self) -> tuple[float, int | None]:
         """Median over epochs of |grad first kernel| / |grad last kernel|, and the first epoch it is extreme."""
@@ -140,6 +162,21 @@ class RunView:
     @property
     def crossentropy(self) -> bool:
         return "crossentropy" in self.loss_name
+
+    @property
+    def model_is_exact(self) -> bool:
+        """Does the spec's model section describe the trained model (not so for most ml.fit models)?"""
+        return not self.keras_model or bool(self.keras_model.get("spec_is_exact"))
+
+    # ------------------------------------------------------------ fixes in words
+
+    def fixes(self, *fixes: Fix) -> list[Fix]:
+        """The fixes that change something in this run (never its current settings)."""
+        return safe_fixes(self.spec, list(fixes))
+
+    def suggestion(self, fixes: list[Fix], note: str = "") -> str:
+        """Fixes as words: `--set` options, or ml.fit's arguments for a run of the user's Keras model."""
+        return suggestion_text(fixes, python=bool(self.keras_model), note=note)
 
 
 def _init_dict(init: Any) -> dict:
