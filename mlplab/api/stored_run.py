@@ -145,6 +145,13 @@ class Run(RunArtifacts):
             warnings.warn(text, RunStatusWarning, stacklevel=2)
         return predict_probabilities(self.model, np.asarray(x, dtype="float32"))
 
+    def repair(self, *, candidates: int = 3):
+        """Train the doctor's top `candidates` fixes as repairs of this run (one population, the run's seed, data
+        and epochs; each stored as a run with summary["repair_of"]) and judge each: a RepairReport whose `.best` is
+        the fix that resolved the problem, or None. `print(report)` shows before/after for every candidate."""
+        from ..training.repair import repair
+        return repair(self.store, self.id, candidates=candidates)
+
     def refresh(self) -> "Run":
         self.run = self.store.get_run(self.id)
         self._cache.pop("findings", None)

@@ -66,8 +66,11 @@ def _reading_commands(add) -> None:
     sp.add_argument("run", help="run id, a unique prefix of one, or 'last'")
     sp.set_defaults(func=cmd_show)
 
-    sp = add("doctor", "explain what went wrong in a run, and what to change")
+    sp = add("doctor", "explain what went wrong in a run (causes first), and what to change")
     sp.add_argument("run", help="run id, a unique prefix of one, or 'last'")
+    sp.add_argument("--fix", action="store_true",
+                    help="train the top candidate fixes as repairs of the run and report which one resolves it")
+    sp.add_argument("--candidates", type=int, default=3, metavar="N", help="how many fixes --fix tries (default 3)")
     sp.set_defaults(func=cmd_doctor)
 
     sp = add("report", "write a self-contained HTML report of a run (or, with --sweep, of a sweep)")

@@ -133,18 +133,44 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     store = Store(args.home)
     run_id = store.resolve(args.run)
     findings = load_findings(store, run_id)
+    if args.fix and args.candidates < 1:
+        raise BadInput(f"--candidates {args.candidates}: expected a whole number >= 1")
+    report = _repair(store, run_id, args) if args.fix else None
     if args.json:
-        print_json({"run_id": run_id, "findings": [f.to_dict() for f in findings]})
+        print_json({"run_id": run_id, "findings": [f.to_dict() for f in findings],
+                    **({"repair": report.to_dict()} if report else {})})
         return 0
     if not findings:
         out.print(f"run {run_id}: no findings: the curves, gradients and units look healthy")
     for f in findings:
         at = f", from epoch {f.epoch}" if f.epoch else ""
-        out.print(f"\n[{SEVERITY_STYLE[f.severity]}]{f.severity.upper()}[/] [bold]{f.title}[/] [dim]({f.code}{at})[/]")
-        out.print(f.explanation)
-        out.print(f"[bold]Try:[/] {f.suggestion}")
-        out.print("[dim]evidence: " + ", ".join(f"{k} = {fmt(v)}" for k, v in f.evidence.items()) + "[/]")
+        kind = "cause" if f.kind == "cause" else "symptom"
+        out.print(f"\n[{SEVERITY_STYLE[f.severity]}]{f.severity.upper()}[/] [dim]{kind}[/] [bold]{escape(f.title)}[/] "
+                  f"[dim]({f.code}{at})[/]")
+        out.print(escape(f.explanation))
+        if f.explains:
+            out.print(f"[dim]explains: {', '.join(f.explains)}[/]")
+        if f.suggestion:
+            out.print(f"[bold]Try:[/] {escape(f.suggestion)}")
+        out.print("[dim]evidence: " + escape(", ".join(f"{k} = {fmt(v)}" for k, v in f.evidence.items())) + "[/]")
+    if report:
+        out.print(f"\n[bold]repair[/] ({len(report.candidates)} candidate fixes trained in {report.seconds:.1f}s"
+                  + (f"; the run itself took {report.original_seconds:.1f}s" if report.original_seconds else "") + ")")
+        out.print(escape(str(report)))
+    elif any(f.problem for f in findings):
+        out.print(f"\n[dim]mlplab doctor {run_id} --fix trains the top fixes and says which one works[/]")
     return 0
+
+
+def _repair(store, run_id: str, args: argparse.Namespace):
+    from ..training.repair import repair
+    from .output import SweepPrinter
+    printer = None if args.json else SweepPrinter(args.candidates)
+    report = repair(store, run_id, candidates=args.candidates,
+                    **({"on_epoch": printer, "on_start": printer.start} if printer else {}))
+    if printer:
+        printer.flush()
+    return report
 
 
 def cmd_report(args: argparse.Namespace) -> int:

@@ -70,6 +70,13 @@ def print_findings(store, run_id: str, brief: bool) -> None:
         out.print(f"[{SEVERITY_STYLE[f.severity]}]{f.severity}[/] {f.title}{at}  [dim]{f.code}[/]")
 
 
+def print_preflight(exp) -> None:
+    """The doctor's configuration checks of an experiment, as warnings on stderr (training goes on)."""
+    from ..analysis.doctor import preflight
+    for line in preflight(exp):
+        err.print(f"warning: {line}", markup=False, soft_wrap=True)
+
+
 class SweepPrinter:
     """One line per group and epoch: how many members train, the best so far (stderr)."""
 

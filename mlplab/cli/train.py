@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import argparse
 
-from .output import EpochPrinter, SweepPrinter, err, fmt, out, print_findings, print_json, status_text, sweep_table
+from .output import (EpochPrinter, SweepPrinter, err, fmt, out, print_findings, print_json, print_preflight, status_text,
+                     sweep_table)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from ..spec import load_spec
     exp = load_spec(args.spec, args.set)  # bad specs fail before the slow imports
+    print_preflight(exp)  # the doctor's configuration checks: warnings on stderr, never blocking
     from ..analysis.status import EXIT_CODES
     from ..training.runner import run_experiment
     from ..store import Store

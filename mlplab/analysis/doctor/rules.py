@@ -147,9 +147,11 @@ def _rising_validation_loss(r: RunView) -> Finding | None:
 
 
 def _accuracy_gap(r: RunView, where: str, held: float) -> Finding | None:
-    train = r.final("train_accuracy")
+    train, val_loss = r.final("train_accuracy"), r.metric("val_loss")
     if not (math.isfinite(train) and math.isfinite(held)):
         return None
+    if val_loss.size and np.isfinite(val_loss[-1]) and val_loss[-1] <= np.nanmin(val_loss):
+        return None   # still improving on new rows: a gap while both rise is early training, not overfitting
     gap = train - held
     if gap < (GAP_WHEN_HIGH if train > GAP_HIGH_ACCURACY else GAP_WHEN_LOW):
         return None
