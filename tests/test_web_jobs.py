@@ -101,6 +101,7 @@ def wait_for(predicate, timeout=30.0):
     ({"train.epochs": "100000"}, "train.epochs", "at most 1000 epochs"),
     ({"model.hidden": "4096, 4096"}, "model.hidden", "parameters on digits"),
     ({"name": "x" * 200_000}, "name", "at most 120"),
+    ({"seed": "1" * 1_000_001}, "seed", "the form takes at most 1,000,000"),
     ({"model.l2": "inf"}, "model.l2", "finite"),
     ({"model.l2": "1e999"}, "model.l2", "finite"),
     ({"train.learning_rate": "nan"}, "train.learning_rate", "finite"),

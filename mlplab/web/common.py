@@ -141,6 +141,7 @@ class Dashboard:
     security: "Security"
     limits: "Limits"
     data: DataCache = field(default_factory=DataCache)
+    facts: dict = field(default_factory=dict)   # data sets' sizes for the form's limits (limits.data_facts)
 
     def page(self, request: Request, name: str, code: int = 200, **ctx) -> HTMLResponse:
         """A rendered page; every page carries the CSRF token its forms and scripts send back."""

@@ -22,6 +22,7 @@ router = APIRouter()
 BUILT_IN = ("digits", "mnist", "fashion-mnist", "cosine2d")
 UPLOADS = "uploads"                      # the folder of uploaded data files, in the store's home
 UPLOAD_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\.(npz|csv)$")
+MAX_FIELD = 1_000_000                    # characters of one form value
 
 FORM_FIELDS = [
     # (dotted key, label, kind, default, choices)
@@ -145,7 +146,7 @@ def check_form(web: Dashboard, values: dict[str, str], limits: Limits):
     if exp is None or "data.dataset" in errors:
         return None, errors
     try:
-        facts = dataclasses.replace(data_facts(exp.data.dataset), name=values["data.dataset"])  # as the form says it
+        facts = dataclasses.replace(data_facts(exp.data.dataset, web.facts), name=values["data.dataset"])
         over = problems(exp, facts, limits)
     except BadInput as e:  # an uploaded file that does not read as data
         over = {"data.dataset": str(e)}
@@ -177,7 +178,11 @@ async def new_submit(request: Request, web: Web):
     if missing:  # an empty or foreign body never becomes a default run
         raise BadInput(f"new run: the form is incomplete (missing {', '.join(missing[:4])}"
                        f"{' ...' if len(missing) > 4 else ''}); fill it in at /new")
-    values = {k: str(form.get(k, ""))[:10_000] for k in KEYS}
+    values = {k: str(form.get(k, "")) for k in KEYS}
+    too_long = {k: f"{k}: {len(v):,} characters; the form takes at most {MAX_FIELD:,}" for k, v in values.items()
+                if len(v) > MAX_FIELD}
+    if too_long:
+        return form_page(request, web, {k: v[:200] for k, v in values.items()}, too_long, 400)
     spec, errors = await anyio.to_thread.run_sync(check_form, web, values, web.limits)
     if not errors:
         try:

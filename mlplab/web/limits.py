@@ -18,7 +18,6 @@ The CLI has none of these limits: what the dashboard refuses, `mlplab run` still
 from __future__ import annotations
 
 import math
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,21 +63,20 @@ class Estimate:
         return self.weights_bytes + self.batch_bytes + self.data_bytes
 
 
-_facts: dict[tuple, DataFacts] = {}
-_facts_lock = threading.Lock()
-
-
-def data_facts(dataset: str) -> DataFacts:
-    """Rows, features and classes of a built-in data set or a file (read once per file version)."""
+def data_facts(dataset: str, cache: dict | None = None) -> DataFacts:
+    """Rows, features and classes of a built-in data set or a file; `cache` (the app's) keeps them per
+    file version, so that a form is checked without reading MNIST again."""
     from ..data import load_raw
     path = Path(dataset)
     key = (dataset, path.stat().st_mtime_ns if path.is_file() else None)
-    with _facts_lock:
-        if key not in _facts:
-            raw = load_raw(dataset)
-            _facts[key] = DataFacts(str(dataset), len(raw.x_train), len(raw.x_test),
-                                    math.prod(raw.x_train.shape[1:]), len(raw.class_names))
-        return _facts[key]
+    if cache is not None and key in cache:
+        return cache[key]
+    raw = load_raw(dataset)
+    facts = DataFacts(str(dataset), len(raw.x_train), len(raw.x_test), math.prod(raw.x_train.shape[1:]),
+                      len(raw.class_names))
+    if cache is not None:
+        cache[key] = facts
+    return facts
 
 
 def estimate(exp: Experiment, facts: DataFacts) -> Estimate:
