@@ -110,6 +110,9 @@ def _data_command(add) -> None:
     ds.add_argument("name", help="digits | mnist | fashion-mnist | cosine2d | a path")
     ds.add_argument("--out", help="PNG file for the sample grid (default NAME-samples.png)")
     ds.add_argument("--class", dest="class_index", type=int, help="show samples of this class only")
+    ds.add_argument("--index", type=int, help="show this row (large, with its label), as plt.imshow(x_train[i])")
+    ds.add_argument("--count", type=int, help="how many rows from --index (default 1), or random samples (25)")
+    ds.add_argument("--split", choices=["train", "test"], default="train", help="which split to show (default train)")
     ds.add_argument("--scale", default="unit", help="unit | symmetric | standard | none")
     ds.add_argument("--seed", type=int, default=0)
     ds.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="data set option, e.g. n=2000")
@@ -119,9 +122,6 @@ def _data_command(add) -> None:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mlplab", description="Train and study neural-network classifiers.")
-    ds.add_argument("--index", type=int, help="show this row (large, with its label), as plt.imshow(x_train[i])")
-    ds.add_argument("--count", type=int, help="how many rows from --index (default 1), or random samples (25)")
-    ds.add_argument("--split", choices=["train", "test"], default="train", help="which split to show (default train)")
     p.add_argument("--home", help="run store folder (default $MLPLAB_HOME or ./mlplab-runs)")
     p.add_argument("--version", action="version", version=f"mlplab {_version()}")
     sub = p.add_subparsers(dest="command", required=True)
