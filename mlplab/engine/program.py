@@ -7,10 +7,13 @@ structure, the optimizer class and its structural options, the loss, batch size 
 epochs. A *member* is what may differ inside it: initial weights, optimizer
 hyperparameters (learning rate, momentum, betas, ...), L1/L2 factors and the shuffle
 seed. The step is pure, `update(state, batch) -> state`, mapped over the members
-(vmap or lax.map) and scanned over the batches of an epoch on device.
+(vmap or lax.map) and run over the batches of an epoch in one of the ways `Steps` names:
+a loop on device over any run of the epoch's steps (the default), or straight-line
+chunks of k steps per call.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -21,6 +24,7 @@ import keras
 import numpy as np
 
 from . import optimizers, probe
+from .xla_cpu import for_xla_cpu
 from ..spec import EarlyStopping
 
 
@@ -60,6 +64,38 @@ class Outcome:
     stats: dict[str, list] = field(default_factory=dict)  # per epoch (0 = initial), see engine.probe
     result: dict[str, float] = field(default_factory=dict)  # the final weights' train/val/test loss and accuracy
     diverged_how: str | None = None  # why it diverged: non-finite numbers, or what `diverged` said
+    compile_seconds: float = 0.0  # of `seconds`, compiling the population's program (shared by its members)
+
+
+@dataclass(frozen=True)
+class Steps:
+    """How an epoch's steps run. "scan": one loop on device over any run of steps (the host
+    picks how many per call, for progress); "unrolled": k steps as straight-line code per
+    call (k = 1: a call per step). Every way computes the same steps, so the same numbers
+    to float rounding."""
+    kind: str = "scan"
+    k: int = 1
+
+    @classmethod
+    def parse(cls, text: str) -> Steps:
+        """"scan", "step" or "unrolled:K" (the MLPLAB_STEPS environment variable)."""
+        kind, _, k = text.strip().partition(":")
+        if kind == "scan" and not k:
+            return cls()
+        if kind == "step" and not k:
+            return cls("unrolled", 1)
+        if kind == "unrolled" and k.isdigit() and int(k) >= 1:
+            return cls("unrolled", int(k))
+        raise ValueError(f"steps {text!r}: expected \"scan\", \"step\" or \"unrolled:K\" (K >= 1)")
+
+
+def choose_steps(model: keras.Model) -> Steps:
+    """The fastest way measured for this program (2 CPU cores; bench/epoch.py, bench/cnn.py): a loop
+    on device for every model. Convolutions in a loop were 4.5x slower than per-step calls on CPU;
+    with the step rewritten by `for_xla_cpu` (on CPU) the loop is the fastest for them too.
+    MLPLAB_STEPS overrides it for every program ("step", "unrolled:8")."""
+    wanted = os.environ.get("MLPLAB_STEPS")
+    return Steps.parse(wanted) if wanted else Steps()
 
 
 # ---------------------------------------------------------------- losses
@@ -123,12 +159,15 @@ def _uses_batch_statistics(model: keras.Model) -> bool:
 class MemberMath:
     """The pure, traceable functions of one member; `Compiled` maps them over the population.
 
-    regularized: which trainable variables carry an L1/L2 term (static: the rest are skipped)."""
+    regularized: which trainable variables carry an L1/L2 term (static: the rest are skipped).
+    for_cpu: rewrite the step for XLA's CPU compiler (engine.xla_cpu: convolutions, max-pool gradients)."""
 
-    def __init__(self, model: keras.Model, loss: str, num_classes: int, opt, regularized: tuple[bool, ...]):
+    def __init__(self, model: keras.Model, loss: str, num_classes: int, opt, regularized: tuple[bool, ...],
+                 for_cpu: bool = False):
         self.model, self.loss, self.num_classes, self.opt = model, loss, num_classes, opt
         self.regularized = regularized
         self.per_sample = _per_sample_loss(loss)
+        self.train_step = for_xla_cpu(self.update) if for_cpu else self.update
 
     def penalty(self, trainable, reg):
         l1, l2 = reg
@@ -164,21 +203,30 @@ class MemberMath:
 
     def step(self, state, consts, x, y, idx, weight):
         """idx: (B,) rows of this member's batch."""
-        return self.update(state, consts, x[idx], y[idx], weight)
+        return self.train_step(state, consts, x[idx], y[idx], weight)
 
-    def epoch(self, state, consts, x, y, batches, weights):  # (steps, B) each
-        def body(carry, batch):
-            return self.step(carry, consts, x, y, *batch), None
-        return jax.lax.scan(body, state, (batches, weights))[0]
+    def steps(self, state, consts, x, y, batches, weights, start, count):
+        """Steps start .. start+count-1 of the epoch's batches (steps, B), as one loop on device."""
+        def body(i, carry):
+            return self.step(carry, consts, x, y, batches[i], weights[i])
+        return jax.lax.fori_loop(start, start + count, body, state)
 
-    def shared_epoch(self, state, consts, x, y, batches, weights):  # (steps, B): one row order for every member
+    def shared_steps(self, state, consts, x, y, batches, weights, start, count):  # one row order for every member
         # the batch is not batched over members, so the first layer is one wide matmul
-        update = jax.vmap(self.update, in_axes=(0, 0, None, None, None))
+        update = jax.vmap(self.train_step, in_axes=(0, 0, None, None, None))
 
-        def body(carry, batch):
-            idx, w = batch
-            return update(carry, consts, x[idx], y[idx], w), None
-        return jax.lax.scan(body, state, (batches, weights))[0]
+        def body(i, carry):
+            idx = batches[i]
+            return update(carry, consts, x[idx], y[idx], weights[i])
+        return jax.lax.fori_loop(start, start + count, body, state)
+
+    def unrolled(self, k: int) -> Callable:
+        """Steps start .. start+k-1 as straight-line code (no loop for XLA to compile)."""
+        def run(state, consts, x, y, batches, weights, start):
+            for j in range(k):
+                state = self.step(state, consts, x, y, batches[start + j], weights[start + j])
+            return state
+        return run
 
     def evaluate(self, trainable, non_trainable, reg, x, y, split, test_rows):
         """Inference-mode loss and accuracy per split, the test rows' probabilities, and whether
@@ -207,6 +255,15 @@ def _optimizer(program: Program):
     return optimizers.make(kinds[0][0], **kinds[0][1]) if len(kinds) == 1 else optimizers.mixed(kinds)
 
 
+def _rewrite_for_cpu(model: keras.Model) -> bool:
+    """Could the model hold what engine.xla_cpu rewrites (convolutions, pooling)? Dense layers cannot,
+    and skip the extra trace; any other layer might."""
+    plain = (keras.layers.Dense, keras.layers.Dropout, keras.layers.Activation, keras.layers.BatchNormalization,
+             keras.layers.Flatten, keras.layers.InputLayer, keras.layers.Reshape)
+    layers = model._flatten_layers(include_self=False)
+    return jax.default_backend() == "cpu" and not all(isinstance(layer, plain) for layer in layers)
+
+
 def _vectorize(model: keras.Model) -> bool:
     dense_only = all(isinstance(layer, (keras.layers.Dense, keras.layers.Dropout, keras.layers.Activation,
                                         keras.layers.BatchNormalization)) for layer in model.layers)
@@ -214,31 +271,62 @@ def _vectorize(model: keras.Model) -> bool:
 
 
 class Compiled:
-    """The jitted functions of one program; built once, reused across chunks and epochs."""
+    """The jitted functions of one program; built once, reused across chunks and epochs.
 
-    def __init__(self, program: Program, num_classes: int, regularized: tuple[bool, ...] = ()):
+    `advance(state, consts, x, y, batches, weights, start, count)` runs `count` steps of an
+    epoch from `start` in the program's `Steps` way; it only dispatches (JAX is asynchronous).
+    for_cpu: rewrite the steps and the probe for XLA's CPU compiler (engine.xla_cpu; default: on CPU,
+    for models with other layers than dense ones)."""
+
+    def __init__(self, program: Program, num_classes: int, regularized: tuple[bool, ...] = (),
+                 steps: Steps | None = None, for_cpu: bool | None = None):
         self.program = program
         self.regularized = regularized
         self.opt = _optimizer(program)
-        math_ = MemberMath(program.model, program.loss, num_classes, self.opt, regularized)
+        self.steps = steps or choose_steps(program.model)
+        for_cpu = _rewrite_for_cpu(program.model) if for_cpu is None else for_cpu
+        math_ = MemberMath(program.model, program.loss, num_classes, self.opt, regularized, for_cpu)
         # A padded last batch is exact when rows do not see each other; batch-norm
         # statistics do, so those models take the short last batch as a separate step.
         self.pad_last_batch = not _uses_batch_statistics(program.model)
         self.vectorize = vectorize = _vectorize(program.model)
         members = (0, 0, None, None, 0, 0)
-        self.probe = jax.jit(_over_members(probe.make_probe(program.model, math_.inference_objective),
+        member_probe = probe.make_probe(program.model, math_.inference_objective)
+        self.probe = jax.jit(_over_members(for_xla_cpu(member_probe) if for_cpu else member_probe,
                                            (0, 0, 0, 0, None, None), vectorize))
         self.init = jax.jit(_over_members(self.opt.init, (0, 0), vectorize))
-        # the member axis is the outermost: vmap(scan) is scan(vmap), and a population of one
-        # drops it outside the loop; shared_epoch: vectorized members that see the same batches
-        self.epoch = jax.jit(_over_members(math_.epoch, members, vectorize))
+        # the member axis is the outermost: vmap(loop) is loop(vmap), and a population of one
+        # drops it outside the loop; shared_steps: vectorized members that see the same batches
         self.step = jax.jit(_over_members(math_.step, members, vectorize))
-        self.shared_epoch = jax.jit(math_.shared_epoch)
-        self.shared_step = jax.jit(jax.vmap(math_.update, in_axes=(0, 0, None, None, None)))
+        if self.steps.kind == "scan":
+            self.loop = jax.jit(_over_members(math_.steps, members + (None, None), vectorize))
+            self.shared_loop = jax.jit(math_.shared_steps)
+        else:
+            self.chunk = jax.jit(_over_members(math_.unrolled(self.steps.k), members + (None,), vectorize))
+            self.single = self.chunk if self.steps.k == 1 else jax.jit(
+                _over_members(math_.unrolled(1), members + (None,), vectorize))
+        self.shared_step = jax.jit(jax.vmap(math_.train_step, in_axes=(0, 0, None, None, None)))
         self.evaluate = jax.jit(_over_members(math_.evaluate, (0, 0, 0, None, None, None, None), vectorize),
                                 static_argnums=6)
         self.select = jax.jit(lambda mask, new, old: jax.tree.map(
             lambda a, b: jnp.where(mask.reshape((-1,) + (1,) * (a.ndim - 1)), a, b), new, old))
+
+    @property
+    def shares_batches(self) -> bool:
+        """Can members that see the same batches share them (one wide matmul)?"""
+        return self.vectorize and self.steps.kind == "scan"
+
+    def advance(self, state, consts, x, y, batches, weights, start: int, count: int, shared: bool = False):
+        """`count` steps from step `start`: batches/weights (P, steps, B), or (steps, B) when shared."""
+        if self.steps.kind == "scan":
+            loop = self.shared_loop if shared else self.loop
+            return loop(state, consts, x, y, batches, weights, np.int32(start), np.int32(count))
+        k = self.steps.k
+        for at in range(start, start + count - count % k, k):
+            state = self.chunk(state, consts, x, y, batches, weights, np.int32(at))
+        for at in range(start + count - count % k, start + count):
+            state = self.single(state, consts, x, y, batches, weights, np.int32(at))
+        return state
 
 
 def regularized_variables(members: list[Member]) -> tuple[bool, ...]:

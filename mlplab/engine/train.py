@@ -1,10 +1,11 @@
 """The population engine's loop: one compiled program trains a stack of members.
 
-The host sees the population once per epoch: evaluation in inference mode,
-statistics, early stopping, divergence, progress. Members share no arithmetic,
-so a NaN never spreads; a member that diverges or stops early is put back to
-its last good state at the end of the epoch and stays there, whatever the
-others do. A single run is a population of one.
+The host sees the population once per epoch (evaluation in inference mode,
+statistics, early stopping, divergence) and, inside an epoch, between segments
+of steps of about half a second (progress, Ctrl-C; see engine.progress).
+Members share no arithmetic, so a NaN never spreads; a member that diverges or
+stops early is put back to its last good state at the end of the epoch and
+stays there, whatever the others do. A single run is a population of one.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from . import probe
 from ..data import Dataset
 from .inference import as_probabilities
 from .program import Compiled, Member, Outcome, Program, regularized_variables
+from .progress import COMPILE_CLOCK, Pace, StepProgress
 
 EVAL_CHUNK = 2048          # rows per inference-mode batch
 TRAIN_EVAL_ROWS = 10_000   # inference-mode train metrics: a fixed sample of at most this many rows
@@ -91,12 +93,13 @@ class _Run:
     (histories, statistics, early stopping, status)."""
 
     def __init__(self, program: Program, members: list[Member], data: Dataset, compiled: Compiled,
-                 diverged_rule: Callable | None):
+                 diverged_rule: Callable | None, on_step: Callable[[StepProgress], None] | None = None):
         self.program, self.members, self.compiled, self.diverged_rule = program, members, compiled, diverged_rule
+        self.on_step, self.pace, self.epoch_seconds = on_step, Pace(), []
         P, self.n = len(members), len(data.x_train)
         # vectorized members with one seed see the same batches (their shuffle streams are equal),
         # so they share each batch: one wide first-layer matmul instead of P small ones
-        self.shared = compiled.vectorize and P > 1 and len({m.seed for m in members}) == 1
+        self.shared = compiled.shares_batches and P > 1 and len({m.seed for m in members}) == 1
         self.x, self.y = jnp.asarray(data.x_train), jnp.asarray(data.y_train)
         self.eval_rows = _evaluation_rows(data)
         self.splits = [s for s, rows in zip(SPLITS, (1, len(data.x_val), 1)) if rows]
@@ -126,24 +129,40 @@ class _Run:
             for k, v in values.items():
                 self.stats[i].setdefault(k, []).append([None if np.isnan(x) else float(x) for x in v[i]])
 
-    def run_epoch(self, epoch: int) -> None:
-        """Every batch of one epoch, on device: scanned full batches, then a short last one."""
-        c, state, consts, x, y = self.compiled, self.state, self.consts, self.x, self.y
-        full, last = _batches(self.members[:1] if self.shared else self.members, self.n, self.program.batch_size,
+    def run_epoch(self, epoch: int, t0: float) -> None:
+        """Every batch of one epoch: the full batches in segments of about half a second (progress
+        between them), then a short last one. The state changes only if the whole epoch ran."""
+        c, consts, x, y, shared = self.compiled, self.consts, self.x, self.y, self.shared
+        full, last = _batches(self.members[:1] if shared else self.members, self.n, self.program.batch_size,
                               epoch, self.program.shuffle, c.pad_last_batch)
-        state = {**state, "loss_sum": self.zeros, "correct": self.zeros, "seen": self.zeros}
-        if self.shared:
-            if full[0].shape[1]:
-                state = c.shared_epoch(state, consts, x, y, jnp.asarray(full[0][0]), jnp.asarray(full[1][0]))
-            if last is not None:
+        state = {**self.state, "loss_sum": self.zeros, "correct": self.zeros, "seen": self.zeros}
+        batches, weights = (jnp.asarray(a[0] if shared else a) for a in full)
+        steps, total = full[0].shape[1], full[0].shape[1] + (last is not None)
+        done = count = 0
+        while done < steps:
+            count = self.pace.next(steps - done, count, c.steps.k if c.steps.kind == "unrolled" else 1)
+            t = time.time()
+            state = c.advance(state, consts, x, y, batches, weights, done, count, shared)
+            state["seen"].block_until_ready()  # the host waits here, so Ctrl-C is seen between segments
+            self.pace.measured(count, time.time() - t, COMPILE_CLOCK.seconds(t))
+            done += count
+            self.report(epoch, t0, done, total, min(done * self.program.batch_size, self.n))
+        if last is not None:
+            if shared:
                 rows = jnp.asarray(last[0][0])
                 state = c.shared_step(state, consts, x[rows], y[rows], jnp.asarray(last[1][0]))
-        else:
-            if full[0].shape[1]:
-                state = c.epoch(state, consts, x, y, jnp.asarray(full[0]), jnp.asarray(full[1]))
-            if last is not None:
+            else:
                 state = c.step(state, consts, x, y, jnp.asarray(last[0]), jnp.asarray(last[1]))
+            self.report(epoch, t0, total, total, self.n)
         self.state = state
+
+    def report(self, epoch: int, t0: float, step: int, steps: int, samples: int, phase: str = "training") -> None:
+        if self.on_step is None:
+            return
+        self.on_step(StepProgress(
+            epoch=epoch, epochs=self.program.epochs, step=step, steps=steps, samples=samples, rows=self.n,
+            members=len(self.members), seconds=time.time() - t0, compile_seconds=COMPILE_CLOCK.seconds(t0),
+            phase=phase, epoch_seconds=float(np.mean(self.epoch_seconds)) if self.epoch_seconds else None))
 
     def metrics(self) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """This epoch's metrics per member (running, and inference mode per split) and which diverged."""
@@ -201,17 +220,21 @@ class _Run:
             self.state = c.select(jnp.asarray(keep), self.state, start)
 
     def epoch(self, epoch: int, on_epoch: Callable | None) -> None:
-        t0 = time.perf_counter()
+        t0 = time.time()
         start = self.state
-        self.run_epoch(epoch)
+        self.run_epoch(epoch, t0)
+        steps = math.ceil(self.n / self.program.batch_size)
+        self.report(epoch, t0, steps, steps, self.n, phase="evaluating")
         metrics, diverged = self.metrics()
         self.record_stats(epoch, start["trainable"], self.training)
-        records, improved, stop = self.judge(epoch, metrics, diverged, time.perf_counter() - t0)
+        seconds = time.time() - t0
+        self.epoch_seconds.append(seconds - COMPILE_CLOCK.seconds(t0))
+        records, improved, stop = self.judge(epoch, metrics, diverged, seconds)
         self.settle(start, improved, diverged, stop)
         if on_epoch:
             on_epoch(epoch, records)
 
-    def outcomes(self) -> list[Outcome]:
+    def outcomes(self, compile_seconds: float = 0.0) -> list[Outcome]:
         """The weights each member ends with: its best epoch's when restoring, else its last good
         ones (analysis.status.result_epoch); the result is measured on exactly those weights."""
         c = self.compiled
@@ -230,27 +253,33 @@ class _Run:
                         seconds=float(self.seconds[i]), stats={**described, **self.stats[i]},
                         result={f"{split}_{kind}": float(final[key][i, j]) for j, split in enumerate(SPLITS)
                                 if split in self.splits for kind, key in (("loss", "losses"), ("accuracy", "accuracies"))},
-                        diverged_how=self.how[i] if self.status[i] == "diverged" else None)
+                        diverged_how=self.how[i] if self.status[i] == "diverged" else None,
+                        compile_seconds=compile_seconds)
                 for i, h in enumerate(self.histories)]
 
 
 def train(program: Program, members: list[Member], data: Dataset,
           on_epoch: Callable[[int, list[dict | None]], None] | None = None,
           compiled: Compiled | None = None,
-          diverged_rule: Callable[[dict[str, list[float]]], str | None] | None = None) -> list[Outcome]:
+          diverged_rule: Callable[[dict[str, list[float]]], str | None] | None = None,
+          on_step: Callable[[StepProgress], None] | None = None) -> list[Outcome]:
     """Train every member of one program together; one Outcome per member.
 
     `on_epoch(epoch, records)` is called after each epoch with one metrics dict
-    per member (None for members no longer training). Ctrl-C stops cleanly:
-    the members still training end with status "interrupted". A member whose
-    loss or weights become non-finite diverges; `diverged_rule(history so far)`
-    may say why a member with finite numbers has diverged too (the caller's
-    policy: see analysis.status.divergence_rule).
+    per member (None for members no longer training); `on_step(StepProgress)`
+    inside each epoch, about every half second, and once more before the epoch's
+    evaluation. Ctrl-C stops cleanly, within about half a second of steps: the
+    interrupted epoch is dropped and the members still training end with status
+    "interrupted". A member whose loss or weights become non-finite diverges;
+    `diverged_rule(history so far)` may say why a member with finite numbers has
+    diverged too (the caller's policy: see analysis.status.divergence_rule).
+    Each Outcome's compile_seconds says how much of the time went to compiling.
     """
+    t0 = time.time()
     regularized = regularized_variables(members)
     if compiled is None or compiled.regularized != regularized:
         compiled = Compiled(program, data.info.num_classes, regularized)
-    run = _Run(program, members, data, compiled, diverged_rule)
+    run = _Run(program, members, data, compiled, diverged_rule, on_step)
     try:
         for epoch in range(1, program.epochs + 1):
             run.epoch(epoch, on_epoch)
@@ -259,4 +288,4 @@ def train(program: Program, members: list[Member], data: Dataset,
     except KeyboardInterrupt:
         for i in np.flatnonzero(run.training):
             run.status[i] = "interrupted"
-    return run.outcomes()
+    return run.outcomes(COMPILE_CLOCK.seconds(t0))
