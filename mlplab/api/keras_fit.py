@@ -205,7 +205,7 @@ def fit(model, data: Any = "digits", *, optimizer: Any = "adam", learning_rate: 
     extra = {"keras_model": {"class": type(model).__name__, "name": model.name, "spec_is_exact": exact,
                              "layers": [type(layer).__name__ for layer in model.layers]}}
     result = run_model(model, dataset, exp, s, description=description, on_epoch=bar, extra_summary=extra,
-                       sweep_id=_sweep_id)
+                       sweep_id=_sweep_id, on_step=bar.step if bar else None)
     if bar:
         bar.close(f"{result.status} after {result.epochs_run} epochs, test accuracy {result.test_accuracy:.4f}")
     return Run(s, result.run_id, model=model, result=result)

@@ -8,6 +8,9 @@ import time
 from typing import Any
 
 
+SHOW_AFTER = 3.0  # seconds into an epoch before its steps are shown
+
+
 def in_notebook() -> bool:
     ipython = sys.modules.get("IPython")
     shell = ipython.get_ipython() if ipython is not None else None
@@ -58,6 +61,19 @@ class Progress:
             parts.append(f"val_acc {rec['val_accuracy']:.4f}")
         parts.append(f"{now - self.t0:.1f}s")
         self._show("  ".join(parts))
+
+    def step(self, progress) -> None:
+        """Progress inside an epoch (engine.train's on_step): after SHOW_AFTER seconds of an epoch the line
+        shows its steps, samples per second and ETA (at most once a second in a notebook)."""
+        now = time.perf_counter()
+        if progress.seconds < SHOW_AFTER or now - self.last < max(self.interval, 1.0 if self.notebook else 0.25):
+            return
+        self.last = now
+        self._show(f"{self.label}: {progress.text()}  {now - self.t0:.1f}s")
+
+    def callbacks(self) -> dict:
+        """The training callbacks that drive this line: on_epoch and on_step."""
+        return {"on_epoch": self, "on_step": self.step}
 
     def close(self, summary: str) -> None:
         self.done = self.total

@@ -218,7 +218,7 @@ def run(spec_or_path: Any = None, overrides: dict | None = None, /, *, store: St
     exp = validate(raw)
     s = store_of(store)
     bar = progress_bar(progress, exp.display_name, exp.train.epochs)
-    result = run_experiment(exp, s, **({"on_epoch": bar} if bar else {}))
+    result = run_experiment(exp, s, **(bar.callbacks() if bar else {}))
     if bar:
         bar.close(f"{result.status} after {result.epochs_run} epochs, test accuracy {result.test_accuracy:.4f}")
     return Run(s, result.run_id, result=result)

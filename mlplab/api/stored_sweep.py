@@ -120,7 +120,7 @@ def sweep(spec_or_path: Any = None, grid: dict | None = None, *, repeats: int | 
     if progress:
         exps = [e for c in expand(raw) for e in c.experiments]
         bar = progress_bar(True, raw.get("name") or "sweep", sum(e.train.epochs for e in exps))
-    result = run_sweep(raw, s, **({"on_epoch": bar} if bar else {}))
+    result = run_sweep(raw, s, **(bar.callbacks() if bar else {}))
     if bar:
         bar.close(f"{len(result.rows)} configurations, best {result.ranked_by.replace('_', ' ')} "
                   f"{result.best.get(result.ranked_by, math.nan):.4f}")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import sys
+import time
 from typing import Any
 
 from rich.console import Console
@@ -35,20 +36,58 @@ def print_json(doc: Any) -> None:
 
 # ---------------------------------------------------------------- progress
 
+class ProgressLine:
+    """Progress inside epochs longer than SHOW_AFTER seconds (engine.train's on_step), on stderr: one
+    line updating in place on a terminal (at most 4 times a second); piped (a log file, the
+    dashboard's job log, whose last lines the live page shows), a plain line every 5 s."""
+    SHOW_AFTER = 3.0
+
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self.last, self.shown, self.compile_seconds = 0.0, False, 0.0
+
+    def __call__(self, progress) -> None:
+        self.compile_seconds = progress.compile_seconds
+        now = time.monotonic()
+        if progress.seconds < self.SHOW_AFTER or now - self.last < (0.25 if self.tty else 5.0):
+            return
+        self.last = now
+        if self.tty:
+            self.stream.write("\r\x1b[2K" + progress.text())
+            self.shown = True
+        else:
+            self.stream.write(progress.text() + "\n")
+        self.stream.flush()
+
+    def clear(self) -> None:
+        """Take the updating line away before a line that stays."""
+        if self.shown:
+            self.stream.write("\r\x1b[2K")
+            self.stream.flush()
+            self.shown = False
+
+
 class EpochPrinter:
-    """One line per epoch, as Keras prints them, with seconds and ETA (stderr)."""
+    """One line per epoch, as Keras prints them, with seconds (and compiling) and ETA (stderr);
+    `step` shows progress inside long epochs."""
 
     def __init__(self, epochs: int):
         self.epochs = epochs
-        self.elapsed = 0.0
+        self.elapsed = 0.0  # training seconds so far, compiling excluded
+        self.step = ProgressLine()
 
     def __call__(self, exp, run_id: str, epoch: int, rec: dict) -> None:
-        self.elapsed += rec["seconds"]
+        self.step.clear()
+        compiling = min(self.step.compile_seconds, rec["seconds"])
+        self.step.compile_seconds = 0.0
+        self.elapsed += rec["seconds"] - compiling
         eta = self.elapsed / epoch * (self.epochs - epoch)
         parts = [f"epoch {epoch:>3}/{self.epochs}", f"loss {fmt(rec['loss'])}", f"acc {fmt(rec['accuracy'])}"]
         if "val_loss" in rec:
             parts += [f"val_loss {fmt(rec['val_loss'])}", f"val_acc {fmt(rec['val_accuracy'])}"]
-        parts += [f"{rec['seconds']:.2f}s", f"ETA {eta:.0f}s"]
+        parts += [f"{rec['seconds']:.2f}s" + (f" ({compiling:.1f}s compiling)" if compiling >= 0.5 else ""),
+                  f"ETA {eta:.0f}s"]
         err.print("  ".join(parts))
 
 
@@ -83,6 +122,7 @@ class SweepPrinter:
     def __init__(self, total: int):
         self.total, self.done, self.group = total, 0, 0
         self.epoch, self.records = 0, []
+        self.step = ProgressLine()  # inside long epochs
 
     def start(self, group: list) -> None:
         self.flush()
@@ -99,6 +139,7 @@ class SweepPrinter:
         self.records.append((exp, rec))
 
     def flush(self) -> None:
+        self.step.clear()
         if not self.records:
             return
         key = "val_accuracy" if "val_accuracy" in self.records[0][1] else "accuracy"

@@ -15,8 +15,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from ..training.runner import run_experiment
     from ..store import Store
     store = Store(args.home)
+    printer = EpochPrinter(exp.train.epochs)
     callbacks = {} if args.json else {
-        "on_epoch": EpochPrinter(exp.train.epochs),
+        "on_epoch": printer, "on_step": printer.step,
         "on_start": lambda group: err.print(f"[bold]{exp.display_name}[/] on {exp.data.dataset}: training...")}
     result = run_experiment(exp, store, **callbacks)
     if args.json:
@@ -41,9 +42,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from ..store import Store
     total = sum(len(c.experiments) for c in configs)
     printer = SweepPrinter(total)
-    callbacks = {} if args.json else {"on_epoch": printer, "on_start": printer.start}
+    callbacks = {} if args.json else {"on_epoch": printer, "on_step": printer.step, "on_start": printer.start}
     if args.executor == "ray":
         callbacks.pop("on_epoch", None)  # epochs come back with each finished task
+        callbacks.pop("on_step", None)
     result = run_sweep(raw, Store(args.home), executor=args.executor, address=args.address, **callbacks)
     printer.flush()
     if args.json:

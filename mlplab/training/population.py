@@ -133,12 +133,14 @@ def diverged_rule_for(data: Dataset, loss: str):
     return divergence_rule(data.info.num_classes, data.info.class_counts.get("train"), loss)
 
 
-def train_population(chunk: list[Experiment], kinds: list, data: Dataset, on_epoch=None, compiled=None, prepared=None):
+def train_population(chunk: list[Experiment], kinds: list, data: Dataset, on_epoch=None, compiled=None, prepared=None,
+                     on_step=None):
     """Train one chunk as a population: (outcomes, compiled). No store involved.
-    prepared: what `build_population` gave for it, when the caller already built it."""
+    prepared: what `build_population` gave for it, when the caller already built it;
+    on_step: progress inside epochs (engine.train)."""
     _, members, program = prepared or build_population(chunk, kinds, data.info)
     if compiled is None or compiled.regularized != regularized_variables(members):
         compiled = Compiled(program, data.info.num_classes, regularized_variables(members))
     outcomes = train(program, members, data, on_epoch=on_epoch, compiled=compiled,
-                            diverged_rule=diverged_rule_for(data, program.loss))
+                     diverged_rule=diverged_rule_for(data, program.loss), on_step=on_step)
     return outcomes, compiled

@@ -24,8 +24,11 @@ def run_experiments(experiments: list[Experiment], store: Store, *, sweep_id: st
                     on_epoch: Callable[[Experiment, str, int, dict], None] | None = None,
                     on_start: Callable[[list[Experiment]], None] | None = None,
                     memory_budget: float = MEMORY_BUDGET, executor: str = "local",
-                    address: str | None = None) -> list[RunResult]:
+                    address: str | None = None, on_step: Callable | None = None) -> list[RunResult]:
     """Train every experiment, one population per program; every member becomes a stored run.
+
+    on_step(engine.progress.StepProgress): progress inside each epoch of the population training now
+    (local executor only).
 
     executor "local" trains the populations here, one after another; "ray" hands each
     population (or chunk of one) to a Ray cluster as a task (see mlplab.executors);
@@ -41,7 +44,7 @@ def run_experiments(experiments: list[Experiment], store: Store, *, sweep_id: st
             compiled = None
             for chunk, real in zip(plan.chunks, plan.real):
                 chunk_results, compiled = _run_chunk(plan, chunk, real, store, sweep_id, on_epoch, on_start,
-                                                     compiled)
+                                                     compiled, on_step)
                 results += chunk_results
                 if any(r.status == "interrupted" for r in chunk_results):
                     break  # Ctrl-C: what trained is stored; train nothing more
@@ -53,7 +56,7 @@ def run_experiments(experiments: list[Experiment], store: Store, *, sweep_id: st
 
 
 def _run_chunk(plan: GroupPlan, chunk: list[Experiment], real: int, store: Store, sweep_id, on_epoch, on_start,
-               compiled) -> tuple[list[RunResult], object]:
+               compiled, on_step=None) -> tuple[list[RunResult], object]:
     prepared = build_population(chunk, plan.kinds, plan.data.info)
     models, members, _ = prepared
     run_ids = start_runs(store, chunk[:real], plan.data.info, models[0], sweep_id)
@@ -63,7 +66,7 @@ def _run_chunk(plan: GroupPlan, chunk: list[Experiment], real: int, store: Store
     try:
         with store.heartbeat(run_ids):
             outcomes, compiled = train_population(chunk, plan.kinds, plan.data, on_epoch=log, compiled=compiled,
-                                             prepared=prepared)
+                                                  prepared=prepared, on_step=on_step)
             return finish_runs(store, run_ids, chunk[:real], models, members, outcomes, plan.data), compiled
     except BaseException as e:
         mark_failed(store, run_ids, e)
@@ -96,7 +99,8 @@ def check_probability_output(model, x: np.ndarray, loss: str) -> None:
 
 def run_model(model, data: Dataset, exp: Experiment, store: Store, *, description: str = "keras model",
               on_epoch: Callable[[Experiment, str, int, dict], None] | None = None,
-              extra_summary: dict | None = None, sweep_id: str | None = None) -> RunResult:
+              extra_summary: dict | None = None, sweep_id: str | None = None,
+              on_step: Callable | None = None) -> RunResult:
     """Train a user's Keras model (any layers) with the engine, as a stored run.
 
     `exp` carries the training settings (optimizer, loss, epochs, batch size,
@@ -115,7 +119,7 @@ def run_model(model, data: Dataset, exp: Experiment, store: Store, *, descriptio
         with store.heartbeat([run_id]):
             [outcome] = train(program_of(exp, model), [member], data,
                                      diverged_rule=diverged_rule_for(data, exp.train.loss),
-                                     on_epoch=epoch_logger(store, [exp], [run_id], on_epoch))
+                                     on_epoch=epoch_logger(store, [exp], [run_id], on_epoch), on_step=on_step)
             [result] = finish_runs(store, [run_id], [exp], [model], [member], [outcome], data, extra_summary)
     except BaseException as e:
         mark_failed(store, [run_id], e)

@@ -1,0 +1,97 @@
+"""Progress inside long epochs, as the CLI and notebooks show it, and Ctrl-C in the middle of one."""
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from mlplab.api import progress as api_progress
+from mlplab.cli import output
+from mlplab.engine.progress import StepProgress
+
+DATA = os.environ.get("MLPLAB_DATA") or "/work/shared/datasets"
+
+
+def report(**kw) -> StepProgress:
+    fields = dict(epoch=2, epochs=5, step=100, steps=400, samples=3200, rows=12800, members=1, seconds=5.0,
+                  compile_seconds=1.0, epoch_seconds=20.0)
+    return StepProgress(**{**fields, **kw})
+
+
+class Stream(io.StringIO):
+    def __init__(self, tty: bool):
+        super().__init__()
+        self.tty = tty
+
+    def isatty(self):
+        return self.tty
+
+
+def test_a_step_report_says_steps_rate_and_eta():
+    p = report()
+    assert p.samples_per_second == pytest.approx(800.0)       # 3200 rows in 4 s of training
+    assert p.eta_seconds == pytest.approx(12.0)               # 9600 rows to go
+    assert p.run_eta_seconds == pytest.approx(12.0 + 3 * 20.0)
+    assert p.text() == "epoch 2/5  step 100/400  800 samples/s  ETA 12s (run 1m12s)  compiling 1.0s"
+    assert report(phase="evaluating").text() == "epoch 2/5  evaluating train/val/test rows"
+    assert report(samples=0, compile_seconds=5.0).text() == "epoch 2/5  step 100/400  compiling 5.0s"
+    doc = json.loads(json.dumps(report(samples=0).to_json()))
+    assert doc["eta_seconds"] is None and doc["step"] == 100
+
+
+def test_the_cli_line_updates_in_place_on_a_terminal_and_waits_for_long_epochs():
+    tty = Stream(True)
+    line = output.ProgressLine(tty)
+    line(report(seconds=1.0))                                  # a short epoch shows nothing
+    assert tty.getvalue() == ""
+    line(report())
+    line(report(step=101))                                     # throttled: 4 a second at most
+    assert tty.getvalue() == "\r\x1b[2K" + report().text()
+    line.clear()
+    assert tty.getvalue().endswith("\r\x1b[2K") and not line.shown
+    piped = Stream(False)
+    line = output.ProgressLine(piped)
+    line(report())
+    assert piped.getvalue() == report().text() + "\n"          # a log gets whole lines
+
+
+def test_the_notebook_line_shows_steps(monkeypatch):
+    shown = []
+    bar = api_progress.Progress("run", 5)
+    monkeypatch.setattr(bar, "_show", lambda text, final=False: shown.append(text))
+    assert set(bar.callbacks()) == {"on_epoch", "on_step"}
+    bar.step(report(seconds=1.0))
+    bar.step(report())
+    assert len(shown) == 1 and shown[0].startswith("run: epoch 2/5  step 100/400  800 samples/s")
+
+
+def test_ctrl_c_in_a_long_epoch_stops_within_seconds(tmp_path: Path):
+    """`mlplab run` piped: progress lines on stderr during a long epoch, then SIGINT (Ctrl-C): the run
+    ends `interrupted` (exit 130) a few seconds later, without finishing the epoch."""
+    env = {**os.environ, "MLPLAB_HOME": str(tmp_path / "runs"), "MLPLAB_DATA": DATA}
+    args = ["run", "--set", "data.dataset=mnist", "--set", "model.hidden=[256, 256]", "--set", "train.batch_size=4",
+            "--set", "train.epochs=2", "--set", "train.early_stopping=false"]
+    proc = subprocess.Popen([sys.executable, "-m", "mlplab.cli", *args], env=env, cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines = []
+    try:
+        for line in proc.stderr:  # the first progress line comes after 3 s of the first epoch
+            lines.append(line)
+            if " step " in line:
+                break
+        assert " step " in lines[-1], "".join(lines)
+        proc.send_signal(signal.SIGINT)
+        t = time.monotonic()
+        out, err = proc.communicate(timeout=60)
+        waited = time.monotonic() - t
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert "interrupted" in out and "Traceback" not in err
+    assert waited < 10, waited  # a segment of steps (~0.5 s), evaluation-free, plus storing the run
+    assert lines[-1].startswith("epoch 1/2  step ")
