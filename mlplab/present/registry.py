@@ -25,9 +25,7 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from . import figures, views
-from .figures.model import embedding_figure, embedding_points
-from .stored_figure import StoredFigure, render_png
+from . import views
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -90,9 +88,15 @@ def run_traits(art: "RunArtifacts") -> frozenset[str]:
 
 # ---------------------------------------------------------------- how each figure is drawn from a run
 
+def _figures():
+    """present.figures, imported when a figure is first drawn: serving stored views needs no matplotlib."""
+    from . import figures as module
+    return module
+
+
 def _samples(art, **options):
     d = art.data
-    return figures.sample_grid(d.x_train, d.y_train, art.class_names, art.image_shape, **options)
+    return _figures().sample_grid(d.x_train, d.y_train, art.class_names, art.image_shape, **options)
 
 
 def _class_samples(art, class_index: int = 0, **options):
@@ -102,39 +106,39 @@ def _class_samples(art, class_index: int = 0, **options):
 def _learning_curves(art, **options):
     run = art.run
     stopped = run.get("epochs_run") if run.get("status") == "stopped" else None
-    return figures.learning_curves(run.get("history") or {}, best_epoch=run.get("best_epoch"),
+    return _figures().learning_curves(run.get("history") or {}, best_epoch=run.get("best_epoch"),
                                    stopped_epoch=stopped, **options)
 
 
 def _confusion_matrix(art):
     probs, y_true = art.predictions
-    return figures.confusion_matrix(y_true, probs, art.class_names)
+    return _figures().confusion_matrix(y_true, probs, art.class_names)
 
 
 def _gallery(mode: str) -> Callable:
     def draw(art, **options):
         probs, y_true = art.predictions
-        return figures.misclassified(art.data.x_test, y_true, probs, art.class_names, art.image_shape, mode=mode,
+        return _figures().misclassified(art.data.x_test, y_true, probs, art.class_names, art.image_shape, mode=mode,
                                      **options)
     return draw
 
 
 def _probabilities(art, **options):
     probs, y_true = art.predictions
-    return figures.probability_bars(art.data.x_test, y_true, probs, art.class_names, art.image_shape, **options)
+    return _figures().probability_bars(art.data.x_test, y_true, probs, art.class_names, art.image_shape, **options)
 
 
 def _class_histograms(art):
     probs, y_true = art.predictions
-    return figures.class_probability_histograms(y_true, probs, art.class_names)
+    return _figures().class_probability_histograms(y_true, probs, art.class_names)
 
 
 def _weights(art, **options):
-    return figures.weight_distributions(art.initial_weights, art.final_weights, **options)
+    return _figures().weight_distributions(art.initial_weights, art.final_weights, **options)
 
 
 def _training_statistics(art):
-    return figures.training_statistics(art.stats or {})
+    return _figures().training_statistics(art.stats or {})
 
 
 EMBED_SAMPLES = 1000   # test samples in the t-SNE: enough to show the classes' clusters, ~1-4 s of t-SNE
@@ -143,6 +147,7 @@ EMBED_SAMPLES = 1000   # test samples in the t-SNE: enough to show the classes' 
 def _hidden_representation(art, layer: int | str | None = None, n: int = EMBED_SAMPLES, seed: int = 0,
                            perplexity: float = 30.0):
     e = embedding_of(art, layer=layer, n=n, seed=seed, perplexity=perplexity)
+    from .figures.model import embedding_figure
     return embedding_figure(e["points"], e["labels"], art.class_names, str(e["layer"]))
 
 
@@ -152,6 +157,7 @@ def embedding_of(art, *, layer=None, n: int = EMBED_SAMPLES, seed: int = 0, perp
     options = {"layer": layer, "n": min(n, n_test) if n_test else n, "seed": seed, "perplexity": perplexity}
 
     def compute() -> bytes:
+        from .figures.model import embedding_points
         with views.timed(f"run {art.id}: t-SNE of a hidden layer on {options['n']} test samples "
                          "(computed once, then stored with the run)"):
             e = embedding_points(art.model, art.data.x_test, art.data.y_test, layer=layer, n=n, seed=seed,
@@ -166,7 +172,7 @@ def embedding_of(art, *, layer=None, n: int = EMBED_SAMPLES, seed: int = 0, perp
 def _decision_regions(art, **options):
     data = art.experiment.data
     curves_a = float(data.options.get("a", 1.0)) if data.dataset == "cosine2d" and data.scale == "none" else None
-    return figures.decision_regions(art.model, art.data.x_train, art.data.y_train, art.class_names,
+    return _figures().decision_regions(art.model, art.data.x_train, art.data.y_train, art.class_names,
                                     curves_a=curves_a, **options)
 
 
@@ -211,6 +217,7 @@ def figure_for(art: "RunArtifacts", name: str, *args, **options) -> "Figure":
     dpi=80)` writes the stored PNG without drawing anything, and which draws itself for any
     other use. The first request draws it and stores its PNG; a running run's figure is drawn
     each time."""
+    from .stored_figure import StoredFigure, render_png
     e = entry(name)
     options = e.options(args, options)
 
@@ -232,6 +239,7 @@ def figure_for(art: "RunArtifacts", name: str, *args, **options) -> "Figure":
 
 def figure_png(art: "RunArtifacts", name: str, **options) -> bytes:
     """A figure of a stored run as the PNG the report embeds and the dashboard serves (a stored view)."""
+    from .stored_figure import render_png
     e = entry(name)
     options = e.options((), options)
     return views.stored_view(art, name, "png", options, lambda: render_png(e.draw(art, **options)))

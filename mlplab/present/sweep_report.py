@@ -19,7 +19,6 @@ import yaml
 from ..analysis.status import ranking_metric
 from ..spec.sweep import fmt, short
 from ..store import Store
-from . import figures
 from .html import CSS, esc, figure_html, num, page, status_span, write_atomically
 
 MAX_CURVES = 12
@@ -181,6 +180,7 @@ def _noise(p: SweepPage) -> tuple[str, str]:
 
 def _heatmap(p: SweepPage) -> tuple[str, str] | None:
     """Only when exactly two keys vary and they form a grid."""
+    from . import figures   # matplotlib only when a sweep report is drawn
     if len(p.keys) != 2 or not p.rows:
         return None
     rows, metric = p.rows, p.metric
@@ -198,6 +198,7 @@ def _heatmap(p: SweepPage) -> tuple[str, str] | None:
 
 def _curves(p: SweepPage) -> tuple[str, str] | None:
     """The first run (seed) of each configuration, the best MAX_CURVES configurations."""
+    from . import figures   # matplotlib only when a sweep report is drawn
     histories = p.histories()
     shown = [r for r in p.rows if r["runs"] and r["runs"][0] in histories][:MAX_CURVES]
     if not shown:
@@ -215,6 +216,7 @@ def _curves(p: SweepPage) -> tuple[str, str] | None:
 
 def _spread(p: SweepPage) -> tuple[str, str] | None:
     """Only with several runs per configuration (repeats or folds)."""
+    from . import figures   # matplotlib only when a sweep report is drawn
     if p.n_runs <= 1:
         return None
     rows, metric = p.rows, p.metric
