@@ -38,6 +38,8 @@ def test_unscaled_inputs_are_named_first_and_the_verified_repair_resolves_them(h
     assert repaired["summary"]["repair_of"] == {"run": run.id, "fix": {"data.scale": "unit"}, "cause": "unscaled_inputs"}
     assert repaired["spec"]["seed"] == run.spec["seed"] and repaired["spec"]["train"]["epochs"] == 5
     assert repaired["spec"]["data"]["scale"] == "unit"
+    stored = json.loads((store.artifact_dir(run.id) / "repair.json").read_text())
+    assert stored["best"]["run_id"] == best["run_id"]
 
 
 def test_a_healthy_run_has_nothing_to_repair_and_trains_nothing(home):

@@ -8,7 +8,8 @@ The candidates are the first fixes of the run's ranked findings (causes first), 
 the run's own resolved spec: the same seed, data and epochs, so only the fix differs. They train
 in one `run_experiments` call (candidates that differ only in dynamic values, such as the
 learning rate or the initializer's parameters, share one compiled population) and are stored as
-ordinary runs named "repair of <id>: <fix>" with `summary["repair_of"]` pointing back.
+ordinary runs named "repair of <id>: <fix>" with `summary["repair_of"]` pointing back; the report
+is stored with the original run as `repair.json` (the latest repair).
 
 A candidate *resolves* the problem when its run ends ok or stopped, the doctor finds no error or
 warning in it (a warning about the data file itself that the original had too, such as rows
@@ -199,4 +200,5 @@ def repair(store: Store, run_ref: str, *, candidates: int = CANDIDATES,
             c.run_id, c.status, c.test_accuracy = result.run_id, result.status, float(result.test_accuracy)
             c.problems = [f.code for f in load_findings(store, result.run_id) if f.problem]
             _judge(c, report)
+        store.write_json(run["id"], "repair.json", report.to_dict())   # the latest repair, for the dashboard
     return report

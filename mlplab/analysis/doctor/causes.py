@@ -18,8 +18,7 @@ import numpy as np
 from .finding import Finding, fmt, one_digit, rounded
 from .reading import RunView
 from .thresholds import (ACTIVATION_HUGE, ACTIVATION_TINY, CLIP_LOSS, DEAD_FRACTION, DEFAULT_LR, FIRST_EPOCH_ALLOWANCE,
-                         GAP_LABELS,
-                         GRADIENT_PRESENT, INIT_SCALE_HUGE, INIT_SCALE_TINY, LR_HIGH, LR_RANGE, MEMORIZED,
+                         GAP_LABELS, GRADIENT_PRESENT, INIT_SCALE_HUGE, INIT_SCALE_TINY, LR_HIGH, LR_RANGE, MEMORIZED,
                          SATURATED_AT_INIT, SATURATED_FRACTION, SMALL_MODEL_PARAMS, STILL_LEARNING,
                          UNDERFIT_ACCURACY, UPDATE_RATIO_HUGE, UPDATE_RATIO_TINY, VANISHING_RATIO)
 
@@ -79,8 +78,10 @@ def lr_too_high(r: RunView) -> Finding | None:
     if not (huge or (clipped and r.lr >= LR_HIGH * default) or r.lr > LR_RANGE.get(r.optimizer, (0, 1.0))[1]):
         return None
     deep = len(r.hidden_activations) > 4
+    lo, hi = LR_RANGE.get(r.optimizer, (0, 1.0))
     how = (f": one epoch moved the weights by up to {fmt(biggest)} times their own size, so each step overshoots"
-           if math.isfinite(biggest) else f": far above the usual {fmt(default)} for {r.optimizer}")
+           if huge else ": the loss jumped to where a softmax is confidently wrong" if clipped and r.lr >= LR_HIGH * default
+           else f": above the usual {fmt(lo)} to {fmt(hi)} for {r.optimizer}")
     return cause(r, "lr_too_high", f"the learning rate ({fmt(r.lr)}) is too high for {r.optimizer}"
                  + (f" with {len(r.hidden_activations)} hidden layers" if deep else "") + how,
                  "Steps that large throw away what was learned and can kill ReLU units or blow the loss up.",
@@ -144,7 +145,8 @@ def init_too_large(r: RunView) -> Finding | None:
     return cause(r, "init_too_large", "the initial weights are far too large: activations explode (or "
                  "sigmoid/tanh units saturate) before training even starts",
                  "Weights of Glorot's or He's scale keep each layer's output about the size of its input.",
-                 [init_fix(r)], ev, 3.0, ("diverged", "exploding_activations", "exploding_gradients", "unstable")
+                 [init_fix(r), {"model.batchnorm": True}], ev, 3.0,
+                 ("diverged", "exploding_activations", "exploding_gradients", "unstable")
                  + SIGNAL_SYMPTOMS, title="Initial weights far too large")
 
 
@@ -158,7 +160,8 @@ def init_too_small(r: RunView) -> Finding | None:
     return cause(r, "init_too_small", "the initial weights are far too small: the signal shrinks layer after "
                  "layer, so the output barely depends on the input and the gradients vanish",
                  "Weights of Glorot's or He's scale keep the signal the same size through the layers.",
-                 [init_fix(r)], {"init_scale": rounded(scale) if scale is not None else float("nan"),
+                 [init_fix(r), {"model.batchnorm": True}],
+                 {"init_scale": rounded(scale) if scale is not None else float("nan"),
                                  "initial_activation_std_last_layer": rounded(std0[-1]) if std0.size else float("nan")},
                  3.0, SIGNAL_SYMPTOMS, title="Initial weights far too small")
 

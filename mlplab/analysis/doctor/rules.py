@@ -181,7 +181,7 @@ def underfitting(r: RunView) -> Finding | None:
                 [lr_fix(r, 3)] if r.lr < DEFAULT_LR.get(r.optimizer, 0.001) else [{"model.hidden": [128, 128]}])
     return symptom(
         r, "underfitting", "warning", f"Underfitting: training accuracy only {acc[-1]:.1%}"
-        + (" and still rising" if rising else f", plateaued"), r.epochs, ev,
+        + (" and still rising" if rising else ", plateaued"), r.epochs, ev,
         f"Even on its training data the model reaches only {acc[-1]:.1%}"
         + (f", and it was still gaining {slope:.1%} per epoch when training ended." if rising else
            ", and it has stopped improving.")

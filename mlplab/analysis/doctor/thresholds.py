@@ -38,9 +38,10 @@ from ...catalog import OPTIMIZERS
 DEFAULT_LR = {name: float(d["learning_rate"]) for name, d in OPTIMIZERS.items()}
 
 # A sane learning-rate range per optimizer. Adaptive optimizers: UMLAUT's "typical learning rates
-# for Adam are between 0.00001 and 0.01". SGD: measured on digits, 64-64 ReLU, 20 epochs: 5e-4
-# leaves it underfitting (the issue's case), 1e-3 .. 0.5 trains; 1.0 and above kill ReLUs or
-# diverge. Adagrad's accumulator shrinks its steps, so it takes SGD-like rates.
+# for Adam are between 0.00001 and 0.01". SGD, measured on digits (64-64 ReLU, 20 epochs,
+# bench/doctor.py): 5e-4 is still stuck near chance, 0.01 and 0.1 train; 0.8 oscillates, 1.5 kills
+# the ReLUs, 3 diverges; the bounds 1e-3 and 0.5 are round values between. Adagrad's accumulator
+# shrinks its steps, so it takes SGD-like rates (0.05 trains in the bench).
 LR_RANGE = {"sgd": (1e-3, 0.5), "adam": (1e-5, 1e-2), "adamw": (1e-5, 1e-2), "rmsprop": (1e-5, 1e-2),
             "adagrad": (1e-3, 0.5)}
 
@@ -50,12 +51,13 @@ DROPOUT_HIGH = 0.5
 
 # An L1/L2 term at initialization at least as large as the loss of a uniform guess (log C, 2.3 on
 # ten classes) dominates the loss: training shrinks the weights instead of fitting the data. By
-# hand; measured: l2 = 1.0 on the default digits MLP starts at ~150 and ends "diverged".
+# hand; measured: l2 = 1.0 (a term of ~150 on the default digits MLP) and l1 = 0.1 end at chance,
+# l2 = 1e-4 (~0.015) trains as without it.
 REGULARIZATION_DOMINATES = 1.0   # x log(C)
 
-# Batch sizes below this make every step follow one or two samples: steps so noisy that a
-# learning rate right for batch 32 (Keras' default) overshoots. Measured (the issue): batch size
-# 1 with SGD at 0.1 on digits ends at 0.81; batch 32 or lr 0.01 reach 0.97.
+# Batch sizes below this make every step follow one to three samples: steps so noisy that a
+# learning rate right for batch 32 (Keras' default) overshoots. The issue's measurement: batch
+# size 1 with SGD at 0.1 on digits ended at 0.81; batch 32 or lr 0.01 reached 0.97.
 BATCH_TINY = 4
 
 # A validation split above one half trains on fewer rows than it validates on (Keras' examples use
@@ -97,9 +99,9 @@ GAP_WHEN_LOW = 0.10
 
 # Labels: validation rows come from the training file, test rows from their own. A model that
 # scores GAP_LABELS higher on the test set than on validation rows learned from labels noisier
-# than the test labels (by hand; measured: 40 % flipped training labels on digits give 0.55
-# validation vs 0.93 test accuracy). Training accuracy this far above chance while validation and
-# test sit at chance is memorizing labels unrelated to the inputs.
+# than the test labels (by hand; 40 % of digits' training labels redrawn at random cap validation
+# accuracy near 0.64 while the test set scores over 0.9). Training accuracy this far above chance
+# while validation and test sit at chance is memorizing labels unrelated to the inputs.
 GAP_LABELS = 0.10
 MEMORIZED = 0.3
 
@@ -164,8 +166,8 @@ DEAD_FRACTION = 0.5
 # 40 % (unscaled inputs drive a sigmoid layer past it in the tests).
 SATURATED_FRACTION = 0.4
 # Exploding activations: a hidden layer's output variance above DeepDiagnosis' exploding-tensor
-# bound 10 (std above 3.2); the issue's 10-layer ReLU net reaches ~70, healthy MLPs on scaled
-# inputs stay below 2.
+# bound 10 (std above 3.2); the issue's 10-layer ReLU net reaches ~70, the bench's healthy runs
+# (unit, standard scaling) stay below it.
 ACTIVATION_VARIANCE_HIGH = 10.0
 
 # ------------------------------------------------------------------ initialization
