@@ -10,21 +10,25 @@
 (c) with --ray: grid (a) through the Ray executor on a local Ray instance, against
     the local executor's time (the overhead of tasks, object store and worker start).
 
-    MLPLAB_DATA=../shared/datasets python bench/sweep.py [--skip-b] [--ray]
+    MLPLAB_DATA=../shared/datasets python bench/sweep.py [--skip-b] [--ray] [--phases]
 
 Both sides run in this process after a warm-up, so compiled programs are cached
-alike (JAX's persistent cache serves Keras' compiled steps too).
+alike (JAX's persistent cache serves Keras' compiled steps too). `--phases` also says where
+the mlplab sweep of (a) spends its time: creating the runs, training (the engine, with the
+per-epoch store rows), finishing the runs (evaluation and artifacts), the table's findings.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import tempfile
 import time
+from collections import defaultdict
 
 import mlplab.engine.backend  # noqa: F401
 
 from mlplab.data import load_data
-from mlplab.training import runner
+from mlplab.training import runner, sweeps
 from mlplab.training.sweeps import run_sweep
 from mlplab.spec.sweep import expand
 from mlplab.engine.models import build_model
@@ -39,6 +43,31 @@ INITS = ["glorot_uniform", "he_normal"]
 def grid_a() -> dict:
     return {"train": {"epochs": 20, "batch_size": 32, "early_stopping": False},
             "sweep": {"grid": {"train.optimizer": OPTIMIZERS, "train.learning_rate": RATES, "model.init": INITS}}}
+
+
+@contextlib.contextmanager
+def phases(spent: dict):
+    """Time the sweep's phases (by wrapping the functions the runner and the sweep call)."""
+    wrapped = [(runner, "start_runs", "create runs"), (runner, "train_population", "train"),
+               (runner, "finish_runs", "finish runs"), (runner, "plan_group", "plan (data, template)"),
+               (sweeps, "headline", "table findings")]
+    originals = [(module, name, getattr(module, name)) for module, name, _ in wrapped]
+
+    def timer(fn, label):
+        def call(*args, **kwargs):
+            t = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[label] += time.perf_counter() - t
+        return call
+    for (module, name, label), (_, _, fn) in zip(wrapped, originals):
+        setattr(module, name, timer(fn, label))
+    try:
+        yield
+    finally:
+        for module, name, fn in originals:
+            setattr(module, name, fn)
 
 
 def mlplab_sweep(raw: dict) -> float:
@@ -78,16 +107,22 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--skip-b", action="store_true", help="only part (a)")
     ap.add_argument("--ray", action="store_true", help="also (c): grid (a) on a local Ray instance")
+    ap.add_argument("--phases", action="store_true", help="where the mlplab sweep of (a) spends its time")
     args = ap.parse_args()
 
     raw = grid_a()
     warm = {**raw, "train": {**raw["train"], "epochs": 1}}
     mlplab_sweep(warm)                      # warm-up: imports, data, compile caches
     keras_one_by_one({**warm, "sweep": {"grid": {"train.optimizer": OPTIMIZERS}}})
-    ours = mlplab_sweep(raw)
+    spent: dict = defaultdict(float)
+    with phases(spent) if args.phases else contextlib.nullcontext():
+        ours = mlplab_sweep(raw)
     theirs = keras_one_by_one(raw)
     print(f"(a) 48 digits MLPs, 20 epochs: mlplab sweep {ours:6.1f} s, Keras fit one by one {theirs:6.1f} s: "
           f"{theirs / ours:5.1f}x faster")
+    if args.phases:
+        rest = ours - sum(spent.values())
+        print("    mlplab sweep: " + ", ".join(f"{k} {v:.2f} s" for k, v in spent.items()) + f", the rest {rest:.2f} s")
 
     if args.ray:
         import ray

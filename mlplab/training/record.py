@@ -1,10 +1,20 @@
 """Populations' outcomes -> stored runs: create each run, log its epochs, evaluate the weights it
 ends with, write its artifacts and close it (or mark it failed, interrupted).
+
+Each run writes its trained weights by name (`weights_final.npz`); a population writes what a
+Keras model is besides them once, in one file (`population.npz` in its first run's folder: the
+model's config and every member's non-trainable state), and each run's summary says where. A
+population of one (`mlplab run`, `ml.fit`) also writes its `model.keras` at once; the members of
+a larger one get theirs the first time it is needed (training.artifacts.load_model): most
+members of a sweep are never loaded, and saving a model.keras took longer than anything else a
+member writes. The files of all members are written together (their fsyncs overlap), before any
+run is marked finished.
 """
 from __future__ import annotations
 
 import csv
 import io
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -16,9 +26,11 @@ from ..analysis.status import describe_result, result_epoch, status_of
 from ..data import Dataset
 from ..engine.program import Member, Outcome
 from ..engine.models import count_params, set_weights, summary
-from ..engine.optimizers import keras_optimizer
 from ..spec import Experiment, describe_model
-from ..store import Store
+from ..store import Store, dumps
+from .artifacts import POPULATION, write_model_file
+
+YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)   # libyaml's: the same text, 6x faster
 
 
 @dataclass
@@ -54,15 +66,28 @@ def start_runs(store: Store, experiments: list[Experiment], info, model, sweep_i
                description: str | None = None) -> list[str]:
     """Create the runs (status running) with their spec and model summary."""
     summary_text = summary(model)
-    run_ids = []
+    run_ids, files = [], []
     for exp in experiments:
-        run_id = store.create_run(name=exp.display_name, spec=exp.resolved(), dataset=info.name,
+        resolved = exp.resolved()
+        run_id = store.create_run(name=exp.display_name, spec=resolved, dataset=info.name,
                                   model=description or describe_model(exp.model), optimizer=exp.train.optimizer.name,
                                   learning_rate=exp.train.lr, sweep_id=sweep_id)
-        store.write_artifact(run_id, "spec.yaml", yaml.safe_dump(exp.resolved(), sort_keys=False))
-        store.write_artifact(run_id, "summary.txt", summary_text)
+        files += [(run_id, "spec.yaml", yaml.dump(resolved, Dumper=YAML_DUMPER, sort_keys=False)),
+                  (run_id, "summary.txt", summary_text)]
         run_ids.append(run_id)
+    write_all(store, files)
     return run_ids
+
+
+def write_all(store: Store, files: list[tuple[str, str, bytes | str]]) -> None:
+    """Write (run id, name, content) artifacts, several at once: each write waits on its fsync."""
+    if len(files) <= 1:
+        for f in files:
+            store.write_artifact(*f)
+        return
+    with ThreadPoolExecutor(max_workers=min(8, len(files))) as pool:
+        for done in [pool.submit(store.write_artifact, *f) for f in files]:
+            done.result()
 
 
 def epoch_logger(store: Store, experiments: list[Experiment], run_ids: list[str], on_epoch=None) -> Callable:
@@ -83,7 +108,8 @@ def finish_runs(store: Store, run_ids: list[str], chunk: list[Experiment], model
     summary_text, params = summary(models[0]), count_params(models[0])
     layers = [layer.name for layer in models[0].layers]
     restore = bool(chunk[0].train.early_stopping and chunk[0].train.early_stopping.restore_best)
-    results = []
+    shared = write_population(store, run_ids, models[0], outcomes)
+    files, docs, results = [], [], []
     for exp, run_id, member, outcome in zip(chunk, run_ids, members, outcomes):
         evaluation = evaluate(outcome.test_probabilities, data.y_test, info.class_names)
         epoch = result_epoch(outcome.status, outcome.epochs_run, outcome.best_epoch, restore)
@@ -91,18 +117,36 @@ def finish_runs(store: Store, run_ids: list[str], chunk: list[Experiment], model
                   "weights": describe_result(epoch, outcome.best_epoch, restore,
                                              outcome.status)}
         test_loss, test_acc = result.get("test_loss", float("nan")), result.get("test_accuracy", float("nan"))
-        note = _save(store, run_id, exp, models[0], member, outcome, data)
-        summary_doc = {"evaluation": evaluation, "data": _info_dict(info), "model_summary": summary_text,
-                       "result": result, "layers": layers,
-                       **(extra_summary or {}), **({"note": note} if note else {})}
-        store.finish_run(run_id, status=outcome.status, epochs_run=outcome.epochs_run,
-                         best_epoch=outcome.best_epoch, seconds=outcome.seconds, test_loss=test_loss,
-                         test_accuracy=test_acc, params=params, warnings=list(info.warnings), summary=summary_doc,
-                         error=outcome.diverged_how)
+        files += _files(run_id, models[0], member, outcome, data)
+        note = None if shared and len(run_ids) > 1 else _save_model(store, run_id, exp, models[0], outcome)
+        docs.append({"evaluation": evaluation, "data": _info_dict(info), "model_summary": summary_text,
+                     "result": result, "layers": layers, **({"weights": shared[run_id]} if shared else {}),
+                     **(extra_summary or {}), **({"note": note} if note else {})})
         results.append(RunResult(run_id, exp, outcome.status, outcome.epochs_run, outcome.best_epoch,
                                  outcome.seconds, outcome.history, evaluation, test_loss, test_acc, params,
                                  list(info.warnings), result, layers))
+    write_all(store, files)   # every file of every member, before any run is finished
+    for r, outcome, doc in zip(results, outcomes, docs):
+        store.finish_run(r.run_id, status=outcome.status, epochs_run=outcome.epochs_run,
+                         best_epoch=outcome.best_epoch, seconds=outcome.seconds, test_loss=r.test_loss,
+                         test_accuracy=r.test_accuracy, params=params, warnings=list(info.warnings), summary=doc,
+                         error=outcome.diverged_how)
     return results
+
+
+def write_population(store: Store, run_ids: list[str], model, outcomes: list[Outcome]) -> dict[str, dict]:
+    """What rebuilds a member's model besides its weights_final.npz, for every member in one file: the
+    model's config, the trainable variables' names, each member's non-trainable state (batch-norm
+    statistics, dropout seeds). {run id: where} (empty when the model's config cannot be written)."""
+    try:
+        config = model.to_json()
+    except Exception:  # a user's layer without get_config: model.keras (or weights_final.npz) instead
+        return {}
+    arrays = {"config": np.array(config), "trainable_names": np.array([v.path for v in model.trainable_variables])}
+    for run_id, outcome in zip(run_ids, outcomes):
+        arrays.update({f"{run_id}.n{j}": np.asarray(a) for j, a in enumerate(outcome.non_trainable)})
+    store.write_artifact(run_ids[0], POPULATION, _npz(arrays, compress=False))
+    return {run_id: {"run": run_ids[0], "file": POPULATION, "key": run_id} for run_id in run_ids}
 
 
 def mark_failed(store: Store, run_ids: list[str], e: BaseException) -> None:
@@ -121,24 +165,24 @@ def _info_dict(info) -> dict:
             "value_min": info.value_min, "value_max": info.value_max}
 
 
-def _save(store: Store, run_id: str, exp: Experiment, model, member: Member, outcome: Outcome,
-          data: Dataset) -> str | None:
-    """Write the run's artifacts; returns a note when model.keras could not be written."""
+def _files(run_id: str, model, member: Member, outcome: Outcome, data: Dataset) -> list[tuple[str, str, bytes | str]]:
+    """A run's own artifacts besides its model: initial and trained weights, statistics, history, test
+    predictions."""
     names = [v.path for v in model.trainable_variables]
-    store.write_artifact(run_id, "weights_init.npz", _npz(dict(zip(names, member.trainable))))
-    store.write_json(run_id, "stats.json", outcome.stats)
-    store.write_artifact(run_id, "history.csv", _history_csv(outcome.history))
-    store.write_artifact(run_id, "predictions.npz", _npz({"probabilities": outcome.test_probabilities.astype("float32"),
-                                                          "y_true": data.y_test}))
+    return [(run_id, "weights_init.npz", _npz(dict(zip(names, member.trainable)), compress=False)),
+            (run_id, "weights_final.npz", _npz(dict(zip(names, outcome.trainable)), compress=False)),
+            (run_id, "stats.json", dumps(outcome.stats) + "\n"),   # compact: json's C encoder (not with indent)
+            (run_id, "history.csv", _history_csv(outcome.history)),
+            (run_id, "predictions.npz", _npz({"probabilities": outcome.test_probabilities.astype("float32"),
+                                              "y_true": data.y_test}))]
+
+
+def _save_model(store: Store, run_id: str, exp: Experiment, model, outcome: Outcome) -> str | None:
+    """Write the run's model.keras now; returns a note when it could not be written."""
     set_weights(model, outcome.trainable, outcome.non_trainable)
     try:
-        model.compile(optimizer=keras_optimizer(exp.train.optimizer.name, exp.train.optimizer.settings()),
-                      loss=exp.train.loss, metrics=["accuracy"])
-        model.optimizer.build(model.trainable_variables)  # so load_model finds the variables it expects
-        with store.artifact_writer(run_id, "model.keras") as tmp:
-            model.save(tmp)
-    except Exception as e:  # a user's custom layer without get_config: keep the weights instead
-        store.write_artifact(run_id, "weights_final.npz", _npz(dict(zip(names, outcome.trainable))))
+        write_model_file(store, run_id, model, exp.train)
+    except Exception as e:  # a user's custom layer without get_config: its weights_final.npz stays
         return f"model.keras not saved ({type(e).__name__}: {str(e).splitlines()[0][:200]})"
     return None
 
@@ -153,7 +197,8 @@ def _history_csv(history: dict[str, list[float]]) -> str:
     return buf.getvalue()
 
 
-def _npz(arrays: dict[str, np.ndarray]) -> bytes:
+def _npz(arrays: dict[str, np.ndarray], compress: bool = True) -> bytes:
+    """Weights are written as they are: compressing float weights saves little and costs much."""
     buf = io.BytesIO()
-    np.savez_compressed(buf, **arrays)
+    (np.savez_compressed if compress else np.savez)(buf, **arrays)
     return buf.getvalue()
