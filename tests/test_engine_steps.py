@@ -43,8 +43,7 @@ def test_every_way_of_running_the_steps_gives_the_same_numbers(monkeypatch):
     regularized = engine.regularized_variables(members)
     ways = {"scan": Compiled(program, 10, regularized, Steps()),
             "step": Compiled(program, 10, regularized, Steps.parse("step")),
-            "unrolled:3": Compiled(program, 10, regularized, Steps.parse("unrolled:3")),
-            "scan, not rewritten": Compiled(program, 10, regularized, for_cpu=False)}
+            "unrolled:3": Compiled(program, 10, regularized, Steps.parse("unrolled:3"))}
     out = {name: engine.train(program, members, data, compiled=c)[0] for name, c in ways.items()}
     for name in ways:
         assert_same(out[name], out["scan"])
