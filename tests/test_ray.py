@@ -11,6 +11,7 @@ ray = pytest.importorskip("ray")
 
 from mlplab.training import sweeps as sweeping  # noqa: E402
 from mlplab.store.store import Store  # noqa: E402
+from mlplab.training.artifacts import RunArtifacts  # noqa: E402
 
 SPEC = {"train": {"epochs": 3, "early_stopping": False},
         "sweep": {"grid": {"model.hidden": [[16], [32]], "train.learning_rate": [0.003, 0.03]}}}
@@ -64,5 +65,6 @@ def test_ray_retries_a_killed_worker_and_gives_the_local_numbers(local_ray, tmp_
     for key in a:
         np.testing.assert_allclose(a[key]["loss"], b[key]["loss"], rtol=1e-6)
         np.testing.assert_allclose(a[key]["val_accuracy"], b[key]["val_accuracy"], rtol=1e-6)
-    # the driver wrote the artifacts
-    assert all((ray_store.artifact_dir(r["id"]) / "model.keras").exists() for r in runs)
+    # the driver wrote the artifacts: each member's trained weights, its model made from them on demand
+    assert all((ray_store.artifact_dir(r["id"]) / "weights_final.npz").exists() for r in runs)
+    assert all(RunArtifacts(ray_store, ray_store.get_run(r["id"])).has_model for r in runs)

@@ -68,16 +68,18 @@ def run_page(request: Request, run_id: str, web: Web):
     run = web.get_run(run_id)
     if run["status"] == "running":
         return RedirectResponse(f"/runs/{run['id']}/live", status_code=303)
+    from ..training.artifacts import RunArtifacts
     findings = diagnose(run, load_stats(web.store, run["id"]))
     folder = web.store.artifacts / run["id"]
-    downloads = [n for n in DOWNLOADS if (folder / n).is_file()]
+    has_model = RunArtifacts(web.store, run).has_model   # a sweep member's model.keras is made when asked for
+    downloads = [n for n in DOWNLOADS if (folder / n).is_file() or (n == "model.keras" and has_model)]
     data = (run.get("summary") or {}).get("data") or {}
     image = bool(data.get("input_shape")) and len(data.get("input_shape")) in (1, 3) and \
         image_side(data.get("input_shape")) is not None
     return web.page(request, "run.html", run=run, findings=findings, downloads=downloads,
                     spec_text=yaml.safe_dump(run.get("spec") or {}, sort_keys=False),
                     history=clean_history(run["history"]), image=image, figures=page_figures(web.store, run),
-                    has_model=(folder / "model.keras").is_file())
+                    has_model=has_model)
 
 
 def page_figures(store: Store, run: dict) -> list[tuple[str, str]]:
@@ -187,7 +189,13 @@ def figure(run_id: str, name: str, web: Web):
 
 @router.get("/runs/{run_id}/files/{name:path}")
 def artifact(run_id: str, name: str, web: Web):
+    from ..training.artifacts import RunArtifacts, model_file
     run = web.get_run(run_id)
+    if name == "model.keras" and run["status"] != "running" and RunArtifacts(web.store, run).has_model:
+        try:   # a sweep member's model.keras is made from its stored weights on first download
+            model_file(web.store, run)
+        except OSError as e:
+            raise NotFound(f"model.keras of run {run['id']}: cannot be written ({e.strerror})") from None
     path = safe_artifact(web.store, run["id"], name)
     return FileResponse(path, filename=f"{run['id']}-{path.name}",
                         media_type="text/plain" if path.suffix in (".yaml", ".csv", ".txt") else None)

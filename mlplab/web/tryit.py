@@ -7,6 +7,7 @@ from fastapi.responses import HTMLResponse
 from ..analysis.status import STATUSES
 from ..errors import BadInput
 from ..store import Store
+from ..training.artifacts import RunArtifacts
 from .common import Web, check_id, image_side, json_response, row_of
 
 router = APIRouter()
@@ -16,7 +17,7 @@ def image_run(store: Store, r: dict) -> dict | None:
     """A finished run with a saved model whose input is an 8x8 or 28x28 image, as a row; else None."""
     data = (r.get("summary") or {}).get("data") or {}
     side = image_side(data.get("input_shape"))
-    if r["status"] == "running" or not side or not (store.artifacts / r["id"] / "model.keras").is_file():
+    if r["status"] == "running" or not side or not RunArtifacts(store, r).has_model:
         return None
     return {**row_of(r), "side": side, "healthy": STATUSES[r["status"]].healthy}
 
