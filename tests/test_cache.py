@@ -65,6 +65,17 @@ def test_a_figure_is_drawn_once_then_served_from_the_store(fresh, store, run_id)
     assert figure_png(fresh, "confusion-matrix") == png
 
 
+def test_a_stored_figure_saves_as_any_figure(fresh, tmp_path):
+    figure_for(fresh, "learning-curves")
+    fig = figure_for(fresh, "learning-curves")
+    fig.savefig(tmp_path / "a.png", dpi=80)
+    assert (tmp_path / "a.png").read_bytes() == fig.stored_png and not fig.drawn   # a file path, same bytes
+    fig.savefig(tmp_path / "b.png")                                  # another resolution: drawn and rendered
+    fig.savefig(tmp_path / "c.svg", dpi="figure")
+    assert fig.drawn and (tmp_path / "c.svg").read_text().lstrip().startswith("<?xml")
+    assert "StoredFigure" in repr(fig)
+
+
 def test_a_changed_figure_is_rendered_again(fresh):
     figure_for(fresh, "learning-curves")
     fig = figure_for(fresh, "learning-curves")

@@ -109,7 +109,7 @@ class StoredFigure(Figure):
         dpi = rest.pop("dpi", None)
         metadata = rest.pop("metadata", None)
         bbox = rest.pop("bbox_inches", None)  # "tight" would only trim the thin margin constrained layout leaves
-        return (str(fmt).lower() == "png" and dpi is not None and float(dpi) == DPI
+        return (str(fmt).lower() == "png" and isinstance(dpi, (int, float)) and float(dpi) == DPI
                 and metadata in (None, PNG_METADATA) and bbox in (None, "tight") and not rest)
 
 
