@@ -88,6 +88,22 @@ OPTIMIZER_BOUNDS: dict[str, dict[str, float]] = {
     "initial_accumulator_value": {"ge": 0},
 }
 
+# Learning-rate schedules per epoch (train.schedule; engine/schedules.py has the formulas): name ->
+# default of every parameter. plateau's are keras.callbacks.ReduceLROnPlateau's; cosine is Keras'
+# CosineDecay over the run's epochs; exponential and step are LearningRateScheduler functions of the
+# epoch (Keras' ExponentialDecay counts steps; here decay_rate applies once per epoch).
+SCHEDULES: dict[str, dict[str, float | str]] = {
+    "constant": {},
+    "exponential": {"decay_rate": 0.9},
+    "step": {"every": 10, "factor": 0.5},
+    "cosine": {"alpha": 0.0},
+    "plateau": {"monitor": "val_loss", "factor": 0.1, "patience": 10, "min_delta": 1e-4, "cooldown": 0, "min_lr": 0.0},
+}
+SCHEDULE_BOUNDS: dict[str, dict[str, float]] = {
+    "decay_rate": {"gt": 0, "le": 1}, "every": {"gt": 0}, "factor": {"gt": 0, "lt": 1}, "alpha": {"ge": 0, "lt": 1},
+    "patience": {"ge": 0}, "min_delta": {"ge": 0}, "cooldown": {"ge": 0}, "min_lr": {"ge": 0},
+}
+
 LOSSES = ("sparse_categorical_crossentropy", "categorical_crossentropy", "binary_crossentropy", "mse")
 
 # What early stopping may watch (train_* are the same as loss/accuracy).

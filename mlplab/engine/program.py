@@ -48,6 +48,7 @@ class Member:
     hyper: dict[str, float]                   # optimizer numeric hyperparameters (+ "kind" in a mixed population)
     regularization: list[tuple[float, float]]  # (l1, l2) per trainable variable
     seed: int                                 # shuffle stream
+    schedule: dict | None = None              # learning rate per epoch (engine.schedules), None: constant
 
 
 @dataclass

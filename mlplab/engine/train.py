@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import probe
+from .schedules import learning_rate
 from ..data import Dataset
 from .inference import as_probabilities
 from .program import Compiled, Member, Outcome, Program, regularized_variables
@@ -219,13 +220,27 @@ class _Run:
         if not keep.all():
             self.state = c.select(jnp.asarray(keep), self.state, start)
 
+    def schedule(self, epoch: int) -> np.ndarray | None:
+        """Each member's learning rate for this epoch, set in the program's data (None: no schedules)."""
+        if all(m.schedule is None for m in self.members):
+            return None
+        rates = np.array([learning_rate(m.schedule or {"name": "constant"}, m.hyper["learning_rate"], epoch,
+                                        self.program.epochs, self.histories[i])
+                          for i, m in enumerate(self.members)])
+        lr = jnp.asarray(rates.astype("float32"))
+        self.consts = {**self.consts, "hyper": {**self.consts["hyper"], "learning_rate": lr}}
+        return rates
+
     def epoch(self, epoch: int, on_epoch: Callable | None) -> None:
         t0 = time.time()
         start = self.state
+        rates = self.schedule(epoch)
         self.run_epoch(epoch, t0)
         steps = math.ceil(self.n / self.program.batch_size)
         self.report(epoch, t0, steps, steps, self.n, phase="evaluating")
         metrics, diverged = self.metrics()
+        if rates is not None:   # the rate each epoch trained with, in the history (as Keras' callbacks log it)
+            metrics["learning_rate"] = rates
         self.record_stats(epoch, start["trainable"], self.training)
         seconds = time.time() - t0
         self.epoch_seconds.append(seconds - COMPILE_CLOCK.seconds(t0))

@@ -6,7 +6,7 @@ defaults come from the catalog: the optimizer and initializer tables are built
 from it, so a new catalog entry needs no change here. Inside mlplab the types are
 trusted. Sections are defined before the sections that hold them:
 
-    Init, Layer -> ModelSpec;  Optimizer, EarlyStopping -> Train;  Data;  Sweep  -> Experiment
+    Init, Layer -> ModelSpec;  Optimizer, Schedule, EarlyStopping -> Train;  Data;  Sweep  -> Experiment
 """
 from __future__ import annotations
 
@@ -16,12 +16,12 @@ from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationI
                       model_serializer, model_validator)
 
 from ..catalog import (ACTIVATIONS, COSINE2D_OPTIONS, DATASET_OPTIONS, IMAGE_LAYERS, INITIALIZER_BOUNDS, INITIALIZERS, LAYER_KEYS,
-                       LAYER_NEEDS, LOSSES, MONITORS, OPTIMIZER_BOUNDS, OPTIMIZERS, SCALES)
+                       LAYER_NEEDS, LOSSES, MONITORS, OPTIMIZER_BOUNDS, OPTIMIZERS, SCALES, SCHEDULE_BOUNDS, SCHEDULES)
 from ..errors import BadInput
 from .messages import MISSING, FieldError, format_error, kinds, show
 
 __all__ = ["COSINE2D_OPTIONS", "SHORTHAND", "Data", "EarlyStopping", "Experiment", "Init", "Layer", "ModelSpec",
-           "Optimizer", "Sweep", "Train", "derive_name", "describe_model", "validate"]
+           "Optimizer", "Schedule", "Sweep", "Train", "derive_name", "describe_model", "validate"]
 
 
 class _Strict(BaseModel):
@@ -206,6 +206,37 @@ Optimizer = create_model("Optimizer", __base__=_OptimizerChecks, __module__=__na
                          **_parameter_fields(OPTIMIZERS, OPTIMIZER_BOUNDS, optional=True))
 
 
+class Schedule(_Strict):
+    """A learning-rate schedule per epoch (catalog.SCHEDULES, formulas in engine/schedules.py): the
+    optimizer's learning rate times a factor that follows the epochs, or the validation loss (plateau).
+    Unset parameters take the catalog's defaults; each member of a sweep has its own."""
+    name: Literal[tuple(SCHEDULES)] = "constant"  # type: ignore[valid-type]
+    decay_rate: float | None = Field(None, **SCHEDULE_BOUNDS["decay_rate"])
+    every: int | None = Field(None, **SCHEDULE_BOUNDS["every"])
+    factor: float | None = Field(None, **SCHEDULE_BOUNDS["factor"])
+    alpha: float | None = Field(None, **SCHEDULE_BOUNDS["alpha"])
+    monitor: Literal[MONITORS] | None = None  # type: ignore[valid-type]
+    patience: int | None = Field(None, **SCHEDULE_BOUNDS["patience"])
+    min_delta: float | None = Field(None, **SCHEDULE_BOUNDS["min_delta"])
+    cooldown: int | None = Field(None, **SCHEDULE_BOUNDS["cooldown"])
+    min_lr: float | None = Field(None, **SCHEDULE_BOUNDS["min_lr"])
+
+    @model_validator(mode="after")
+    def _applies(self) -> "Schedule":
+        takes = SCHEDULES[self.name]
+        for key in sorted(self.model_fields_set - {"name"} - set(takes)):
+            if getattr(self, key) is not None:
+                raise FieldError(key, getattr(self, key), f"does not apply to the {self.name} schedule; "
+                                 + (f"it takes {', '.join(takes)}" if takes else "it takes no parameters"))
+        return self
+
+    def settings(self) -> dict[str, Any]:
+        """The name and every parameter of this schedule, the catalog's defaults filled in."""
+        values = dict(SCHEDULES[self.name])
+        values.update({k: getattr(self, k) for k in values if getattr(self, k) is not None})
+        return {"name": self.name, **values}
+
+
 class EarlyStopping(_Strict):
     monitor: Literal[MONITORS] = "val_loss"  # type: ignore[valid-type]
     patience: int = Field(3, ge=0)
@@ -221,8 +252,9 @@ class Train(_Strict):
     batch_size: int = Field(32, gt=0)
     shuffle: bool = True
     early_stopping: EarlyStopping | None = EarlyStopping()
+    schedule: Schedule | None = None
 
-    @field_validator("optimizer", mode="before")
+    @field_validator("optimizer", "schedule", mode="before")
     @classmethod
     def _opt(cls, v: Any) -> Any:
         return {"name": v} if isinstance(v, str) else v
@@ -330,6 +362,8 @@ class Experiment(_Strict):
         out["train"]["optimizer"] = {"name": self.train.optimizer.name, **self.train.optimizer.settings()}
         out["train"].pop("learning_rate", None)
         out["train"]["early_stopping"] = out["train"].get("early_stopping", False)
+        if self.train.schedule is not None:
+            out["train"]["schedule"] = self.train.schedule.settings()
         if self.model.layers is not None:  # the layers say it all; the shorthand keys would be refused
             for key in SHORTHAND:
                 out["model"].pop(key)

@@ -23,10 +23,14 @@ from ..spec import Experiment
 
 
 def check_compatible(exp: Experiment, data: Dataset) -> None:
-    es = exp.train.early_stopping
+    es, schedule = exp.train.early_stopping, exp.train.schedule
     if es and es.monitor.startswith("val_") and len(data.x_val) == 0:
         raise BadInput(f"train.early_stopping.monitor = \"{es.monitor}\": needs data.validation_split > 0; "
                        "set a split, monitor \"loss\", or early_stopping = false")
+    if schedule and schedule.name == "plateau" and schedule.settings()["monitor"].startswith("val_") \
+            and len(data.x_val) == 0:
+        raise BadInput(f"train.schedule.monitor = \"{schedule.settings()['monitor']}\": needs "
+                       "data.validation_split > 0; set a split or monitor \"loss\"")
 
 
 def program_key(exp: Experiment) -> str:
@@ -35,8 +39,9 @@ def program_key(exp: Experiment) -> str:
     for layer in model.get("layers") or []:
         for key in ("init", "l1", "l2"):
             layer.pop(key, None)
-    # the optimizer is not part of it: a group of several optimizers trains as a mixed population
-    train = exp.train.model_dump(mode="json", exclude={"optimizer", "learning_rate"})
+    # the optimizer is not part of it: a group of several optimizers trains as a mixed population;
+    # nor is the schedule: each member's learning rate is data
+    train = exp.train.model_dump(mode="json", exclude={"optimizer", "learning_rate", "schedule"})
     return json.dumps([exp.data.model_dump(mode="json"), model, train], sort_keys=True)
 
 
@@ -57,7 +62,8 @@ def member_of(exp: Experiment, model, kinds: list[tuple[str, tuple]] | None = No
                 if k not in STATIC:
                     hyper.setdefault(k, float(v))
         hyper["kind"] = float(kinds.index(optimizer_kind(exp)))
-    return Member(trainable, non_trainable, hyper, regularization(model), seed=exp.seed)
+    schedule = exp.train.schedule.settings() if exp.train.schedule else None
+    return Member(trainable, non_trainable, hyper, regularization(model), seed=exp.seed, schedule=schedule)
 
 
 def program_of(exp: Experiment, model, kinds: list[tuple[str, tuple]] | None = None) -> Program:
@@ -106,7 +112,8 @@ class GroupPlan:
 def plan_group(group: list[Experiment], memory_budget: float = MEMORY_BUDGET) -> GroupPlan:
     first = group[0]
     data = load_data(first)
-    check_compatible(first, data)
+    for exp in group:
+        check_compatible(exp, data)
     info = data.info
     template = build_model(first.model, info.input_shape, info.num_classes, first.train.loss, first.seed)
     size = population_size(count_params(template), first.train.batch_size, int(np.prod(info.input_shape)),

@@ -18,11 +18,15 @@ CURVES = (("", "train (running)", dict(color="tab:blue", ls=":", alpha=0.8)),
 def learning_curves(history: dict, *, best_epoch: int | None = None, stopped_epoch: int | None = None,
                     title: str | None = None) -> Figure:
     """Loss and accuracy per epoch: running train (as Keras prints it), inference-mode train,
-    validation and test; the best epoch and the early-stopping point marked."""
-    fig = Figure(figsize=(11, 4), layout="constrained")
-    axes = fig.subplots(1, 2)
+    validation and test; the best epoch and the early-stopping point marked; with a learning-rate
+    schedule, a third panel shows the rate each epoch trained with."""
+    rates = history.get("learning_rate")
+    fig = Figure(figsize=(15 if rates else 11, 4), layout="constrained")
+    axes = fig.subplots(1, 3 if rates else 2)
     n = len(history.get("loss") or [])
     epochs = np.asarray(history.get("epoch") or range(1, n + 1))
+    if rates:
+        learning_rates(axes[2], epochs, rates)
     for ax, metric in zip(axes, ("loss", "accuracy")):
         for prefix, label, style in CURVES:
             values = history.get(prefix + metric)
@@ -44,6 +48,18 @@ def learning_curves(history: dict, *, best_epoch: int | None = None, stopped_epo
         ax.legend(fontsize=8)
     fig.suptitle(title or "Learning curves", fontsize=11)
     return fig
+
+
+def learning_rates(ax, epochs: np.ndarray, rates: list[float]) -> None:
+    """The learning rate per epoch (a schedule's), on a log axis when it spans a decade or more."""
+    ax.plot(epochs, rates, marker="o" if len(epochs) <= 30 else None, ms=3, color="tab:purple", drawstyle="steps-mid")
+    ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylabel("learning rate")
+    ax.grid(alpha=0.3)
+    positive = [r for r in rates if r > 0]
+    if positive and max(positive) >= 10 * min(positive):
+        ax.set_yscale("log")
 
 
 # ---------------------------------------------------------------- several runs
