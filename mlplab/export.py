@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 from pathlib import Path
 
 import numpy as np
@@ -21,23 +20,7 @@ import numpy as np
 from .errors import BadInput
 from .store import Store
 from .training.artifacts import load_model
-
-# history key -> TensorBoard tag: metrics of one kind share a chart, one line per split
-_SPLITS = {"": "train_running", "train_": "train", "val_": "val", "test_": "test"}
-
-
-def _tag(key: str) -> str | None:
-    for prefix, split in sorted(_SPLITS.items(), key=lambda kv: -len(kv[0])):
-        if key.startswith(prefix):
-            metric = key[len(prefix):]
-            if metric in ("loss", "accuracy"):
-                return f"{metric}/{split}"
-    return None if key in ("epoch", "seconds") else f"other/{key}"
-
-
-def _clean(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_./-]", "_", name)
-
+from .training.tensorboard import add_histogram, check_output_dir, clean_tag, summary_writer, tag_of
 
 def check_output_file(option: str, path: str | Path, suffixes: tuple[str, ...] = ()) -> Path:
     """`path` as a file this process can write, or BadInput naming `option`: checked before
@@ -56,26 +39,10 @@ def check_output_file(option: str, path: str | Path, suffixes: tuple[str, ...] =
     return p
 
 
-def check_output_dir(option: str, path: str | Path) -> Path:
-    """`path` as a folder this process can create or write into, or BadInput naming `option`."""
-    p = Path(path)
-    if p.exists() and not p.is_dir():
-        raise BadInput(f"{option} {p}: is a file; expected a folder (created when missing)")
-    existing = next(a for a in (p, *p.parents) if a.exists())
-    if not existing.is_dir():
-        raise BadInput(f"{option} {p}: {existing} is a file, not a folder")
-    if not os.access(existing, os.W_OK):
-        raise BadInput(f"{option} {p}: the folder {existing} is not writable")
-    return p
-
-
 def export_tensorboard(store: Store, run_ref: str, out_dir: str | Path) -> Path:
     """Write the run's TensorBoard event file under out_dir/<run-id>/; returns that folder."""
     check_output_dir("--tensorboard", out_dir)
-    try:
-        from tensorboardX import SummaryWriter
-    except ImportError:
-        raise BadInput("--tensorboard: needs the tensorboardX package: pip install 'mlplab[tensorboard]'") from None
+    SummaryWriter = summary_writer("--tensorboard")
     from .training.artifacts import load_stats
     run = store.get_run(run_ref)
     folder = check_output_dir("--tensorboard", Path(out_dir) / run["id"])
@@ -87,7 +54,7 @@ def export_tensorboard(store: Store, run_ref: str, out_dir: str | Path) -> Path:
         writer.add_text("run", f"{run['id']} · {run.get('name')} · {run.get('status')} · test accuracy "
                                f"{run.get('test_accuracy')}", 0)
         for key, values in history.items():
-            tag = _tag(key)
+            tag = tag_of(key)
             if tag is None:
                 continue
             for epoch, value in zip(epochs, values):
@@ -99,16 +66,14 @@ def export_tensorboard(store: Store, run_ref: str, out_dir: str | Path) -> Path:
             for epoch, row in zip(stats.get("epoch") or [], stats.get(key) or []):
                 for name, value in zip(names, row):
                     if value is not None and math.isfinite(value):
-                        writer.add_scalar(f"{key}/{_clean(name)}", float(value), int(epoch))
+                        writer.add_scalar(f"{key}/{clean_tag(name)}", float(value), int(epoch))
         last = int(epochs[-1]) if epochs else 1
         initial, final = _npz(artifacts / "weights_init.npz"), _final_weights(store, run)
         if len(initial) == len(final):  # a reloaded model names its variables without the model's prefix
             final = dict(zip(initial, final.values()))
         for step, weights in ((0, initial), (last, final)):
             for name, w in weights.items():
-                w = np.asarray(w, dtype=np.float64).ravel()
-                if w.size and np.isfinite(w).all():
-                    writer.add_histogram(f"weights/{_clean(name)}", w, step)
+                add_histogram(writer, f"weights/{clean_tag(name)}", w, step)
     return folder
 
 
@@ -148,7 +113,7 @@ def export_onnx(store: Store, run_ref: str, out_file: str | Path, *, safe_mode: 
 
     shape = tuple(model.inputs[0].shape[1:])
     try:
-        proto = jax2onnx.to_onnx(predict, inputs=[("B", *shape)], model_name=_clean(run.get("name") or "mlplab"))
+        proto = jax2onnx.to_onnx(predict, inputs=[("B", *shape)], model_name=clean_tag(run.get("name") or "mlplab"))
     except Exception as e:  # a JAX primitive jax2onnx has no rule for (a custom layer, an odd op)
         layers = sorted({type(layer).__name__ for layer in model.layers})
         raise BadInput(f"--onnx: jax2onnx cannot convert this model (layers: {', '.join(layers)}): "

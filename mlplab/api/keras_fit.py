@@ -159,10 +159,23 @@ def _data_section(data: Any, *, flatten: bool, scale: str | None, validation_spl
     return {"dataset": str(path), "scale": scale, "validation_split": validation_split, "flatten": flatten}
 
 
+def _validated(raw: dict, exact: bool):
+    """(the Experiment of a fit's spec, whether its model table is exact): the approximation of an
+    odd model that the spec refuses becomes a placeholder, keeping the training settings."""
+    from ..spec import validate
+    try:
+        return validate(raw), exact
+    except BadInput as e:
+        if not str(e).startswith("model."):
+            raise
+        return validate({**raw, "model": {"hidden": []}}), False
+
+
 def fit(model, data: Any = "digits", *, optimizer: Any = "adam", learning_rate: float | None = None,
         loss: str = "sparse_categorical_crossentropy", epochs: int = 20, batch_size: int = 32,
         early_stopping: Any = True, validation_split: float = 0.1, scale: str | None = None, shuffle: bool = True,
         seed: int = 0, name: str | None = None, store: Store | str | None = None, progress: bool = True,
+        callbacks: Any = None, schedule: Any = None, tensorboard: str | os.PathLike | None = None,
         _sweep_id: str | None = None, **data_options) -> Run:
     """Train any Keras 3 model (Sequential, functional, custom layers) with mlplab's engine and
     store it as a run: history, doctor's findings, report, figures, as for a spec run.
@@ -171,14 +184,22 @@ def fit(model, data: Any = "digits", *, optimizer: Any = "adam", learning_rate: 
     x_test, y_test) arrays (used as they are unless `scale` is given). The model must output
     probabilities: softmax over the classes, or one sigmoid unit with loss="binary_crossentropy".
     Like Keras' `fit`, it trains `model` in place; the returned Run holds it as `.model`.
+
+    callbacks: Keras callbacks, run between epochs (see api.callbacks: EarlyStopping becomes the
+    run's early stopping; LearningRateScheduler, ReduceLROnPlateau, ModelCheckpoint, CSVLogger and
+    your own Callback subclasses work; per-batch ones are refused). schedule: the spec's
+    train.schedule ("cosine", {"name": "step", "every": 10}, ...). tensorboard: a folder to write
+    TensorBoard event files under while training.
     """
     from ..engine import backend as _backend  # noqa: F401
     import keras
     from ..data import load_data
     from ..training.runner import run_model
-    from ..spec import validate
+    from .callbacks import KerasCallbacks, epoch_callbacks
     if not isinstance(model, keras.Model):
         raise BadInput(f"model {type(model).__name__}: expected a keras.Model (Sequential, functional or subclassed)")
+    callbacks, stopping = epoch_callbacks(callbacks)
+    early_stopping = early_stopping if stopping is None else stopping
     s = store_of(store)
     rank = _input_rank(model)
     flatten = rank is None or rank <= 1
@@ -190,22 +211,21 @@ def fit(model, data: Any = "digits", *, optimizer: Any = "adam", learning_rate: 
                                  options=data_options),
            "model": approx,
            "train": {"optimizer": _optimizer_spec(optimizer, learning_rate), "loss": loss, "epochs": epochs,
-                     "batch_size": batch_size, "shuffle": shuffle, "early_stopping": early_stopping}}
-    try:
-        exp = validate(raw)
-    except BadInput as e:
-        if str(e).startswith("model."):  # the approximation of an odd model: keep the training settings
-            raw["model"] = {"hidden": []}
-            exact = False
-            exp = validate(raw)
-        else:
-            raise
+                     "batch_size": batch_size, "shuffle": shuffle, "early_stopping": early_stopping,
+                     **({"schedule": schedule} if schedule is not None else {}),
+                     **({"tensorboard": os.fspath(tensorboard)} if tensorboard is not None else {})}}
+    exp, exact = _validated(raw, exact)
     dataset = load_data(exp)
     bar = progress_bar(progress, exp.display_name, epochs)
     extra = {"keras_model": {"class": type(model).__name__, "name": model.name, "spec_is_exact": exact,
                              "layers": [type(layer).__name__ for layer in model.layers]}}
+    hooks = (KerasCallbacks(callbacks, model, exp.train, -(-len(dataset.x_train) // batch_size)),) if callbacks else ()
+    for hook in hooks:
+        hook.begin()
     result = run_model(model, dataset, exp, s, description=description, on_epoch=bar, extra_summary=extra,
-                       sweep_id=_sweep_id, on_step=bar.step if bar else None)
+                       sweep_id=_sweep_id, on_step=bar.step if bar else None, hooks=hooks)
+    for hook in hooks:
+        hook.end()
     if bar:
         bar.close(f"{result.status} after {result.epochs_run} epochs, test accuracy {result.test_accuracy:.4f}")
     return Run(s, result.run_id, model=model, result=result)

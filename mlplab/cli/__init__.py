@@ -29,11 +29,16 @@ def _add(sub, name: str, help_: str) -> argparse.ArgumentParser:
     return sp
 
 
+TENSORBOARD_HELP = ("while training, write TensorBoard event files under DIR/<run-id>/ (scalars, weight and "
+                    "gradient histograms per epoch; train.tensorboard in a spec)")
+
+
 def _training_commands(add) -> None:
     sp = add("run", "train one experiment (default: 64-64 ReLU MLP on digits)")
     sp.add_argument("spec", nargs="?", help="a TOML or YAML spec file")
     sp.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="override a dotted spec key, e.g. --set train.learning_rate=0.01")
+    sp.add_argument("--tensorboard", metavar="DIR", help=TENSORBOARD_HELP)
     sp.set_defaults(func=cmd_run)
 
     sp = add("sweep", "train every configuration of a spec's [sweep] as vectorized populations")
@@ -43,6 +48,7 @@ def _training_commands(add) -> None:
     sp.add_argument("--executor", choices=["local", "ray"], default="local",
                     help="local (default): populations one after another here; ray: one Ray task each")
     sp.add_argument("--address", help="Ray cluster to join (auto, ray://HOST:PORT); default: a local Ray instance")
+    sp.add_argument("--tensorboard", metavar="DIR", help=TENSORBOARD_HELP)
     sp.set_defaults(func=cmd_sweep)
 
 

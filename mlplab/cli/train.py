@@ -2,14 +2,20 @@
 from __future__ import annotations
 
 import argparse
+import json
 
 from .output import (EpochPrinter, SweepPrinter, err, fmt, out, print_findings, print_json, print_preflight, status_text,
                      sweep_table)
 
 
+def overrides(args: argparse.Namespace) -> list[str]:
+    """The --set overrides, and --tensorboard DIR as train.tensorboard."""
+    return [*args.set, *([f"train.tensorboard={json.dumps(args.tensorboard)}"] if args.tensorboard else [])]
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from ..spec import load_spec
-    exp = load_spec(args.spec, args.set)  # bad specs fail before the slow imports
+    exp = load_spec(args.spec, overrides(args))  # bad specs fail before the slow imports
     print_preflight(exp)  # the doctor's configuration checks: warnings on stderr, never blocking
     from ..analysis.status import EXIT_CODES
     from ..training.runner import run_experiment
@@ -37,7 +43,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_sweep(args: argparse.Namespace) -> int:
     from ..training.sweeps import run_sweep
     from ..spec.sweep import expand, load_raw, value_text
-    raw = load_raw(args.spec, args.set)
+    raw = load_raw(args.spec, overrides(args))
     configs = expand(raw)  # bad sweeps fail before training starts
     from ..store import Store
     total = sum(len(c.experiments) for c in configs)

@@ -295,6 +295,9 @@ class Compiled:
         member_probe = probe.make_probe(program.model, math_.inference_objective)
         self.probe = jax.jit(_over_members(for_xla_cpu(member_probe) if for_cpu else member_probe,
                                            (0, 0, 0, 0, None, None), vectorize))
+        gradients = jax.grad(math_.inference_objective)   # compiled only when asked (live TensorBoard)
+        self.gradients = jax.jit(_over_members(for_xla_cpu(gradients) if for_cpu else gradients, (0, 0, 0, None, None),
+                                               vectorize))
         self.init = jax.jit(_over_members(self.opt.init, (0, 0), vectorize))
         # the member axis is the outermost: vmap(loop) is loop(vmap), and a population of one
         # drops it outside the loop; shared_steps: vectorized members that see the same batches

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Callable
+from dataclasses import dataclass
+from typing import Callable, Protocol
 
 from . import backend as _backend  # noqa: F401
 import jax
@@ -28,6 +29,39 @@ from .progress import COMPILE_CLOCK, Pace, StepProgress
 EVAL_CHUNK = 2048          # rows per inference-mode batch
 TRAIN_EVAL_ROWS = 10_000   # inference-mode train metrics: a fixed sample of at most this many rows
 SPLITS = ("train", "val", "test")
+
+
+class Hooks(Protocol):
+    """What a caller may do between epochs (Keras callbacks in api.callbacks, live TensorBoard in
+    training.tensorboard); both methods are optional.
+
+    learning_rates(epoch, rates): each member's learning rate for the epoch about to run, given
+    the rates its schedule says (the optimizer's without one); returns the rates to use.
+    epoch_end(epoch, records, view): after the epoch (records as on_epoch's; view: EpochView);
+    returns the indices of members to stop (status "stopped"), or None."""
+
+
+@dataclass
+class EpochView:
+    """The population at the end of an epoch, read on demand."""
+    run: "_Run"
+
+    @property
+    def names(self) -> list[str]:
+        """The trainable variables' paths, in order."""
+        return [v.path for v in self.run.program.model.trainable_variables]
+
+    def weights(self, member: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """(trainable, non-trainable) arrays of a member now."""
+        state = self.run.state
+        return ([np.asarray(w[member]) for w in state["trainable"]],
+                [np.asarray(w[member]) for w in state["non_trainable"]])
+
+    def gradients(self) -> list[list[np.ndarray]]:
+        """Per member, the loss gradient of each trainable variable on the probe rows (inference mode)."""
+        state, run = self.run.state, self.run
+        grads = run.compiled.gradients(state["trainable"], state["non_trainable"], run.consts["reg"], *run.probe_rows)
+        return [[np.asarray(g[i]) for g in grads] for i in range(len(run.members))]
 
 
 def _evaluation_rows(data: Dataset) -> tuple:
@@ -94,8 +128,10 @@ class _Run:
     (histories, statistics, early stopping, status)."""
 
     def __init__(self, program: Program, members: list[Member], data: Dataset, compiled: Compiled,
-                 diverged_rule: Callable | None, on_step: Callable[[StepProgress], None] | None = None):
+                 diverged_rule: Callable | None, on_step: Callable[[StepProgress], None] | None = None,
+                 hooks: tuple = ()):
         self.program, self.members, self.compiled, self.diverged_rule = program, members, compiled, diverged_rule
+        self.hooks = hooks
         self.on_step, self.pace, self.epoch_seconds = on_step, Pace(), []
         P, self.n = len(members), len(data.x_train)
         # vectorized members with one seed see the same batches (their shuffle streams are equal),
@@ -221,12 +257,16 @@ class _Run:
             self.state = c.select(jnp.asarray(keep), self.state, start)
 
     def schedule(self, epoch: int) -> np.ndarray | None:
-        """Each member's learning rate for this epoch, set in the program's data (None: no schedules)."""
-        if all(m.schedule is None for m in self.members):
+        """Each member's learning rate for this epoch (its schedule's, then the hooks'), set in the
+        program's data; None when every member trains at its optimizer's rate."""
+        setters = [hook for hook in self.hooks if hasattr(hook, "learning_rates")]
+        if all(m.schedule is None for m in self.members) and not setters:
             return None
         rates = np.array([learning_rate(m.schedule or {"name": "constant"}, m.hyper["learning_rate"], epoch,
                                         self.program.epochs, self.histories[i])
                           for i, m in enumerate(self.members)])
+        for hook in setters:
+            rates = np.asarray(hook.learning_rates(epoch, rates), "float64")
         lr = jnp.asarray(rates.astype("float32"))
         self.consts = {**self.consts, "hyper": {**self.consts["hyper"], "learning_rate": lr}}
         return rates
@@ -248,6 +288,11 @@ class _Run:
         self.settle(start, improved, diverged, stop)
         if on_epoch:
             on_epoch(epoch, records)
+        for hook in self.hooks:
+            stopped = hook.epoch_end(epoch, records, EpochView(self)) if hasattr(hook, "epoch_end") else None
+            for i in stopped or ():
+                if self.training[i]:
+                    self.status[i], self.training[i] = "stopped", False
 
     def outcomes(self, compile_seconds: float = 0.0) -> list[Outcome]:
         """The weights each member ends with: its best epoch's when restoring, else its last good
@@ -277,7 +322,7 @@ def train(program: Program, members: list[Member], data: Dataset,
           on_epoch: Callable[[int, list[dict | None]], None] | None = None,
           compiled: Compiled | None = None,
           diverged_rule: Callable[[dict[str, list[float]]], str | None] | None = None,
-          on_step: Callable[[StepProgress], None] | None = None) -> list[Outcome]:
+          on_step: Callable[[StepProgress], None] | None = None, hooks: tuple = ()) -> list[Outcome]:
     """Train every member of one program together; one Outcome per member.
 
     `on_epoch(epoch, records)` is called after each epoch with one metrics dict
@@ -288,13 +333,14 @@ def train(program: Program, members: list[Member], data: Dataset,
     "interrupted". A member whose loss or weights become non-finite diverges;
     `diverged_rule(history so far)` may say why a member with finite numbers has
     diverged too (the caller's policy: see analysis.status.divergence_rule).
-    Each Outcome's compile_seconds says how much of the time went to compiling.
+    Each Outcome's compile_seconds says how much of the time went to compiling. `hooks` (Hooks):
+    between epochs, callers may set learning rates, read weights and gradients, stop members.
     """
     t0 = time.time()
     regularized = regularized_variables(members)
     if compiled is None or compiled.regularized != regularized:
         compiled = Compiled(program, data.info.num_classes, regularized)
-    run = _Run(program, members, data, compiled, diverged_rule, on_step)
+    run = _Run(program, members, data, compiled, diverged_rule, on_step, tuple(hooks))
     try:
         for epoch in range(1, program.epochs + 1):
             run.epoch(epoch, on_epoch)

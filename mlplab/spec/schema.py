@@ -253,6 +253,7 @@ class Train(_Strict):
     shuffle: bool = True
     early_stopping: EarlyStopping | None = EarlyStopping()
     schedule: Schedule | None = None
+    tensorboard: str | None = Field(None, min_length=1)   # a folder: event files under it/<run-id>/ while training
 
     @field_validator("optimizer", "schedule", mode="before")
     @classmethod

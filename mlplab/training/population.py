@@ -41,7 +41,8 @@ def program_key(exp: Experiment) -> str:
             layer.pop(key, None)
     # the optimizer is not part of it: a group of several optimizers trains as a mixed population;
     # nor is the schedule: each member's learning rate is data
-    train = exp.train.model_dump(mode="json", exclude={"optimizer", "learning_rate", "schedule"})
+    train = exp.train.model_dump(mode="json", exclude={"optimizer", "learning_rate", "schedule",
+                                                          "tensorboard"})
     return json.dumps([exp.data.model_dump(mode="json"), model, train], sort_keys=True)
 
 
@@ -141,7 +142,7 @@ def diverged_rule_for(data: Dataset, loss: str):
 
 
 def train_population(chunk: list[Experiment], kinds: list, data: Dataset, on_epoch=None, compiled=None, prepared=None,
-                     on_step=None):
+                     on_step=None, hooks: tuple = ()):
     """Train one chunk as a population: (outcomes, compiled). No store involved.
     prepared: what `build_population` gave for it, when the caller already built it;
     on_step: progress inside epochs (engine.train)."""
@@ -149,5 +150,5 @@ def train_population(chunk: list[Experiment], kinds: list, data: Dataset, on_epo
     if compiled is None or compiled.regularized != regularized_variables(members):
         compiled = Compiled(program, data.info.num_classes, regularized_variables(members))
     outcomes = train(program, members, data, on_epoch=on_epoch, compiled=compiled,
-                     diverged_rule=diverged_rule_for(data, program.loss), on_step=on_step)
+                     diverged_rule=diverged_rule_for(data, program.loss), on_step=on_step, hooks=hooks)
     return outcomes, compiled

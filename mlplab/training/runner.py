@@ -18,6 +18,7 @@ from ..store import Store
 from .population import (MEMORY_BUDGET, GroupPlan, build_population, check_compatible, diverged_rule_for, groups_of,
                          member_of, plan_group, program_of, train_population)
 from .record import RunResult, epoch_logger, finish_runs, mark_failed, start_runs
+from .tensorboard import LiveTensorBoard
 
 
 def run_experiments(experiments: list[Experiment], store: Store, *, sweep_id: str | None = None,
@@ -34,7 +35,11 @@ def run_experiments(experiments: list[Experiment], store: Store, *, sweep_id: st
     population (or chunk of one) to a Ray cluster as a task (see mlplab.executors);
     either way this process alone writes the store.
     """
+    LiveTensorBoard.check(experiments)
     plans = [plan_group(group, memory_budget) for group in groups_of(experiments)]
+    if executor == "ray" and any(e.train.tensorboard for e in experiments):
+        raise BadInput("train.tensorboard: written while training here; not with --executor ray "
+                       "(export a finished run: mlplab export RUN --tensorboard DIR)")
     if executor == "ray":
         from .executors import run_on_ray
         results = run_on_ray(plans, store, sweep_id=sweep_id, address=address, on_start=on_start)
@@ -63,14 +68,18 @@ def _run_chunk(plan: GroupPlan, chunk: list[Experiment], real: int, store: Store
     if on_start:
         on_start(chunk[:real])
     log = epoch_logger(store, chunk, run_ids, on_epoch)
+    hooks = LiveTensorBoard.of(chunk[:real], run_ids)
     try:
         with store.heartbeat(run_ids):
             outcomes, compiled = train_population(chunk, plan.kinds, plan.data, on_epoch=log, compiled=compiled,
-                                                  prepared=prepared, on_step=on_step)
+                                                  prepared=prepared, on_step=on_step, hooks=hooks)
             return finish_runs(store, run_ids, chunk[:real], models, members, outcomes, plan.data), compiled
     except BaseException as e:
         mark_failed(store, run_ids, e)
         raise
+    finally:
+        for hook in hooks:
+            hook.close()
 
 
 def run_experiment(exp: Experiment, store: Store, **callbacks) -> RunResult:
@@ -100,28 +109,36 @@ def check_probability_output(model, x: np.ndarray, loss: str) -> None:
 def run_model(model, data: Dataset, exp: Experiment, store: Store, *, description: str = "keras model",
               on_epoch: Callable[[Experiment, str, int, dict], None] | None = None,
               extra_summary: dict | None = None, sweep_id: str | None = None,
-              on_step: Callable | None = None) -> RunResult:
+              on_step: Callable | None = None, hooks: tuple = ()) -> RunResult:
     """Train a user's Keras model (any layers) with the engine, as a stored run.
 
     `exp` carries the training settings (optimizer, loss, epochs, batch size,
     early stopping, seed) and the data section that reloads `data`; its model
     section is at best an approximation of `model`, which is stored as
-    `model.keras` (or, when Keras cannot save it, `weights_final.npz`).
+    `model.keras` (or, when Keras cannot save it, `weights_final.npz`). `hooks`: engine.train's,
+    between epochs (Keras callbacks, api.callbacks); live TensorBoard when the spec asks for it.
     """
     info = data.info
     check_compatible(exp, data)
+    LiveTensorBoard.check([exp])
     if not model.built:
         model.build((None, *info.input_shape))
     check_probability_output(model, data.x_train, exp.train.loss)
     member = member_of(exp, model)
     [run_id] = start_runs(store, [exp], info, model, sweep_id, description)
+    hooks = (*hooks, *LiveTensorBoard.of([exp], [run_id]))
     try:
         with store.heartbeat([run_id]):
             [outcome] = train(program_of(exp, model), [member], data,
                                      diverged_rule=diverged_rule_for(data, exp.train.loss),
-                                     on_epoch=epoch_logger(store, [exp], [run_id], on_epoch), on_step=on_step)
+                                     on_epoch=epoch_logger(store, [exp], [run_id], on_epoch), on_step=on_step,
+                                     hooks=hooks)
             [result] = finish_runs(store, [run_id], [exp], [model], [member], [outcome], data, extra_summary)
     except BaseException as e:
         mark_failed(store, [run_id], e)
         raise
+    finally:
+        for hook in hooks:
+            if hasattr(hook, "close"):
+                hook.close()
     return result
