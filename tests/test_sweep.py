@@ -131,3 +131,32 @@ def test_sweep_end_to_end_through_the_cli(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "mlplab.cli", "sweep", str(spec), "--set",
                           "sweep.grid={ \"train.epoch\" = [1] }"], capture_output=True, text=True, env=env, timeout=120)
     assert bad.returncode == 2 and "train.epoch" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_named_variants_are_swept_and_labelled_by_name(tmp_path):
+    from mlplab.spec.sweep import expand
+    raw = {"train": {"epochs": 1},
+           "sweep": {"variants": {"small": {"model.hidden": [8]},
+                                  "cnn": {"model.layers": [{"type": "conv2d", "filters": 4, "kernel": 3},
+                                                           {"type": "flatten"}]}},
+                     "grid": {"train.learning_rate": [0.001, 0.01]}}}
+    configs = expand(raw)
+    assert [c.values for c in configs] == [{"variant": "small", "train.learning_rate": 0.001},
+                                           {"variant": "small", "train.learning_rate": 0.01},
+                                           {"variant": "cnn", "train.learning_rate": 0.001},
+                                           {"variant": "cnn", "train.learning_rate": 0.01}]
+    assert configs[0].experiments[0].model.hidden == [8] and configs[2].experiments[0].model.convolutional
+    assert configs[3].experiments[0].name.endswith("variant=cnn learning_rate=0.01")
+    with pytest.raises(BadInput, match=r"sweep.variants.bad: .*model.hidden"):
+        expand({"sweep": {"variants": {"bad": {"model.hidden": "wide"}}}})
+    with pytest.raises(BadInput, match=r"sweep.variants.empty = \{\}: expected a non-empty table"):
+        expand({"sweep": {"variants": {"empty": {}}}})
+
+
+def test_api_sweep_over_variants(tmp_path):
+    import mlplab as ml
+    result = ml.sweep(variants={"logistic": {"hidden": []}, "one-layer": {"hidden": [16]}}, epochs=2,
+                      early_stopping=False, store=tmp_path, progress=False)
+    assert sorted(result.table["variant"]) == ["logistic", "one-layer"]
+    params = dict(zip(result.table["variant"], result.table["params"]))
+    assert params == {"logistic": 650, "one-layer": 64 * 16 + 16 + 16 * 10 + 10}

@@ -90,11 +90,12 @@ def sweeps(*, store: Store | str | None = None):
 
 def sweep(spec_or_path: Any = None, grid: dict | None = None, *, repeats: int | None = None,
           folds: int | None = None, data: Any = None, store: Store | str | None = None, progress: bool = True,
-          **kw_overrides) -> Sweep:
+          variants: dict | None = None, **kw_overrides) -> Sweep:
     """Train every configuration as vectorized populations; every member is a stored run.
 
     ml.sweep("spec.toml")                                       # its [sweep] section
     ml.sweep(grid={"train.learning_rate": [0.001, 0.01, 0.1]}, epochs=5)
+    ml.sweep(variants={"small": {"hidden": [32]}, "deep": {"hidden": [64, 64, 64]}})   # named, by name
     ml.sweep(build_model, {"units": [32, 64], "train.learning_rate": [0.001, 0.01]}, data="digits")
 
     With a model-building function, grid keys that are its parameters go to it and dotted keys to
@@ -111,6 +112,10 @@ def sweep(spec_or_path: Any = None, grid: dict | None = None, *, repeats: int | 
     section = raw.setdefault("sweep", {})
     if grid:
         section["grid"] = {**(section.get("grid") or {}), **{dotted(k): v for k, v in grid.items()}}
+    if variants:
+        section["variants"] = {**(section.get("variants") or {}),
+                               **{name: {dotted(k): v for k, v in o.items()} if isinstance(o, dict) else o
+                                  for name, o in variants.items()}}
     if repeats is not None:
         section["repeats"] = repeats
     if folds is not None:

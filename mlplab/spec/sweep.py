@@ -3,6 +3,7 @@
     [sweep]
     grid = { "train.optimizer" = ["sgd", "adam"], "train.learning_rate" = [0.001, 0.01, 0.1] }
     random = { n = 8, "train.learning_rate" = { log_uniform = [1e-4, 1e-1] }, "model.dropout" = { uniform = [0, 0.5] } }
+    variants = { small = { "model.hidden" = [32] }, cnn = { "model.layers" = [...] } }   # named, hand-picked
     repeats = 3          # seeds per configuration: seed, seed+1, ...
     folds = 5            # k-fold cross-validation on the training rows (as GridSearchCV)
 
@@ -26,6 +27,7 @@ from .schema import Experiment, validate
 __all__ = ["DISTRIBUTIONS", "Config", "expand", "fmt", "load_raw", "points", "short"]
 
 DISTRIBUTIONS = ("uniform", "log_uniform", "choice")
+VARIANT = "variant"   # the swept key of named variants: its value is a variant's name
 
 
 @dataclass
@@ -59,14 +61,30 @@ def _sampler(where: str, dist: Any):
     return lambda rng: float(math.exp(rng.uniform(math.log(low), math.log(high))))
 
 
+def _variants(sweep: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """sweep.variants: name -> its dotted overrides ({} when there are none)."""
+    variants = sweep.get("variants") or {}
+    if not isinstance(variants, dict):
+        raise BadInput(f"sweep.variants = {variants!r}: expected a table of names to tables of dotted keys, "
+                       "e.g. { small = { \"model.hidden\" = [32] } }")
+    for name, overrides in variants.items():
+        if not isinstance(overrides, dict) or not overrides:
+            raise BadInput(f"sweep.variants.{name} = {overrides!r}: expected a non-empty table of dotted keys, "
+                           "e.g. { \"model.hidden\" = [32] }")
+    return variants
+
+
 def points(sweep: dict[str, Any], seed: int) -> list[dict[str, Any]]:
-    """The configurations: the grid's cartesian product, each with `random.n` random draws."""
+    """The configurations: each named variant (if any) times the grid's cartesian product, each
+    with `random.n` random draws."""
     grid = sweep.get("grid") or {}
     if not isinstance(grid, dict):
         raise BadInput(f"sweep.grid = {grid!r}: expected a table of dotted keys to lists")
     keys = list(grid)
     lists = [_check_list(f"sweep.grid.\"{k}\"", grid[k]) for k in keys]
     out = [dict(zip(keys, combo)) for combo in itertools.product(*lists)]
+    if _variants(sweep):
+        out = [{VARIANT: name, **point} for name in _variants(sweep) for point in out]
     random = sweep.get("random")
     if random:
         if not isinstance(random, dict) or not isinstance(random.get("n"), int) or random["n"] < 1:
@@ -84,10 +102,11 @@ def expand(raw: dict[str, Any]) -> list[Config]:
     """Every configuration of the raw spec's [sweep], validated; one experiment per repeat and fold."""
     raw = copy.deepcopy(raw)
     sweep = raw.pop("sweep", None) or {}
-    unknown = set(sweep) - {"grid", "random", "repeats", "folds", "memory_gb"}
+    unknown = set(sweep) - {"grid", "random", "variants", "repeats", "folds", "memory_gb"}
     if unknown:
-        raise BadInput(f"sweep.{sorted(unknown)[0]}: unknown key; expected grid, random, repeats, folds, memory_gb")
-    if not sweep.get("grid") and not sweep.get("random"):
+        raise BadInput(f"sweep.{sorted(unknown)[0]}: unknown key; expected grid, random, variants, repeats, folds, "
+                       "memory_gb")
+    if not sweep.get("grid") and not sweep.get("random") and not sweep.get("variants"):
         raise BadInput("sweep: nothing to sweep; add e.g. grid = { \"train.learning_rate\" = [0.001, 0.01, 0.1] }")
     repeats, folds = sweep.get("repeats", 1), sweep.get("folds", 0)
     if not isinstance(repeats, int) or repeats < 1:
@@ -102,7 +121,8 @@ def expand(raw: dict[str, Any]) -> list[Config]:
             for fold in range(folds) if folds else [None]:
                 one = copy.deepcopy(raw)
                 for key, value in values.items():
-                    set_dotted(one, key, value)
+                    for k, v in (_variants(sweep)[value].items() if key == VARIANT else [(key, value)]):
+                        set_dotted(one, k, v)
                 one["seed"] = seed + r
                 if fold is not None:
                     one.setdefault("data", {}).update({"folds": folds, "fold": fold})
@@ -117,7 +137,8 @@ def _validate(raw: dict[str, Any], values: dict[str, Any]) -> Experiment:
     except BadInput as e:
         field = str(e).split(" ", 1)[0].rstrip(":")
         swept = [k for k in values if field.startswith(k) or k.startswith(field)]
-        raise BadInput(f"sweep.\"{swept[0]}\": {e}" if swept else str(e)) from None
+        where = f"sweep.\"{swept[0]}\"" if swept else f"sweep.variants.{values[VARIANT]}" if VARIANT in values else ""
+        raise BadInput(f"{where}: {e}" if where else str(e)) from None
     exp.name = f"{exp.display_name} " + " ".join(f"{short(k)}={value_text(v)}" for k, v in values.items())
     return exp
 
