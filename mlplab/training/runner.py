@@ -18,6 +18,7 @@ from ..store import Store
 from .population import (MEMORY_BUDGET, GroupPlan, build_population, check_compatible, diverged_rule_for, groups_of,
                          member_of, plan_group, program_of, train_population)
 from .record import RunResult, epoch_logger, finish_runs, mark_failed, start_runs
+from .live import clear_progress, progress_recorder
 from .tensorboard import LiveTensorBoard
 
 
@@ -72,12 +73,14 @@ def _run_chunk(plan: GroupPlan, chunk: list[Experiment], real: int, store: Store
     try:
         with store.heartbeat(run_ids):
             outcomes, compiled = train_population(chunk, plan.kinds, plan.data, on_epoch=log, compiled=compiled,
-                                                  prepared=prepared, on_step=on_step, hooks=hooks)
+                                                  prepared=prepared, on_step=progress_recorder(store, run_ids, on_step),
+                                                  hooks=hooks)
             return finish_runs(store, run_ids, chunk[:real], models, members, outcomes, plan.data), compiled
     except BaseException as e:
         mark_failed(store, run_ids, e)
         raise
     finally:
+        clear_progress(store, run_ids)
         for hook in hooks:
             hook.close()
 
@@ -131,13 +134,14 @@ def run_model(model, data: Dataset, exp: Experiment, store: Store, *, descriptio
         with store.heartbeat([run_id]):
             [outcome] = train(program_of(exp, model), [member], data,
                                      diverged_rule=diverged_rule_for(data, exp.train.loss),
-                                     on_epoch=epoch_logger(store, [exp], [run_id], on_epoch), on_step=on_step,
-                                     hooks=hooks)
+                                     on_epoch=epoch_logger(store, [exp], [run_id], on_epoch),
+                                     on_step=progress_recorder(store, [run_id], on_step), hooks=hooks)
             [result] = finish_runs(store, [run_id], [exp], [model], [member], [outcome], data, extra_summary)
     except BaseException as e:
         mark_failed(store, [run_id], e)
         raise
     finally:
+        clear_progress(store, [run_id])
         for hook in hooks:
             if hasattr(hook, "close"):
                 hook.close()
