@@ -1,18 +1,22 @@
 """Runs started from the dashboard: a queue of `mlplab run` processes, one training at a time, each
 stoppable, and the live pages that watch them.
 
-A job is one `mlplab run SPEC` subprocess (a crash stays there). Jobs wait in a queue (at most
+A job is one `mlplab run SPEC` subprocess (a crash stays there), or one `mlplab doctor RUN --fix`
+(a repair: it trains a few candidate runs together; see web/repair.py). Jobs wait in a queue (at most
 `Limits.max_queued`) and one worker thread starts them one after another. Stop sends the process
 SIGINT, which the CLI turns into status `interrupted` (as Ctrl-C); after `STOP_GRACE` seconds it
-is killed and its run marked interrupted. When the server stops, queued jobs are cancelled and the
-running one is stopped the same way; if the server dies without stopping (kill -9), the kernel
-sends the job SIGINT (Linux' parent-death signal). No run of the dashboard is left `running`.
+is killed and its run marked interrupted. When the server stops, queued jobs are cancelled, the
+running one is stopped the same way and the jobs' spec and log files are removed; if the server
+dies without stopping (kill -9), the kernel sends the job SIGINT (Linux' parent-death signal).
+No run of the dashboard is left `running`.
 """
 from __future__ import annotations
 
 import collections
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -53,9 +57,11 @@ runpy.run_module("mlplab.cli", run_name="__main__", alter_sys=True)
 @dataclass
 class Job:
     id: str
-    spec_path: Path
+    args: list[str]                  # the command line after `mlplab`: ["run", SPEC] or ["doctor", RUN, "--fix"]
     log_path: Path
     name: str = ""
+    repair_of: str | None = None     # the run a repair job repairs
+    spec_path: Path | None = None    # a run job's spec file
     state: str = "queued"            # queued -> running -> done, or queued -> cancelled
     created: float = field(default_factory=time.time)
     proc: subprocess.Popen | None = None
@@ -88,16 +94,38 @@ class Jobs:
 
     def submit(self, spec: dict) -> Job:
         """Queue a resolved spec; BadInput when the queue is full or the server is stopping."""
+        job_id = uuid.uuid4().hex[:12]
+        spec_path = self.folder / f"{job_id}.yaml"
+        try:
+            spec_path.write_text(yaml.safe_dump(spec, sort_keys=False))
+        except OSError:   # the folder is removed when the server stops
+            raise BadInput("new run: the server is stopping") from None
+        return self.enqueue(Job(job_id, ["run", str(spec_path)], self.folder / f"{job_id}.log",
+                                name=spec.get("name", ""), spec_path=spec_path), "new run")
+
+    def submit_repair(self, run_id: str, name: str) -> Job:
+        """Queue `mlplab doctor RUN --fix`; BadInput when one for this run already waits or runs, or as submit."""
+        job_id = uuid.uuid4().hex[:12]
+        return self.enqueue(Job(job_id, ["doctor", run_id, "--fix"], self.folder / f"{job_id}.log", name=name,
+                                repair_of=run_id), f"repair of run {run_id}")
+
+    def repair_job(self, run_id: str) -> Job | None:
+        """The repair of this run that is waiting or running, if any."""
+        with self.cond:
+            return next((j for j in self.jobs.values() if j.repair_of == run_id and j.state in ("queued", "running")),
+                        None)
+
+    def enqueue(self, job: Job, what: str) -> Job:
         with self.cond:
             if self.closed:
-                raise BadInput("new run: the server is stopping")
+                raise BadInput(f"{what}: the server is stopping")
+            other = self.repair_job(job.repair_of) if job.repair_of else None
+            if other is not None:
+                raise BadInput(f"{what}: already {other.state} (job {other.id}); wait for it to end or stop it")
             if len(self.queue) >= self.max_queued:
-                raise BadInput(f"new run: {len(self.queue)} runs are already waiting (at most {self.max_queued}); "
+                raise BadInput(f"{what}: {len(self.queue)} jobs are already waiting (at most {self.max_queued}); "
                                "wait for one to finish or stop one")
-            job_id = uuid.uuid4().hex[:12]
-            job = Job(job_id, self.folder / f"{job_id}.yaml", self.folder / f"{job_id}.log", name=spec.get("name", ""))
-            job.spec_path.write_text(yaml.safe_dump(spec, sort_keys=False))
-            self.jobs[job_id] = job
+            self.jobs[job.id] = job
             self.queue.append(job)
             if self.worker is None:
                 self.worker = threading.Thread(target=self._work, name="mlplab-web-jobs", daemon=True)
@@ -129,7 +157,7 @@ class Jobs:
     def _spawn(self, job: Job) -> subprocess.Popen:
         env = {**os.environ, "MLPLAB_HOME": str(self.home)}
         with open(job.log_path, "wb") as log:
-            return subprocess.Popen([sys.executable, "-c", LAUNCH, str(os.getpid()), "run", str(job.spec_path),
+            return subprocess.Popen([sys.executable, "-c", LAUNCH, str(os.getpid()), *job.args,
                                      "--home", str(self.home)], stdout=log, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL, env=env, start_new_session=True)
 
@@ -138,24 +166,36 @@ class Jobs:
             job.run_id = store.run_of_process(job.proc.pid, job.started - 2)
         return job.run_id
 
+    def job_runs(self, store: Store, job: Job) -> list[str]:
+        """The runs the job's process created: a run job's one, a repair's candidates (newest first)."""
+        run_id = self.find_run(store, job)
+        if job.repair_of is None or run_id is None:
+            return [run_id] if run_id else []
+        since = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(job.started - 2))
+        return [r["id"] for r in store.list_runs() if r.get("pid") == job.proc.pid
+                and r.get("host") == socket.gethostname() and (r.get("created") or "") >= since]
+
     def settle(self, job: Job) -> None:
-        """After the process ended: the job's error, and its run never left `running`."""
+        """After the process ended: the job's error, and its runs never left `running`."""
         store = Store(self.home)
         try:
-            run_id = self.find_run(store, job)
+            run_ids = self.job_runs(store, job)
             tail = [ln for ln in job.tail(20) if ln.strip()]
             last = tail[-1] if tail else f"exit code {job.returncode}"
-            if run_id is None:
+            if not run_ids:
                 if job.stop_requested:
                     job.error = "stopped before its run began"
                 elif job.returncode != 0:
                     job.error = last
                 return
-            status = store.get_run(run_id)["status"]  # "lost" if a reader saw the dead process first
-            if job.stop_requested and status in ("running", "lost"):  # killed after Stop: we know why it ended
-                store.set_status(run_id, "interrupted", error="stopped from the dashboard")
-            elif status == "running":  # crashed before it could say so
-                store.set_status(run_id, "lost", error=f"lost: the training process ended ({last})")
+            for run_id in run_ids:
+                status = store.get_run(run_id)["status"]  # "lost" if a reader saw the dead process first
+                if job.stop_requested and status in ("running", "lost"):  # killed after Stop: we know why it ended
+                    store.set_status(run_id, "interrupted", error="stopped from the dashboard")
+                elif status == "running":  # crashed before it could say so
+                    store.set_status(run_id, "lost", error=f"lost: the training process ended ({last})")
+            if job.repair_of and (job.stop_requested or job.returncode != 0):   # a stopped repair may exit 0
+                job.error = "stopped from the dashboard" if job.stop_requested else last
         finally:
             store.close()
 
@@ -178,7 +218,7 @@ class Jobs:
 
     def job_of_run(self, run_id: str) -> Job | None:
         with self.cond:
-            return next((j for j in self.jobs.values() if j.run_id == run_id), None)
+            return next((j for j in self.jobs.values() if j.run_id == run_id and j.repair_of is None), None)
 
     def stop(self, job: Job) -> None:
         """Cancel a queued job; interrupt a running one (SIGINT, then SIGKILL after STOP_GRACE)."""
@@ -214,6 +254,7 @@ class Jobs:
                 kill(current.proc)
         if self.worker is not None:
             self.worker.join(grace)
+        shutil.rmtree(self.folder, ignore_errors=True)   # the jobs' specs and logs
 
 
 def interrupt(proc: subprocess.Popen) -> None:
@@ -237,7 +278,7 @@ def job_doc(web, job: Job) -> dict:
     return {"job": job.id, "state": job.state, "position": web.jobs.position(job), "run_id": run_id,
             "running": job.state in ("queued", "running"), "stoppable": job.state in ("queued", "running")
             and not job.stop_requested, "stopping": job.stop_requested and job.state == "running",
-            "returncode": job.returncode, "error": job.error, "log": job.tail()}
+            "returncode": job.returncode, "error": job.error, "log": job.tail(), "repair_of": job.repair_of}
 
 
 @router.get("/runs/{run_id}/live", response_class=HTMLResponse)

@@ -13,6 +13,7 @@ from ..errors import BadInput
 from ..present.registry import FIGURE_NAMES, applicable, entry
 from ..store import Store
 from .common import NotFound, Web, clean_history, finite, image_side, json_response, row_of, safe_artifact
+from .repair import page_context as repair_context
 
 DOWNLOADS = ("spec.yaml", "model.keras", "history.csv", "predictions.npz", "stats.json", "summary.txt")
 # The registry's figures a run page shows (when they apply to the run; the curves and the confusion
@@ -79,7 +80,7 @@ def run_page(request: Request, run_id: str, web: Web):
     return web.page(request, "run.html", run=run, findings=findings, downloads=downloads,
                     spec_text=yaml.safe_dump(run.get("spec") or {}, sort_keys=False),
                     history=clean_history(run["history"]), image=image, figures=page_figures(web.store, run),
-                    has_model=has_model)
+                    has_model=has_model, **repair_context(web, run, findings))
 
 
 def page_figures(store: Store, run: dict) -> list[tuple[str, str]]:

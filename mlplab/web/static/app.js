@@ -215,11 +215,23 @@ function live() {
     if (stop) stop.hidden = true;
     $("#live-link").innerHTML = `<a id="open-run" href="/runs/${d.id}">open the run page</a> (findings: what went wrong and what to change)`;
   };
+  const repairing = j => {   // a repair job: its candidates train together; the result is on the repaired run's page
+    const log = $("#live-log"); log.hidden = !(j.log || []).length; log.textContent = (j.log || []).join("\n");
+    $$(".charts").forEach(c => { c.hidden = true; });
+    if (j.state === "running") { setStatus(st, j.stopping ? "stopping…" : "repairing", "running"); p.textContent = `training the doctor's candidate fixes of run ${j.repair_of}`; }
+    if (j.state === "queued" || j.state === "running") return setTimeout(tick, 1000);
+    if (j.state === "done") {
+      setStatus(st, j.error ? (j.error.startsWith("stopped") ? "interrupted" : "failed") : "done", j.error ? "" : "ok");
+      p.textContent = j.error || "repair finished"; $("#live-bar").style.width = "100%";
+      $("#live-link").innerHTML = `<a id="open-run" href="/runs/${esc(j.repair_of)}#repair">open run ${esc(j.repair_of)}: the repair's result</a>`;
+    }
+  };
   const tick = async () => {
     try {
       if (job) {
         const j = await (await fetch(`/api/jobs/${job}`)).json();
         showJob(j);
+        if (j.repair_of) return repairing(j);
         if (j.run_id) run = j.run_id;
         if (!run) {
           if (j.state === "cancelled") return;

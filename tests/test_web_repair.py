@@ -1,0 +1,150 @@
+"""A run page's Repair (issue #12): POST /runs/{id}/repair queues `mlplab doctor RUN --fix` as a dashboard
+job (CSRF-protected, one job at a time, stoppable), and the run page shows the stored repair.json.
+
+The faulty run: digits with raw pixels (scale none) and SGD at 0.1, 3 epochs of a 16-unit net: it diverges,
+and the doctor's first fix (data.scale=unit) resolves it (as tests/test_doctor_repair.py checks on the CLI).
+"""
+import re
+import subprocess
+import sys
+import time
+
+import pytest
+
+pytest.importorskip("fastapi")
+from fastapi.testclient import TestClient  # noqa: E402
+
+import mlplab as ml  # noqa: E402
+from mlplab.store import Store  # noqa: E402
+from mlplab.training.repair import Candidate, RepairReport  # noqa: E402
+from mlplab.web import create_app  # noqa: E402
+from mlplab.web import jobs as jobs_module  # noqa: E402
+
+BASE = "http://127.0.0.1:8765"
+
+STAND_IN = """
+import ctypes, signal, sys, time
+ctypes.CDLL(None).prctl(1, int(signal.SIGINT))
+from mlplab.store import Store
+store = Store(sys.argv[1])
+store.create_run(name="stand-in candidate", spec={}, dataset="digits")
+store.close()
+time.sleep(120)
+"""
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory):
+    return tmp_path_factory.mktemp("web-repair")
+
+
+@pytest.fixture(scope="module")
+def faulty(home):
+    run = ml.run(None, {"data.scale": "none", "train.optimizer": "sgd", "train.learning_rate": 0.1,
+                        "train.epochs": 3, "model.hidden": [16]}, store=home, progress=False)
+    assert run.findings and run.findings[0].code == "unscaled_inputs"
+    return run.id
+
+
+def client_of(app, csrf=True):
+    headers = {"Origin": BASE, **({"X-CSRF-Token": app.state.security.csrf} if csrf else {})}
+    c = TestClient(app, base_url=BASE, raise_server_exceptions=False, headers=headers)
+    c.get(f"/?token={app.state.security.token}")
+    return c
+
+
+def wait_for(predicate, timeout=60.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_repair_is_refused_without_the_csrf_token(home, faulty):
+    app = create_app(home, token="t")
+    with client_of(app, csrf=False) as c:
+        page = c.get(f"/runs/{faulty}").text
+        assert 'id="repair-run"' in page   # the doctor has fixes: the button is there
+        r = c.post(f"/runs/{faulty}/repair", follow_redirects=False)
+        assert r.status_code == 403 and "CSRF" in r.text
+        r = c.post(f"/runs/{faulty}/repair", data={"_csrf": "wrong"}, follow_redirects=False)
+        assert r.status_code == 403
+    assert app.state.jobs.jobs == {}   # nothing was queued
+
+
+def test_a_repair_can_be_stopped_and_its_runs_are_not_left_running(home, faulty, monkeypatch):
+    def spawn(self, job):   # a stand-in for `mlplab doctor RUN --fix`: creates a candidate run, then sleeps
+        assert job.args == ["doctor", faulty, "--fix"]
+        with open(job.log_path, "wb") as log:
+            return subprocess.Popen([sys.executable, "-c", STAND_IN, str(self.home)],
+                                    start_new_session=True, stdout=log, stderr=subprocess.STDOUT)
+    monkeypatch.setattr(jobs_module.Jobs, "_spawn", spawn)
+    app = create_app(home, token="t")
+    store = app.state.store
+    with client_of(app) as c:
+        r = c.post(f"/runs/{faulty}/repair", follow_redirects=False)
+        assert r.status_code == 303
+        job = r.headers["location"].split("/")[-1]
+        again = c.post(f"/runs/{faulty}/repair")
+        assert again.status_code == 400 and f"repair of run {faulty}: already" in again.text
+        assert wait_for(lambda: c.get(f"/api/jobs/{job}").json()["run_id"])
+        doc = c.get(f"/api/jobs/{job}").json()
+        assert doc["repair_of"] == faulty and doc["stoppable"]
+        assert f'href="/jobs/{job}"' in c.get(f"/runs/{faulty}").text   # the run page links to its repair
+        assert 'id="repair-run"' not in c.get(f"/runs/{faulty}").text
+        candidate = doc["run_id"]
+        c.post(f"/jobs/{job}/stop", headers={"Accept": "application/json"})
+        assert wait_for(lambda: c.get(f"/api/jobs/{job}").json()["state"] == "done", 20)
+        assert c.get(f"/api/jobs/{job}").json()["error"] == "stopped from the dashboard"
+        assert store.get_run(candidate)["status"] == "interrupted"
+        assert store.get_run(faulty)["status"] == "diverged"   # the repaired run is left as it was
+        # what a stopped repair stores: interrupted candidates are not judged, the page says so
+        cut = Candidate({"data.scale": "unit"}, "--set data.scale=unit", "unscaled_inputs", run_id=candidate,
+                        status="interrupted", test_accuracy=0.9, problems=["interrupted"])
+        never = Candidate({"train.learning_rate": 0.01}, "--set train.learning_rate=0.01", "lr_too_high")
+        store.write_json(faulty, "repair.json", RepairReport(faulty, "diverged", 0.1, ["unscaled_inputs"],
+                                                             [cut, never]).to_dict())
+        page = c.get(f"/runs/{faulty}").text
+        assert re.search(r'id="repair-verdict">the repair was stopped before its candidates finished', page)
+        words = re.findall(r'<td class="verdict-word">([^<]*)</td>', page)
+        assert words == ["stopped before it finished", "not trained: the repair was stopped"]
+        assert 'id="repair-run">Repair again<' in page
+
+
+def test_a_repair_job_ends_and_the_run_page_shows_its_result(home, faulty):
+    app = create_app(home, token="t")
+    store = Store(home)
+    before = store.get_run(faulty)["test_accuracy"]
+    with client_of(app) as c:
+        r = c.post(f"/runs/{faulty}/repair", follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"].startswith("/jobs/")
+        job = r.headers["location"].split("/")[-1]
+        assert "repair of" in c.get(f"/jobs/{job}").text
+        assert wait_for(lambda: c.get(f"/api/jobs/{job}").json()["state"] == "done", 90)
+        doc = c.get(f"/api/jobs/{job}").json()
+        assert (doc["returncode"], doc["error"]) == (0, None), doc["log"]
+        page = c.get(f"/runs/{faulty}").text
+    verdict = re.search(r'id="repair-verdict">([^<]*)<', page).group(1)
+    assert verdict.startswith("resolved by --set data.scale=unit: test accuracy")
+    rows = re.findall(r'<tr class="repair-candidate( best)?"><td><code>([^<]*)</code></td><td>([^<]*)</td>'
+                      r'<td><a href="/runs/([^"]+)">([^<]*)</a></td><td class="num">([^<]*)</td>'
+                      r'<td class="num">([^<]*)</td><td>([^<]*)</td><td class="verdict-word">([^<]*)</td>', page)
+    assert len(rows) == 3, rows   # the default: three candidates
+    best, text, cause, run_id, status, acc_before, acc_after, problems, word = rows[0]
+    assert (best, text, cause, status, problems) == (" best", "--set data.scale=unit", "unscaled_inputs", "ok", "none")
+    assert word == "resolved (the fix)"
+    assert float(acc_before) == pytest.approx(before, abs=1e-3)
+    repaired = store.get_run(run_id)
+    assert float(acc_after) == pytest.approx(repaired["test_accuracy"], abs=1e-3) and float(acc_after) > 0.5
+    assert repaired["summary"]["repair_of"]["run"] == faulty
+    assert sum(r[0] == " best" for r in rows) == 1
+    assert all(r[8].split(" ")[0] in ("resolved", "improved", "did") for r in rows)
+    # the candidate's own page points back, and a run with nothing to fix has no button and is refused
+    with client_of(app) as c:
+        page = c.get(f"/runs/{run_id}").text
+        assert f'a repair of run <a href="/runs/{faulty}">{faulty}</a>' in page and 'id="repair-run"' not in page
+        r = c.post(f"/runs/{run_id}/repair")
+        assert r.status_code == 400 and f"repair of run {run_id}: the doctor has no fix to try" in r.text
+        assert c.post("/runs/nope/repair").status_code == 404
