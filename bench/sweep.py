@@ -128,6 +128,8 @@ def main() -> None:
     ap.add_argument("--ray", action="store_true", help="also (c): grid (a) on a local Ray instance")
     ap.add_argument("--phases", action="store_true", help="where the mlplab sweep of (a) spends its time")
     args = ap.parse_args()
+    import jax
+    print(f"on {jax.device_count()} {jax.devices()[0].platform} device(s), {os.cpu_count()} CPU cores")
 
     raw = grid_a()
     warm = {**raw, "train": {**raw["train"], "epochs": 1}}

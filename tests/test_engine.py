@@ -140,3 +140,16 @@ def test_large_members_loop_inside_the_program_and_equal_members_alone():
         np.testing.assert_allclose(out.history["loss"], alone.history["loss"], rtol=1e-5)
         np.testing.assert_allclose(out.history["val_accuracy"], alone.history["val_accuracy"], rtol=1e-5)
     assert together[1].history["loss"] != together[2].history["loss"]
+
+
+def test_populations_are_vmapped_on_a_gpu_and_for_small_dense_nets_on_cpu():
+    from mlplab.engine.program import VECTORIZE_BELOW, vectorize_members
+
+    def mlp(width):
+        return keras.Sequential([keras.Input((784,)), keras.layers.Dense(width), keras.layers.Dense(10)])
+    conv = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(4, 3), keras.layers.Flatten(),
+                             keras.layers.Dense(10)])
+    small, large = mlp(16), mlp(256)
+    assert small.count_params() < VECTORIZE_BELOW < large.count_params()
+    assert [vectorize_members(m, "cpu") for m in (small, large, conv)] == [True, False, False]
+    assert [vectorize_members(m, "gpu") for m in (small, large, conv)] == [True, True, True]

@@ -265,7 +265,12 @@ def _rewrite_for_cpu(model: keras.Model) -> bool:
     return jax.default_backend() == "cpu" and not all(isinstance(layer, plain) for layer in layers)
 
 
-def _vectorize(model: keras.Model) -> bool:
+def vectorize_members(model: keras.Model, platform: str | None = None) -> bool:
+    """vmap the members (one wide program) or map over them one after another (see VECTORIZE_BELOW)?
+    On a GPU always: one member's matmuls leave most of it idle, and the population's memory is
+    bounded by training.population's budget. On CPU: dense nets below VECTORIZE_BELOW parameters."""
+    if (platform or jax.default_backend()) == "gpu":
+        return True
     dense_only = all(isinstance(layer, (keras.layers.Dense, keras.layers.Dropout, keras.layers.Activation,
                                         keras.layers.BatchNormalization)) for layer in model.layers)
     return dense_only and model.count_params() < VECTORIZE_BELOW
@@ -290,7 +295,7 @@ class Compiled:
         # A padded last batch is exact when rows do not see each other; batch-norm
         # statistics do, so those models take the short last batch as a separate step.
         self.pad_last_batch = not _uses_batch_statistics(program.model)
-        self.vectorize = vectorize = _vectorize(program.model)
+        self.vectorize = vectorize = vectorize_members(program.model)
         members = (0, 0, None, None, 0, 0)
         member_probe = probe.make_probe(program.model, math_.inference_objective)
         self.probe = jax.jit(_over_members(for_xla_cpu(member_probe) if for_cpu else member_probe,
