@@ -10,7 +10,7 @@ from ..errors import BadInput, MlplabError
 from .output import err
 from .inspect import (cmd_compare, cmd_data, cmd_doctor, cmd_export, cmd_predict, cmd_report, cmd_runs, cmd_serve,
                       cmd_show)
-from .train import cmd_run, cmd_sweep
+from .train import cmd_recipes, cmd_run, cmd_sweep
 
 
 def _version() -> str:
@@ -35,7 +35,7 @@ TENSORBOARD_HELP = ("while training, write TensorBoard event files under DIR/<ru
 
 def _training_commands(add) -> None:
     sp = add("run", "train one experiment (default: 64-64 ReLU MLP on digits)")
-    sp.add_argument("spec", nargs="?", help="a TOML or YAML spec file")
+    sp.add_argument("spec", nargs="?", help="a TOML or YAML spec file, or recipe:NAME (see mlplab recipes)")
     sp.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="override a dotted spec key, e.g. --set train.learning_rate=0.01")
     sp.add_argument("--tensorboard", metavar="DIR", help=TENSORBOARD_HELP)
@@ -50,6 +50,9 @@ def _training_commands(add) -> None:
     sp.add_argument("--address", help="Ray cluster to join (auto, ray://HOST:PORT); default: a local Ray instance")
     sp.add_argument("--tensorboard", metavar="DIR", help=TENSORBOARD_HELP)
     sp.set_defaults(func=cmd_sweep)
+
+    sp = add("recipes", "specs that beat published baselines on a laptop CPU: targets, measured accuracy, time")
+    sp.set_defaults(func=cmd_recipes)
 
 
 def _reading_commands(add) -> None:

@@ -71,3 +71,17 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     out.print(f"sweep {result.sweep_id}: {total} runs in {result.seconds:.1f}s; "
               f"mlplab runs --sweep {result.sweep_id}")
     return 0
+
+
+def cmd_recipes(args: argparse.Namespace) -> int:
+    from ..spec.recipes import recipes
+    found = recipes()
+    if args.json:
+        print_json([r.to_json() for r in found])
+        return 0
+    for r in found:
+        out.print(f"[bold]recipe:{r.name}[/]  {r.recipe}")
+        out.print(f"    target:   {r.target}")
+        out.print(f"    measured: {r.measured}")
+    out.print("run one: mlplab run recipe:NAME; the sweep that found it: examples/recipes/search/NAME.toml")
+    return 0

@@ -42,6 +42,10 @@ def stored_experiment(resolved: dict[str, Any]) -> Experiment:
 
 
 def read_file(path: str | Path) -> dict[str, Any]:
+    """A spec file as a raw dict; `recipe:NAME` reads examples/recipes/NAME.toml (spec.recipes)."""
+    if str(path).startswith("recipe:"):
+        from .recipes import recipe_path
+        path = recipe_path(str(path))
     p = Path(path)
     if not p.is_file():
         raise BadInput(f"spec file {p}: not found")
