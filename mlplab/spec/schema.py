@@ -181,24 +181,35 @@ SHORTHAND = {
 
 # ---------------------------------------------------------------- train
 
+def _not_taken(model: BaseModel, takes: dict[str, Any]) -> tuple[str, Any] | None:
+    """The first parameter set on a named table (an optimizer, a schedule) that its name does not
+    take, as (key, value); None when all apply."""
+    for key in sorted(model.model_fields_set - {"name"} - set(takes)):
+        if getattr(model, key) is not None:
+            return key, getattr(model, key)
+    return None
+
+
+def _filled(model: BaseModel, takes: dict[str, Any]) -> dict[str, Any]:
+    """A named table's parameters, the catalog's defaults (`takes`) filled in."""
+    return {**takes, **{k: getattr(model, k) for k in takes if getattr(model, k) is not None}}
+
+
 class _OptimizerChecks(_Strict):
     """An optimizer: a name (catalog.OPTIMIZERS) and any of its parameters; unset ones take Keras' defaults."""
     name: Literal[tuple(OPTIMIZERS)] = "adam"  # type: ignore[valid-type]
 
     @model_validator(mode="after")
     def _applies(self) -> "_OptimizerChecks":
-        takes = OPTIMIZERS[self.name]
-        for key in sorted(self.model_fields_set - {"name"} - set(takes)):
-            if getattr(self, key) is not None:
-                raise FieldError(key, getattr(self, key), f"does not apply to {self.name}; {self.name} takes "
-                                 + ", ".join(["learning_rate", *sorted(set(takes) - {"learning_rate"})]))
+        takes, bad = OPTIMIZERS[self.name], _not_taken(self, OPTIMIZERS[self.name])
+        if bad:
+            raise FieldError(*bad, f"does not apply to {self.name}; {self.name} takes "
+                             + ", ".join(["learning_rate", *sorted(set(takes) - {"learning_rate"})]))
         return self
 
     def settings(self) -> dict[str, float | bool]:
         """Every parameter of this optimizer, Keras defaults filled in."""
-        values = dict(OPTIMIZERS[self.name])
-        values.update({k: getattr(self, k) for k in values if getattr(self, k) is not None})
-        return values
+        return _filled(self, OPTIMIZERS[self.name])
 
 
 Optimizer = create_model("Optimizer", __base__=_OptimizerChecks, __module__=__name__,
@@ -223,18 +234,15 @@ class Schedule(_Strict):
 
     @model_validator(mode="after")
     def _applies(self) -> "Schedule":
-        takes = SCHEDULES[self.name]
-        for key in sorted(self.model_fields_set - {"name"} - set(takes)):
-            if getattr(self, key) is not None:
-                raise FieldError(key, getattr(self, key), f"does not apply to the {self.name} schedule; "
-                                 + (f"it takes {', '.join(takes)}" if takes else "it takes no parameters"))
+        takes, bad = SCHEDULES[self.name], _not_taken(self, SCHEDULES[self.name])
+        if bad:
+            raise FieldError(*bad, f"does not apply to the {self.name} schedule; "
+                             + (f"it takes {', '.join(takes)}" if takes else "it takes no parameters"))
         return self
 
     def settings(self) -> dict[str, Any]:
         """The name and every parameter of this schedule, the catalog's defaults filled in."""
-        values = dict(SCHEDULES[self.name])
-        values.update({k: getattr(self, k) for k in values if getattr(self, k) is not None})
-        return {"name": self.name, **values}
+        return {"name": self.name, **_filled(self, SCHEDULES[self.name])}
 
 
 class EarlyStopping(_Strict):
