@@ -81,6 +81,49 @@ def test_bad_images_are_one_line_errors():
     assert prepare_image(load_image(png(rgba)), 28).max() > 200
 
 
+def test_8x8_is_made_as_scikit_learns_digits_were():
+    # 32x32 bitmaps counted in 4x4 blocks: whole numbers 0..16, the digit as tall as the frame, centred across
+    # with empty outer columns, and strokes as thick as theirs (about 313 of 1024 pixels on)
+    x = prepare_image(np.asarray(drawn(7, 280, offset=(-60, 30)), np.float32) / 255, 8)
+    assert np.array_equal(x, np.round(x)) and x.min() == 0 and x.max() == 16
+    assert x[0].any() and x[-1].any() and not x[:, 0].any() and not x[:, -1].any()
+    assert 250 <= x.sum() <= 380
+    thin = Image.new("L", (280, 280), 255)
+    ImageDraw.Draw(thin).line([(80, 50), (200, 50), (120, 240)], fill=0, width=3)   # a 3 px pen
+    assert 250 <= prepare_image(np.asarray(thin, np.float32) / 255, 8).sum() <= 380   # thickened
+
+
+def canvas_of(digit8: np.ndarray) -> bytes:
+    """A digits image (0..16) drawn 25x larger, black on white, in a 280x280 canvas-like PNG."""
+    big = Image.fromarray((255 - digit8 / 16 * 255).astype(np.uint8)).resize((200, 200), Image.Resampling.NEAREST)
+    img = Image.new("L", (280, 280), 255)
+    img.paste(big, (40, 40))
+    return png(img)
+
+
+def test_test_digits_drawn_on_a_canvas_are_read_back(store):
+    from mlplab.data import load_raw
+    raw = load_raw("digits")
+    x_test, y_test = np.asarray(raw.x_test).reshape(-1, 8, 8)[:10], np.asarray(raw.y_test)[:10]
+    results = [predict_image(store, "last", canvas_of(x)) for x in x_test]
+    right = [p.predicted for p in results] == y_test
+    assert right.sum() >= 8, ([p.predicted for p in results], y_test.tolist())
+    back = np.stack([p.input for p in results])   # what the model saw: close to the original digits
+    assert np.abs(back - x_test).mean() < 1.5
+
+
+def stroke_seven(width: int) -> bytes:
+    img = Image.new("L", (280, 280), 255)
+    ImageDraw.Draw(img).line([(80, 50), (200, 50), (120, 240)], fill=0, width=width, joint="curve")
+    return png(img)
+
+
+@pytest.mark.parametrize("width", [6, 20, 32])
+def test_a_hand_drawn_seven_is_a_seven_whatever_the_pen(store, width):
+    p = predict_image(store, "last", stroke_seven(width))
+    assert p.predicted == 7, np.round(p.probabilities, 3)
+
+
 @pytest.mark.parametrize("digit", [0, 1, 7])
 def test_model_trained_on_digits_reads_a_drawn_digit(store, digit):
     p = predict_image(store, "last", png(drawn(digit)))
