@@ -274,3 +274,23 @@ def test_unknown_routes_and_methods_do_not_crash(client):
     assert client.get("/static/../app.py").status_code == 404
     assert client.get("/static/app.js").status_code == 200
     assert client.get("/healthz").json() == {"ok": True}
+
+
+def test_a_running_runs_history_carries_its_progress_inside_the_epoch(client, store):
+    from mlplab.training.live import clear_progress, progress_recorder
+
+    class Report:
+        epoch, step = 1, 5
+
+        def to_json(self):
+            return {"epoch": 1, "step": 5}
+
+        def text(self):
+            return "epoch 1/3  step 5/10"
+
+    run_id = store.create_run(name="running", spec={"train": {"epochs": 3}}, dataset="digits")
+    progress_recorder(store, [run_id])(Report())
+    assert client.get(f"/api/runs/{run_id}/history").json()["progress"]["text"] == "epoch 1/3  step 5/10"
+    store.set_status(run_id, "interrupted")
+    assert client.get(f"/api/runs/{run_id}/history").json()["progress"] is None   # only while running
+    clear_progress(store, [run_id])

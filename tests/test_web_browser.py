@@ -346,3 +346,20 @@ def test_charts_cap_accuracy_use_whole_epochs_and_a_log_scale_for_loss(server, p
     page.check(".log-toggle input")
     expect(page.locator("[data-chart=loss] svg text").first).to_contain_text("(log scale)")
     page.screenshot(path=str(OUT / "web-charts.png"), full_page=True)
+
+
+def test_the_live_page_shows_progress_inside_a_long_epoch(server, page):
+    from mlplab.engine.progress import StepProgress
+    from mlplab.training.live import progress_recorder
+    run_id = server.store.create_run(name="long-epochs", spec={"train": {"epochs": 5}}, dataset="mnist")
+    server.store.log_epoch(run_id, 1, {"loss": 0.5, "accuracy": 0.8, "val_loss": 0.4, "val_accuracy": 0.85}, 60.0)
+    p = StepProgress(epoch=2, epochs=5, step=300, steps=1000, samples=9600, rows=54000, members=1, seconds=12.0,
+                     compile_seconds=0.0, epoch_seconds=40.0)
+    progress_recorder(server.store, [run_id])(p)
+    try:
+        page.goto(f"{server.url}/runs/{run_id}/live")
+        expect(page.locator("#live-progress")).to_have_text(f"run {run_id}: {p.text()}", timeout=20_000)
+        width = page.eval_on_selector("#live-bar", "e => e.style.width")
+        assert float(width.rstrip("%")) == pytest.approx(100 * 1.3 / 5)   # 1 epoch and 30 % of the next, of 5
+    finally:
+        server.store.set_status(run_id, "interrupted")

@@ -12,6 +12,7 @@ from ..analysis.status import run_row
 from ..errors import BadInput
 from ..present.registry import FIGURE_NAMES, applicable, entry
 from ..store import Store
+from ..training.live import read_progress
 from .common import NotFound, Web, clean_history, finite, image_side, json_response, row_of, safe_artifact
 from .repair import page_context as repair_context
 
@@ -110,7 +111,8 @@ def api_history(run_id: str, web: Web):
                           "epochs_run": run.get("epochs_run"), "epochs": epochs,
                           "result_epoch": ((run.get("summary") or {}).get("result") or {}).get("epoch"),
                           "test_accuracy": finite(run.get("test_accuracy")),
-                          "history": clean_history(run["history"])})
+                          "history": clean_history(run["history"]),
+                          "progress": read_progress(web.store, run["id"]) if run["status"] == "running" else None})
 
 
 # ---------------------------------------------------------------- the confusion matrix and its cells

@@ -248,6 +248,11 @@ function live() {
       $("#live-bar").style.width = (total ? Math.min(100, 100 * n / total) : 0) + "%";
       const acc = d.history.val_accuracy || d.history.accuracy || [];
       p.textContent = `run ${d.id}: epoch ${n} of ${total}` + (acc.length ? `, accuracy ${fmt(acc[acc.length - 1])}` : "");
+      const g = d.progress;   // inside a long epoch: steps, samples/s, ETA (the CLI's line)
+      if (d.status === "running" && g && g.epoch === n + 1) {
+        p.textContent = `run ${d.id}: ${g.text}`;
+        $("#live-bar").style.width = Math.min(100, 100 * (n + (g.steps ? g.step / g.steps : 0)) / total) + "%";
+      }
       if (n !== last) { drawHistory(d.history); last = n; }
       if (d.status === "running") return setTimeout(tick, 1000);
       finish(d);
