@@ -30,7 +30,7 @@ from ..errors import BadInput
 from ..store import Store
 from . import form, jobs, repair, runs, security, sweeps, tryit
 from ..present.html import number_text
-from .common import Dashboard, NotFound, json_response, script_json
+from .common import Dashboard, NotFound, json_response, script_json, value_text
 from .limits import Limits
 from .security import Forbidden, Guard, Security, TooLarge
 
@@ -76,6 +76,7 @@ def create_app(home: str | os.PathLike | None = None, *, token: str | bool = Tru
 def templates() -> Jinja2Templates:
     t = Jinja2Templates(directory=str(HERE / "templates"))
     t.env.filters["num"] = number_text
+    t.env.filters["value"] = value_text   # spec values: booleans as true/false
     t.env.filters["badge"] = worst  # the status word whose colour a (combined) status shows
     t.env.globals["status_css"] = status_css()
     t.env.globals["statuses"] = {w: {"healthy": s.healthy, "meaning": s.meaning} for w, s in STATUSES.items()}

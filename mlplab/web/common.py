@@ -60,6 +60,17 @@ def json_response(doc: Any, status: int = 200) -> JSONResponse:
     return JSONResponse(jsonable(doc), status_code=status)
 
 
+def value_text(v: Any) -> str:
+    """A spec value as pages show it: true/false for booleans (not 1/0), JSON for lists and tables,
+    numbers as number_text writes them, '–' for none."""
+    from ..present.html import number_text
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (dict, list, tuple)):
+        return json.dumps(jsonable(v))
+    return number_text(v)
+
+
 def clean_history(h: dict) -> dict:
     """JSON-ready history: NaN/inf -> null (the charts skip gaps)."""
     return {k: [finite(float(v)) if isinstance(v, (int, float)) else v for v in vals] for k, vals in h.items()}

@@ -8,9 +8,11 @@ from fastapi.responses import HTMLResponse
 
 from ..analysis.status import ranking_metric
 from ..errors import BadInput
-from .common import Dashboard, Web, check_id, clean_history, finite, json_response, row_of
+from ..spec.schema import SHORTHAND
+from .common import Dashboard, Web, check_id, clean_history, finite, json_response, row_of, value_text
 
 router = APIRouter()
+NOT_USED = "not used: model.layers"   # a compare cell of a key the run's model ignores
 
 
 # ---------------------------------------------------------------- compare
@@ -27,10 +29,27 @@ def compare_doc(web: Dashboard, ids: list[str]) -> tuple[list[dict], dict]:
     return runs, comparison(runs)
 
 
+def shown_differences(runs: list[dict], differences: dict[str, list]) -> dict[str, list]:
+    """The spec differences as the compare page shows them. A model written with `model.layers` ignores
+    the shorthand keys (model.hidden, activation, dropout, batchnorm): for such a run the cell is
+    NOT_USED, and the row is left out unless the other runs differ in it."""
+    with_layers = [((r.get("spec") or {}).get("model") or {}).get("layers") is not None for r in runs]
+    out = {}
+    for key, values in differences.items():
+        if any(with_layers) and key.startswith("model.") and key[len("model."):] in SHORTHAND:
+            rest = {json.dumps(v, sort_keys=True) for v, layers in zip(values, with_layers) if not layers}
+            if len(rest) <= 1:
+                continue
+            values = [NOT_USED if layers else v for v, layers in zip(values, with_layers)]
+        out[key] = values
+    return out
+
+
 @router.get("/compare", response_class=HTMLResponse)
 def compare_page(request: Request, web: Web, run: list[str] | None = Query(None)):
     runs, doc = compare_doc(web, run or [])
-    return web.page(request, "compare.html", runs=runs, doc=doc,
+    doc = {**doc, "differences": shown_differences(runs, doc["differences"])}
+    return web.page(request, "compare.html", runs=runs, doc=doc, not_used=NOT_USED,
                     curves=[{"label": f"{r['id']} {r['name']}", "history": clean_history(r["history"])}
                             for r in runs])
 
@@ -87,11 +106,8 @@ def heatmap(keys: list[str], rows: list[dict]) -> dict | None:
         return None
     metric = ranking_metric(rows)
 
-    def label(v):
-        return json.dumps(v) if isinstance(v, (dict, list)) else str(v)
-
     def value(r: dict, key: str) -> str:
-        return label(r.get(key, (r.get("values") or {}).get(key)))
+        return value_text(r.get(key, (r.get("values") or {}).get(key)))
     xs = list(dict.fromkeys(value(r, keys[1]) for r in rows))
     ys = list(dict.fromkeys(value(r, keys[0]) for r in rows))
     grid = {(value(r, keys[0]), value(r, keys[1])): r.get(metric) for r in rows}
