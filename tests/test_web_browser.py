@@ -363,3 +363,49 @@ def test_the_live_page_shows_progress_inside_a_long_epoch(server, page):
         assert float(width.rstrip("%")) == pytest.approx(100 * 1.3 / 5)   # 1 epoch and 30 % of the next, of 5
     finally:
         server.store.set_status(run_id, "interrupted")
+
+
+def path_of(page, chart: str, label: str, kind: str = "line") -> str:
+    return page.locator(f"{chart} svg path.{kind}[data-label='{label}']").first.get_attribute("d")
+
+
+def points(d: str) -> list[tuple[float, float]]:
+    return [tuple(map(float, p.split(","))) for p in re.split(r"[ML]", d) if p]
+
+
+def test_a_smoothing_slider_redraws_the_charts_of_run_live_and_compare_pages(server, page):
+    url, store = server.url, server.store
+    fast, slow = (next(r["id"] for r in store.list_runs() if r["name"] == n) for n in ("fast", "slow"))
+    page.goto(f"{url}/runs/{fast}")
+    page.wait_for_selector("[data-chart=loss] svg path.line")
+    assert page.locator(".smoothing input[type=range]").count() == 1 and page.locator(".log-toggle input").count() == 1
+    raw_loss, raw_acc = path_of(page, "[data-chart=loss]", "validation"), path_of(page, "[data-chart=accuracy]", "validation")
+    assert page.locator("svg path.raw-line").count() == 0   # no smoothing: only the values themselves
+    page.fill(".smoothing input", "0.9")
+    expect(page.locator(".smoothing output")).to_have_text("0.9")
+    smoothed = path_of(page, "[data-chart=loss]", "validation")
+    assert smoothed != raw_loss and path_of(page, "[data-chart=loss]", "validation", "raw-line") == raw_loss
+    assert path_of(page, "[data-chart=accuracy]", "validation") != raw_acc
+    before, after = points(raw_loss), points(smoothed)
+    assert after[0] == before[0] and len(after) == len(before) == 8   # debiased: the first point is the value itself
+    ys = [y for _, y in before]   # a falling loss, smoothed, lags above it (larger y on screen = smaller loss)
+    assert after[-1][1] < ys[-1] and min(ys) <= after[-1][1] <= max(ys)
+    page.check(".log-toggle input")   # the log scale keeps the smoothing
+    expect(page.locator("[data-chart=loss] svg text").first).to_contain_text("(log scale)")
+    assert page.locator("[data-chart=loss] svg path.raw-line").count() >= 1
+    page.screenshot(path=str(OUT / "web-smoothing.png"), full_page=True)
+
+    page.goto(f"{url}/compare?run={fast}&run={slow}")
+    page.wait_for_selector("#overlay svg path.line")
+    label = page.locator("#overlay svg path.line").first.get_attribute("data-label")
+    raw = path_of(page, "#overlay", label)
+    page.fill(".smoothing input", "0.8")
+    expect(page.locator("#overlay svg path.raw-line").first).to_have_attribute("d", raw)
+    assert path_of(page, "#overlay", label) != raw
+
+    page.goto(f"{url}/runs/{fast}/live")
+    page.wait_for_selector("#live-loss svg path.line")
+    raw = path_of(page, "#live-loss", "validation")
+    page.fill(".smoothing input", "0.6")
+    expect(page.locator("#live-loss svg path.raw-line[data-label='validation']")).to_have_attribute("d", raw)
+    assert path_of(page, "#live-loss", "validation") != raw

@@ -14,17 +14,32 @@ function niceStep(span, target) {
   return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * p;
 }
 
+/* TensorBoard's smoothing: an exponential moving average with weight w (0: the values themselves), debiased so
+   that the first points are not pulled towards 0; gaps (null, NaN) stay gaps and do not move the average. */
+function smooth(ys, w) {
+  if (!(w > 0)) return ys;
+  let last = 0, n = 0;
+  return ys.map(y => {
+    if (y === null || y === undefined || !isFinite(y)) return y;
+    last = last * w + (1 - w) * y; n += 1;
+    return last / (1 - Math.pow(w, n));
+  });
+}
+
 /* A line chart in SVG: series = [{label, x: [...], y: [...], color, dash}], hover shows all values at the nearest x.
    opts: title, xLabel, marker (an x to mark), zero (the axis starts at 0), bounds ([lo, hi] the axis never passes:
-   accuracy stays in [0, 1]), log (a log10 y axis; values <= 0 are left out). Epoch ticks are whole numbers; one
-   epoch sits in the middle. */
+   accuracy stays in [0, 1]), log (a log10 y axis; values <= 0 are left out), smooth (the smoothing weight: each
+   line is drawn smoothed over its faint raw values; the axes stay those of the raw values). Epoch ticks are whole
+   numbers; one epoch sits in the middle. */
 function lineChart(box, series, opts = {}) {
   box.innerHTML = "";
+  const w = opts.smooth > 0 ? opts.smooth : 0;
+  series = series.map(s => ({...s, raw: s.y, y: smooth(s.y, w)}));
   const W = box.clientWidth || 560, H = opts.height || (box.classList.contains("wide") ? 356 : 276), m = {l: 56, r: 14, t: 26, b: 30};
   const svg = svgEl("svg", {viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: "none", height: H});
   box.appendChild(svg);
   const log = !!opts.log, tf = v => (v === null || v === undefined || !isFinite(v)) ? null : (log ? (v > 0 ? Math.log10(v) : null) : v);
-  const pts = series.flatMap(s => s.x.map((x, i) => [x, tf(s.y[i])])).filter(p => p[1] !== null);
+  const pts = series.flatMap(s => s.x.map((x, i) => [x, tf(s.raw[i])])).filter(p => p[1] !== null);
   svg.appendChild(svgEl("text", {x: m.l, y: 16, "font-size": 13, "font-weight": 600, fill: "#1d2330"})).textContent = (opts.title || "") + (log ? " (log scale)" : "");
   if (!pts.length) { svg.appendChild(svgEl("text", {x: W / 2, y: H / 2, "text-anchor": "middle", fill: "#888"})).textContent = "no data yet"; return; }
   let x0 = Math.min(...pts.map(p => p[0])), x1 = Math.max(...pts.map(p => p[0]));
@@ -53,10 +68,15 @@ function lineChart(box, series, opts = {}) {
     svg.appendChild(svgEl("text", {x: sx(v), y: H - m.b + 16, "text-anchor": "middle", "font-size": 11, fill: "#5a6272", class: "x-tick"})).textContent = Math.round(v);
   }
   svg.appendChild(svgEl("text", {x: W - m.r, y: H - 4, "text-anchor": "end", "font-size": 11, fill: "#5a6272"})).textContent = opts.xLabel || "epoch";
-  series.forEach((s, k) => {
+  const pathOf = (xs, ys) => {
     let d = "", pen = false;
-    s.x.forEach((x, i) => { const y = tf(s.y[i]); if (y === null) { pen = false; return; } d += (pen ? "L" : "M") + sx(x).toFixed(1) + "," + sy(y).toFixed(1); pen = true; });
-    svg.appendChild(svgEl("path", {d, fill: "none", stroke: s.color || COLORS[k % COLORS.length], "stroke-width": 2, "stroke-dasharray": s.dash || ""}));
+    ys.forEach((v, i) => { const y = tf(v); if (y === null) { pen = false; return; } d += (pen ? "L" : "M") + sx(xs[i]).toFixed(1) + "," + sy(y).toFixed(1); pen = true; });
+    return d;
+  };
+  series.forEach((s, k) => {
+    const color = s.color || COLORS[k % COLORS.length];
+    if (w) svg.appendChild(svgEl("path", {d: pathOf(s.x, s.raw), fill: "none", stroke: color, "stroke-width": 1.5, "stroke-opacity": 0.25, "stroke-dasharray": s.dash || "", class: "raw-line", "data-label": s.label}));
+    svg.appendChild(svgEl("path", {d: pathOf(s.x, s.y), fill: "none", stroke: color, "stroke-width": 2, "stroke-dasharray": s.dash || "", class: "line", "data-label": s.label}));
     if (s.x.length < 40) s.x.forEach((x, i) => { const y = tf(s.y[i]); if (y !== null) svg.appendChild(svgEl("circle", {cx: sx(x), cy: sy(y), r: 2.5, fill: s.color || COLORS[k % COLORS.length]})); });
   });
   if (opts.marker) svg.appendChild(svgEl("line", {x1: sx(opts.marker), x2: sx(opts.marker), y1: m.t, y2: H - m.b, stroke: "#1a7f37", "stroke-dasharray": "4 3"}));
@@ -71,7 +91,7 @@ function lineChart(box, series, opts = {}) {
     const xv = x0 + (px - m.l) / (W - m.l - m.r) * (x1 - x0);
     let best = xs[0]; for (const x of xs) if (Math.abs(x - xv) < Math.abs(best - xv)) best = x;
     cross.setAttribute("x1", sx(best)); cross.setAttribute("x2", sx(best)); cross.setAttribute("visibility", "visible");
-    const rows = series.map((s, k) => { const i = s.x.indexOf(best); return i < 0 ? "" : `<div><span class="sw" style="background:${s.color || COLORS[k % COLORS.length]}"></span>${esc(s.label)}: <b>${fmt(s.y[i])}</b></div>`; }).join("");
+    const rows = series.map((s, k) => { const i = s.x.indexOf(best); return i < 0 ? "" : `<div><span class="sw" style="background:${s.color || COLORS[k % COLORS.length]}"></span>${esc(s.label)}: <b>${fmt(s.y[i])}</b>${w ? ` (raw ${fmt(s.raw[i])})` : ""}</div>`; }).join("");
     tip.innerHTML = `<div>${esc(opts.xLabel || "epoch")} ${best}</div>` + rows; tip.style.display = "block";
     const left = (ev.clientX - r.left) + 14; tip.style.left = (left + tip.offsetWidth > r.width ? left - tip.offsetWidth - 28 : left) + "px"; tip.style.top = (ev.clientY - r.top + 10) + "px";
   });
@@ -101,8 +121,25 @@ const CURVES = {
 function drawChart(box, history, marker) {
   const kind = box.dataset.chart;
   const series = CURVES[kind].filter(([k]) => history[k]).map(([k, label, dash], i) => ({label, x: history.epoch, y: history[k], dash, color: COLORS[i]}));
-  if (kind === "loss") logToggle(box, () => drawChart(box, history, marker));
-  lineChart(box, series, kind === "loss" ? {title: kind, marker, zero: true, log: box.dataset.log === "1"} : {title: kind, marker, bounds: [0, 1]});
+  box._redraw = () => drawChart(box, history, marker);
+  if (kind === "loss") logToggle(box, box._redraw);
+  lineChart(box, series, kind === "loss" ? {title: kind, marker, zero: true, log: box.dataset.log === "1", smooth: SMOOTHING}
+                                         : {title: kind, marker, bounds: [0, 1], smooth: SMOOTHING});
+}
+
+/* One smoothing slider for the charts of a page (TensorBoard's: 0 draws the values themselves), above the first
+   of them; moving it redraws every chart. */
+let SMOOTHING = 0;
+function smoothingControl() {
+  const first = $(".charts, #overlay"); if (!first) return;
+  const label = document.createElement("label"); label.className = "smoothing";
+  label.title = "exponential moving average of each curve, as TensorBoard's smoothing; the raw values stay faint behind";
+  label.innerHTML = `smoothing <input type="range" min="0" max="0.99" step="0.01" value="0"> <output>0</output>`;
+  first.parentNode.insertBefore(label, first);
+  $("input", label).addEventListener("input", ev => {
+    SMOOTHING = Number(ev.target.value); $("output", label).textContent = ev.target.value;
+    $$("[data-chart], #overlay").forEach(box => { if (box._redraw) box._redraw(); });
+  });
 }
 function drawHistory(history, marker) { $$("[data-chart]").forEach(box => drawChart(box, history, marker)); }
 
@@ -178,7 +215,7 @@ function overlay() {
     const metric = sel.value, loss = metric.includes("loss"), toggle = logToggle(box, draw);
     toggle.hidden = !loss;
     lineChart(box, runs.map((r, i) => ({label: r.label, x: r.history.epoch, y: r.history[metric] || [], color: COLORS[i % COLORS.length]})),
-      {title: metric, zero: loss, bounds: metric.includes("accuracy") ? [0, 1] : undefined, log: loss && box.dataset.log === "1"});
+      {title: metric, zero: loss, bounds: metric.includes("accuracy") ? [0, 1] : undefined, log: loss && box.dataset.log === "1", smooth: SMOOTHING});
   };
   sel.addEventListener("change", draw); draw();
   const st = $("#sweep-table"); if (st) sortable(st);
@@ -217,7 +254,7 @@ function live() {
   };
   const repairing = j => {   // a repair job: its candidates train together; the result is on the repaired run's page
     const log = $("#live-log"); log.hidden = !(j.log || []).length; log.textContent = (j.log || []).join("\n");
-    $$(".charts").forEach(c => { c.hidden = true; });
+    $$(".charts, .smoothing").forEach(c => { c.hidden = true; });
     if (j.state === "running") { setStatus(st, j.stopping ? "stopping…" : "repairing", "running"); p.textContent = `training the doctor's candidate fixes of run ${j.repair_of}`; }
     if (j.state === "queued" || j.state === "running") return setTimeout(tick, 1000);
     if (j.state === "done") {
@@ -309,6 +346,7 @@ function figures() {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
+  smoothingControl();
   const h = $("#history-data"); if (h) drawHistory(JSON.parse(h.textContent));
   runsPage(); confusion(); overlay(); live(); tryIt(); figures();
 });
