@@ -42,3 +42,23 @@ def test_progress_is_written_at_most_every_few_seconds(tmp_path, monkeypatch):
         assert live.read_progress(store, run_id)["step"] == {1: 1, 2: 1, 3: 1, 4: 4}[step]
     live.clear_progress(store, [run_id])
     assert live.read_progress(store, run_id) is None
+
+
+def test_live_checks_warn_once_per_run_while_it_trains(tmp_path):
+    """A deep sigmoid net under SGD: vanishing gradients are told after the first epoch, once."""
+    told = []
+    exp = load_spec(None, ["model.hidden=[64, 64, 64, 64, 64, 64, 64, 64]", "model.activation=sigmoid",
+                           "train.optimizer=sgd", "train.epochs=3", "train.early_stopping=false"])
+    result = run_experiment(exp, Store(tmp_path), on_warning=lambda run_id, epoch, f: told.append((run_id, epoch, f)))
+    assert [(run_id, epoch, f.code) for run_id, epoch, f in told] == [(result.run_id, 1, "vanishing_gradients")]
+    assert "--set" in told[0][2].suggestion
+
+
+def test_live_check_is_the_doctors_cheap_rules_on_the_numbers_so_far():
+    from mlplab.analysis.doctor import live_check
+    stats = {"epoch": [0, 1], "weights": ["dense_1/kernel", "output/kernel"], "layers": [{"name": "dense_1", "kind": "relu"}],
+             "dead_fraction": [[0.9], [0.95]], "grad_norm": [[0.1, 0.1], [0.1, 0.1]]}
+    run = {"spec": {"model": {"hidden": [64], "activation": "relu"}}, "history": {"loss": [2.0], "accuracy": [0.3]}}
+    assert [f.code for f in live_check(run, stats)] == ["dead_units"]
+    healthy = {**stats, "dead_fraction": [[0.1], [0.1]]}
+    assert live_check(run, healthy) == []

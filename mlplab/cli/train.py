@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from rich.markup import escape
+
 from .output import (EpochPrinter, SweepPrinter, err, fmt, out, print_findings, print_json, print_preflight, status_text,
                      sweep_table)
 
@@ -11,6 +13,13 @@ from .output import (EpochPrinter, SweepPrinter, err, fmt, out, print_findings, 
 def overrides(args: argparse.Namespace) -> list[str]:
     """The --set overrides, and --tensorboard DIR as train.tensorboard."""
     return [*args.set, *([f"train.tensorboard={json.dumps(args.tensorboard)}"] if args.tensorboard else [])]
+
+
+def live_warning(run_id: str, epoch: int, finding) -> None:
+    """The doctor's live check, as training goes on (stderr): what it sees and the first fix."""
+    fix = f"; try {finding.suggestion}" if finding.suggestion else ""
+    err.print(f"[yellow]{finding.severity} after epoch {epoch}:[/] {escape(finding.title)}{escape(fix)}  "
+              f"[dim]({finding.code}; mlplab doctor explains at the end)[/]", soft_wrap=True)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -23,7 +32,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     store = Store(args.home)
     printer = EpochPrinter(exp.train.epochs)
     callbacks = {} if args.json else {
-        "on_epoch": printer, "on_step": printer.step,
+        "on_epoch": printer, "on_step": printer.step, "on_warning": live_warning,
         "on_start": lambda group: err.print(f"[bold]{exp.display_name}[/] on {exp.data.dataset}: training...")}
     result = run_experiment(exp, store, **callbacks)
     if args.json:

@@ -57,6 +57,14 @@ class EpochView:
         return ([np.asarray(w[member]) for w in state["trainable"]],
                 [np.asarray(w[member]) for w in state["non_trainable"]])
 
+    def history(self, member: int) -> dict[str, list[float]]:
+        """A member's history so far (as Outcome.history)."""
+        return self.run.histories[member]
+
+    def stats(self, member: int) -> dict[str, list]:
+        """A member's statistics so far (as Outcome.stats: epoch 0 is the initial weights)."""
+        return {**probe.describe(self.run.program.model), **self.run.stats[member]}
+
     def gradients(self) -> list[list[np.ndarray]]:
         """Per member, the loss gradient of each trainable variable on the probe rows (inference mode)."""
         state, run = self.run.state, self.run

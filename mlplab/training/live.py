@@ -1,8 +1,10 @@
-"""Progress inside an epoch, kept with each running run for the dashboard's live page.
+"""What a running run shows before it ends: its progress inside an epoch, and live checks.
 
 While a run trains, `progress.json` in its artifact folder holds the latest
 engine.progress.StepProgress (its fields, rates, ETA and the CLI's one-line text),
 rewritten at most every `EVERY` seconds; it is removed when the run ends.
+`LiveChecks` (engine hooks) asks the doctor's cheap rules after every epoch and tells
+each new warning once.
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import json
 import time
 from typing import Callable
 
+from ..analysis.doctor import Finding, live_check
 from ..engine.progress import StepProgress
 from ..store import Store, loads
 
@@ -47,3 +50,21 @@ def read_progress(store: Store, run_id: str) -> dict | None:
         return loads((store.artifact_dir(run_id) / PROGRESS).read_text())
     except (FileNotFoundError, ValueError):
         return None
+
+
+class LiveChecks:
+    """engine.train's hooks (epoch_end): the doctor's live rules on each member after each epoch;
+    `on_warning(run_id, epoch, finding)` once per run and finding code."""
+
+    def __init__(self, run_ids: list[str], specs: list[dict], on_warning: Callable[[str, int, Finding], None]):
+        self.run_ids, self.specs, self.on_warning = run_ids, specs, on_warning
+        self.told: set[tuple[str, str]] = set()
+
+    def epoch_end(self, epoch: int, records: list, view) -> None:
+        for i, (run_id, spec) in enumerate(zip(self.run_ids, self.specs)):   # padding members have no run
+            if records[i] is None:
+                continue
+            for finding in live_check({"spec": spec, "history": view.history(i)}, view.stats(i)):
+                if (run_id, finding.code) not in self.told:
+                    self.told.add((run_id, finding.code))
+                    self.on_warning(run_id, epoch, finding)

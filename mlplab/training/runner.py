@@ -18,7 +18,7 @@ from ..store import Store
 from .population import (MEMORY_BUDGET, GroupPlan, build_population, check_compatible, diverged_rule_for, groups_of,
                          member_of, plan_group, program_of, train_population)
 from .record import RunResult, epoch_logger, finish_runs, mark_failed, start_runs
-from .live import clear_progress, progress_recorder
+from .live import LiveChecks, clear_progress, progress_recorder
 from .tensorboard import LiveTensorBoard
 
 
@@ -26,11 +26,13 @@ def run_experiments(experiments: list[Experiment], store: Store, *, sweep_id: st
                     on_epoch: Callable[[Experiment, str, int, dict], None] | None = None,
                     on_start: Callable[[list[Experiment]], None] | None = None,
                     memory_budget: float = MEMORY_BUDGET, executor: str = "local",
-                    address: str | None = None, on_step: Callable | None = None) -> list[RunResult]:
+                    address: str | None = None, on_step: Callable | None = None,
+                    on_warning: Callable | None = None) -> list[RunResult]:
     """Train every experiment, one population per program; every member becomes a stored run.
 
     on_step(engine.progress.StepProgress): progress inside each epoch of the population training now
-    (local executor only).
+    (local executor only). on_warning(run_id, epoch, finding): the doctor's live checks, once per
+    run and finding, as an epoch ends (local executor only; training.live.LiveChecks).
 
     executor "local" trains the populations here, one after another; "ray" hands each
     population (or chunk of one) to a Ray cluster as a task (see mlplab.executors);
@@ -50,7 +52,7 @@ def run_experiments(experiments: list[Experiment], store: Store, *, sweep_id: st
             compiled = None
             for chunk, real in zip(plan.chunks, plan.real):
                 chunk_results, compiled = _run_chunk(plan, chunk, real, store, sweep_id, on_epoch, on_start,
-                                                     compiled, on_step)
+                                                     compiled, on_step, on_warning)
                 results += chunk_results
                 if any(r.status == "interrupted" for r in chunk_results):
                     break  # Ctrl-C: what trained is stored; train nothing more
@@ -62,7 +64,7 @@ def run_experiments(experiments: list[Experiment], store: Store, *, sweep_id: st
 
 
 def _run_chunk(plan: GroupPlan, chunk: list[Experiment], real: int, store: Store, sweep_id, on_epoch, on_start,
-               compiled, on_step=None) -> tuple[list[RunResult], object]:
+               compiled, on_step=None, on_warning=None) -> tuple[list[RunResult], object]:
     prepared = build_population(chunk, plan.kinds, plan.data.info)
     models, members, _ = prepared
     run_ids = start_runs(store, chunk[:real], plan.data.info, models[0], sweep_id)
@@ -70,6 +72,8 @@ def _run_chunk(plan: GroupPlan, chunk: list[Experiment], real: int, store: Store
         on_start(chunk[:real])
     log = epoch_logger(store, chunk, run_ids, on_epoch)
     hooks = LiveTensorBoard.of(chunk[:real], run_ids)
+    if on_warning:
+        hooks += (LiveChecks(run_ids, [e.resolved() for e in chunk[:real]], on_warning),)
     try:
         with store.heartbeat(run_ids):
             outcomes, compiled = train_population(chunk, plan.kinds, plan.data, on_epoch=log, compiled=compiled,
@@ -82,7 +86,8 @@ def _run_chunk(plan: GroupPlan, chunk: list[Experiment], real: int, store: Store
     finally:
         clear_progress(store, run_ids)
         for hook in hooks:
-            hook.close()
+            if hasattr(hook, "close"):
+                hook.close()
 
 
 def run_experiment(exp: Experiment, store: Store, **callbacks) -> RunResult:

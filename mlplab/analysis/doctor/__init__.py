@@ -3,6 +3,7 @@
     findings = diagnose(store.get_run(run_id), stats)   # stats: the run's stats.json, or None
     findings = training.artifacts.load_findings(store, "last")   # the same, reading the store
     lines = preflight(experiment)                       # configuration checks before training
+    findings = live_check(run_so_far, stats_so_far)     # the cheap rules, between epochs
 
 Symptoms (what training did: diverged, stuck, over/underfitting, unstable, dead or saturated
 units, vanishing/exploding gradients or activations) come from the history and the per-epoch
@@ -41,13 +42,26 @@ from .ranking import link, ordered
 from .reading import RunView
 from .rules import diverged, failed, interrupted, lost, overfitting, stuck, underfitting, unstable
 
-__all__ = ["Finding", "KINDS", "SEVERITIES", "diagnose", "preflight"]
+__all__ = ["Finding", "KINDS", "SEVERITIES", "diagnose", "live_check", "preflight"]
 
 # What a run's status says comes first; `failed` is handled on its own (nothing else is reported).
 STATUS_RULES = (lost, interrupted)
 # The symptoms, in the order they appear within one severity.
 SYMPTOMS = (diverged, stuck, overfitting, underfitting, unstable, gradients_across_depth, dead_units,
             saturated_units, exploding_activations, running_vs_inference)
+
+
+# The cheap rules a run can be warned about while it trains (as AUTOTRAINER does): what the network's
+# statistics already show after an epoch. Divergence needs none: the engine stops the run on it.
+LIVE_RULES = (dead_units, saturated_units, gradients_across_depth, exploding_activations)
+
+
+def live_check(run: dict, stats: dict | None) -> list[Finding]:
+    """The warnings and errors of LIVE_RULES on a run still training (its history and statistics so
+    far): numpy over a few numbers per layer, nothing that slows an epoch."""
+    r = RunView({**run, "status": "running"}, stats)
+    found = [f for rule in LIVE_RULES if (f := rule(r)) is not None]
+    return [f for f in found if f.severity in ("warning", "error")]
 
 
 def diagnose(run: dict, stats: dict | None = None) -> list[Finding]:
