@@ -137,6 +137,12 @@ def _weights(art, **options):
     return _figures().weight_distributions(art.initial_weights, art.final_weights, **options)
 
 
+def _first_layer_weights(art, n: int = 36):
+    """From the stored trained weights (weights_final.npz: no Keras model is loaded), else the model's."""
+    from .figures.model import first_layer_weights
+    return first_layer_weights(art.final_weights, art.image_shape, art.class_names, n=n)
+
+
 def _training_statistics(art):
     return _figures().training_statistics(art.stats or {})
 
@@ -193,6 +199,8 @@ REGISTRY: dict[str, FigureEntry] = {e.name: e for e in (
                 report={"n": 9}),
     FigureEntry("class-histograms", _class_histograms, "Predicted probability per class"),
     FigureEntry("weights", _weights, "Weight distributions", needs=frozenset({MODEL})),
+    FigureEntry("first-layer-weights", _first_layer_weights, "First-layer weights as images",
+                needs=frozenset({IMAGE, MODEL}), section="weights"),
     FigureEntry("training-statistics", _training_statistics, "Training statistics"),
     FigureEntry("hidden-representation", _hidden_representation, "t-SNE of the last hidden layer",
                 needs=frozenset({MODEL})),

@@ -1,4 +1,5 @@
-"""What every figure module shares: empty-figure messages, image tiles, class colours, None-safe arrays.
+"""What every figure module shares: empty-figure messages, image tiles, class colours, None-safe arrays,
+titles wrapped to fit.
 
 Figures are `matplotlib.figure.Figure` objects built directly (never pyplot), so drawing one
 changes no global state: no backend is switched and nothing needs `plt.close`.
@@ -6,10 +7,13 @@ changes no global state: no backend is switched and nothing needs `plt.close`.
 from __future__ import annotations
 
 import math
+import textwrap
 
 import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
+from matplotlib.textpath import TextToPath
 from matplotlib.ticker import LogFormatter
 
 
@@ -18,6 +22,21 @@ def message(text: str, size=(6, 1.5)) -> Figure:
     fig = Figure(figsize=size)
     fig.text(0.5, 0.5, text, ha="center", va="center", fontsize=10)
     return fig
+
+
+def fit_title(text: str, width: float, size: float) -> str:
+    """`text` wrapped into lines that fit `width` inches at `size` points, so a long run name or layer
+    path wraps instead of running off the figure's edge. The text's width is measured in the font's
+    own metrics (no renderer needed), its average character sets the line length, and 10 % is
+    kept spare (rendered glyphs at 80-100 dpi come out ~6 % wider). Existing line breaks are kept;
+    a word longer than a line is split."""
+    text = str(text)
+    flat = text.replace("\n", " ")
+    if not flat.strip():
+        return text
+    points = TextToPath().get_text_width_height_descent(flat, FontProperties(size=size), ismath=False)[0]
+    chars = max(8, int(0.9 * width * 72 / (points / len(flat))))
+    return "\n".join(textwrap.fill(line, chars, break_on_hyphens=False) or line for line in text.split("\n"))
 
 
 def image_tiles(images, titles, *, colors=None, cell=(1.6, 1.9), cols: int | None = None, suptitle: str = "",

@@ -1,6 +1,7 @@
-"""Model views: weights before and after training, per-layer training statistics, a hidden layer's
-embedding and, for 2-feature data, the decision regions. Only what needs the model itself
-(embedding, decision regions) runs it, through engine.inference (JAX is imported on first use).
+"""Model views: weights before and after training, the first layer's weights as images, per-layer
+training statistics, a hidden layer's embedding and, for 2-feature data, the decision regions. Only
+what needs the model itself (embedding, decision regions) runs it, through engine.inference (JAX is
+imported on first use); the weight figures read stored arrays.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from matplotlib.ticker import MaxNLocator
 
 from ...engine.inference import default_layer, layer_output, predict_probabilities
 from ...errors import BadInput
-from .common import class_colors, finite, log_y, message
+from .common import class_colors, finite, fit_title, log_y, message
 
 
 def _short(name: str) -> str:
@@ -22,14 +23,31 @@ def _short(name: str) -> str:
     return "/".join(parts[-2:]) if len(parts) >= 2 else name
 
 
-def weight_distributions(initial: dict, final: dict, *, max_points: int = 20000, seed: int = 0) -> Figure:
+def _kernel_pairs(initial: dict, final: dict) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(name, initial, trained) of each matrix/kernel (ndim >= 2), matched by order."""
+    return [(n, np.asarray(a), np.asarray(b)) for (n, a), b in zip(initial.items(), final.values())
+            if np.ndim(a) >= 2]
+
+
+def _violins(ax, pos, initial: list, trained: list, *, offset: float = 0.6, width: float = 1.1) -> None:
+    """Initial (grey) and trained (blue) violins side by side around each position."""
+    for shift, data, color in ((-offset, initial, "tab:gray"), (offset, trained, "tab:blue")):
+        parts = ax.violinplot(data, positions=np.asarray(pos) + shift, widths=width, showmedians=True)
+        for body in parts["bodies"]:
+            body.set_facecolor(color)
+            body.set_alpha(0.6)
+
+
+def weight_distributions(initial: dict, final: dict, *, per_layer: bool = False, max_points: int = 20000,
+                         seed: int = 0) -> Figure:
     """Violin plots per weight matrix: at initialization vs after training.
 
     `initial` and `final`: {variable name: array}, matched by order (names may differ between
-    a model and its reloaded copy); only matrices/kernels (ndim >= 2) are drawn.
+    a model and its reloaded copy); only matrices/kernels (ndim >= 2) are drawn. Default: every
+    layer on one shared axis (their scales compared); `per_layer=True`: one small axis per layer,
+    each with its own y range, so a layer with tiny weights is not flattened by a wide one.
     """
-    pairs = [(n, np.asarray(a), np.asarray(b)) for (n, a), b in zip(initial.items(), final.values())
-             if np.ndim(a) >= 2]
+    pairs = _kernel_pairs(initial, final)
     if not pairs:
         return message("no weight matrices")
     rng = np.random.default_rng(seed)
@@ -40,22 +58,46 @@ def weight_distributions(initial: dict, final: dict, *, max_points: int = 20000,
         if a.size > max_points:
             a = rng.choice(a, max_points, replace=False)
         return a if a.size else np.zeros(1)
-
-    fig = Figure(figsize=(max(6, 1.8 * len(pairs) + 2), 4.2), layout="constrained")
+    initial_samples = [sample(a) for _, a, _ in pairs]          # all initial first: the sample drawn as before
+    samples = list(zip(initial_samples, [sample(b) for _, _, b in pairs]))
+    if per_layer:
+        return _per_layer_violins(pairs, samples)
+    width = max(6, 1.8 * len(pairs) + 2)
+    fig = Figure(figsize=(width, 4.2), layout="constrained")
     ax = fig.subplots()
     pos = np.arange(len(pairs)) * 3.0
-    for offset, idx, color, label in ((-0.6, 1, "tab:gray", "initial"), (0.6, 2, "tab:blue", "trained")):
-        data = [sample(p[idx]) for p in pairs]
-        parts = ax.violinplot(data, positions=pos + offset, widths=1.1, showmedians=True)
-        for body in parts["bodies"]:
-            body.set_facecolor(color)
-            body.set_alpha(0.6)
+    _violins(ax, pos, [s[0] for s in samples], [s[1] for s in samples])
+    for color, label in (("tab:gray", "initial"), ("tab:blue", "trained")):
         ax.plot([], [], color=color, lw=6, alpha=0.6, label=label)
     ax.set_xticks(pos, [f"{_short(n)}\n{'x'.join(map(str, a.shape))}" for n, a, _ in pairs], fontsize=8)
     ax.set_ylabel("weight value")
     ax.grid(alpha=0.3, axis="y")
     ax.legend(fontsize=8)
-    ax.set_title("Weight distributions per layer: at initialization vs after training", fontsize=11, y=1.0)
+    ax.set_title(fit_title("Weight distributions per layer: at initialization vs after training", width - 0.3, 11),
+                 fontsize=11, y=1.0)
+    return fig
+
+
+def _per_layer_violins(pairs: list, samples: list) -> Figure:
+    """One axis per layer (up to 6 a row), each scaled to its own weights: initial and trained violins."""
+    cols = min(len(pairs), 6)
+    rows = math.ceil(len(pairs) / cols)
+    width = max(6.0, 1.9 * cols + 0.6)
+    fig = Figure(figsize=(width, 2.9 * rows + 0.5), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False)
+    for ax in axes.flat[len(pairs):]:
+        ax.axis("off")
+    for k, (ax, (name, a, _), (init, trained)) in enumerate(zip(axes.flat, pairs, samples)):
+        _violins(ax, [0.0], [init], [trained])
+        ax.set_xticks([-0.6, 0.6], ["initial", "trained"], fontsize=8)
+        ax.tick_params(axis="y", labelsize=7)
+        ax.grid(alpha=0.3, axis="y")
+        ax.set_title(fit_title(f"{_short(name)} {'x'.join(map(str, a.shape))}", (width - 0.6) / cols - 0.15, 9),
+                     fontsize=9, y=1.0)
+        if k % cols == 0:
+            ax.set_ylabel("weight value")
+    fig.suptitle(fit_title("Weight distributions, one axis per layer (each its own range): at initialization vs "
+                           "after training", width - 0.3, 11), fontsize=11)
     return fig
 
 
@@ -94,6 +136,86 @@ def training_statistics(stats: dict) -> Figure:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, ncol=2 if a.shape[1] > 6 else 1)
     fig.suptitle("Training statistics per layer", fontsize=11)
+    return fig
+
+
+# ---------------------------------------------------------------- first-layer weights as images
+
+def first_layer_weights(weights: dict, image_shape, class_names=(), *, n: int = 36) -> Figure:
+    """The first layer's weights as images, one tile per unit (up to `n`, in the layer's order).
+
+    `weights`: {variable name: array} in the model's order (weights_final.npz); the first matrix
+    or kernel is the first layer's. A dense layer on flattened HxW images: each unit's incoming
+    weights reshaped to HxW (channel 1 when there are several), a unit's receptive field; when that
+    layer is the only one (a logistic regression) its units are the classes, each tile the class's
+    template, titled by class name. A conv layer: its k x k filters on input channel 1.
+
+    Diverging colours centred at 0 (red positive, blue negative, white 0), each tile scaled to its
+    own largest |weight|, shown under its name: what a tile shows is its unit's pattern, and units'
+    scales differ widely (a nearly dead unit would be a blank tile on a shared scale), while the
+    sign, which a shared or a per-tile scale both keep, stays readable in every tile.
+    """
+    if n < 1:
+        raise BadInput(f"n={n}: expected at least 1 unit to show")
+    kernels = [(name, np.asarray(a, dtype=np.float64)) for name, a in weights.items() if np.ndim(a) >= 2]
+    if not kernels:
+        return message("no weight matrices")
+    if not image_shape:
+        return message("the inputs are not images")
+    name, kernel = kernels[0]
+    images, labels, what = _unit_images(kernel, tuple(image_shape), len(kernels) == 1, list(class_names))
+    if images is None:
+        return message(f"first layer {_short(name)}: {what}")
+    shown = f", the first {n} shown" if len(images) > n else ""
+    heading = (f"First-layer weights ({_short(name)} {'x'.join(map(str, kernel.shape))}): {what}{shown}\n"
+               "red > 0 > blue; each tile scaled to its own largest |w|")
+    return _weight_tiles(images[:n], labels[:n], heading)
+
+
+def _unit_images(kernel: np.ndarray, image_shape: tuple, only_layer: bool, class_names: list):
+    """(images, labels, what they are) of a first layer's kernel; images None, with the reason, when its
+    weights are not images."""
+    h, w = image_shape[:2]
+    if kernel.ndim == 4:                                   # conv: (k, k, input channels, filters)
+        kh, kw, channels, filters = kernel.shape
+        note = f", input channel 1 of {channels}" if channels > 1 else ""
+        return ([kernel[:, :, 0, j] for j in range(filters)], [f"filter {j}" for j in range(filters)],
+                f"{filters} filters {kh}x{kw}{note}")
+    if kernel.ndim == 2 and kernel.shape[0] % (h * w) == 0:   # dense on flattened (h, w, channels) images
+        channels, units = kernel.shape[0] // (h * w), kernel.shape[1]
+        images = [kernel[:, j].reshape(h, w, channels)[..., 0] for j in range(units)]
+        note = f", input channel 1 of {channels}" if channels > 1 else ""
+        if only_layer and len(class_names) == units:
+            return images, [str(c) for c in class_names], f"class templates (logistic regression){note}"
+        return images, [f"unit {j}" for j in range(units)], f"the receptive fields of {units} units{note}"
+    return None, [], f"its weights {'x'.join(map(str, kernel.shape))} are not one {h}x{w} image per unit"
+
+
+def _weight_tiles(images: list, labels: list, heading: str) -> Figure:
+    """One small Axes per image (imshow, so each tile's array can be read back), a diverging colour
+    map symmetric about 0 per tile, titled with its label and its largest |weight|."""
+    n = len(images)
+    widest = math.ceil(math.sqrt(2 * n))   # columns: from square to twice as wide, the fewest empty cells
+    cols = min(range(math.ceil(math.sqrt(n)), widest + 1), key=lambda c: math.ceil(n / c) * c - n)
+    rows = math.ceil(n / cols)
+    cell_w, cell_h = 1.15, 1.35
+    fig_w = max(cols * cell_w, 5.5) + 0.2
+    heading = fit_title(heading, fig_w - 0.2, 10)
+    head = 0.2 + (heading.count("\n") + 1) * 10 * 1.3 / 72     # inches above the first row's titles
+    fig = Figure(figsize=(fig_w, rows * cell_h + head))
+    fig_h = fig.get_figheight()
+    side, x0 = cell_w - 0.2, (fig_w - cols * cell_w) / 2
+    for k, (image, label) in enumerate(zip(images, labels)):
+        r, c = divmod(k, cols)
+        left, top = x0 + c * cell_w + 0.1, head + r * cell_h + (cell_h - side - 0.05)
+        ax = fig.add_axes((left / fig_w, 1 - (top + side) / fig_h, side / fig_w, side / fig_h))
+        finite = np.abs(image[np.isfinite(image)])              # a diverged run's NaN/inf: shown blank
+        m = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
+        ax.imshow(image, cmap="RdBu_r", vmin=-m, vmax=m, interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(f"{fit_title(label, cell_w, 7.5)}\nmax |w| {m:.2g}", fontsize=7.5, pad=2)
+    fig.suptitle(heading, fontsize=10, y=1 - 0.08 / fig_h, va="top")
     return fig
 
 
@@ -148,7 +270,7 @@ def embedding_figure(points, labels, class_names, layer: str) -> Figure:
     ax.legend(fontsize=8, markerscale=2.5, loc="best")
     ax.set_xticks([])
     ax.set_yticks([])
-    ax.set_title(f"t-SNE of layer {layer!r} ({len(points)} test samples)", fontsize=11, y=1.0)
+    ax.set_title(fit_title(f"t-SNE of layer {layer!r} ({len(points)} test samples)", 6.6, 11), fontsize=11, y=1.0)
     return fig
 
 

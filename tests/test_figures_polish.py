@@ -1,0 +1,143 @@
+"""The first-layer weights as images (class templates, receptive fields, conv filters), weight violins
+with one axis per layer, titles that fit their figure, integer epoch ticks."""
+import numpy as np
+import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+import mlplab as ml
+from mlplab.present.figures.common import fit_title
+from mlplab.present.figures.model import (embedding_figure, first_layer_weights, training_statistics,
+                                          weight_distributions)
+from mlplab.present.registry import FIGURE_NAMES, REGISTRY, applicable
+from mlplab.training.artifacts import trained_weights
+
+CNN = [{"type": "conv2d", "filters": 6, "kernel": 3, "activation": "relu"}, {"type": "flatten"}]
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("polish"))
+
+
+def trained(store, **overrides):
+    return ml.run(None, overrides, store=store, progress=False)
+
+
+@pytest.fixture(scope="module")
+def logistic(store):
+    return trained(store, **{"model.hidden": [], "train.epochs": 2})
+
+
+@pytest.fixture(scope="module")
+def cnn(store):
+    return trained(store, **{"model.layers": CNN, "train.epochs": 1})
+
+
+def tiles(fig):
+    """(title's first line, shown array, colour limits) of each tile of a first-layer figure."""
+    return [(ax.get_title().split("\n")[0], np.asarray(ax.images[0].get_array()), ax.images[0].get_clim())
+            for ax in fig.axes]
+
+
+def kernel_of(run, name):
+    return trained_weights(run.store, run.id)[name]
+
+
+def test_logistic_regression_tiles_are_its_class_templates(logistic):
+    fig = logistic.first_layer_weights()
+    kernel = kernel_of(logistic, "mlplab/output/kernel")                     # 64 x 10
+    shown = tiles(fig)
+    assert [t for t, _, _ in shown] == [str(d) for d in range(10)]          # titled by class name
+    for j, (_, image, (lo, hi)) in enumerate(shown):
+        np.testing.assert_allclose(image, kernel[:, j].reshape(8, 8), rtol=1e-6)
+        assert hi == pytest.approx(np.abs(kernel[:, j]).max()) and lo == -hi   # centred at 0
+    assert "class templates" in fig._suptitle.get_text()
+    assert "model" not in logistic._cache                                   # drawn from the stored weights
+
+
+def test_a_hidden_layer_shows_at_most_n_units():
+    rng = np.random.default_rng(1)                       # a 64-12-10 MLP's weights, as weights_final.npz holds them
+    weights = {"mlplab/dense_1/kernel": rng.normal(size=(64, 12)), "mlplab/dense_1/bias": np.zeros(12),
+               "mlplab/output/kernel": rng.normal(size=(12, 10)), "mlplab/output/bias": np.zeros(10)}
+    kernel = weights["mlplab/dense_1/kernel"]
+    shown = tiles(first_layer_weights(weights, (8, 8), [str(d) for d in range(10)]))   # n=36: all 12
+    assert [t for t, _, _ in shown] == [f"unit {j}" for j in range(12)]
+    for j, (_, image, _) in enumerate(shown):
+        np.testing.assert_allclose(image, kernel[:, j].reshape(8, 8))
+    fig = first_layer_weights(weights, (8, 8), n=5)                          # min(n, units)
+    assert [t for t, _, _ in tiles(fig)] == [f"unit {j}" for j in range(5)]
+    assert "receptive fields of 12 units, the first 5 shown" in fig._suptitle.get_text().replace("\n", " ")
+
+
+def test_a_conv_first_layer_shows_its_filters(cnn):
+    kernel = kernel_of(cnn, "mlplab/conv2d_1/kernel")                        # 3 x 3 x 1 x 6
+    shown = tiles(cnn.first_layer_weights())
+    assert [t for t, _, _ in shown] == [f"filter {j}" for j in range(6)]
+    for j, (_, image, _) in enumerate(shown):
+        np.testing.assert_allclose(image, kernel[:, :, 0, j], rtol=1e-6)
+    assert len(cnn.first_layer_weights(n=4).axes) == 4
+
+
+def test_only_image_runs_get_the_figure(store, logistic):
+    plane = trained(store, **{"data.dataset": "cosine2d", "model.hidden": [8], "train.epochs": 1})
+    assert "first-layer-weights" not in applicable(plane) and "weights" in applicable(plane)
+    assert "first-layer-weights" in applicable(logistic)
+    at = FIGURE_NAMES.index("weights")
+    assert FIGURE_NAMES[at + 1] == "first-layer-weights" and REGISTRY["first-layer-weights"].report_section == "weights"
+    kernels = {"k": np.ones((2, 4))}
+    assert first_layer_weights(kernels, None).texts[0].get_text() == "the inputs are not images"
+    assert "not one 8x8 image" in first_layer_weights(kernels, (8, 8)).texts[0].get_text()
+    diverged = first_layer_weights({"k": np.full((64, 3), np.nan)}, (8, 8))   # NaN weights: blank tiles, no error
+    assert len(diverged.axes) == 3 and diverged.axes[0].images[0].get_clim() == (-1.0, 1.0)
+    with pytest.raises(Exception, match="at least 1"):
+        first_layer_weights(kernels, (8, 8), n=0)
+
+
+def test_one_violin_axis_per_layer_with_its_own_range():
+    rng = np.random.default_rng(0)
+    initial = {"a/wide/kernel": rng.normal(0, 1, (64, 40)), "a/wide/bias": np.zeros(40),
+               "a/tiny/kernel": rng.normal(0, 1e-3, (40, 10))}
+    final = {k: v * 1.5 + 0.01 * (v.ndim > 1) for k, v in initial.items()}
+    shared = weight_distributions(initial, final)
+    assert len(shared.axes) == 1                                             # the default: one shared axis
+    fig = weight_distributions(initial, final, per_layer=True)
+    assert len(fig.axes) == 2                                                # one per kernel, not the bias
+    for ax, name in zip(fig.axes, ("a/wide/kernel", "a/tiny/kernel")):
+        values = np.concatenate([initial[name].ravel(), final[name].ravel()])
+        lo, hi = ax.get_ylim()
+        assert lo <= values.min() and hi >= values.max()
+        assert hi - lo <= 1.25 * np.ptp(values)                              # its own range, not the wide one's
+        assert ax.get_title().startswith(name.split("/", 1)[1])
+    assert fig.axes[1].get_ylim()[1] < 0.05                                  # tiny weights are not flattened
+
+
+def test_per_layer_violins_of_a_run(cnn):
+    fig = cnn.weights(per_layer=True)
+    assert [ax.get_title().split(" ")[0] for ax in fig.axes] == ["conv2d_1/kernel", "output/kernel"]
+    conv = kernel_of(cnn, "mlplab/conv2d_1/kernel")
+    assert fig.axes[0].get_ylim()[1] >= conv.max() and len(cnn.weights().axes) == 1
+
+
+def inside(fig, text) -> bool:
+    FigureCanvasAgg(fig).draw()
+    box = text.get_window_extent()
+    return box.x0 >= 0 and box.x1 <= fig.bbox.width
+
+
+def test_titles_fit_their_figures():
+    name = "a_very_long_layer_name_of_a_functional_keras_model_with_residual_blocks_3"
+    fig = embedding_figure(np.random.default_rng(0).normal(size=(20, 2)), np.arange(20) % 2, ["a", "b"], name)
+    assert inside(fig, fig.axes[0].title) and "\n" in fig.axes[0].get_title()
+    long = {f"model/{'block_' * 8}{k}/kernel": np.ones((64, 10)) for k in range(3)}
+    fig = weight_distributions(long, long, per_layer=True)
+    assert all(inside(fig, ax.title) for ax in fig.axes)
+    assert fit_title("short", 6, 11) == "short"
+    assert all(len(line) <= 26 for line in fit_title("x" * 100, 2, 11).split("\n"))   # 2 in at 11 pt
+
+
+def test_training_statistics_epoch_ticks_are_whole_numbers():
+    stats = {"epoch": [0, 1, 2], "weights": ["m/dense_1/kernel"], "grad_norm": [[0.5], [0.3], [0.2]]}
+    fig = training_statistics(stats)
+    FigureCanvasAgg(fig).draw()
+    ticks = [t for t in fig.axes[0].get_xticks() if -0.5 <= t <= 2.5]
+    assert ticks and all(float(t).is_integer() for t in ticks)
