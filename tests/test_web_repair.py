@@ -148,3 +148,20 @@ def test_a_repair_job_ends_and_the_run_page_shows_its_result(home, faulty):
         r = c.post(f"/runs/{run_id}/repair")
         assert r.status_code == 400 and f"repair of run {run_id}: the doctor has no fix to try" in r.text
         assert c.post("/runs/nope/repair").status_code == 404
+
+
+def test_a_run_of_your_own_keras_model_has_no_repair(home, faulty):
+    store = Store(home)
+    run = store.get_run(faulty)
+    own = store.create_run(name="own keras model", spec=run["spec"], dataset="digits")
+    for epoch, values in enumerate(zip(*(run["history"][k] for k in ("loss", "accuracy"))), 1):
+        store.log_epoch(own, epoch, {"loss": values[0], "accuracy": values[1]}, 0.1)
+    store.finish_run(own, status="diverged", epochs_run=run["epochs_run"], best_epoch=None, seconds=1.0,
+                     test_loss=None, test_accuracy=0.1, params=None, warnings=[],
+                     summary={"keras_model": {"spec_is_exact": False}}, error=None)
+    app = create_app(home, token="t")
+    with client_of(app) as c:
+        assert 'id="repair-run"' not in c.get(f"/runs/{own}").text
+        r = c.post(f"/runs/{own}/repair")
+        assert r.status_code == 400 and "your own Keras model, which cannot be rebuilt from its spec" in r.text
+    assert app.state.jobs.jobs == {}
