@@ -1,4 +1,5 @@
 """Progress inside long epochs, as the CLI and notebooks show it, and Ctrl-C in the middle of one."""
+import dataclasses
 import io
 import json
 import os
@@ -8,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from mlplab.api import progress as api_progress
@@ -95,3 +97,42 @@ def test_ctrl_c_in_a_long_epoch_stops_within_seconds(tmp_path: Path):
     assert "interrupted" in out and "Traceback" not in err
     assert waited < 10, waited  # a segment of steps (~0.5 s), evaluation-free, plus storing the run
     assert lines[-1].startswith("epoch 1/2  step ")
+
+
+def test_ctrl_c_while_training_is_acted_on_between_segments_never_lost():
+    """A SIGINT inside the context only sets a flag (a KeyboardInterrupt raised inside JAX's C++
+    callbacks would be printed and lost); check() raises it; a second Ctrl-C raises at once."""
+    from mlplab.engine.progress import DeferredInterrupt
+    before = signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt):
+        with DeferredInterrupt() as interrupt:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)                      # delivered: only the flag is set
+            assert interrupt.pending
+            with pytest.raises(KeyboardInterrupt):
+                os.kill(os.getpid(), signal.SIGINT)   # a second Ctrl-C: at once
+                time.sleep(1)
+            interrupt.check()
+    assert signal.getsignal(signal.SIGINT) is before
+    with DeferredInterrupt() as interrupt:        # nothing asked: nothing raised
+        interrupt.check()
+
+
+def test_a_ctrl_c_during_an_epoch_drops_that_epoch_and_ends_interrupted():
+    from mlplab.engine import train as engine
+    from mlplab.training import population
+    from test_engine import setup
+    exps, data, models, members = setup("train.epochs=5", "train.early_stopping=false")
+    sent = []
+
+    def on_step(p):
+        if p.epoch == 2 and not sent:
+            sent.append(p.step)
+            os.kill(os.getpid(), signal.SIGINT)
+
+    program = population.program_of(exps[0], models[0])
+    [out] = engine.train(program, members, data, on_step=on_step)
+    assert sent and out.status == "interrupted" and out.epochs_run == 1
+    [one] = engine.train(dataclasses.replace(program, epochs=1), members, data)
+    for ours, alone in zip(out.trainable, one.trainable):   # its weights are epoch 1's: epoch 2's steps dropped
+        np.testing.assert_array_equal(ours, alone)

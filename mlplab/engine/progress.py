@@ -2,14 +2,15 @@
 
 The host runs an epoch's steps in segments of about `SEGMENT_SECONDS` (see `Pace`):
 between two segments it reports a `StepProgress` (steps done, samples per second,
-ETA) to the caller's `on_step`, and a Ctrl-C raised there stops the run within about
-a segment's time. Compiling is measured from JAX's own compile events (`CompileClock`),
-so it is reported apart from the time the steps take.
+ETA) to the caller's `on_step`, and a Ctrl-C is acted on there (`DeferredInterrupt`),
+stopping the run within about a segment's time. Compiling is measured from JAX's own
+compile events (`CompileClock`), so it is reported apart from the time the steps take.
 """
 from __future__ import annotations
 
 import collections
 import math
+import signal
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -144,3 +145,38 @@ class Pace:
         busy = seconds - compiling
         if steps and busy > 0 and compiling < 0.5 * seconds:
             self.per_step = busy / steps
+
+
+class DeferredInterrupt:
+    """Ctrl-C (SIGINT) while training, acted on where the loop can stop cleanly.
+
+    Python raises KeyboardInterrupt wherever the main thread happens to be; inside a callback
+    that JAX calls from C++ (its garbage-collection callback) the exception is printed as
+    "Exception ignored" and lost, and the run trains on. Inside this context a SIGINT only
+    sets a flag, and `check()` (between segments of steps, and before each epoch) raises
+    KeyboardInterrupt there. A second Ctrl-C raises at once. Outside the main thread, or
+    when SIGINT is not Python's default handler (someone else's), nothing changes."""
+
+    def __init__(self):
+        self.pending, self.previous = False, None
+
+    def _handler(self, signum, frame) -> None:
+        if self.pending:
+            raise KeyboardInterrupt
+        self.pending = True
+
+    def __enter__(self) -> "DeferredInterrupt":
+        if threading.current_thread() is threading.main_thread() and \
+                signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            self.previous = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+        if self.pending and exc[0] is None:
+            raise KeyboardInterrupt   # asked for during the last steps: still an interrupt
+
+    def check(self) -> None:
+        if self.pending:
+            raise KeyboardInterrupt

@@ -24,7 +24,7 @@ from .schedules import learning_rate
 from ..data import Dataset
 from .inference import as_probabilities
 from .program import Compiled, Member, Outcome, Program, regularized_variables
-from .progress import COMPILE_CLOCK, Pace, StepProgress
+from .progress import COMPILE_CLOCK, DeferredInterrupt, Pace, StepProgress
 
 EVAL_CHUNK = 2048          # rows per inference-mode batch
 TRAIN_EVAL_ROWS = 10_000   # inference-mode train metrics: a fixed sample of at most this many rows
@@ -139,7 +139,7 @@ class _Run:
                  diverged_rule: Callable | None, on_step: Callable[[StepProgress], None] | None = None,
                  hooks: tuple = ()):
         self.program, self.members, self.compiled, self.diverged_rule = program, members, compiled, diverged_rule
-        self.hooks = hooks
+        self.hooks, self.interrupt = hooks, DeferredInterrupt()
         self.on_step, self.pace, self.epoch_seconds = on_step, Pace(), []
         P, self.n = len(members), len(data.x_train)
         # vectorized members with one seed see the same batches (their shuffle streams are equal),
@@ -190,6 +190,7 @@ class _Run:
             state = c.advance(state, consts, x, y, batches, weights, done, count, shared)
             state["seen"].block_until_ready()  # the host waits here, so Ctrl-C is seen between segments
             self.pace.measured(count, time.time() - t, COMPILE_CLOCK.seconds(t))
+            self.interrupt.check()   # Ctrl-C: the epoch is dropped
             done += count
             self.report(epoch, t0, done, total, min(done * self.program.batch_size, self.n))
         if last is not None:
@@ -284,6 +285,9 @@ class _Run:
         start = self.state
         rates = self.schedule(epoch)
         self.run_epoch(epoch, t0)
+        if self.interrupt.pending:   # Ctrl-C during the last steps: the epoch is dropped, its steps too
+            self.state = start
+            self.interrupt.check()
         steps = math.ceil(self.n / self.program.batch_size)
         self.report(epoch, t0, steps, steps, self.n, phase="evaluating")
         metrics, diverged = self.metrics()
@@ -350,10 +354,12 @@ def train(program: Program, members: list[Member], data: Dataset,
         compiled = Compiled(program, data.info.num_classes, regularized)
     run = _Run(program, members, data, compiled, diverged_rule, on_step, tuple(hooks))
     try:
-        for epoch in range(1, program.epochs + 1):
-            run.epoch(epoch, on_epoch)
-            if not run.training.any():
-                break
+        with run.interrupt:
+            for epoch in range(1, program.epochs + 1):
+                run.interrupt.check()
+                run.epoch(epoch, on_epoch)
+                if not run.training.any():
+                    break
     except KeyboardInterrupt:
         for i in np.flatnonzero(run.training):
             run.status[i] = "interrupted"
