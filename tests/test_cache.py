@@ -122,7 +122,7 @@ def test_a_running_run_is_never_cached(fresh):
 def test_the_report_is_stored_with_its_key(fresh, store, run_id, tmp_path):
     path = write_report(store, run_id)
     text = path.read_text()
-    assert 'name="mlplab-view"' in text and text.count("data:image/png;base64,") == 12
+    assert 'name="mlplab-view"' in text and text.count("data:image/png;base64,") == 13
     assert stored_files(fresh, "hidden-representation") and stored_files(fresh, "embedding")
     out = write_report(store, run_id, tmp_path / "copy.html")
     assert out.read_text() == text                               # --out: the stored report, copied

@@ -92,7 +92,7 @@ def test_report_of_an_image_run(store, mlp, tmp_path, screenshot):
     assert "<script" not in text and "not available" not in text
     assert text.index('id="findings"') < text.index('id="spec"') < text.index('id="learning-curves"')
     assert "Running training loss" in text           # dropout 0.2: the running-vs-inference note
-    assert text.count("data:image/png;base64,") == 12   # every figure of an image run
+    assert text.count("data:image/png;base64,") == 13   # every figure of an image run
     if screenshot(path, "report_mlp.png") is None:
         pytest.skip("chromium is not installed")
 

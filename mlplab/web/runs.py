@@ -19,7 +19,8 @@ from .repair import page_context as repair_context
 DOWNLOADS = ("spec.yaml", "model.keras", "history.csv", "predictions.npz", "stats.json", "summary.txt")
 # The registry's figures a run page shows (when they apply to the run; the curves and the confusion
 # matrix are drawn by the page itself), and the file each needs beyond what the registry checks.
-PAGE_FIGURES = ("mistakes", "training-statistics", "weights", "hidden-representation", "decision-regions")
+PAGE_FIGURES = ("mistakes", "training-statistics", "weights", "first-layer-weights", "hidden-representation",
+                "decision-regions")
 NEEDS_FILE = {"mistakes": "predictions.npz", "training-statistics": "stats.json", "weights": "weights_init.npz"}
 MAX_CELL_IMAGES = 120
 

@@ -4,7 +4,7 @@
     curves       learning_curves (one run), overlaid_curves (several), metric_label
     sweeps       sweep_heatmap, sweep_spread: a sweep's configurations compared
     predictions  confusion_matrix, misclassified, probability_bars, class_probability_histograms
-    model        weight_distributions, training_statistics, embedding, decision_regions
+    model        weight_distributions, first_layer_weights, training_statistics, embedding, decision_regions
 
 Each function takes arrays (no store, no run) and returns a Figure built with
 `matplotlib.figure.Figure` directly: never registered with pyplot, no backend switched, no
@@ -17,11 +17,11 @@ mlplab.present.registry: a new figure is its function here plus one entry there.
 """
 from ...engine.inference import layer_output
 from .curves import learning_curves, metric_label, overlaid_curves
-from .model import decision_regions, embedding, training_statistics, weight_distributions
+from .model import decision_regions, embedding, first_layer_weights, training_statistics, weight_distributions
 from .predictions import class_probability_histograms, confusion_matrix, misclassified, probability_bars
 from .samples import dataset_samples, indexed_samples, sample_grid
 from .sweeps import sweep_heatmap, sweep_spread
 
-__all__ = ["class_probability_histograms", "confusion_matrix", "decision_regions", "embedding", "layer_output",
+__all__ = ["class_probability_histograms", "confusion_matrix", "decision_regions", "embedding", "first_layer_weights", "layer_output",
            "learning_curves", "metric_label", "misclassified", "overlaid_curves", "probability_bars",
            "dataset_samples", "indexed_samples", "sample_grid", "sweep_heatmap", "sweep_spread", "training_statistics", "weight_distributions"]
