@@ -107,7 +107,7 @@ def test_a_run_page_shows_only_figures_that_apply(client, ids):
         assert r.status_code == 200 and r.content[:4] == b"\x89PNG", name
     assert client.get(f"/runs/{ids['toy']}/figures/mistakes.png").status_code == 404
     digits = re.findall(r'src="/runs/[^/]+/figures/([a-z-]+)\.png"', client.get(f"/runs/{ids['healthy']}").text)
-    assert digits == ["mistakes", "training-statistics", "weights", "hidden-representation"]
+    assert digits == ["mistakes", "training-statistics", "weights", "first-layer-weights", "hidden-representation"]
     assert re.findall(r'/figures/', client.get(f"/runs/{ids['long']}").text) == []   # a failed run: none
 
 
