@@ -48,3 +48,26 @@ def test_a_healthy_run_has_nothing_to_repair_and_trains_nothing(home):
     report = run.repair()
     assert report.candidates == [] and report.best is None and "nothing to repair" in str(report)
     assert len(Store(home).list_runs()) == before
+
+
+def test_a_stopped_repair_judges_nothing_and_keeps_the_last_report(tmp_path, monkeypatch):
+    """Ctrl-C (the dashboard's Stop) during the candidates: interrupted, and repair.json is not overwritten."""
+    import dataclasses
+    from mlplab.spec import load_spec
+    from mlplab.training import repair as repairing
+    from mlplab.training.runner import run_experiment
+    store = Store(tmp_path)
+    run_id = run_experiment(load_spec(None, ["data.scale=none", "train.epochs=2"]), store).run_id
+    store.write_json(run_id, "repair.json", {"finished": True})
+    real = repairing.run_experiments
+
+    def stopped(experiments, store, **kw):
+        [first] = real(experiments[:1], store, **kw)   # the first candidate, then Stop
+        store.set_status(first.run_id, "interrupted")
+        return [dataclasses.replace(first, status="interrupted")]
+    monkeypatch.setattr(repairing, "run_experiments", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        repairing.repair(store, run_id)
+    assert json.loads((store.artifact_dir(run_id) / "repair.json").read_text()) == {"finished": True}
+    [candidate] = [store.get_run(r["id"]) for r in store.list_runs() if r["id"] != run_id]
+    assert candidate["status"] == "interrupted" and candidate["summary"]["repair_of"]["run"] == run_id

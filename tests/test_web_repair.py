@@ -146,7 +146,7 @@ def test_a_repair_job_ends_and_the_run_page_shows_its_result(home, faulty):
         page = c.get(f"/runs/{run_id}").text
         assert f'a repair of run <a href="/runs/{faulty}">{faulty}</a>' in page and 'id="repair-run"' not in page
         r = c.post(f"/runs/{run_id}/repair")
-        assert r.status_code == 400 and f"repair of run {run_id}: the doctor has no fix to try" in r.text
+        assert r.status_code == 400 and f"repair of run {run_id}: nothing to repair: the doctor finds no error or warning" in r.text
         assert c.post("/runs/nope/repair").status_code == 404
 
 
@@ -163,5 +163,5 @@ def test_a_run_of_your_own_keras_model_has_no_repair(home, faulty):
     with client_of(app) as c:
         assert 'id="repair-run"' not in c.get(f"/runs/{own}").text
         r = c.post(f"/runs/{own}/repair")
-        assert r.status_code == 400 and "your own Keras model, which cannot be rebuilt from its spec" in r.text
+        assert r.status_code == 400 and "your own Keras model, which mlplab cannot rebuild from its spec" in r.text
     assert app.state.jobs.jobs == {}

@@ -159,6 +159,27 @@ def _judge(c: Candidate, report: RepairReport) -> None:
     c.improved = ok and math.isfinite(c.test_accuracy) and (not math.isfinite(before) or c.test_accuracy >= before + IMPROVED)
 
 
+def declined(run: dict, findings) -> str | None:
+    """Why a run has nothing `repair` could train (the report's note), or None: it has fixes to try.
+    The dashboard offers its Repair button by the same answer."""
+    keras_model = (run.get("summary") or {}).get("keras_model")
+    top = next((f for f in findings if f.problem), None)
+    if run["status"] == "running":
+        return "the run is still running; repair it when it has ended"
+    if run["status"] == "failed":
+        return "the run failed with an error: fix the error, there is no training to repair"
+    if top is None:
+        return "nothing to repair: the doctor finds no error or warning"
+    if keras_model and not keras_model.get("spec_is_exact"):
+        return ("trained with ml.fit on your own Keras model, which mlplab cannot rebuild from its spec: "
+                "apply the suggestions in Python")
+    if top.kind == "cause" and not top.fixes:
+        return f"no fix to try: the most likely cause ({top.code}) needs a change outside the spec: {top.suggestion}"
+    if not candidate_fixes(findings):
+        return "no fix to try: the findings need a change outside the spec (see their suggestions)"
+    return None
+
+
 def repair(store: Store, run_ref: str, *, candidates: int = CANDIDATES,
            on_epoch: Callable | None = None, on_start: Callable | None = None) -> RepairReport:
     """Train the top `candidates` fixes of a stored run's findings as repairs of it, and judge each."""
@@ -170,19 +191,8 @@ def repair(store: Store, run_ref: str, *, candidates: int = CANDIDATES,
     test = run.get("test_accuracy")
     report = RepairReport(run["id"], run["status"], float("nan") if test is None else float(test),
                           [f.code for f in findings if f.problem], original_seconds=run.get("seconds"))
-    if run["status"] == "failed":
-        report.note = "the run failed with an error: fix the error, there is no training to repair"
-    elif not report.problems:
-        report.note = "nothing to repair: the doctor finds no error or warning"
-    elif keras_model and not keras_model.get("spec_is_exact"):
-        report.note = ("trained with ml.fit on your own Keras model, which mlplab cannot rebuild from its spec: "
-                       "apply the suggestions in Python")
-    top = next((f for f in findings if f.problem), None)
-    if not report.note and top is not None and top.kind == "cause" and not top.fixes:
-        report.note = f"no fix to try: the most likely cause ({top.code}) needs a change outside the spec: {top.suggestion}"
+    report.note = declined(run, findings) or ""
     fixes = [] if report.note else candidate_fixes(findings, candidates)
-    if not report.note and not fixes:
-        report.note = "no fix to try: the findings need a change outside the spec (see their suggestions)"
     text = python_text if keras_model else cli_text
     report.candidates = [Candidate(fix, text(fix), code) for fix, code in fixes]
     trainable = []
@@ -197,6 +207,9 @@ def repair(store: Store, run_ref: str, *, candidates: int = CANDIDATES,
         report.seconds = time.perf_counter() - started
         for (c, _), result in zip(trainable, results):
             _link(store, result.run_id, {"run": run["id"], "fix": c.fix, "cause": c.cause})
+        if len(results) < len(trainable) or any(r.status == "interrupted" for r in results):
+            raise KeyboardInterrupt   # stopped: nothing is judged, the last finished repair report stays
+        for (c, _), result in zip(trainable, results):
             c.run_id, c.status, c.test_accuracy = result.run_id, result.status, float(result.test_accuracy)
             c.problems = [f.code for f in load_findings(store, result.run_id) if f.problem]
             _judge(c, report)

@@ -14,7 +14,7 @@ from fastapi.responses import RedirectResponse
 
 from ..errors import BadInput
 from ..store import Store
-from ..training.repair import Candidate, RepairReport, candidate_fixes
+from ..training.repair import Candidate, RepairReport, declined
 from .common import Dashboard, Web, finite, json_response
 from .jobs import job_doc
 
@@ -24,19 +24,7 @@ REPORT = "repair.json"
 
 def refusal(run: dict, findings) -> str | None:
     """Why this run cannot be repaired from the dashboard, or None when the doctor has fixes to try."""
-    if run["status"] == "running":
-        return "the run is still running; repair it when it has ended"
-    if run["status"] == "failed":
-        return "the run failed with an error; there is no training to repair"
-    keras_model = (run.get("summary") or {}).get("keras_model")
-    if keras_model and not keras_model.get("spec_is_exact"):
-        return "trained with ml.fit on your own Keras model, which cannot be rebuilt from its spec"
-    top = next((f for f in findings if f.problem), None)   # as training.repair.repair decides
-    if top is not None and top.kind == "cause" and not top.fixes:
-        return f"the most likely cause ({top.code}) needs a change outside the spec: {top.suggestion}"
-    if not candidate_fixes(findings):
-        return "the doctor has no fix to try for this run (no finding with a spec change)"
-    return None
+    return declined(run, findings)
 
 
 def stored_report(store: Store, run_id: str) -> RepairReport | None:
