@@ -409,3 +409,27 @@ def test_a_smoothing_slider_redraws_the_charts_of_run_live_and_compare_pages(ser
     page.fill(".smoothing input", "0.6")
     expect(page.locator("#live-loss svg path.raw-line[data-label='validation']")).to_have_attribute("d", raw)
     assert path_of(page, "#live-loss", "validation") != raw
+
+
+def test_dragging_across_a_chart_zooms_into_those_epochs(server, page):
+    fast = next(r["id"] for r in server.store.list_runs() if r["name"] == "fast")
+    page.goto(f"{server.url}/runs/{fast}")
+    chart = "[data-chart=loss]"
+    page.wait_for_selector(f"{chart} svg path.line")
+    assert len(points(path_of(page, chart, "validation"))) == 8
+    box = page.locator(f"{chart} svg").bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] * 0.45, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.8, y, steps=5)
+    page.mouse.up()
+    expect(page.locator(f"{chart} svg .chart-title")).to_contain_text("(double-click: all)")
+    zoomed = points(path_of(page, chart, "validation"))
+    assert 2 <= len(zoomed) < 8
+    first, last = (int(e) for e in page.locator(f"{chart} svg .chart-title").text_content().split("epochs ")[1]
+                   .split(" ")[0].split("–"))
+    assert last - first + 1 == len(zoomed) and 1 < first < last <= 8
+    assert zoomed[0][0] < zoomed[-1][0] and zoomed[-1][0] - zoomed[0][0] > box["width"] * 0.5   # spread over the axis
+    page.dblclick(f"{chart} svg")
+    expect(page.locator(f"{chart} svg .chart-title")).not_to_contain_text("epochs")
+    assert len(points(path_of(page, chart, "validation"))) == 8

@@ -30,17 +30,22 @@ function smooth(ys, w) {
    opts: title, xLabel, marker (an x to mark), zero (the axis starts at 0), bounds ([lo, hi] the axis never passes:
    accuracy stays in [0, 1]), log (a log10 y axis; values <= 0 are left out), smooth (the smoothing weight: each
    line is drawn smoothed over its faint raw values; the axes stay those of the raw values). Epoch ticks are whole
-   numbers; one epoch sits in the middle. */
+   numbers; one epoch sits in the middle. Dragging across the chart zooms into those epochs (the y axis follows
+   the values shown); a double click shows them all again. */
 function lineChart(box, series, opts = {}) {
   box.innerHTML = "";
+  box._chart = [series, opts];   // what a zoom redraws
   const w = opts.smooth > 0 ? opts.smooth : 0;
+  const zoom = box.dataset.zoom ? box.dataset.zoom.split(",").map(Number) : null;
+  const shown = x => !zoom || (x >= zoom[0] && x <= zoom[1]);
   series = series.map(s => ({...s, raw: s.y, y: smooth(s.y, w)}));
   const W = box.clientWidth || 560, H = opts.height || (box.classList.contains("wide") ? 356 : 276), m = {l: 56, r: 14, t: 26, b: 30};
   const svg = svgEl("svg", {viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: "none", height: H});
   box.appendChild(svg);
   const log = !!opts.log, tf = v => (v === null || v === undefined || !isFinite(v)) ? null : (log ? (v > 0 ? Math.log10(v) : null) : v);
-  const pts = series.flatMap(s => s.x.map((x, i) => [x, tf(s.raw[i])])).filter(p => p[1] !== null);
-  svg.appendChild(svgEl("text", {x: m.l, y: 16, "font-size": 13, "font-weight": 600, fill: "#1d2330"})).textContent = (opts.title || "") + (log ? " (log scale)" : "");
+  const pts = series.flatMap(s => s.x.map((x, i) => [x, tf(s.raw[i])])).filter(p => p[1] !== null && shown(p[0]));
+  svg.appendChild(svgEl("text", {x: m.l, y: 16, "font-size": 13, "font-weight": 600, fill: "#1d2330", class: "chart-title"})).textContent = (opts.title || "") + (log ? " (log scale)" : "")
+    + (zoom ? ` · epochs ${zoom[0]}–${zoom[1]} (double-click: all)` : "");
   if (!pts.length) { svg.appendChild(svgEl("text", {x: W / 2, y: H / 2, "text-anchor": "middle", fill: "#888"})).textContent = "no data yet"; return; }
   let x0 = Math.min(...pts.map(p => p[0])), x1 = Math.max(...pts.map(p => p[0]));
   let y0 = Math.min(...pts.map(p => p[1])), y1 = Math.max(...pts.map(p => p[1]));
@@ -70,14 +75,14 @@ function lineChart(box, series, opts = {}) {
   svg.appendChild(svgEl("text", {x: W - m.r, y: H - 4, "text-anchor": "end", "font-size": 11, fill: "#5a6272"})).textContent = opts.xLabel || "epoch";
   const pathOf = (xs, ys) => {
     let d = "", pen = false;
-    ys.forEach((v, i) => { const y = tf(v); if (y === null) { pen = false; return; } d += (pen ? "L" : "M") + sx(xs[i]).toFixed(1) + "," + sy(y).toFixed(1); pen = true; });
+    ys.forEach((v, i) => { const y = tf(v); if (y === null || !shown(xs[i])) { pen = false; return; } d += (pen ? "L" : "M") + sx(xs[i]).toFixed(1) + "," + sy(y).toFixed(1); pen = true; });
     return d;
   };
   series.forEach((s, k) => {
     const color = s.color || COLORS[k % COLORS.length];
     if (w) svg.appendChild(svgEl("path", {d: pathOf(s.x, s.raw), fill: "none", stroke: color, "stroke-width": 1.5, "stroke-opacity": 0.25, "stroke-dasharray": s.dash || "", class: "raw-line", "data-label": s.label}));
     svg.appendChild(svgEl("path", {d: pathOf(s.x, s.y), fill: "none", stroke: color, "stroke-width": 2, "stroke-dasharray": s.dash || "", class: "line", "data-label": s.label}));
-    if (s.x.length < 40) s.x.forEach((x, i) => { const y = tf(s.y[i]); if (y !== null) svg.appendChild(svgEl("circle", {cx: sx(x), cy: sy(y), r: 2.5, fill: s.color || COLORS[k % COLORS.length]})); });
+    if (s.x.filter(shown).length < 40) s.x.forEach((x, i) => { const y = tf(s.y[i]); if (y !== null && shown(x)) svg.appendChild(svgEl("circle", {cx: sx(x), cy: sy(y), r: 2.5, fill: s.color || COLORS[k % COLORS.length]})); });
   });
   if (opts.marker) svg.appendChild(svgEl("line", {x1: sx(opts.marker), x2: sx(opts.marker), y1: m.t, y2: H - m.b, stroke: "#1a7f37", "stroke-dasharray": "4 3"}));
   const legend = document.createElement("div"); legend.className = "legend";
@@ -85,7 +90,8 @@ function lineChart(box, series, opts = {}) {
   box.appendChild(legend);
   const cross = svgEl("line", {y1: m.t, y2: H - m.b, stroke: "#888", visibility: "hidden"}); svg.appendChild(cross);
   const tip = document.createElement("div"); tip.className = "tip"; box.appendChild(tip);
-  const xs = Array.from(new Set(series.flatMap(s => s.x))).sort((a, b) => a - b);
+  const xs = Array.from(new Set(series.flatMap(s => s.x))).filter(shown).sort((a, b) => a - b);
+  zoomByDrag(box, svg, W, m, x => x0 + (x - m.l) / (W - m.l - m.r) * (x1 - x0), xs);
   svg.addEventListener("mousemove", ev => {
     const r = svg.getBoundingClientRect(), px = (ev.clientX - r.left) * W / r.width;
     const xv = x0 + (px - m.l) / (W - m.l - m.r) * (x1 - x0);
@@ -96,6 +102,30 @@ function lineChart(box, series, opts = {}) {
     const left = (ev.clientX - r.left) + 14; tip.style.left = (left + tip.offsetWidth > r.width ? left - tip.offsetWidth - 28 : left) + "px"; tip.style.top = (ev.clientY - r.top + 10) + "px";
   });
   svg.addEventListener("mouseleave", () => { tip.style.display = "none"; cross.setAttribute("visibility", "hidden"); });
+}
+
+/* Drag across a chart: zoom into the whole epochs under the drag (at least two); double click: all epochs. */
+function zoomByDrag(box, svg, W, m, epochAt, xs) {
+  const band = svgEl("rect", {y: m.t, height: 1, fill: "#2457c5", "fill-opacity": 0.12, visibility: "hidden", class: "zoom-band"});
+  svg.appendChild(band);
+  let start = null;
+  const px = ev => { const r = svg.getBoundingClientRect(); return (ev.clientX - r.left) * W / r.width; };
+  const redraw = () => lineChart(box, ...box._chart);
+  svg.addEventListener("mousedown", ev => { start = px(ev); ev.preventDefault(); });
+  svg.addEventListener("mousemove", ev => {
+    if (start === null) return;
+    const a = Math.min(start, px(ev)), b = Math.max(start, px(ev));
+    band.setAttribute("x", a); band.setAttribute("width", b - a);
+    band.setAttribute("height", svg.viewBox.baseVal.height - m.t - m.b); band.setAttribute("visibility", "visible");
+  });
+  svg.addEventListener("mouseup", ev => {
+    if (start === null) return;
+    const a = epochAt(Math.min(start, px(ev))), b = epochAt(Math.max(start, px(ev)));
+    start = null; band.setAttribute("visibility", "hidden");
+    const inside = xs.filter(x => x >= a && x <= b);
+    if (inside.length >= 2) { box.dataset.zoom = `${inside[0]},${inside[inside.length - 1]}`; redraw(); }
+  });
+  svg.addEventListener("dblclick", () => { if (box.dataset.zoom) { delete box.dataset.zoom; redraw(); } });
 }
 
 /* A "log scale" checkbox above a chart box (once; box and checkbox share a card); the latest `redraw` runs when
