@@ -7,7 +7,6 @@ and the doctor's first fix (data.scale=unit) resolves it (as tests/test_doctor_r
 import re
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -19,6 +18,7 @@ from mlplab.store import Store  # noqa: E402
 from mlplab.training.repair import Candidate, RepairReport  # noqa: E402
 from mlplab.web import create_app  # noqa: E402
 from mlplab.web import jobs as jobs_module  # noqa: E402
+from test_web_jobs import wait_for  # noqa: E402
 
 BASE = "http://127.0.0.1:8765"
 
@@ -53,15 +53,6 @@ def client_of(app, csrf=True):
     return c
 
 
-def wait_for(predicate, timeout=60.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
-
-
 def test_repair_is_refused_without_the_csrf_token(home, faulty):
     app = create_app(home, token="t")
     with client_of(app, csrf=False) as c:
@@ -89,7 +80,7 @@ def test_a_repair_can_be_stopped_and_its_runs_are_not_left_running(home, faulty,
         job = r.headers["location"].split("/")[-1]
         again = c.post(f"/runs/{faulty}/repair")
         assert again.status_code == 400 and f"repair of run {faulty}: already" in again.text
-        assert wait_for(lambda: c.get(f"/api/jobs/{job}").json()["run_id"])
+        assert wait_for(lambda: c.get(f"/api/jobs/{job}").json()["run_id"], 60)
         doc = c.get(f"/api/jobs/{job}").json()
         assert doc["repair_of"] == faulty and doc["stoppable"]
         assert f'href="/jobs/{job}"' in c.get(f"/runs/{faulty}").text   # the run page links to its repair
