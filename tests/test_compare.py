@@ -1,11 +1,7 @@
 """Comparing runs: what differs, their results, curves of any metric labelled by what differs."""
-import contextlib
-import io
 import json
 
-import pytest
-
-from mlplab.analysis.compare import comparison, labels
+from mlplab.analysis.compare import labels
 from mlplab.cli import main
 from mlplab.store import Store
 

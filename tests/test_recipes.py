@@ -12,7 +12,6 @@ from mlplab.cli import main
 from mlplab.engine.models import build_model, count_params
 from mlplab.errors import BadInput
 from mlplab.spec import load_spec
-from mlplab.spec.recipes import recipes
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 from recipes import target_of  # noqa: E402
