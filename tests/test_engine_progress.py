@@ -72,6 +72,19 @@ def test_the_notebook_line_shows_steps(monkeypatch):
     assert len(shown) == 1 and shown[0].startswith("run: epoch 2/5  step 100/400  800 samples/s")
 
 
+def ctrl_c_as_in_a_terminal() -> None:
+    """SIGINT as a terminal's Ctrl-C (a suite started in the background inherits it ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@pytest.fixture
+def ctrl_c():
+    """This process's SIGINT is Python's Ctrl-C for the test, whatever the suite was started with."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
 def test_ctrl_c_in_a_long_epoch_stops_within_seconds(tmp_path: Path):
     """`mlplab run` piped: progress lines on stderr during a long epoch, then SIGINT (Ctrl-C): the run
     ends `interrupted` (exit 130) a few seconds later, without finishing the epoch."""
@@ -79,7 +92,8 @@ def test_ctrl_c_in_a_long_epoch_stops_within_seconds(tmp_path: Path):
     args = ["run", "--set", "data.dataset=mnist", "--set", "model.hidden=[256, 256]", "--set", "train.batch_size=4",
             "--set", "train.epochs=2", "--set", "train.early_stopping=false"]
     proc = subprocess.Popen([sys.executable, "-m", "mlplab.cli", *args], env=env, cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=ctrl_c_as_in_a_terminal)
     lines = []
     try:
         for line in proc.stderr:  # the first progress line comes after 3 s of the first epoch
@@ -99,11 +113,12 @@ def test_ctrl_c_in_a_long_epoch_stops_within_seconds(tmp_path: Path):
     assert lines[-1].startswith("epoch 1/2  step ")
 
 
-def test_ctrl_c_while_training_is_acted_on_between_segments_never_lost():
+def test_ctrl_c_while_training_is_acted_on_between_segments_never_lost(ctrl_c):
     """A SIGINT inside the context only sets a flag (a KeyboardInterrupt raised inside JAX's C++
     callbacks would be printed and lost); check() raises it; a second Ctrl-C raises at once."""
     from mlplab.engine.progress import DeferredInterrupt
     before = signal.getsignal(signal.SIGINT)
+    assert before is signal.default_int_handler
     with pytest.raises(KeyboardInterrupt):
         with DeferredInterrupt() as interrupt:
             os.kill(os.getpid(), signal.SIGINT)
@@ -118,7 +133,7 @@ def test_ctrl_c_while_training_is_acted_on_between_segments_never_lost():
         interrupt.check()
 
 
-def test_a_ctrl_c_during_an_epoch_drops_that_epoch_and_ends_interrupted():
+def test_a_ctrl_c_during_an_epoch_drops_that_epoch_and_ends_interrupted(ctrl_c):
     from mlplab.engine import train as engine
     from mlplab.training import population
     from test_engine import setup

@@ -29,6 +29,7 @@ FORM = {"name": "", "data.dataset": "digits", "data.scale": "unit", "data.valida
 
 STAND_IN = """
 import ctypes, signal, sys, time
+signal.signal(signal.SIGINT, signal.default_int_handler)   # as jobs.LAUNCH
 ctypes.CDLL(None).prctl(1, int(signal.SIGINT))   # as jobs.LAUNCH: gone with the test process
 from mlplab.store import Store
 if sys.argv[2] == "deaf":

@@ -24,6 +24,7 @@ BASE = "http://127.0.0.1:8765"
 
 STAND_IN = """
 import ctypes, signal, sys, time
+signal.signal(signal.SIGINT, signal.default_int_handler)   # as jobs.LAUNCH
 ctypes.CDLL(None).prctl(1, int(signal.SIGINT))
 from mlplab.store import Store
 store = Store(sys.argv[1])

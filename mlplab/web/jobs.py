@@ -41,8 +41,11 @@ STOP_GRACE = 15.0  # seconds from SIGINT to SIGKILL
 # How a job starts `mlplab run`: first asking Linux to send it SIGINT (the CLI's Ctrl-C) when the
 # dashboard's worker thread ends (PR_SET_PDEATHSIG), so that a dashboard killed with -9 leaves no
 # training behind; done in the child, not in a preexec_fn, which is unsafe in a threaded server.
+# SIGINT is Python's Ctrl-C again in the child: a dashboard started in the background (`mlplab serve &`,
+# nohup) ignores SIGINT, and children inherit that, so Stop would not stop them.
 LAUNCH = """
 import ctypes, os, runpy, signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)
 try:
     ctypes.CDLL(None).prctl(1, int(signal.SIGINT))
 except (OSError, AttributeError):
