@@ -32,7 +32,7 @@ def test_every_recipe_is_listed_with_its_target_and_measurement():
     assert code == 0 and set(listed) == set(TARGETS)
     for name, r in listed.items():
         assert target_of(r["target"]) == TARGETS[name] and r["recipe"] and r["measured"]
-        assert (Path(__file__).resolve().parents[1] / r["search"]).is_file()   # the sweep that found it
+        assert (Path(__file__).resolve().parents[1] / r["search"].split()[0]).is_file()   # a sweep around it
 
 
 @pytest.mark.parametrize("name", sorted(TARGETS))

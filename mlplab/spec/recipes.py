@@ -6,7 +6,7 @@
 A recipe says what it is in its first comment lines, `# key: text`, read here:
 recipe (what the model is), target (the accuracy to beat and whose), measured
 (mean and spread over seeds, wall time on the machine it was measured on) and
-search (the sweep that found it, beside it in examples/recipes/search/).
+search (a sweep around its settings, beside it in examples/recipes/search/).
 """
 from __future__ import annotations
 
