@@ -63,7 +63,7 @@ class EpochView:
 
     def stats(self, member: int) -> dict[str, list]:
         """A member's statistics so far (as Outcome.stats: epoch 0 is the initial weights)."""
-        return {**probe.describe(self.run.program.model), **self.run.stats[member]}
+        return {**self.run.described, **self.run.stats[member]}
 
     def gradients(self) -> list[list[np.ndarray]]:
         """Per member, the loss gradient of each trainable variable on the probe rows (inference mode)."""
@@ -140,6 +140,7 @@ class _Run:
                  hooks: tuple = ()):
         self.program, self.members, self.compiled, self.diverged_rule = program, members, compiled, diverged_rule
         self.hooks, self.interrupt = hooks, DeferredInterrupt()
+        self.described = probe.describe(program.model)   # weight and layer names, for every epoch's stats
         self.on_step, self.pace, self.epoch_seconds = on_step, Pace(), []
         P, self.n = len(members), len(data.x_train)
         # vectorized members with one seed see the same batches (their shuffle streams are equal),
@@ -316,13 +317,12 @@ class _Run:
         losses, accuracies, probs, _ = c.evaluate(final["trainable"], final["non_trainable"], self.consts["reg"],
                                                   *self.eval_rows)
         final = jax.tree.map(np.asarray, {**final, "probs": probs, "losses": losses, "accuracies": accuracies})
-        described = probe.describe(self.program.model)
         return [Outcome(history=h, status=self.status[i], epochs_run=len(h.get("loss", [])),
                         best_epoch=self.best_epoch[i],
                         trainable=[w[i] for w in final["trainable"]],
                         non_trainable=[w[i] for w in final["non_trainable"]],
                         test_probabilities=as_probabilities(final["probs"][i]).astype("float32"),
-                        seconds=float(self.seconds[i]), stats={**described, **self.stats[i]},
+                        seconds=float(self.seconds[i]), stats={**self.described, **self.stats[i]},
                         result={f"{split}_{kind}": float(final[key][i, j]) for j, split in enumerate(SPLITS)
                                 if split in self.splits for kind, key in (("loss", "losses"), ("accuracy", "accuracies"))},
                         diverged_how=self.how[i] if self.status[i] == "diverged" else None,

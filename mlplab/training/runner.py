@@ -84,10 +84,15 @@ def _run_chunk(plan: GroupPlan, chunk: list[Experiment], real: int, store: Store
         mark_failed(store, run_ids, e)
         raise
     finally:
-        clear_progress(store, run_ids)
-        for hook in hooks:
-            if hasattr(hook, "close"):
-                hook.close()
+        finish_hooks(store, run_ids, hooks)
+
+
+def finish_hooks(store: Store, run_ids: list[str], hooks: tuple) -> None:
+    """After training, whatever its end: the runs' progress files go, the hooks that write files close."""
+    clear_progress(store, run_ids)
+    for hook in hooks:
+        if hasattr(hook, "close"):
+            hook.close()
 
 
 def run_experiment(exp: Experiment, store: Store, **callbacks) -> RunResult:
@@ -146,8 +151,5 @@ def run_model(model, data: Dataset, exp: Experiment, store: Store, *, descriptio
         mark_failed(store, [run_id], e)
         raise
     finally:
-        clear_progress(store, [run_id])
-        for hook in hooks:
-            if hasattr(hook, "close"):
-                hook.close()
+        finish_hooks(store, [run_id], hooks)
     return result

@@ -22,11 +22,6 @@ router = APIRouter()
 REPORT = "repair.json"
 
 
-def refusal(run: dict, findings) -> str | None:
-    """Why this run cannot be repaired from the dashboard, or None when the doctor has fixes to try."""
-    return declined(run, findings)
-
-
 def stored_report(store: Store, run_id: str) -> RepairReport | None:
     """The run's latest repair (repair.json) as a RepairReport; None when there is none or it cannot be read."""
     try:
@@ -74,7 +69,7 @@ def page_context(web: Dashboard, run: dict, findings) -> dict:
                 for c in report.candidates]
     return {"repair": report, "repair_rows": rows, "repair_verdict": verdict_text(report) if report else None,
             "repair_job": web.jobs.repair_job(run["id"]),
-            "repairable": refusal(run, findings) is None, "repair_of": (run.get("summary") or {}).get("repair_of")}
+            "repairable": declined(run, findings) is None, "repair_of": (run.get("summary") or {}).get("repair_of")}
 
 
 @router.post("/runs/{run_id}/repair")
@@ -82,7 +77,7 @@ def start_repair(request: Request, run_id: str, web: Web):
     from ..analysis.doctor import diagnose
     from ..training.artifacts import load_stats
     run = web.get_run(run_id)
-    reason = refusal(run, diagnose(run, load_stats(web.store, run["id"])) if run["status"] != "running" else [])
+    reason = declined(run, diagnose(run, load_stats(web.store, run["id"])) if run["status"] != "running" else [])
     if reason:
         raise BadInput(f"repair of run {run['id']}: {reason}")
     job = web.jobs.submit_repair(run["id"], f"repair of {run['name']}")

@@ -55,24 +55,30 @@ def _worst(r: RunView, name: str, kinds: tuple[str, ...]) -> tuple[np.ndarray, i
     return a, int(np.argmax(a[-1]))
 
 
+def _over(r: RunView, name: str, kinds: tuple[str, ...], threshold: float) -> tuple[np.ndarray, int, int | None] | None:
+    """(the statistic, its worst layer, the epoch it first reached `threshold` there) when that layer ends at
+    or above it; else None."""
+    found = _worst(r, name, kinds)
+    if found is None or found[0][-1, found[1]] < threshold:
+        return None
+    a, j = found
+    epochs = r.stat_epochs
+    return a, j, epochs[np.flatnonzero(a[:, j] >= threshold)[0]] if epochs else None
+
+
 def dead_units(r: RunView) -> Finding | None:
     """Most units of a ReLU layer output zero for every probe row at the end."""
-    found = _worst(r, "dead_fraction", ("relu",))
+    found = _over(r, "dead_fraction", ("relu",), DEAD_FRACTION)
     if found is None:
         return None
-    dead, j = found
-    if dead[-1, j] < DEAD_FRACTION:
-        return None
-    rows = np.flatnonzero(dead[:, j] >= DEAD_FRACTION)
-    epochs = r.stat_epochs
+    dead, j, since = found
     at_init, last = float(dead[0, j]), float(dead[-1, j])
     from_start = at_init >= last / 2 or dead_from_start(r)
     name = r.layer_name(j)
     fixes = ([init_fix(r), {"model.activation": "leaky_relu"}] if from_start
              else [lr_fix(r, 0.1), {"model.activation": "leaky_relu"}])
     return symptom(
-        r, "dead_units", "warning", f"Dead ReLUs: {last:.0%} of the units of layer {name!r} never fire",
-        epochs[rows[0]] if epochs else None,
+        r, "dead_units", "warning", f"Dead ReLUs: {last:.0%} of the units of layer {name!r} never fire", since,
         {"layer": j, "dead_fraction": rounded(last), "dead_fraction_at_init": rounded(at_init), "learning_rate": r.lr},
         f"{last:.0%} of the units of {name!r} output zero for every input of the probe batch. A ReLU unit whose "
         "input is always negative passes no signal and gets zero gradient, so it never comes back. "
@@ -83,18 +89,14 @@ def dead_units(r: RunView) -> Finding | None:
 
 def saturated_units(r: RunView) -> Finding | None:
     """Many sigmoid/tanh outputs of a layer sit at their limits at the end."""
-    found = _worst(r, "saturated_fraction", ("sigmoid", "tanh"))
+    found = _over(r, "saturated_fraction", ("sigmoid", "tanh"), SATURATED_FRACTION)
     if found is None:
         return None
-    sat, j = found
-    if sat[-1, j] < SATURATED_FRACTION:
-        return None
-    rows = np.flatnonzero(sat[:, j] >= SATURATED_FRACTION)
-    epochs = r.stat_epochs
+    sat, j, since = found
     name, kind = r.layer_name(j), r.layer_kind(j) or "sigmoid"
     return symptom(
         r, "saturated_units", "warning", f"Saturated units: {sat[-1, j]:.0%} of {kind} outputs in {name!r} sit at "
-        "their limits", epochs[rows[0]] if epochs else None, {"layer": j, "saturated_fraction": rounded(sat[-1, j])},
+        "their limits", since, {"layer": j, "saturated_fraction": rounded(sat[-1, j])},
         f"{sat[-1, j]:.0%} of the outputs of {name!r} are within 1% of the {kind}'s limits, where its slope is "
         "almost zero: those units barely pass gradients back, so the layers before them learn very slowly.",
         [{"model.activation": "relu", "model.init": "he_normal"}, {"model.batchnorm": True}])
