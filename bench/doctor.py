@@ -16,31 +16,29 @@ Printed, per case and in total:
     resolved     some candidate left no error or warning and a test accuracy not worse
     harmful      the repair's answer (report.best) had a lower test accuracy than the original: must be 0
     top fix      the first candidate alone (what the doctor's top suggestion does when applied)
-    repair time  candidates' training time / the original run's wall time (both in this process, both
-                 compiling their programs: no persistent compilation cache unless --warm)
+    repair time  candidates' training time / the original run's wall time, as a user of the CLI sees them:
+                 `mlplab run` then `mlplab doctor RUN --fix`, each a new process, with mlplab's persistent
+                 compilation cache on (the default) and holding only this run's programs (a fresh cache
+                 per case; in-memory compilations are dropped before each). --cold: no cache at all
 
-    MLPLAB_DATA=../shared/datasets python bench/doctor.py [--only NAME,...] [--no-repair] [--candidates 3] [--warm]
+    MLPLAB_DATA=../shared/datasets python bench/doctor.py [--only NAME,...] [--no-repair] [--candidates 3] [--cold]
 """
 from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# No persistent compilation cache: every program compiles, the original run's and the repairs' alike, as the
-# first run of a model does. --warm uses a cache of this bench run's own instead (faster; but a program then
-# compiles only for whichever side needs it first, which skews the repair time either way).
-_CACHE = tempfile.mkdtemp(prefix="mlplab-bench-jax-")
-os.environ["MLPLAB_JAX_CACHE"] = _CACHE if "--warm" in sys.argv else "0"
+# Not the user's own compilation cache: each case gets a fresh one (see `fresh_process`).
+os.environ["MLPLAB_JAX_CACHE"] = "0"
 
 import numpy as np  # noqa: E402
 
-import mlplab.engine.backend  # noqa: F401, E402
+from mlplab.engine.backend import use_compilation_cache  # noqa: E402
+import jax  # noqa: E402
 from mlplab.data import load_raw  # noqa: E402
 from mlplab.spec import load_spec  # noqa: E402
 from mlplab.store import Store  # noqa: E402
@@ -168,9 +166,18 @@ def data_files(folder: Path) -> dict[str, str]:
     return paths
 
 
+def fresh_process(cache: str | None = None) -> None:
+    """As if a new `mlplab` process started: nothing compiled in memory; `cache`: a new persistent
+    compilation cache there (None: keep the current one)."""
+    jax.clear_caches()
+    if cache is not None:
+        use_compilation_cache(cache or None)
+
+
 def run_case(case: Case, store: Store, files: dict[str, str], args) -> None:
     overrides = BASE + case.overrides + ([f'data.dataset="{files[case.data]}"'] if case.data else [])
     exp = load_spec(None, overrides)
+    fresh_process("" if args.cold else tempfile.mkdtemp(prefix="mlplab-bench-jax-", dir=args.tmp))
     started = time.perf_counter()
     result = run_experiment(exp, store)
     wall = time.perf_counter() - started
@@ -185,6 +192,7 @@ def run_case(case: Case, store: Store, files: dict[str, str], args) -> None:
     else:
         res["false_alarm"] = bool(res["problems"])
     if case.expected and res["problems"] and not args.no_repair:
+        fresh_process()
         report = repair(store, result.run_id, candidates=args.candidates)
         res["offered"], res["note"] = bool(report.candidates), report.note
         res["repair_seconds"] = report.seconds
@@ -243,8 +251,7 @@ def main() -> None:
     p.add_argument("--only", help="comma-separated case names")
     p.add_argument("--no-repair", action="store_true")
     p.add_argument("--candidates", type=int, default=3)
-    p.add_argument("--warm", action="store_true", help="a compilation cache of the bench's own: faster, but the "
-                   "repair times are then not comparable")
+    p.add_argument("--cold", action="store_true", help="no persistent compilation cache: every program compiles")
     args = p.parse_args()
     bad, good = faulty(), healthy()
     if args.only:
@@ -252,6 +259,7 @@ def main() -> None:
         bad, good = [c for c in bad if c.name in keep], [c for c in good if c.name in keep]
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
+        args.tmp = tmp
         store, files = Store(Path(tmp) / "store"), data_files(Path(tmp))
         run_case(Case("warm-up", "healthy", ["train.epochs=1"]), store, files, args)   # imports and first compile
         for case in bad + good:
@@ -261,7 +269,6 @@ def main() -> None:
     for text in summary(bad, good):
         print(text)
     print(f"bench time: {time.perf_counter() - started:.0f}s")
-    shutil.rmtree(_CACHE, ignore_errors=True)
 
 
 if __name__ == "__main__":

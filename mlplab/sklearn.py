@@ -16,25 +16,6 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 
-_COMPILED: dict = {}  # one compiled program per architecture: GridSearchCV refits the same one many times
-
-
-def _compiled(exp, program, member, info):
-    """The engine's compiled functions for this architecture, reused across fits (a new
-    Keras model of the same structure computes the same function)."""
-    import json
-    from .engine.program import Compiled, regularized_variables
-    regularized = regularized_variables([member])
-    model = exp.model.model_dump(mode="json", exclude={"init", "l1", "l2", "output_l2"})
-    key = json.dumps([model, info.input_shape, info.num_classes, program.loss, program.optimizers, regularized],
-                     sort_keys=True, default=str)
-    if key not in _COMPILED:
-        if len(_COMPILED) > 32:
-            _COMPILED.clear()
-        _COMPILED[key] = Compiled(program, info.num_classes, regularized)
-    return _COMPILED[key]
-
-
 class Classifier(ClassifierMixin, BaseEstimator):
     """A dense neural-network classifier trained by mlplab's engine.
 
@@ -85,7 +66,7 @@ class Classifier(ClassifierMixin, BaseEstimator):
 
     def fit(self, X, y):
         from .data import Dataset, DatasetInfo
-        from .training.population import member_of, program_of
+        from .training.population import compiled_for, member_of, program_of
         from .engine.train import train
         from .engine.models import build_model, set_weights
         exp = self._experiment()
@@ -113,7 +94,7 @@ class Classifier(ClassifierMixin, BaseEstimator):
         data = Dataset(X[fit_rows], codes[fit_rows], X[val_rows], codes[val_rows], empty, np.zeros(0, np.int32), info)
         model = build_model(exp.model, info.input_shape, info.num_classes, exp.train.loss, exp.seed)
         program, member = program_of(exp, model), member_of(exp, model)
-        outcome = train(program, [member], data, compiled=_compiled(exp, program, member, info))[0]
+        outcome = train(program, [member], data, compiled=compiled_for(exp, program, [member], info))[0]
         set_weights(model, outcome.trainable, outcome.non_trainable)
         self.model_ = model
         self.history_ = {k: list(v) for k, v in outcome.history.items()}

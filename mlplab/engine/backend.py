@@ -21,10 +21,19 @@ if keras.backend.backend() != "jax":
 
 import jax  # noqa: E402
 
+
+def use_compilation_cache(path: str | None) -> None:
+    """Keep compiled programs in the folder `path` (None: keep none) and look for them there
+    before compiling. Programs that compile in under 0.1 s are not worth a file."""
+    from jax._src import compilation_cache
+    compilation_cache.reset_cache()   # the next compilation opens the new folder
+    jax.config.update("jax_compilation_cache_dir", path)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.1)
+
+
 # Compiling a program costs about a second; the persistent cache makes the next
-# run of the same model (a re-run, the next sweep chunk, the test suite) skip it.
+# run of the same model (a re-run, the next sweep chunk, a repair, the test suite) skip it.
 _cache = os.environ.get("MLPLAB_JAX_CACHE", os.path.join(
     os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "mlplab", "jax"))
 if _cache and _cache != "0" and not jax.config.jax_compilation_cache_dir:
-    jax.config.update("jax_compilation_cache_dir", _cache)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.3)
+    use_compilation_cache(_cache)

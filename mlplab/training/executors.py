@@ -43,7 +43,7 @@ def connect(address: str | None = None, num_cpus: int | None = None):
 def _train_task(chunk, kinds, data):
     """Runs in a Ray worker: train one chunk, return its outcomes (plain data)."""
     from ..engine import backend as _backend  # noqa: F401
-    return train_population(chunk, kinds, data)[0]
+    return train_population(chunk, kinds, data)
 
 
 def run_on_ray(plans: list[GroupPlan], store: Store, *, sweep_id: str | None = None, address: str | None = None,

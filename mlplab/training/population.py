@@ -33,17 +33,53 @@ def check_compatible(exp: Experiment, data: Dataset) -> None:
                        "data.validation_split > 0; set a split or monitor \"loss\"")
 
 
-def program_key(exp: Experiment) -> str:
-    """What must be equal for two experiments to train in one compiled program."""
+def _structure(exp: Experiment) -> dict:
+    """The model as the compiled math sees it: initializers and L1/L2 factors are member data."""
     model = exp.model.model_dump(mode="json", exclude={"init", "l1", "l2", "output_l2"})
     for layer in model.get("layers") or []:
         for key in ("init", "l1", "l2"):
             layer.pop(key, None)
+    return model
+
+
+def program_key(exp: Experiment) -> str:
+    """What must be equal for two experiments to train in one compiled program."""
     # the optimizer is not part of it: a group of several optimizers trains as a mixed population;
     # nor is the schedule: each member's learning rate is data
     train = exp.train.model_dump(mode="json", exclude={"optimizer", "learning_rate", "schedule",
                                                           "tensorboard"})
-    return json.dumps([exp.data.model_dump(mode="json"), model, train], sort_keys=True)
+    return json.dumps([exp.data.model_dump(mode="json"), _structure(exp), train], sort_keys=True)
+
+
+def shares_programs(a: Experiment, b: Experiment) -> bool:
+    """Would `b` trained alone run the very programs `a` trained alone compiled (so a persistent compilation
+    cache that holds them skips compiling)? The same model structure, optimizer kind, loss, batch size and
+    data shapes; learning rates, initializers, data values and epochs may differ."""
+    def shape(e: Experiment):
+        data = e.data.model_dump(mode="json", exclude={"scale", "split_seed"})   # these change values only
+        return _structure(e), optimizer_kind(e), e.train.loss, e.train.batch_size, data, bool(e.model.l1 or e.model.l2)
+    return shape(a) == shape(b)
+
+
+_COMPILED: dict[str, Compiled] = {}   # most recently used last
+_KEEP = 16
+
+
+def compiled_for(exp: Experiment, program: Program, members: list[Member], info) -> Compiled:
+    """The compiled functions of a population's math, shared by every population and call in this process
+    that computes the same function: the same model structure (a new Keras model of it computes the same
+    function), input shape, classes, loss, optimizer kinds and regularized variables. Data, the member count
+    and batch size (shapes), epochs, early stopping and shuffling are arguments or the host's: a sweep's
+    chunks, groups that differ only in data (a repair's `data.scale`), scikit-learn refits and the notebook's
+    next run reuse it instead of compiling again."""
+    regularized = regularized_variables(members)
+    key = json.dumps([_structure(exp), info.input_shape, info.num_classes, program.loss, program.optimizers,
+                      regularized], sort_keys=True, default=str)
+    compiled = _COMPILED.pop(key, None) or Compiled(program, info.num_classes, regularized)
+    _COMPILED[key] = compiled
+    while len(_COMPILED) > _KEEP:
+        del _COMPILED[next(iter(_COMPILED))]
+    return compiled
 
 
 def optimizer_kind(exp: Experiment) -> tuple[str, tuple]:
@@ -141,14 +177,11 @@ def diverged_rule_for(data: Dataset, loss: str):
     return divergence_rule(data.info.num_classes, data.info.class_counts.get("train"), loss)
 
 
-def train_population(chunk: list[Experiment], kinds: list, data: Dataset, on_epoch=None, compiled=None, prepared=None,
+def train_population(chunk: list[Experiment], kinds: list, data: Dataset, on_epoch=None, prepared=None,
                      on_step=None, hooks: tuple = ()):
-    """Train one chunk as a population: (outcomes, compiled). No store involved.
+    """Train one chunk as a population: its outcomes. No store involved.
     prepared: what `build_population` gave for it, when the caller already built it;
     on_step: progress inside epochs (engine.train)."""
     _, members, program = prepared or build_population(chunk, kinds, data.info)
-    if compiled is None or compiled.regularized != regularized_variables(members):
-        compiled = Compiled(program, data.info.num_classes, regularized_variables(members))
-    outcomes = train(program, members, data, on_epoch=on_epoch, compiled=compiled,
-                     diverged_rule=diverged_rule_for(data, program.loss), on_step=on_step, hooks=hooks)
-    return outcomes, compiled
+    return train(program, members, data, on_epoch=on_epoch, compiled=compiled_for(chunk[0], program, members, data.info),
+                 diverged_rule=diverged_rule_for(data, program.loss), on_step=on_step, hooks=hooks)

@@ -5,9 +5,10 @@
     print(report)                             # before/after for every candidate
 
 The candidates are the first fixes of the run's ranked findings (causes first), each applied to
-the run's own resolved spec: the same seed, data and epochs, so only the fix differs. They train
-in one `run_experiments` call (candidates that differ only in dynamic values, such as the
-learning rate or the initializer's parameters, share one compiled population) and are stored as
+the run's own resolved spec: the same seed, data and epochs, so only the fix differs. A candidate that
+runs the original's very programs (the same model, optimizer and shapes: a new learning rate, initializer
+or input scaling) trains alone, so the compilation cache that holds the original's programs skips
+compiling; the others train together (one population per structure). They are stored as
 ordinary runs named "repair of <id>: <fix>" with `summary["repair_of"]` pointing back; the report
 is stored with the original run as `repair.json` (the latest repair).
 
@@ -32,6 +33,7 @@ from ..errors import BadInput
 from ..spec import set_dotted, stored_experiment
 from ..store import Store
 from .artifacts import load_findings, load_stats
+from .population import shares_programs
 from .runner import run_experiments
 
 IMPROVED = 0.01       # test accuracy points a candidate must gain to count as an improvement
@@ -137,6 +139,19 @@ def _experiment(run: dict, fix: dict, text: str):
     return stored_experiment(raw)
 
 
+def _train(original, experiments: list, store: Store, on_epoch, on_start) -> list:
+    """Train the candidates: those that run the original's very programs alone, each alone (the compilation
+    cache holds them since the original ran: nothing to compile), the others together (one program per
+    structure). Their results in the candidates' order."""
+    alone = [e for e in experiments if shares_programs(original, e)]
+    rest = [e for e in experiments if not shares_programs(original, e)]
+    results = [r for e in alone for r in run_experiments([e], store, on_epoch=on_epoch, on_start=on_start)]
+    if rest and not any(r.status == "interrupted" for r in results):
+        results += run_experiments(rest, store, on_epoch=on_epoch, on_start=on_start)
+    order = {id(e): i for i, e in enumerate(experiments)}
+    return sorted(results, key=lambda r: order[id(r.experiment)])
+
+
 def _link(store: Store, run_id: str, repair_of: dict) -> None:
     """Record in the candidate run's summary which run and fix it repairs."""
     r = store.get_run(run_id)
@@ -203,7 +218,7 @@ def repair(store: Store, run_ref: str, *, candidates: int = CANDIDATES,
             c.error = str(e)
     if trainable:
         started = time.perf_counter()
-        results = run_experiments([e for _, e in trainable], store, on_epoch=on_epoch, on_start=on_start)
+        results = _train(_experiment(run, {}, "the original"), [e for _, e in trainable], store, on_epoch, on_start)
         report.seconds = time.perf_counter() - started
         for (c, _), result in zip(trainable, results):
             _link(store, result.run_id, {"run": run["id"], "fix": c.fix, "cause": c.cause})

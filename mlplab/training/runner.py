@@ -49,10 +49,8 @@ def run_experiments(experiments: list[Experiment], store: Store, *, sweep_id: st
     else:
         results = []
         for plan in plans:
-            compiled = None
             for chunk, real in zip(plan.chunks, plan.real):
-                chunk_results, compiled = _run_chunk(plan, chunk, real, store, sweep_id, on_epoch, on_start,
-                                                     compiled, on_step, on_warning)
+                chunk_results = _run_chunk(plan, chunk, real, store, sweep_id, on_epoch, on_start, on_step, on_warning)
                 results += chunk_results
                 if any(r.status == "interrupted" for r in chunk_results):
                     break  # Ctrl-C: what trained is stored; train nothing more
@@ -64,7 +62,7 @@ def run_experiments(experiments: list[Experiment], store: Store, *, sweep_id: st
 
 
 def _run_chunk(plan: GroupPlan, chunk: list[Experiment], real: int, store: Store, sweep_id, on_epoch, on_start,
-               compiled, on_step=None, on_warning=None) -> tuple[list[RunResult], object]:
+               on_step=None, on_warning=None) -> list[RunResult]:
     prepared = build_population(chunk, plan.kinds, plan.data.info)
     models, members, _ = prepared
     run_ids = start_runs(store, chunk[:real], plan.data.info, models[0], sweep_id)
@@ -76,10 +74,9 @@ def _run_chunk(plan: GroupPlan, chunk: list[Experiment], real: int, store: Store
         hooks += (LiveChecks(run_ids, [e.resolved() for e in chunk[:real]], on_warning),)
     try:
         with store.heartbeat(run_ids):
-            outcomes, compiled = train_population(chunk, plan.kinds, plan.data, on_epoch=log, compiled=compiled,
-                                                  prepared=prepared, on_step=progress_recorder(store, run_ids, on_step),
-                                                  hooks=hooks)
-            return finish_runs(store, run_ids, chunk[:real], models, members, outcomes, plan.data), compiled
+            outcomes = train_population(chunk, plan.kinds, plan.data, on_epoch=log, prepared=prepared,
+                                        on_step=progress_recorder(store, run_ids, on_step), hooks=hooks)
+            return finish_runs(store, run_ids, chunk[:real], models, members, outcomes, plan.data)
     except BaseException as e:
         mark_failed(store, run_ids, e)
         raise
