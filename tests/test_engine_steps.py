@@ -54,6 +54,24 @@ def test_every_way_of_running_the_steps_gives_the_same_numbers(monkeypatch):
     assert all((a == b).all() for a, b in zip(segmented.trainable, out["scan"].trainable))
 
 
+def test_quick_compiling_gives_the_same_numbers_and_is_chosen_for_small_dense_training_only():
+    from mlplab.engine.program import compile_quickly
+    exps, data, models, members = setup("train.epochs=3", "model.dropout=0.2", "model.batchnorm=true")
+    program = population.program_of(exps[0], models[0])
+    regularized = engine.regularized_variables(members)
+    full, quick = (engine.train(program, members, data, compiled=Compiled(program, 10, regularized, quick=q))[0]
+                   for q in (False, True))
+    # float32 rounding differs with the summation order: metrics to 2e-4; Adam turns a weight's rounding noise
+    # under a near-zero gradient into steps of up to the learning rate (as against Keras: test_schedules)
+    for key in ("loss", "accuracy", "val_loss", "test_accuracy"):
+        np.testing.assert_allclose(quick.history[key], full.history[key], rtol=2e-4, err_msg=key)
+    for ours, theirs in zip(quick.trainable, full.trainable):
+        np.testing.assert_allclose(ours, theirs, atol=1e-3)
+    assert compile_quickly(models[0], len(data.x_train), 20)                # digits: compiling is most of the time
+    assert not compile_quickly(models[0], 60_000, 1_000)                    # long training: optimize the code
+    assert not compile_quickly(tiny_cnn()[2], 250, 1)                       # convs: their work is not weights x rows
+
+
 def test_tiny_cnn_matches_keras_fit():
     exp, data, model, members, program = tiny_cnn("train.epochs=2", "train.shuffle=false")
     [out] = engine.train(program, members, data)  # (the other ways give the same numbers: above)

@@ -13,6 +13,8 @@ chunks of k steps per call.
 """
 from __future__ import annotations
 
+import functools
+
 import os
 from dataclasses import dataclass, field
 from typing import Callable
@@ -265,6 +267,22 @@ def _rewrite_for_cpu(model: keras.Model) -> bool:
     return jax.default_backend() == "cpu" and not all(isinstance(layer, plain) for layer in layers)
 
 
+# XLA's CPU backend optimizations (LLVM's passes) are half of compiling a program: a digits MLP's
+# programs compile in 2.5 s instead of 4.5 s without them, and their elementwise code then runs up
+# to ~30 % slower (matmuls are library calls either way). Worth it while training is small next to
+# compiling: one member's training under QUICK_BELOW floating-point operations (about 2 s on 2 cores).
+QUICK_BELOW = 1e11
+QUICK = {"xla_backend_optimization_level": 0}
+
+
+def compile_quickly(model: keras.Model, rows: int, epochs: int) -> bool:
+    """Compile without backend optimizations (QUICK)? On CPU, for dense nets whose training, about
+    6 x weights x rows x epochs operations per member, is under QUICK_BELOW (a conv's work is not
+    its weights x rows: those compile fully)."""
+    return (jax.default_backend() == "cpu" and not _rewrite_for_cpu(model)
+            and 6.0 * model.count_params() * rows * epochs < QUICK_BELOW)
+
+
 def vectorize_members(model: keras.Model, platform: str | None = None) -> bool:
     """vmap the members (one wide program) or map over them one after another (see VECTORIZE_BELOW)?
     On a GPU always: one member's matmuls leave most of it idle, and the population's memory is
@@ -282,11 +300,13 @@ class Compiled:
     `advance(state, consts, x, y, batches, weights, start, count)` runs `count` steps of an
     epoch from `start` in the program's `Steps` way; it only dispatches (JAX is asynchronous).
     for_cpu: rewrite the steps and the probe for XLA's CPU compiler (engine.xla_cpu; default: on CPU,
-    for models with other layers than dense ones)."""
+    for models with other layers than dense ones). quick: compile without backend optimizations
+    (see compile_quickly)."""
 
     def __init__(self, program: Program, num_classes: int, regularized: tuple[bool, ...] = (),
-                 steps: Steps | None = None, for_cpu: bool | None = None):
-        self.program = program
+                 steps: Steps | None = None, for_cpu: bool | None = None, quick: bool = False):
+        jit = functools.partial(jax.jit, compiler_options=QUICK if quick else None)
+        self.program, self.quick = program, quick
         self.regularized = regularized
         self.opt = _optimizer(program)
         self.steps = steps or choose_steps(program.model)
@@ -298,26 +318,26 @@ class Compiled:
         self.vectorize = vectorize = vectorize_members(program.model)
         members = (0, 0, None, None, 0, 0)
         member_probe = probe.make_probe(program.model, math_.inference_objective)
-        self.probe = jax.jit(_over_members(for_xla_cpu(member_probe) if for_cpu else member_probe,
+        self.probe = jit(_over_members(for_xla_cpu(member_probe) if for_cpu else member_probe,
                                            (0, 0, 0, 0, None, None), vectorize))
         gradients = jax.grad(math_.inference_objective)   # compiled only when asked (live TensorBoard)
-        self.gradients = jax.jit(_over_members(for_xla_cpu(gradients) if for_cpu else gradients, (0, 0, 0, None, None),
+        self.gradients = jit(_over_members(for_xla_cpu(gradients) if for_cpu else gradients, (0, 0, 0, None, None),
                                                vectorize))
-        self.init = jax.jit(_over_members(self.opt.init, (0, 0), vectorize))
+        self.init = jit(_over_members(self.opt.init, (0, 0), vectorize))
         # the member axis is the outermost: vmap(loop) is loop(vmap), and a population of one
         # drops it outside the loop; shared_steps: vectorized members that see the same batches
-        self.step = jax.jit(_over_members(math_.step, members, vectorize))
+        self.step = jit(_over_members(math_.step, members, vectorize))
         if self.steps.kind == "scan":
-            self.loop = jax.jit(_over_members(math_.steps, members + (None, None), vectorize))
-            self.shared_loop = jax.jit(math_.shared_steps)
+            self.loop = jit(_over_members(math_.steps, members + (None, None), vectorize))
+            self.shared_loop = jit(math_.shared_steps)
         else:
-            self.chunk = jax.jit(_over_members(math_.unrolled(self.steps.k), members + (None,), vectorize))
-            self.single = self.chunk if self.steps.k == 1 else jax.jit(
+            self.chunk = jit(_over_members(math_.unrolled(self.steps.k), members + (None,), vectorize))
+            self.single = self.chunk if self.steps.k == 1 else jit(
                 _over_members(math_.unrolled(1), members + (None,), vectorize))
-        self.shared_step = jax.jit(jax.vmap(math_.train_step, in_axes=(0, 0, None, None, None)))
-        self.evaluate = jax.jit(_over_members(math_.evaluate, (0, 0, 0, None, None, None, None), vectorize),
+        self.shared_step = jit(jax.vmap(math_.train_step, in_axes=(0, 0, None, None, None)))
+        self.evaluate = jit(_over_members(math_.evaluate, (0, 0, 0, None, None, None, None), vectorize),
                                 static_argnums=6)
-        self.select = jax.jit(lambda mask, new, old: jax.tree.map(
+        self.select = jit(lambda mask, new, old: jax.tree.map(
             lambda a, b: jnp.where(mask.reshape((-1,) + (1,) * (a.ndim - 1)), a, b), new, old))
 
     @property

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..analysis.status import divergence_rule
 from ..data import Dataset, load_data
-from ..engine.program import Compiled, Member, Program, regularized_variables
+from ..engine.program import Compiled, Member, Program, compile_quickly, regularized_variables
 from ..engine.train import train
 from ..engine.models import build_model, count_params, regularization
 from ..catalog import OPTIMIZERS, STATIC_OPTIONS as STATIC
@@ -73,9 +73,10 @@ def compiled_for(exp: Experiment, program: Program, members: list[Member], info)
     chunks, groups that differ only in data (a repair's `data.scale`), scikit-learn refits and the notebook's
     next run reuse it instead of compiling again."""
     regularized = regularized_variables(members)
+    quick = compile_quickly(program.model, info.n_train, program.epochs)
     key = json.dumps([_structure(exp), info.input_shape, info.num_classes, program.loss, program.optimizers,
-                      regularized], sort_keys=True, default=str)
-    compiled = _COMPILED.pop(key, None) or Compiled(program, info.num_classes, regularized)
+                      regularized, quick], sort_keys=True, default=str)
+    compiled = _COMPILED.pop(key, None) or Compiled(program, info.num_classes, regularized, quick=quick)
     _COMPILED[key] = compiled
     while len(_COMPILED) > _KEEP:
         del _COMPILED[next(iter(_COMPILED))]
