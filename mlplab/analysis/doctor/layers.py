@@ -103,7 +103,7 @@ def saturated_units(r: RunView) -> Finding | None:
 
 
 def exploding_activations(r: RunView) -> Finding | None:
-    """A hidden layer's outputs with a variance above DeepDiagnosis' exploding-tensor bound."""
+    """A hidden layer's outputs with a variance above ACTIVATION_VARIANCE_HIGH (see thresholds)."""
     std = r.stat("activation_std")
     if not std.size:
         return None

@@ -165,10 +165,11 @@ DEAD_FRACTION = 0.5
 # slope is almost zero, i.e. |pre-activation| > 4.6. DeepDiagnosis flags 50 % beyond +-5; we flag
 # 40 % (unscaled inputs drive a sigmoid layer past it in the tests).
 SATURATED_FRACTION = 0.4
-# Exploding activations: a hidden layer's output variance above DeepDiagnosis' exploding-tensor
-# bound 10 (std above 3.2); the issue's 10-layer ReLU net reaches ~70, the bench's healthy runs
-# (unit, standard scaling) stay below it.
-ACTIVATION_VARIANCE_HIGH = 10.0
+# Exploding activations: a hidden layer's output variance above 100 (std above 10). DeepDiagnosis'
+# exploding-tensor bound is a variance of 10 (std 3.2), but trained healthy nets pass it: the
+# Fashion-MNIST CNN recipe's dense layer (batch-norm before it, 93 % test accuracy) reaches std 3.2
+# by epoch 9. Exploding nets are far above: the issue's 10-layer ReLU net reaches ~70.
+ACTIVATION_VARIANCE_HIGH = 100.0
 
 # ------------------------------------------------------------------ initialization
 
