@@ -67,9 +67,10 @@ def test_quick_compiling_gives_the_same_numbers_and_is_chosen_for_small_dense_tr
         np.testing.assert_allclose(quick.history[key], full.history[key], rtol=2e-4, err_msg=key)
     for ours, theirs in zip(quick.trainable, full.trainable):
         np.testing.assert_allclose(ours, theirs, atol=1e-3)
-    assert compile_quickly(models[0], len(data.x_train), 20)                # digits: compiling is most of the time
-    assert not compile_quickly(models[0], 60_000, 1_000)                    # long training: optimize the code
-    assert not compile_quickly(tiny_cnn()[2], 250, 1)                       # convs: their work is not weights x rows
+    assert compile_quickly(models[0], 1, len(data.x_train), 20)             # digits: compiling is most of the time
+    assert not compile_quickly(models[0], 48, len(data.x_train), 20)        # a population's batched matmuls
+    assert not compile_quickly(models[0], 1, 60_000, 1_000)                 # long training: optimize the code
+    assert not compile_quickly(tiny_cnn()[2], 1, 250, 1)                    # convs: their work is not weights x rows
 
 
 def test_tiny_cnn_matches_keras_fit():

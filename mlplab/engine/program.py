@@ -268,18 +268,19 @@ def _rewrite_for_cpu(model: keras.Model) -> bool:
 
 
 # XLA's CPU backend optimizations (LLVM's passes) are half of compiling a program: a digits MLP's
-# programs compile in 2.5 s instead of 4.5 s without them, and their elementwise code then runs up
-# to ~30 % slower (matmuls are library calls either way). Worth it while training is small next to
-# compiling: one member's training under QUICK_BELOW floating-point operations (about 2 s on 2 cores).
+# programs compile in 2.5 s instead of 4.5 s without them, and a single member's elementwise code then
+# runs up to ~30 % slower (matmuls are library calls either way). A population's batched matmuls are
+# not: 48 digits MLPs trained 2.5x slower. So: one member, and training small next to compiling:
+# under QUICK_BELOW floating-point operations (about 2 s on 2 cores).
 QUICK_BELOW = 1e11
 QUICK = {"xla_backend_optimization_level": 0}
 
 
-def compile_quickly(model: keras.Model, rows: int, epochs: int) -> bool:
-    """Compile without backend optimizations (QUICK)? On CPU, for dense nets whose training, about
-    6 x weights x rows x epochs operations per member, is under QUICK_BELOW (a conv's work is not
-    its weights x rows: those compile fully)."""
-    return (jax.default_backend() == "cpu" and not _rewrite_for_cpu(model)
+def compile_quickly(model: keras.Model, members: int, rows: int, epochs: int) -> bool:
+    """Compile without backend optimizations (QUICK)? On CPU, for one member of a dense net whose
+    training, about 6 x weights x rows x epochs operations, is under QUICK_BELOW (a conv's work is
+    not its weights x rows: those compile fully)."""
+    return (jax.default_backend() == "cpu" and members == 1 and not _rewrite_for_cpu(model)
             and 6.0 * model.count_params() * rows * epochs < QUICK_BELOW)
 
 

@@ -23,7 +23,7 @@ from . import probe
 from .schedules import learning_rate
 from ..data import Dataset
 from .inference import as_probabilities
-from .program import Compiled, Member, Outcome, Program, compile_quickly, regularized_variables
+from .program import Compiled, Member, Outcome, Program, regularized_variables
 from .progress import COMPILE_CLOCK, DeferredInterrupt, Pace, StepProgress
 
 EVAL_CHUNK = 2048          # rows per inference-mode batch
@@ -351,8 +351,7 @@ def train(program: Program, members: list[Member], data: Dataset,
     t0 = time.time()
     regularized = regularized_variables(members)
     if compiled is None or compiled.regularized != regularized:
-        compiled = Compiled(program, data.info.num_classes, regularized,
-                            quick=compile_quickly(program.model, len(data.x_train), program.epochs))
+        compiled = Compiled(program, data.info.num_classes, regularized)
     run = _Run(program, members, data, compiled, diverged_rule, on_step, tuple(hooks))
     try:
         with run.interrupt:

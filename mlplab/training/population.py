@@ -68,12 +68,13 @@ _KEEP = 16
 def compiled_for(exp: Experiment, program: Program, members: list[Member], info) -> Compiled:
     """The compiled functions of a population's math, shared by every population and call in this process
     that computes the same function: the same model structure (a new Keras model of it computes the same
-    function), input shape, classes, loss, optimizer kinds and regularized variables. Data, the member count
+    function), input shape, classes, loss, optimizer kinds and regularized variables, compiled quickly or
+    not (engine.program.compile_quickly: a single small run). Data, the member count
     and batch size (shapes), epochs, early stopping and shuffling are arguments or the host's: a sweep's
     chunks, groups that differ only in data (a repair's `data.scale`), scikit-learn refits and the notebook's
     next run reuse it instead of compiling again."""
     regularized = regularized_variables(members)
-    quick = compile_quickly(program.model, info.n_train, program.epochs)
+    quick = compile_quickly(program.model, len(members), info.n_train, program.epochs)
     key = json.dumps([_structure(exp), info.input_shape, info.num_classes, program.loss, program.optimizers,
                       regularized, quick], sort_keys=True, default=str)
     compiled = _COMPILED.pop(key, None) or Compiled(program, info.num_classes, regularized, quick=quick)
