@@ -6,7 +6,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from .common import finite, log_scale_if_wide, message
+from .common import finite, fixed_layout, log_scale_if_wide, message
 
 # (history key prefix, legend label, line style) of one run's curves
 CURVES = (("", "train (running)", dict(color="tab:blue", ls=":", alpha=0.8)),
@@ -21,7 +21,8 @@ def learning_curves(history: dict, *, best_epoch: int | None = None, stopped_epo
     validation and test; the best epoch and the early-stopping point marked; with a learning-rate
     schedule, a third panel shows the rate each epoch trained with."""
     rates = history.get("learning_rate")
-    fig = Figure(figsize=(15 if rates else 11, 4), layout="constrained")
+    fig = Figure(figsize=(15 if rates else 11, 4))
+    fixed_layout(fig, 1, 3 if rates else 2, top=0.45)
     axes = fig.subplots(1, 3 if rates else 2)
     n = len(history.get("loss") or [])
     epochs = np.asarray(history.get("epoch") or range(1, n + 1))

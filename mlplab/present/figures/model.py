@@ -16,7 +16,7 @@ from matplotlib.ticker import MaxNLocator
 
 from ...engine.inference import default_layer, layer_output, predict_probabilities
 from ...errors import BadInput
-from .common import class_colors, finite, fit_title, log_y, message
+from .common import class_colors, finite, fit_title, fixed_layout, log_y, message
 
 
 def _short(name: str) -> str:
@@ -114,8 +114,10 @@ def training_statistics(stats: dict) -> Figure:
               ("dead_fraction", "dead ReLU fraction", layers, False),
               ("saturated_fraction", "saturated sigmoid/tanh fraction", layers, False)]
     panels = [p for p in panels if stats.get(p[0]) and any(v is not None for row in stats[p[0]] for v in row)]
-    fig = Figure(figsize=(5.5 * min(2, len(panels)), 3.6 * math.ceil(len(panels) / 2)), layout="constrained")
-    axes = fig.subplots(math.ceil(len(panels) / 2), min(2, len(panels)), squeeze=False)
+    rows, cols = math.ceil(len(panels) / 2), min(2, len(panels))
+    fig = Figure(figsize=(5.5 * cols, 3.6 * rows))
+    fixed_layout(fig, rows, cols, top=0.7)
+    axes = fig.subplots(rows, cols, squeeze=False)
     for ax in axes.flat[len(panels):]:
         ax.axis("off")
     for ax, (key, title, names, log) in zip(axes.flat, panels):

@@ -22,24 +22,35 @@ def confusion_matrix(y_true, probabilities, class_names) -> Figure:
     np.add.at(cm, (y, pred), 1)
     norm = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
     size = max(4.5, 0.45 * k + 2)
-    fig = Figure(figsize=(2 * size + 1, size), layout="constrained")
-    axes = fig.subplots(1, 2)
-    for ax, m, title, fmt in ((axes[0], cm, "counts", "d"), (axes[1], norm, "normalised per true class", ".2f")):
+    fig = Figure(figsize=(2 * size + 1, size))
+    rotate = max(map(len, names)) > 2
+    label = 0.058 * max(map(len, names))                   # inches of the longest class name at 8 points
+    left, bottom = 0.5 + label, 0.5 + (0.72 * label if rotate else 0.15)
+    side = min(size - bottom - 0.75, (2 * size + 1) / 2 - left - 0.95)   # square cells; a colour bar beside each
+    for i, (m, title, fmt) in enumerate(((cm, "counts", "d"), (norm, "normalised per true class", ".2f"))):
+        x = i * (size + 0.5) + left
+        ax = fig.add_axes(_box(fig, x, bottom, side, side))
         im = ax.imshow(m, cmap="Blues", vmin=0, vmax=m.max() if m.max() else 1)
-        ax.set_xticks(range(k), names, rotation=45 if max(map(len, names)) > 2 else 0, ha="right", fontsize=8)
+        ax.set_xticks(range(k), names, rotation=45 if rotate else 0, ha="right" if rotate else "center", fontsize=8)
         ax.set_yticks(range(k), names, fontsize=8)
         ax.set_xlabel("predicted")
         ax.set_ylabel("true")
         ax.set_title(title, fontsize=10, y=1.0)
         if k <= 20:
             threshold = m.max() / 2
-            for i in range(k):
-                for j in range(k):
-                    ax.text(j, i, format(m[i, j], fmt), ha="center", va="center", fontsize=7 if k > 10 else 8,
-                            color="white" if m[i, j] > threshold else "black", in_layout=False)   # inside the axes
-        fig.colorbar(im, ax=ax, shrink=0.8)
+            for r in range(k):
+                for c in range(k):
+                    ax.text(c, r, format(m[r, c], fmt), ha="center", va="center", fontsize=7 if k > 10 else 8,
+                            color="white" if m[r, c] > threshold else "black")
+        fig.colorbar(im, cax=fig.add_axes(_box(fig, x + side + 0.15, bottom + 0.1 * side, 0.16, 0.8 * side)))
     fig.suptitle(f"Confusion matrix ({len(y)} test samples, accuracy {np.mean(pred == y):.1%})", fontsize=11)
     return fig
+
+
+def _box(fig: Figure, left: float, bottom: float, width: float, height: float) -> tuple:
+    """A rectangle given in inches from the figure's lower left corner, in figure fractions (add_axes')."""
+    w, h = fig.get_size_inches()
+    return left / w, bottom / h, width / w, height / h
 
 
 def misclassified(x, y_true, probabilities, class_names, image_shape, *, mode: str = "confident", n: int = 16,
