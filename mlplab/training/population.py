@@ -54,7 +54,8 @@ def program_key(exp: Experiment) -> str:
 def shares_programs(a: Experiment, b: Experiment) -> bool:
     """Would `b` trained alone run the very programs `a` trained alone compiled (so a persistent compilation
     cache that holds them skips compiling)? The same model structure, optimizer kind, loss, batch size and
-    data shapes; learning rates, initializers, data values and epochs may differ."""
+    data shapes; learning rates, initializers, data values and epochs may differ. It only schedules training:
+    a wrong answer costs a compilation, never a result."""
     def shape(e: Experiment):
         data = e.data.model_dump(mode="json", exclude={"scale", "split_seed"})   # these change values only
         return _structure(e), optimizer_kind(e), e.train.loss, e.train.batch_size, data, bool(e.model.l1 or e.model.l2)

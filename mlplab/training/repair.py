@@ -143,11 +143,13 @@ def _train(original, experiments: list, store: Store, on_epoch, on_start) -> lis
     """Train the candidates: those that run the original's very programs alone, each alone (the compilation
     cache holds them since the original ran: nothing to compile), the others together (one program per
     structure). Their results in the candidates' order."""
-    alone = [e for e in experiments if shares_programs(original, e)]
     rest = [e for e in experiments if not shares_programs(original, e)]
-    results = [r for e in alone for r in run_experiments([e], store, on_epoch=on_epoch, on_start=on_start)]
-    if rest and not any(r.status == "interrupted" for r in results):
-        results += run_experiments(rest, store, on_epoch=on_epoch, on_start=on_start)
+    batches = [[e] for e in experiments if shares_programs(original, e)] + ([rest] if rest else [])
+    results = []
+    for batch in batches:
+        results += run_experiments(batch, store, on_epoch=on_epoch, on_start=on_start)
+        if any(r.status == "interrupted" for r in results):
+            break   # Ctrl-C: train nothing more
     order = {id(e): i for i, e in enumerate(experiments)}
     return sorted(results, key=lambda r: order[id(r.experiment)])
 
