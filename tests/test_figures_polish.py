@@ -143,3 +143,24 @@ def test_training_statistics_epoch_ticks_are_whole_numbers():
     FigureCanvasAgg(fig).draw()
     ticks = [t for t in fig.axes[0].get_xticks() if -0.5 <= t <= 2.5]
     assert ticks and all(float(t).is_integer() for t in ticks)
+
+
+def test_probability_bars_show_each_samples_probabilities_predicted_red_true_blue():
+    from matplotlib.colors import to_rgba
+    from mlplab.present.figures.predictions import probability_bars
+    rng = np.random.default_rng(0)
+    p = rng.dirichlet(np.ones(10), 4)
+    y = np.array([int(p[0].argmax()), 0, 1, 2])
+    y[1:] = [(int(q.argmax()) + 1) % 10 for q in p[1:]]                       # three wrong predictions
+    fig = probability_bars(rng.random((4, 64)), y, p, [str(d) for d in range(10)], (8, 8), indices=[0, 1, 2, 3])
+    [ax] = fig.axes
+    assert len(ax.containers) == 4
+    for i, bars in enumerate(ax.containers):
+        heights = np.array([-b.get_height() for b in bars]) / 1.3                # inches per probability 1
+        np.testing.assert_allclose(heights, p[i], rtol=1e-9)
+        colors = [b.get_facecolor() for b in bars]
+        assert colors[y[i]] == to_rgba("blue")
+        pred = int(p[i].argmax())
+        assert colors[pred] == (to_rgba("blue") if pred == y[i] else to_rgba("red"))
+    titles = [t.get_text() for t in ax.texts if t.get_text().startswith("pred ")]
+    assert titles == [f"pred {int(q.argmax())} {q.max():.2f}" for q in p]
