@@ -164,3 +164,22 @@ def test_probability_bars_show_each_samples_probabilities_predicted_red_true_blu
         assert colors[pred] == (to_rgba("blue") if pred == y[i] else to_rgba("red"))
     titles = [t.get_text() for t in ax.texts if t.get_text().startswith("pred ")]
     assert titles == [f"pred {int(q.argmax())} {q.max():.2f}" for q in p]
+
+
+def test_class_histograms_show_log_counts_of_each_class_against_the_others():
+    from mlplab.present.figures.predictions import class_probability_histograms
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 300)
+    p = rng.dirichlet(np.ones(3), 300)
+    fig = class_probability_histograms(y, p, ["a", "b", "c"])
+    [ax] = fig.axes
+    steps = [patch for patch in ax.patches if type(patch).__name__ == "StepPatch"]
+    assert len(steps) == 6                                                   # own class and the others, per class
+    bins = np.linspace(0, 1, 21)
+    for c in range(3):
+        own, others = (np.histogram(p[mask, c], bins)[0] for mask in (y == c, y != c))
+        for step, counts in zip(steps[2 * c:2 * c + 2], (own, others)):
+            heights = step.get_data().baseline - step.get_data().values     # inches up from the panel's floor
+            assert np.array_equal(np.argsort(heights, kind="stable"), np.argsort(np.maximum(counts, 0.7), kind="stable"))
+            assert (heights[counts == 0] == 0).all() and (heights[counts > 0] > 0).all()
+    assert [t.get_text() for t in ax.texts if t.get_text().startswith("P(")] == ["P(a)", "P(b)", "P(c)"]

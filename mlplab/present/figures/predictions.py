@@ -6,11 +6,10 @@ import math
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
-from matplotlib.ticker import NullLocator
 
 from ...engine.inference import as_probabilities
 from ...errors import BadInput
-from .common import draw_tiles, image_tiles, log_y, message
+from .common import draw_tiles, image_tiles, message
 
 
 def confusion_matrix(y_true, probabilities, class_names) -> Figure:
@@ -135,7 +134,11 @@ def probability_bars(x, y_true, probabilities, class_names, image_shape, *, n: i
 
 
 def class_probability_histograms(y_true, probabilities, class_names) -> Figure:
-    """Per class c: histogram of P(c) for samples of class c vs all other samples (log counts)."""
+    """Per class c: histogram of P(c) for samples of class c vs all other samples (log counts).
+
+    Every panel in one Axes over the figure, in inches from its top left: a panel's histograms are two
+    filled step outlines (`stairs`, heights log10 of the counts, empty bins on the floor), its labels
+    texts. One Axes per class, each with log ticks, took most of the figure's time."""
     p = as_probabilities(probabilities)
     y = np.asarray(y_true).astype(np.int64).ravel()
     names = list(class_names)
@@ -143,22 +146,33 @@ def class_probability_histograms(y_true, probabilities, class_names) -> Figure:
     cols = min(5, k)
     rows = math.ceil(k / cols)
     fig = Figure(figsize=(3.0 * cols, 2.4 * rows + 0.5))
-    w, h = fig.get_size_inches()   # margins by hand: a layout engine would double the time
-    fig.subplots_adjust(left=0.5 / w, right=1 - 0.12 / w, bottom=0.4 / h, top=1 - 0.6 / h, wspace=0.12,
-                        hspace=0.3)
-    axes = fig.subplots(rows, cols, squeeze=False, sharex=True, sharey=True)
+    w, h = fig.get_size_inches()
+    ax = fig.add_axes((0, 0, 1, 1))
     bins = np.linspace(0, 1, 21)
-    for ax in axes.flat[k:]:
-        ax.axis("off")
-    for c, ax in zip(range(k), axes.flat):
-        ax.hist(p[y == c, c], bins=bins, color="tab:blue", alpha=0.7, label=f"class {names[c]}", histtype="stepfilled")
-        ax.hist(p[y != c, c], bins=bins, color="tab:gray", alpha=0.6, label="others", histtype="stepfilled")
-        log_y(ax)
-        ax.yaxis.set_minor_locator(NullLocator())   # the decades are enough; minor ticks were half the time
-        ax.set_title(f"P({names[c]})", fontsize=9, y=1.0)
-        ax.tick_params(labelsize=7, labelleft=c % cols == 0, labelbottom=True)
-        if c == 0:
-            ax.legend(fontsize=7)
+    counts = [(np.histogram(p[y == c, c], bins)[0], np.histogram(p[y != c, c], bins)[0]) for c in range(k)]
+    top = math.log10(max([1] + [int(a.max()) for pair in counts for a in pair]) * 1.5)   # the panels' shared scale
+    floor = math.log10(0.7)                                           # an empty bin's height: below one count
+    pw, ph = 3.0 - 0.55, 2.4 - 0.62                                    # a panel's plot, inches
+    for c in range(k):
+        r, col = divmod(c, cols)
+        left, base = 0.45 + 3.0 * col, 0.6 + 2.4 * r + 0.3 + ph
+        def at(count):
+            return base - (np.log10(np.maximum(count, 0.7)) - floor) / (top - floor) * ph
+        for values, color, alpha, label in ((counts[c][0], "tab:blue", 0.7, "its own class"),
+                                            (counts[c][1], "tab:gray", 0.6, "others")):
+            ax.stairs(at(values), left + bins * pw, baseline=base, fill=True, color=color, alpha=alpha,
+                      label=label if c == 0 else None)
+        ax.add_patch(Rectangle((left, base - ph), pw, ph, fill=False, linewidth=0.8, edgecolor="black"))
+        ax.text(left + pw / 2, base - ph - 0.05, f"P({names[c]})", ha="center", va="bottom", fontsize=9)
+        for v in (0, 0.5, 1):
+            ax.text(left + v * pw, base + 0.04, f"{v:g}", ha="center", va="top", fontsize=7)
+        if col == 0:
+            for decade in range(0, int(top) + 1):
+                ax.text(left - 0.05, float(at(10 ** decade)), f"{10 ** decade}", ha="right", va="center", fontsize=7)
+    ax.legend(fontsize=7, loc="upper right", bbox_to_anchor=((0.45 + pw) / w, 1 - (0.6 + 0.3) / h))
+    ax.set_xlim(0, w)
+    ax.set_ylim(h, 0)
+    ax.axis("off")
     fig.suptitle("Predicted probability of each class: its own samples vs the others (log counts)", fontsize=11,
                  y=1 - 0.12 / h, va="top")
     return fig
