@@ -180,3 +180,22 @@ def test_the_t_sne_says_it_is_computed_and_is_stored(fresh, caplog):
     (fresh.folder / "views" / stored_files(fresh, "hidden-representation")[0]).unlink()
     figure_png(fresh, "hidden-representation", n=1000)          # the figure again: the points are stored
     assert not any("t-SNE" in r.getMessage() for r in caplog.records)
+
+
+def test_a_report_in_a_process_without_jax_computes_the_t_sne_in_a_process_of_its_own(fresh, monkeypatch):
+    """A new `mlplab report` has not imported JAX: the t-SNE (importing JAX and Keras) runs in a child process
+    beside the other figures and stores its views; the report then reads them."""
+    import subprocess
+    import sys
+    started = []
+    real = subprocess.Popen
+
+    def popen(args, **kw):
+        started.append(args)
+        return real(args, **kw)
+    monkeypatch.setattr(subprocess, "Popen", popen)
+    monkeypatch.delitem(sys.modules, "jax")
+    page = run_report.RunPage(fresh, [], run_report.run_traits(fresh), {"hidden-representation": {"n": 100}})
+    wait = run_report._embedding_ahead(page)
+    assert started and started[0][1:4] == ["-m", "mlplab.present.ahead", str(fresh.store.home)]
+    assert wait() == 0 and stored_files(fresh, "hidden-representation") and stored_files(fresh, "embedding")

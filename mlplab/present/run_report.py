@@ -18,7 +18,11 @@ PNGs, so a new report of a run whose figures were seen before only assembles the
 """
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
+import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -211,7 +215,7 @@ def assemble(art: RunArtifacts, findings: list[Finding], embed_samples: int, key
     """Make the page (its figures from the stored views); the t-SNE, the one slow figure, is computed
     in a second thread while the others are drawn."""
     p = RunPage(art, findings, run_traits(art), {"hidden-representation": {"n": embed_samples}})
-    helper = _embedding_ahead(p)
+    wait = _embedding_ahead(p)
     parts = []
     try:
         for section in sections():
@@ -220,17 +224,24 @@ def assemble(art: RunArtifacts, findings: list[Finding], embed_samples: int, key
                 title = section.title(p) if callable(section.title) else section.title
                 parts.append((section.id, title, content))
     finally:
-        if helper is not None:
-            helper.join()
+        if wait is not None:
+            wait()
     head = f'<meta name="mlplab-view" content="{esc(key)}">' if key else ""
     return page("run", art.run["id"], art.run.get("name"), parts, CSS, head=head)
 
 
-def _embedding_ahead(p: RunPage) -> threading.Thread | None:
+def _embedding_ahead(p: RunPage) -> Callable[[], object] | None:
+    """Start the t-SNE, the one slow figure, while the others are drawn; returns what waits for it. In a
+    process of its own when this one has not imported JAX (a new `mlplab report`: importing JAX and Keras
+    takes about 4 s, which then runs on the second core) and the view can be stored for this one to read;
+    else in a thread."""
     entry = REGISTRY["hidden-representation"]
     options = {**entry.report, **p.options.get(entry.name, {})}
     if not entry.applies(p.traits) or views.stored_or_none(p.art, entry.name, "png", entry.options((), options)):
         return None
+    if "jax" not in sys.modules and views.cacheable(p.art) and os.access(p.art.store.home, os.W_OK):
+        return subprocess.Popen([sys.executable, "-m", "mlplab.present.ahead", str(p.art.store.home), p.art.id,
+                                 json.dumps(options)], stdout=subprocess.DEVNULL).wait
 
     def work() -> None:
         try:
@@ -239,7 +250,7 @@ def _embedding_ahead(p: RunPage) -> threading.Thread | None:
             pass
     thread = threading.Thread(target=work, name="mlplab-report-embedding", daemon=True)
     thread.start()
-    return thread
+    return thread.join
 
 
 def report_key(art: RunArtifacts, findings: list[Finding], embed_samples: int) -> str | None:

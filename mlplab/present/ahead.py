@@ -1,0 +1,27 @@
+"""A run's t-SNE view computed in a process of its own, for a report drawn beside it.
+
+    python -m mlplab.present.ahead STORE_HOME RUN_ID OPTIONS_JSON
+
+Stores the hidden-representation figure (and its embedding) as the run's views, as the report's own
+call would; the report, reaching that figure, waits for the view's lock and reads what was stored.
+Started by run_report when the report's process has not imported JAX: importing JAX and Keras
+(about 4 s) and the t-SNE then run on the second core while the other figures are drawn.
+"""
+from __future__ import annotations
+
+import json
+import sys
+
+
+def main(argv: list[str]) -> int:
+    home, run_id, options = argv
+    from ..store import Store
+    from ..training.artifacts import RunArtifacts
+    from .registry import figure_png
+    store = Store(home)
+    figure_png(RunArtifacts(store, store.get_run(run_id)), "hidden-representation", **json.loads(options))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
