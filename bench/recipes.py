@@ -1,5 +1,6 @@
 """Every recipe (examples/recipes/*.toml) re-run: test accuracy over seeds 0, 1, 2 (mean and
-spread; the seeds train together as one population) and wall time, against the recipe's target.
+spread; the seeds train together as one population) and wall time, against the recipe's target;
+and what the doctor says of these healthy runs (any error or warning is a false alarm to look at).
 
     MLPLAB_DATA=../shared/datasets python bench/recipes.py [NAME ...] [--seeds 3] [--set KEY=VALUE ...]
 
@@ -20,6 +21,7 @@ import jax
 from mlplab.spec import load_raw, validate
 from mlplab.spec.recipes import recipes
 from mlplab.store import Store
+from mlplab.training.artifacts import load_findings
 from mlplab.training.runner import run_experiments
 
 
@@ -51,6 +53,8 @@ def main() -> None:
                   f"({', '.join(f'{a:.4f}' for a in accuracies)}), target {target:.3f}: "
                   f"{'met' if mean >= target else 'NOT MET'}; {seconds / 60:.1f} min for {args.seeds} seeds "
                   f"({seconds / 60 / args.seeds:.1f} min per seed)")
+            alarms = sorted({f.code for res in results for f in load_findings(Store(home), res.run_id) if f.problem})
+            print(f"{'':12} doctor: {'errors or warnings: ' + ', '.join(alarms) if alarms else 'no error or warning'}")
 
 
 if __name__ == "__main__":
