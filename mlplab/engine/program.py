@@ -14,7 +14,6 @@ chunks of k steps per call.
 from __future__ import annotations
 
 import functools
-
 import os
 from dataclasses import dataclass, field
 from typing import Callable
@@ -320,10 +319,10 @@ class Compiled:
         members = (0, 0, None, None, 0, 0)
         member_probe = probe.make_probe(program.model, math_.inference_objective)
         self.probe = jit(_over_members(for_xla_cpu(member_probe) if for_cpu else member_probe,
-                                           (0, 0, 0, 0, None, None), vectorize))
+                                       (0, 0, 0, 0, None, None), vectorize))
         gradients = jax.grad(math_.inference_objective)   # compiled only when asked (live TensorBoard)
         self.gradients = jit(_over_members(for_xla_cpu(gradients) if for_cpu else gradients, (0, 0, 0, None, None),
-                                               vectorize))
+                                           vectorize))
         self.init = jit(_over_members(self.opt.init, (0, 0), vectorize))
         # the member axis is the outermost: vmap(loop) is loop(vmap), and a population of one
         # drops it outside the loop; shared_steps: vectorized members that see the same batches
@@ -337,7 +336,7 @@ class Compiled:
                 _over_members(math_.unrolled(1), members + (None,), vectorize))
         self.shared_step = jit(jax.vmap(math_.train_step, in_axes=(0, 0, None, None, None)))
         self.evaluate = jit(_over_members(math_.evaluate, (0, 0, 0, None, None, None, None), vectorize),
-                                static_argnums=6)
+                            static_argnums=6)
         self.select = jit(lambda mask, new, old: jax.tree.map(
             lambda a, b: jnp.where(mask.reshape((-1,) + (1,) * (a.ndim - 1)), a, b), new, old))
 
