@@ -39,11 +39,12 @@ def main() -> None:
     chosen = [r for r in recipes() if not args.names or r.name in args.names]
     print(f"{len(chosen)} recipes, {args.seeds} seeds each, on {jax.devices()[0].platform} ({os.cpu_count()} CPU cores)")
     with tempfile.TemporaryDirectory() as home:
+        store = Store(home)
         for r in chosen:
             raw = load_raw(f"recipe:{r.name}", args.set)
             experiments = [validate({**raw, "seed": seed}) for seed in range(args.seeds)]
             t = time.perf_counter()
-            results = run_experiments(experiments, Store(home))
+            results = run_experiments(experiments, store)
             seconds = time.perf_counter() - t
             accuracies = [res.test_accuracy for res in results]
             mean = statistics.mean(accuracies)
@@ -53,7 +54,7 @@ def main() -> None:
                   f"({', '.join(f'{a:.4f}' for a in accuracies)}), target {target:.3f}: "
                   f"{'met' if mean >= target else 'NOT MET'}; {seconds / 60:.1f} min for {args.seeds} seeds "
                   f"({seconds / 60 / args.seeds:.1f} min per seed)")
-            alarms = sorted({f.code for res in results for f in load_findings(Store(home), res.run_id) if f.problem})
+            alarms = sorted({f.code for res in results for f in load_findings(store, res.run_id) if f.problem})
             print(f"{'':12} doctor: {'errors or warnings: ' + ', '.join(alarms) if alarms else 'no error or warning'}")
 
 

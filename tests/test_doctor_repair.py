@@ -110,9 +110,8 @@ def test_programs_are_shared_by_experiments_that_compute_the_same_function():
         _, members, program = build_population([exp], [optimizer_kind(exp)], info)
         return exp, compiled_for(exp, program, members, info)
     base, c = compiled()
-    for same in (["data.scale=standard", "train.learning_rate=0.01", "model.init=he_normal", "train.epochs=3"],):
-        other, c2 = compiled(*same)
-        assert c2 is c and shares_programs(base, other)
+    other, c2 = compiled("data.scale=standard", "train.learning_rate=0.01", "model.init=he_normal", "train.epochs=3")
+    assert c2 is c and shares_programs(base, other)
     for different in (["model.batchnorm=true"], ["model.hidden=[8]"], ["train.optimizer=sgd"], ["model.l2=0.001"]):
         other, c2 = compiled(*different)
         assert c2 is not c and not shares_programs(base, other)

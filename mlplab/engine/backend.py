@@ -25,9 +25,9 @@ import jax  # noqa: E402
 def use_compilation_cache(path: str | None) -> None:
     """Keep compiled programs in the folder `path` (None: keep none) and look for them there
     before compiling. Programs that compile in under 0.1 s are not worth a file."""
-    from jax._src import compilation_cache
+    from jax.experimental.compilation_cache import compilation_cache
     compilation_cache.reset_cache()   # the next compilation opens the new folder
-    jax.config.update("jax_compilation_cache_dir", path)
+    compilation_cache.set_cache_dir(path)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.1)
 
 

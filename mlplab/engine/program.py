@@ -306,7 +306,7 @@ class Compiled:
     def __init__(self, program: Program, num_classes: int, regularized: tuple[bool, ...] = (),
                  steps: Steps | None = None, for_cpu: bool | None = None, quick: bool = False):
         jit = functools.partial(jax.jit, compiler_options=QUICK if quick else None)
-        self.program, self.quick = program, quick
+        self.program = program
         self.regularized = regularized
         self.opt = _optimizer(program)
         self.steps = steps or choose_steps(program.model)

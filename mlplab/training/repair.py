@@ -143,8 +143,9 @@ def _train(original, experiments: list, store: Store, on_epoch, on_start) -> lis
     """Train the candidates: those that run the original's very programs alone, each alone (the compilation
     cache holds them since the original ran: nothing to compile), the others together (one program per
     structure). Their results in the candidates' order."""
-    rest = [e for e in experiments if not shares_programs(original, e)]
-    batches = [[e] for e in experiments if shares_programs(original, e)] + ([rest] if rest else [])
+    shared = [shares_programs(original, e) for e in experiments]
+    rest = [e for e, s in zip(experiments, shared) if not s]
+    batches = [[e] for e, s in zip(experiments, shared) if s] + ([rest] if rest else [])
     results = []
     for batch in batches:
         results += run_experiments(batch, store, on_epoch=on_epoch, on_start=on_start)

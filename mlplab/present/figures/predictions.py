@@ -153,14 +153,14 @@ def class_probability_histograms(y_true, probabilities, class_names) -> Figure:
     top = math.log10(max([1] + [int(a.max()) for pair in counts for a in pair]) * 1.5)   # the panels' shared scale
     floor = math.log10(0.7)                                           # an empty bin's height: below one count
     pw, ph = 3.0 - 0.55, 2.4 - 0.62                                    # a panel's plot, inches
+    def height(count):   # inches above a panel's floor
+        return (np.log10(np.maximum(count, 0.7)) - floor) / (top - floor) * ph
     for c in range(k):
         r, col = divmod(c, cols)
         left, base = 0.45 + 3.0 * col, 0.6 + 2.4 * r + 0.3 + ph
-        def at(count):
-            return base - (np.log10(np.maximum(count, 0.7)) - floor) / (top - floor) * ph
         for values, color, alpha, label in ((counts[c][0], "tab:blue", 0.7, "its own class"),
                                             (counts[c][1], "tab:gray", 0.6, "others")):
-            ax.stairs(at(values), left + bins * pw, baseline=base, fill=True, color=color, alpha=alpha,
+            ax.stairs(base - height(values), left + bins * pw, baseline=base, fill=True, color=color, alpha=alpha,
                       label=label if c == 0 else None)
         ax.add_patch(Rectangle((left, base - ph), pw, ph, fill=False, linewidth=0.8, edgecolor="black"))
         ax.text(left + pw / 2, base - ph - 0.05, f"P({names[c]})", ha="center", va="bottom", fontsize=9)
@@ -168,7 +168,7 @@ def class_probability_histograms(y_true, probabilities, class_names) -> Figure:
             ax.text(left + v * pw, base + 0.04, f"{v:g}", ha="center", va="top", fontsize=7)
         if col == 0:
             for decade in range(0, int(top) + 1):
-                ax.text(left - 0.05, float(at(10 ** decade)), f"{10 ** decade}", ha="right", va="center", fontsize=7)
+                ax.text(left - 0.05, float(base - height(10 ** decade)), f"{10 ** decade}", ha="right", va="center", fontsize=7)
     ax.legend(fontsize=7, loc="upper right", bbox_to_anchor=((0.45 + pw) / w, 1 - (0.6 + 0.3) / h))
     ax.set_xlim(0, w)
     ax.set_ylim(h, 0)
