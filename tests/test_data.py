@@ -618,6 +618,34 @@ def test_validation_split_that_leaves_no_validation_rows(tmp_path):
     assert prepare(raw, "x", validation_split=0.02).info.n_val == 1
 
 
+def test_digits_are_read_and_split_exactly_as_scikit_learn_does():
+    """The digits are read from scikit-learn's file and split by a NumPy copy of its train_test_split:
+    same arrays, same rows, for the default stratified split and the course's seeds."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+    d = load_digits()
+    for seed in (None, 0, 7, 42):
+        want = train_test_split(d.images, d.target, test_size=0.2,
+                                **({"random_state": 0, "stratify": d.target} if seed is None else {"random_state": seed}))
+        raw = load_raw("digits", {} if seed is None else {"split_seed": seed})
+        for got, expected in zip((raw.x_train, raw.x_test, raw.y_train, raw.y_test), want):
+            assert got.dtype == expected.dtype and np.array_equal(got, expected), seed
+
+
+@pytest.mark.parametrize("counts", [[5, 5, 5, 5, 3], [2, 7, 2, 7, 2, 9], [40, 3, 3, 3]])
+def test_split_like_sklearn_breaks_ties_as_scikit_learn_does(counts):
+    """Class counts whose shares leave equal remainders (ties broken at random) and odd totals."""
+    from sklearn.model_selection import train_test_split
+    from mlplab.data.sources import split_like_sklearn
+    y = np.random.default_rng(3).permutation(np.repeat(np.arange(len(counts)), counts))
+    rows = np.arange(len(y))
+    for seed in (None, 1):
+        want_train, want_test = train_test_split(
+            rows, test_size=0.3, **({"random_state": 0, "stratify": y} if seed is None else {"random_state": seed}))
+        train, test = split_like_sklearn(y, 0.3, seed)
+        assert np.array_equal(train, want_train) and np.array_equal(test, want_test), (counts, seed)
+
+
 def test_digits_split_as_the_course_splits_them():
     """data.split_seed = 42: train_test_split(test_size=0.2, random_state=42), as the notebooks call it."""
     from sklearn.datasets import load_digits

@@ -176,16 +176,57 @@ def cosine2d(n: int = 1000, a: float = 1.0, noise: float = 0.0, seed: int = 0) -
 
 
 def _digits(split_seed: int | None = None) -> RawData:
-    """scikit-learn's 8x8 digits, 80/20: stratified with seed 0, or as the course splits them
-    (train_test_split(test_size=0.2, random_state=split_seed), not stratified)."""
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-    d = load_digits()
-    x_train, x_test, y_train, y_test = train_test_split(
-        d.images, d.target, test_size=0.2, **({"random_state": 0, "stratify": d.target} if split_seed is None
-                                               else {"random_state": split_seed}))
-    return RawData(x_train, y_train, x_test, y_test, [str(i) for i in range(10)], "scikit-learn",
-                   value_range=(0.0, 16.0), image_shape=(8, 8))
+    """scikit-learn's 8x8 digits, 80/20 as its train_test_split splits them: stratified with seed 0, or as
+    the course splits them (train_test_split(test_size=0.2, random_state=split_seed), not stratified).
+    Read from scikit-learn's own file without importing scikit-learn (about 2 s of imports a report or
+    `data show` would wait for); tests check arrays and split against scikit-learn's."""
+    import importlib.util
+    folder = Path(importlib.util.find_spec("sklearn").submodule_search_locations[0])
+    data = np.loadtxt(folder / "datasets" / "data" / "digits.csv.gz", delimiter=",")
+    images, target = data[:, :-1].reshape(-1, 8, 8), data[:, -1].astype(int)
+    train, test = split_like_sklearn(target, 0.2, split_seed)
+    return RawData(images[train], target[train], images[test], target[test], [str(i) for i in range(10)],
+                   "scikit-learn", value_range=(0.0, 16.0), image_shape=(8, 8))
+
+
+def split_like_sklearn(y: np.ndarray, test_size: float, seed: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """(train, test) row indices as scikit-learn's train_test_split(test_size=..) draws them: stratified
+    by `y` with random_state 0 when `seed` is None (StratifiedShuffleSplit), else a plain shuffle with
+    random_state `seed` (ShuffleSplit). The same NumPy random stream, step by step."""
+    n = len(y)
+    n_test = math.ceil(test_size * n)
+    n_train = n - n_test
+    if seed is not None:
+        order = np.random.RandomState(seed).permutation(n)
+        return order[n_test:n_test + n_train], order[:n_test]
+    rng = np.random.RandomState(0)
+    _, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
+    by_class = np.split(np.argsort(inverse, kind="stable"), np.cumsum(counts)[:-1])
+    n_i = _approximate_mode(counts, n_train, rng)
+    t_i = _approximate_mode(counts - n_i, n_test, rng)
+    train, test = [], []
+    for rows, a, b in zip(by_class, n_i, t_i):
+        rows = rows.take(rng.permutation(len(rows)), mode="clip")
+        train.extend(rows[:a])
+        test.extend(rows[a:a + b])
+    return rng.permutation(train), rng.permutation(test)
+
+
+def _approximate_mode(counts: np.ndarray, draws: int, rng: np.random.RandomState) -> np.ndarray:
+    """scikit-learn's per-class share of `draws` rows: floor of the proportional share, the rest given by
+    largest remainder, ties broken at random (sklearn.utils.extmath._approximate_mode)."""
+    continuous = counts / counts.sum() * draws
+    floored = np.floor(continuous)
+    need = int(draws - floored.sum())
+    remainder = continuous - floored
+    for value in np.sort(np.unique(remainder))[::-1] if need > 0 else ():
+        (inds,) = np.where(remainder == value)
+        add = min(len(inds), need)
+        floored[rng.choice(inds, size=add, replace=False)] += 1
+        need -= add
+        if need == 0:
+            break
+    return floored.astype(int)
 
 
 # ---------------------------------------------------------------- MNIST-family files: found or downloaded
