@@ -1,4 +1,5 @@
 """Figures for an MLP, a CNN and 2-D data; the figure registry; the self-contained HTML report, checked in Chromium."""
+import shutil
 import subprocess
 import sys
 
@@ -67,6 +68,35 @@ def test_cnn_figures_and_embedding(store, cnn):
     assert figures.layer_output(art.model, art.data.x_test[:5]).shape == (5, 32)   # last hidden: dense 32
     fig = drawn(figures.embedding(art.model, art.data.x_test, art.data.y_test, art.class_names, n=150))
     assert "t-SNE" in fig.axes[0].get_title()
+
+
+def test_a_run_stores_its_last_hidden_layer_for_the_t_sne(store, mlp):
+    """A run trained alone stores its last hidden layer's outputs on the t-SNE's test samples: the t-SNE
+    read from them equals the one computed from the loaded model, and a new process draws it without Keras."""
+    from mlplab.engine.inference import hidden_sample
+    from mlplab.present.registry import embedding_of
+    art = RunArtifacts(store, store.get_run(mlp))
+    stored = art.hidden
+    rows, outputs, layer = hidden_sample(art.model, art.data.x_test)
+    assert len(rows) == 360 and stored["layer"] == layer == art.model.layers[-3].name   # dense before dropout
+    assert np.array_equal(stored["rows"], rows) and np.array_equal(stored["labels"], art.data.y_test[rows])
+    np.testing.assert_allclose(stored["outputs"], outputs, rtol=1e-5, atol=1e-6)
+    shutil.rmtree(art.folder / "views", ignore_errors=True)
+    from_file = RunArtifacts(store, store.get_run(mlp))
+    read = embedding_of(from_file)
+    assert "model" not in from_file._cache and read["points"].shape == (360, 2)   # no Keras model loaded
+    shutil.rmtree(art.folder / "views")
+    from_model = RunArtifacts(store, store.get_run(mlp))
+    from_model._cache["hidden"] = None   # as a run stored before hidden.npz
+    computed = embedding_of(from_model)
+    assert "model" in from_model._cache and str(computed["layer"]) == read["layer"]
+    assert np.array_equal(computed["labels"], read["labels"])
+    np.testing.assert_allclose(computed["points"], read["points"], rtol=1e-3, atol=1e-3)
+    shutil.rmtree(art.folder / "views")
+    code = ("import sys; from mlplab.present.ahead import main; main(sys.argv[1:]); "
+            "assert 'keras' not in sys.modules and 'jax' not in sys.modules, 'imported'")
+    subprocess.run([sys.executable, "-c", code, str(store.home), mlp, "{}"], check=True)
+    assert any(p.name.startswith("hidden-representation") for p in (art.folder / "views").iterdir())
 
 
 def test_decision_regions_for_2d_data(store, cosine):

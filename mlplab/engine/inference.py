@@ -31,23 +31,44 @@ def default_layer(model) -> int:
     return candidates[-1]
 
 
+EMBED_SAMPLES = 1000   # test samples a run's t-SNE shows: enough for the classes' clusters, ~1-4 s of t-SNE
+
+
+def layer_index(model, layer: int | str | None = None) -> int:
+    """Index in model.layers of a layer given by index or name (default: the last hidden layer)."""
+    if layer is None:
+        return default_layer(model)
+    if isinstance(layer, str):
+        names = [l.name for l in model.layers]
+        if layer not in names:
+            raise BadInput(f"layer {layer!r}: not in the model; its layers are {', '.join(names)}")
+        return names.index(layer)
+    return int(layer) % len(model.layers)
+
+
 def layer_output(model, x, layer: int | str | None = None, *, batch_size: int = 512) -> np.ndarray:
     """Output of one layer (index or name; default: the last hidden layer) in inference mode, flattened."""
     from . import backend as _backend  # noqa: F401  (JAX backend before keras)
     import keras
-    if layer is None:
-        index = default_layer(model)
-    elif isinstance(layer, str):
-        names = [l.name for l in model.layers]
-        if layer not in names:
-            raise BadInput(f"layer {layer!r}: not in the model; its layers are {', '.join(names)}")
-        index = names.index(layer)
-    else:
-        index = int(layer) % len(model.layers)
+    index = layer_index(model, layer)
     sub = model if index == len(model.layers) - 1 else keras.Model(model.inputs, model.layers[index].output)
     run = compiled_forward(sub, batch_size)
     out = run(np.asarray(x, dtype=np.float32))
     return out.reshape(len(out), -1)
+
+
+def embedding_rows(n_rows: int, n: int = EMBED_SAMPLES, seed: int = 0) -> np.ndarray:
+    """The rows (sorted) of the up to `n` samples a t-SNE shows, drawn with `seed`."""
+    return np.sort(np.random.default_rng(seed).choice(n_rows, size=min(n, n_rows), replace=False))
+
+
+def hidden_sample(model, x, *, layer: int | str | None = None, n: int = EMBED_SAMPLES,
+                  seed: int = 0) -> tuple[np.ndarray, np.ndarray, str]:
+    """(rows, outputs, layer name): a layer's outputs (default: the last hidden layer) on the samples of
+    `x` that embedding_rows picks, what a t-SNE of that layer embeds."""
+    index = layer_index(model, layer)
+    rows = embedding_rows(len(x), n, seed)
+    return rows, layer_output(model, np.asarray(x)[rows], index), model.layers[index].name
 
 
 def compiled_forward(model, batch_size: int):

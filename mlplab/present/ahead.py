@@ -4,8 +4,10 @@
 
 Stores the hidden-representation figure (and its embedding) as the run's views, as the report's own
 call would; the report, reaching that figure, waits for the view's lock and reads what was stored.
-Started by run_report when the report's process has not imported JAX: importing JAX and Keras
-(about 4 s) and the t-SNE then run on the second core while the other figures are drawn.
+Started by run_report when the report's process has not imported JAX: importing scikit-learn (about
+2 s) and the t-SNE then run on the second core while the other figures are drawn. A run trained
+alone stored its last hidden layer's outputs (training.artifacts.HIDDEN), so this process needs no
+Keras model; for another run it imports Keras and loads the model (about 4 s more).
 """
 from __future__ import annotations
 

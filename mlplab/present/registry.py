@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
+from ..engine.inference import EMBED_SAMPLES, hidden_sample
 from . import views
 
 if TYPE_CHECKING:
@@ -147,9 +148,6 @@ def _training_statistics(art):
     return _figures().training_statistics(art.stats or {})
 
 
-EMBED_SAMPLES = 1000   # test samples in the t-SNE: enough to show the classes' clusters, ~1-4 s of t-SNE
-
-
 def _hidden_representation(art, layer: int | str | None = None, n: int = EMBED_SAMPLES, seed: int = 0,
                            perplexity: float = 30.0):
     e = embedding_of(art, layer=layer, n=n, seed=seed, perplexity=perplexity)
@@ -163,13 +161,18 @@ def embedding_of(art, *, layer=None, n: int = EMBED_SAMPLES, seed: int = 0, perp
     options = {"layer": layer, "n": min(n, n_test) if n_test else n, "seed": seed, "perplexity": perplexity}
 
     def compute() -> bytes:
-        from .figures.model import embedding_points
+        from .figures.model import tsne_points
         with views.timed(f"run {art.id}: t-SNE of a hidden layer on {options['n']} test samples "
                          "(computed once, then stored with the run)"):
-            e = embedding_points(art.model, art.data.x_test, art.data.y_test, layer=layer, n=n, seed=seed,
-                                 perplexity=perplexity)
+            stored = art.hidden if layer is None and seed == 0 else None   # what the run stored at its end
+            if stored is not None and len(stored["rows"]) == options["n"]:
+                labels, h, name = stored["labels"], stored["outputs"], stored["layer"]
+            else:
+                rows, h, name = hidden_sample(art.model, art.data.x_test, layer=layer, n=n, seed=seed)
+                labels = art.data.y_test[rows]
+            points = tsne_points(h, seed=seed, perplexity=perplexity)
         buf = io.BytesIO()
-        np.savez(buf, points=e.points.astype(np.float32), labels=e.labels, layer=np.array(e.layer))
+        np.savez(buf, points=points.astype(np.float32), labels=np.asarray(labels)[:len(points)], layer=np.array(name))
         return buf.getvalue()
     with np.load(io.BytesIO(views.stored_view(art, "embedding", "npz", options, compute))) as z:
         return {"points": z["points"], "labels": z["labels"], "layer": str(z["layer"])}

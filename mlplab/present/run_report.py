@@ -232,9 +232,9 @@ def assemble(art: RunArtifacts, findings: list[Finding], embed_samples: int, key
 
 def _embedding_ahead(p: RunPage) -> Callable[[], object] | None:
     """Start the t-SNE, the one slow figure, while the others are drawn; returns what waits for it. In a
-    process of its own when this one has not imported JAX (a new `mlplab report`: importing JAX and Keras
-    takes about 4 s, which then runs on the second core) and the view can be stored for this one to read;
-    else in a thread."""
+    process of its own when this one has not imported JAX (a new `mlplab report`: the imports the t-SNE
+    needs, scikit-learn's and for older runs Keras', then run on the second core) and the view can be
+    stored for this one to read; else in a thread."""
     entry = REGISTRY["hidden-representation"]
     options = {**entry.report, **p.options.get(entry.name, {})}
     if not entry.applies(p.traits) or views.stored_or_none(p.art, entry.name, "png", entry.options((), options)):

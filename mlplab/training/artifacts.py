@@ -23,6 +23,7 @@ from ..errors import BadInput
 from ..store import Store, loads
 
 POPULATION = "population.npz"        # a population's weights (training.record.write_population)
+HIDDEN = "hidden.npz"                # a single run's last hidden layer on the t-SNE's test samples
 _making: dict[str, threading.Lock] = {}   # run id -> lock: one model.keras made at a time per run
 
 
@@ -171,6 +172,18 @@ class RunArtifacts:
     def model(self):
         """The trained Keras model (model.keras, in Keras' safe mode), loaded on first use."""
         return self._once("model", lambda: load_model(self.store, self.run))
+
+    @property
+    def hidden(self) -> dict | None:
+        """What the run stored at its end for the t-SNE of its last hidden layer (a run trained alone, since
+        views were stored): {rows, labels, outputs, layer} on the default t-SNE samples, else None."""
+        def load():
+            try:
+                with np.load(self.folder / HIDDEN) as z:
+                    return {"rows": z["rows"], "labels": z["labels"], "outputs": z["outputs"], "layer": str(z["layer"])}
+            except FileNotFoundError:
+                return None
+        return self._once("hidden", load)
 
     @property
     def findings(self) -> list[Finding]:

@@ -24,11 +24,13 @@ import yaml
 from ..analysis.evaluate import evaluate
 from ..analysis.status import describe_result, result_epoch, status_of
 from ..data import Dataset
+from ..errors import BadInput
+from ..engine.inference import hidden_sample
 from ..engine.program import Member, Outcome
 from ..engine.models import count_params, set_weights, summary
 from ..spec import Experiment, describe_model
 from ..store import Store, dumps
-from .artifacts import POPULATION, write_model_file
+from .artifacts import HIDDEN, POPULATION, write_model_file
 
 YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)   # libyaml's: the same text, 6x faster
 
@@ -118,7 +120,10 @@ def finish_runs(store: Store, run_ids: list[str], chunk: list[Experiment], model
                                              outcome.status)}
         test_loss, test_acc = result.get("test_loss", float("nan")), result.get("test_accuracy", float("nan"))
         files += _files(run_id, models[0], member, outcome, data)
-        note = None if shared and len(run_ids) > 1 else _save_model(store, run_id, exp, models[0], outcome)
+        note = None
+        if not (shared and len(run_ids) > 1):   # a population of one: its model now, and its t-SNE's input
+            note = _save_model(store, run_id, exp, models[0], outcome)
+            files += _hidden_file(run_id, models[0], data)
         docs.append({"evaluation": evaluation, "data": _info_dict(info), "model_summary": summary_text,
                      "result": result, "layers": layers, **({"weights": shared[run_id]} if shared else {}),
                      **(extra_summary or {}), **({"note": note} if note else {})})
@@ -185,6 +190,17 @@ def _save_model(store: Store, run_id: str, exp: Experiment, model, outcome: Outc
     except Exception as e:  # a user's custom layer without get_config: its weights_final.npz stays
         return f"model.keras not saved ({type(e).__name__}: {str(e).splitlines()[0][:200]})"
     return None
+
+
+def _hidden_file(run_id: str, model, data: Dataset) -> list[tuple[str, str, bytes]]:
+    """The trained model's last hidden layer on the t-SNE's test samples (none for a model without one), so
+    a report's t-SNE needs no Keras model: the one figure that otherwise loads it."""
+    try:
+        rows, outputs, layer = hidden_sample(model, data.x_test)
+    except BadInput:
+        return []
+    return [(run_id, HIDDEN, _npz({"rows": rows, "labels": data.y_test[rows], "outputs": outputs.astype("float32"),
+                                   "layer": np.array(layer)}))]
 
 
 def _history_csv(history: dict[str, list[float]]) -> str:

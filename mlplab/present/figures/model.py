@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator
 
-from ...engine.inference import default_layer, layer_output, predict_probabilities
+from ...engine.inference import hidden_sample, predict_probabilities
 from ...errors import BadInput
 from .common import class_colors, finite, fit_title, fixed_layout, log_y, message
 
@@ -242,7 +242,14 @@ class Embedding:
 
 def embedding_points(model, x, y, *, layer: int | str | None = None, n: int = 1000, seed: int = 0,
                      perplexity: float = 30.0) -> Embedding:
-    """t-SNE of a layer's outputs (after PCA to 50 dimensions) for up to `n` samples.
+    """t-SNE of a layer's outputs (after PCA to 50 dimensions) for up to `n` samples."""
+    rows, h, name = hidden_sample(model, x, layer=layer, n=n, seed=seed)
+    points = tsne_points(h, seed=seed, perplexity=perplexity)
+    return Embedding(points, np.asarray(y).astype(np.int64).ravel()[rows][:len(points)], name)
+
+
+def tsne_points(h: np.ndarray, *, seed: int = 0, perplexity: float = 30.0) -> np.ndarray:
+    """2-D t-SNE points of the rows of `h` (after PCA to 50 dimensions); none when the rows are all alike.
 
     Barnes-Hut t-SNE, 500 iterations (the first 250 of them exaggerated, as sklearn's default
     1000), one OpenMP thread: with several, every iteration waits on a barrier, which on a
@@ -250,21 +257,14 @@ def embedding_points(model, x, y, *, layer: int | str | None = None, n: int = 10
     from sklearn.decomposition import PCA
     from sklearn.manifold import TSNE
     from threadpoolctl import threadpool_limits
-    y = np.asarray(y).astype(np.int64).ravel()
-    rng = np.random.default_rng(seed)
-    pick = np.sort(rng.choice(len(y), size=min(n, len(y)), replace=False))
-    index = default_layer(model) if layer is None else layer
-    h = layer_output(model, np.asarray(x)[pick], index).astype(np.float64)
-    name = model.layers[index].name if isinstance(index, int) else index
-    h = np.nan_to_num(h)
+    h = np.nan_to_num(np.asarray(h, dtype=np.float64).reshape(len(h), -1))
     if len(h) < 5 or np.allclose(h, h[0]):
-        return Embedding(np.zeros((0, 2)), y[pick][:0], str(name))
+        return np.zeros((0, 2))
     if h.shape[1] > 50 and len(h) > 50:
         h = PCA(n_components=50, random_state=seed).fit_transform(h)
     with threadpool_limits(limits=1, user_api="openmp"):   # this thread only (OpenMP's count is per thread)
-        points = TSNE(n_components=2, perplexity=min(perplexity, (len(h) - 1) / 3), init="pca", max_iter=500,
-                      random_state=seed).fit_transform(h)
-    return Embedding(points, y[pick], str(name))
+        return TSNE(n_components=2, perplexity=min(perplexity, (len(h) - 1) / 3), init="pca", max_iter=500,
+                    random_state=seed).fit_transform(h)
 
 
 def embedding_figure(points, labels, class_names, layer: str) -> Figure:
