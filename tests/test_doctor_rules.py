@@ -114,6 +114,27 @@ def test_a_large_accuracy_gap_is_overfitting_even_without_a_clearly_rising_valid
     assert "overfitting" not in codes(diagnose(still_learning))
 
 
+def test_a_rising_validation_loss_with_rising_accuracy_does_not_ask_to_stop_early():
+    """Seen on the Fashion-MNIST MLP search: validation loss lowest at epoch 3, then 14 % higher, while
+    validation accuracy rose to its best at the end. Stopping at epoch 3 (early stopping on val_loss) would
+    keep a less accurate model, so the doctor neither says it nor suggests it; the accuracy gap remains."""
+    loss = [0.5, 0.35, 0.3, 0.25, 0.2, 0.15, 0.1, 0.07, 0.05, 0.03]
+    acc = [0.82, 0.87, 0.89, 0.91, 0.93, 0.95, 0.97, 0.98, 0.99, 0.995]
+    rising = dict(spec=spec_with("train.early_stopping=false"), loss=loss, acc=acc, val_loss=[0.40, 0.33, 0.30, 0.31, 0.31, 0.32, 0.33, 0.33, 0.34, 0.345])
+    kept_rising = run_of(val_acc=[0.85, 0.87, 0.88, 0.885, 0.89, 0.895, 0.90, 0.905, 0.907, 0.909], **rising)
+    f = {f.code: f for f in diagnose(kept_rising)}["overfitting"]
+    assert f.severity == "warning" and f.epoch == 3 and f.evidence["accuracy_gap"] == pytest.approx(0.086)
+    assert f.evidence["val_loss_best_epoch"] == 3 and f.evidence["val_loss_rise"] == pytest.approx(0.15)
+    assert all("train.early_stopping" not in fix and "train.epochs" not in fix for fix in f.fixes)
+    assert "stopping early would keep a less accurate model" in f.explanation and "Stopping at" not in f.explanation
+    # the same losses with validation accuracy falling after the loss's best: stop there
+    fell = run_of(val_acc=[0.85, 0.87, 0.88, 0.875, 0.87, 0.865, 0.86, 0.86, 0.855, 0.85], **rising)
+    f = {f.code: f for f in diagnose(fell)}["overfitting"]
+    assert f.severity == "warning" and f.epoch == 3 and f.fixes[:2] == [{"train.early_stopping": True},
+                                                                         {"train.epochs": 3}]
+    assert "Stopping at epoch 3 would have kept the best model" in f.explanation
+
+
 def test_random_labels_are_not_overfitting():
     run = run_of(acc=[0.2, 0.4, 0.7, 0.9, 1.0], result={"train_accuracy": 1.0, "val_accuracy": 0.1,
                                                         "test_accuracy": 0.11},

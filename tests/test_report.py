@@ -99,6 +99,18 @@ def test_a_run_stores_its_last_hidden_layer_for_the_t_sne(store, mlp):
     assert any(p.name.startswith("hidden-representation") for p in (art.folder / "views").iterdir())
 
 
+def test_only_hidden_layers_up_to_the_stored_width_are_stored():
+    from mlplab.data import load_data
+    from mlplab.engine.models import build_model
+    from mlplab.training.record import HIDDEN_WIDTH, _hidden_file
+    for width, stored in ((HIDDEN_WIDTH, True), (HIDDEN_WIDTH + 1, False)):
+        exp = load_spec(None, [f"model.hidden=[{width}]"])
+        data = load_data(exp)
+        model = build_model(exp.model, data.info.input_shape, data.info.num_classes, exp.train.loss, exp.seed)
+        files = _hidden_file("r", model, data)
+        assert [name for _, name, _ in files] == (["hidden.npz"] if stored else []), width
+
+
 def test_decision_regions_for_2d_data(store, cosine):
     art = RunArtifacts(store, store.get_run(cosine))
     fig = drawn(figure_for(art, "decision-regions", resolution=60))

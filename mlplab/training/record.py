@@ -192,12 +192,18 @@ def _save_model(store: Store, run_id: str, exp: Experiment, model, outcome: Outc
     return None
 
 
+HIDDEN_WIDTH = 1024   # widest last hidden layer whose outputs are stored: at most 4 MB for 1000 samples
+
+
 def _hidden_file(run_id: str, model, data: Dataset) -> list[tuple[str, str, bytes]]:
-    """The trained model's last hidden layer on the t-SNE's test samples (none for a model without one), so
-    a report's t-SNE needs no Keras model: the one figure that otherwise loads it."""
+    """The trained model's last hidden layer on the t-SNE's test samples, so a report's t-SNE needs no Keras
+    model (the one figure that otherwise loads it). None for a model without a hidden layer, or one wider than
+    HIDDEN_WIDTH (a CNN's flattened maps: the figure then loads the model)."""
     try:
         rows, outputs, layer = hidden_sample(model, data.x_test)
     except BadInput:
+        return []
+    if outputs.shape[1] > HIDDEN_WIDTH:
         return []
     return [(run_id, HIDDEN, _npz({"rows": rows, "labels": data.y_test[rows], "outputs": outputs.astype("float32"),
                                    "layer": np.array(layer)}))]

@@ -113,7 +113,18 @@ def overfitting(r: RunView) -> Finding | None:
 
 def _regularize(r: RunView) -> list[dict]:
     dropout, _ = r.regularizers
-    return [{"train.early_stopping": True}] + ([] if dropout else [{"model.dropout": 0.3}]) + [{"model.l2": 0.0001}]
+    stop = [] if _accuracy_rose_after_loss_best(r) else [{"train.early_stopping": True}]
+    return stop + ([] if dropout else [{"model.dropout": 0.3}]) + [{"model.l2": 0.0001}]
+
+
+def _accuracy_rose_after_loss_best(r: RunView) -> bool:
+    """Validation accuracy ended higher than at the validation loss's best epoch: the loss rose from growing
+    confidence on the rows the model gets wrong, not from losing rows it got right, and stopping at that
+    epoch (early stopping on val_loss) would have kept a less accurate model."""
+    val, acc = r.metric("val_loss"), r.metric("val_accuracy")
+    if not val.size or acc.size != val.size or not (np.all(np.isfinite(val)) and np.all(np.isfinite(acc))):
+        return False
+    return bool(acc[-1] > acc[int(np.argmin(val))])
 
 
 def _rising_validation_loss(r: RunView) -> Finding | None:
@@ -125,8 +136,8 @@ def _rising_validation_loss(r: RunView) -> Finding | None:
     tail = val[-min(3, since):] if since else val[-1:]
     rise = float(np.nanmean(tail) / val[best] - 1) if val[best] > 0 else 0.0
     fell = train.size == val.size and train[-1] < OVERFIT_TRAIN_FALL * train[best]
-    if since < SEVERAL_EPOCHS or rise < OVERFIT_RISE or not fell:
-        return None
+    if since < SEVERAL_EPOCHS or rise < OVERFIT_RISE or not fell or _accuracy_rose_after_loss_best(r):
+        return None   # (accuracy still rising: the accuracy gap judges it)
     epoch = best + 1
     vacc, tacc = r.metric("val_accuracy"), r.train_acc
     gap = float(tacc[-1] - vacc[-1]) if vacc.size and tacc.size else float("nan")
@@ -155,13 +166,21 @@ def _accuracy_gap(r: RunView, where: str, held: float) -> Finding | None:
     gap = train - held
     if gap < (GAP_WHEN_HIGH if train > GAP_HIGH_ACCURACY else GAP_WHEN_LOW):
         return None
+    ev = {"train_accuracy": rounded(train), f"{where}_accuracy": rounded(held), "accuracy_gap": rounded(gap)}
+    epoch, rose = None, _accuracy_rose_after_loss_best(r)
+    if rose:   # memorising began where the validation loss turned; its accuracy still rose
+        epoch = int(np.argmin(val_loss)) + 1
+        ev.update({"val_loss_best_epoch": epoch, "val_loss_rise": rounded(val_loss[-1] / val_loss[epoch - 1] - 1)})
     return symptom(
-        r, "overfitting", "warning", f"Overfitting: training accuracy {train:.1%}, {where} accuracy {held:.1%}", None,
-        {"train_accuracy": rounded(train), f"{where}_accuracy": rounded(held), "accuracy_gap": rounded(gap)},
-        f"The model gets {train:.1%} of its training rows right but only {held:.1%} of the {where} rows: "
+        r, "overfitting", "warning", f"Overfitting: training accuracy {train:.1%}, {where} accuracy {held:.1%}", epoch,
+        ev, f"The model gets {train:.1%} of its training rows right but only {held:.1%} of the {where} rows: "
         f"a gap of {gap:.1%} means it has learned its training rows rather than what generalises "
-        "(AUTOTRAINER's train/test gap). Remedies: dropout, L2 weight decay, early stopping, a smaller network, "
-        "or more training data.", _regularize(r))
+        "(AUTOTRAINER's train/test gap). "
+        + (f"Its validation loss rose after epoch {epoch} while its validation accuracy kept rising: growing "
+           "confidence on the rows it gets wrong, so stopping early would keep a less accurate model. Remedies: "
+           "dropout, L2 weight decay, a smaller network, or more training data." if rose
+           else "Remedies: dropout, L2 weight decay, early stopping, a smaller network, or more training data."),
+        _regularize(r))
 
 
 def underfitting(r: RunView) -> Finding | None:
