@@ -175,8 +175,8 @@ class RunArtifacts:
 
     @property
     def hidden(self) -> dict | None:
-        """What the run stored at its end for the t-SNE of its last hidden layer (a run trained alone, since
-        views were stored): {rows, labels, outputs, layer} on the default t-SNE samples, else None."""
+        """What the run stored at its end for the t-SNE of its last hidden layer (training.record, a run
+        trained alone): {rows, labels, outputs, layer} on the default t-SNE samples; None for other runs."""
         def load():
             try:
                 with np.load(self.folder / HIDDEN) as z:
