@@ -183,8 +183,8 @@ def test_the_t_sne_says_it_is_computed_and_is_stored(fresh, caplog):
 
 
 def test_a_report_in_a_process_without_jax_computes_the_t_sne_in_a_process_of_its_own(fresh, monkeypatch):
-    """A new `mlplab report` has not imported JAX: the t-SNE (importing JAX and Keras) runs in a child process
-    beside the other figures and stores its views; the report then reads them."""
+    """A new `mlplab report` has not imported JAX: the t-SNE runs in a child process beside the other figures
+    and stores its embedding; the report then reads it and draws the figure."""
     import subprocess
     import sys
     started = []
@@ -198,4 +198,4 @@ def test_a_report_in_a_process_without_jax_computes_the_t_sne_in_a_process_of_it
     page = run_report.RunPage(fresh, [], run_report.run_traits(fresh), {"hidden-representation": {"n": 100}})
     wait = run_report._embedding_ahead(page)
     assert started and started[0][1:4] == ["-m", "mlplab.present.ahead", str(fresh.store.home)]
-    assert wait() == 0 and stored_files(fresh, "hidden-representation") and stored_files(fresh, "embedding")
+    assert wait() == 0 and stored_files(fresh, "embedding") and not stored_files(fresh, "hidden-representation")

@@ -161,7 +161,7 @@ def embedding_of(art, *, layer=None, n: int = EMBED_SAMPLES, seed: int = 0, perp
     options = {"layer": layer, "n": min(n, n_test) if n_test else n, "seed": seed, "perplexity": perplexity}
 
     def compute() -> bytes:
-        from .figures.model import tsne_points
+        from ..analysis.embedding import tsne_points
         with views.timed(f"run {art.id}: t-SNE of a hidden layer on {options['n']} test samples "
                          "(computed once, then stored with the run)"):
             stored = art.hidden if layer is None and seed == 0 else None   # what the run stored at its end

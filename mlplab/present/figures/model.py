@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator
 
+from ...analysis.embedding import tsne_points
 from ...engine.inference import hidden_sample, predict_probabilities
 from ...errors import BadInput
 from .common import class_colors, finite, fit_title, fixed_layout, log_y, message
@@ -246,25 +247,6 @@ def embedding_points(model, x, y, *, layer: int | str | None = None, n: int = 10
     rows, h, name = hidden_sample(model, x, layer=layer, n=n, seed=seed)
     points = tsne_points(h, seed=seed, perplexity=perplexity)
     return Embedding(points, np.asarray(y).astype(np.int64).ravel()[rows][:len(points)], name)
-
-
-def tsne_points(h: np.ndarray, *, seed: int = 0, perplexity: float = 30.0) -> np.ndarray:
-    """2-D t-SNE points of the rows of `h` (after PCA to 50 dimensions); none when the rows are all alike.
-
-    Barnes-Hut t-SNE, 500 iterations (the first 250 of them exaggerated, as sklearn's default
-    1000), one OpenMP thread: with several, every iteration waits on a barrier, which on a
-    busy machine made it several times slower (21 s vs 3 s on 360 digits)."""
-    from sklearn.decomposition import PCA
-    from sklearn.manifold import TSNE
-    from threadpoolctl import threadpool_limits
-    h = np.nan_to_num(np.asarray(h, dtype=np.float64).reshape(len(h), -1))
-    if len(h) < 5 or np.allclose(h, h[0]):
-        return np.zeros((0, 2))
-    if h.shape[1] > 50 and len(h) > 50:
-        h = PCA(n_components=50, random_state=seed).fit_transform(h)
-    with threadpool_limits(limits=1, user_api="openmp"):   # this thread only (OpenMP's count is per thread)
-        return TSNE(n_components=2, perplexity=min(perplexity, (len(h) - 1) / 3), init="pca", max_iter=500,
-                    random_state=seed).fit_transform(h)
 
 
 def embedding_figure(points, labels, class_names, layer: str) -> Figure:
