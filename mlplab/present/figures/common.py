@@ -61,6 +61,18 @@ def image_tiles(images, titles, *, colors=None, cell=(1.6, 1.9), cols: int | Non
     return fig
 
 
+def inch_canvas(fig: Figure, zorder: float = 0):
+    """One Axes over the whole figure, without frame or ticks, whose data units are inches from the figure's
+    top-left corner: a figure drawn by hand in one Axes (a few Axes with their ticks were most of a figure's
+    drawing time)."""
+    width, height = fig.get_size_inches()
+    ax = fig.add_axes((0, 0, 1, 1), zorder=zorder)
+    ax.set_xlim(0, width)
+    ax.set_ylim(height, 0)
+    ax.axis("off")
+    return ax
+
+
 def draw_tiles(fig: Figure, images, boxes, titles=None, *, colors=None, title_size: float = 8):
     """Draw images into a figure as one picture: one Axes over the whole figure (behind any other)
     showing one image that holds every tile, each scaled to its own range as imshow scales an image,
@@ -74,7 +86,7 @@ def draw_tiles(fig: Figure, images, boxes, titles=None, *, colors=None, title_si
     zoom = max(1, math.ceil(64 / max(h, w)))                      # montage pixels per image pixel
     per_inch = zoom * max(h, w) / min(b[2] for b in boxes) if boxes else 1.0
     montage = np.full((round(height * per_inch) + 1, round(width * per_inch) + 1), np.nan)
-    ax = fig.add_axes((0, 0, 1, 1), zorder=-1)
+    ax = inch_canvas(fig, zorder=-1)
     for k, (im, (left, top, side)) in enumerate(zip(images, boxes)):
         lo, hi = np.nanmin(im), np.nanmax(im)
         tile = (im - lo) / (hi - lo) if hi > lo else np.zeros_like(im)
@@ -87,9 +99,6 @@ def draw_tiles(fig: Figure, images, boxes, titles=None, *, colors=None, title_si
                     color=(colors[k] if colors is not None else "black"))
     ax.imshow(montage, cmap="gray", vmin=0, vmax=1, interpolation="nearest", aspect="auto",
               extent=(0, montage.shape[1] / per_inch, montage.shape[0] / per_inch, 0))
-    ax.set_xlim(0, width)
-    ax.set_ylim(height, 0)
-    ax.axis("off")
     return ax
 
 

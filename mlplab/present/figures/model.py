@@ -17,7 +17,7 @@ from matplotlib.ticker import MaxNLocator
 from ...analysis.embedding import tsne_points
 from ...engine.inference import hidden_sample, predict_probabilities
 from ...errors import BadInput
-from .common import class_colors, finite, fit_title, fixed_layout, log_y, message
+from .common import class_colors, finite, fit_title, fixed_layout, inch_canvas, log_y, message
 
 
 def _short(name: str) -> str:
@@ -210,7 +210,7 @@ def _weight_tiles(images: list, labels: list, heading: str) -> Figure:
     fig = Figure(figsize=(fig_w, rows * cell_h + head))
     fig_h = fig.get_figheight()
     side, x0 = cell_w - 0.2, (fig_w - cols * cell_w) / 2
-    ax = fig.add_axes((0, 0, 1, 1))
+    ax = inch_canvas(fig)
     for k, (image, label) in enumerate(zip(images, labels)):
         r, c = divmod(k, cols)
         left, top = x0 + c * cell_w + 0.1, head + r * cell_h + (cell_h - side - 0.05)
@@ -224,9 +224,6 @@ def _weight_tiles(images: list, labels: list, heading: str) -> Figure:
         ax.add_patch(Rectangle((x, y), iw, ih, fill=False, linewidth=0.6, edgecolor="0.3"))
         ax.text(left + side / 2, y - 0.04, f"{fit_title(label, cell_w, 7.5)}\nmax |w| {m:.2g}", fontsize=7.5,
                 ha="center", va="bottom")
-    ax.set_xlim(0, fig_w)
-    ax.set_ylim(fig_h, 0)
-    ax.axis("off")
     fig.suptitle(heading, fontsize=10, y=1 - 0.08 / fig_h, va="top")
     return fig
 

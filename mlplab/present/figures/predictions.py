@@ -9,7 +9,7 @@ from matplotlib.patches import Rectangle
 
 from ...engine.inference import as_probabilities
 from ...errors import BadInput
-from .common import draw_tiles, image_tiles, message
+from .common import draw_tiles, image_tiles, inch_canvas, message
 
 
 def confusion_matrix(y_true, probabilities, class_names) -> Figure:
@@ -147,7 +147,7 @@ def class_probability_histograms(y_true, probabilities, class_names) -> Figure:
     rows = math.ceil(k / cols)
     fig = Figure(figsize=(3.0 * cols, 2.4 * rows + 0.5))
     w, h = fig.get_size_inches()
-    ax = fig.add_axes((0, 0, 1, 1))
+    ax = inch_canvas(fig)
     bins = np.linspace(0, 1, 21)
     counts = [(np.histogram(p[y == c, c], bins)[0], np.histogram(p[y != c, c], bins)[0]) for c in range(k)]
     top = math.log10(max([1] + [int(a.max()) for pair in counts for a in pair]) * 1.5)   # the panels' shared scale
@@ -170,9 +170,6 @@ def class_probability_histograms(y_true, probabilities, class_names) -> Figure:
             for decade in range(0, int(top) + 1):
                 ax.text(left - 0.05, float(base - height(10 ** decade)), f"{10 ** decade}", ha="right", va="center", fontsize=7)
     ax.legend(fontsize=7, loc="upper right", bbox_to_anchor=((0.45 + pw) / w, 1 - (0.6 + 0.3) / h))
-    ax.set_xlim(0, w)
-    ax.set_ylim(h, 0)
-    ax.axis("off")
     fig.suptitle("Predicted probability of each class: its own samples vs the others (log counts)", fontsize=11,
                  y=1 - 0.12 / h, va="top")
     return fig
