@@ -108,12 +108,13 @@ def overfitting(r: RunView) -> Finding | None:
     where, held = _held_out(r)
     if math.isfinite(held) and r.near_chance(held):
         return None   # nothing generalizes at all: the labels, not overfitting (causes.labels_unrelated)
-    return _rising_validation_loss(r) or _accuracy_gap(r, where, held)
+    rose = _accuracy_rose_after_loss_best(r)   # then the accuracy gap alone judges it
+    return (None if rose else _rising_validation_loss(r)) or _accuracy_gap(r, where, held, rose)
 
 
-def _regularize(r: RunView) -> list[dict]:
+def _regularize(r: RunView, stop_early: bool) -> list[dict]:
     dropout, _ = r.regularizers
-    stop = [] if _accuracy_rose_after_loss_best(r) else [{"train.early_stopping": True}]
+    stop = [{"train.early_stopping": True}] if stop_early else []
     return stop + ([] if dropout else [{"model.dropout": 0.3}]) + [{"model.l2": 0.0001}]
 
 
@@ -136,8 +137,8 @@ def _rising_validation_loss(r: RunView) -> Finding | None:
     tail = val[-min(3, since):] if since else val[-1:]
     rise = float(np.nanmean(tail) / val[best] - 1) if val[best] > 0 else 0.0
     fell = train.size == val.size and train[-1] < OVERFIT_TRAIN_FALL * train[best]
-    if since < SEVERAL_EPOCHS or rise < OVERFIT_RISE or not fell or _accuracy_rose_after_loss_best(r):
-        return None   # (accuracy still rising: the accuracy gap judges it)
+    if since < SEVERAL_EPOCHS or rise < OVERFIT_RISE or not fell:
+        return None
     epoch = best + 1
     vacc, tacc = r.metric("val_accuracy"), r.train_acc
     gap = float(tacc[-1] - vacc[-1]) if vacc.size and tacc.size else float("nan")
@@ -145,7 +146,8 @@ def _rising_validation_loss(r: RunView) -> Finding | None:
           "val_loss_rise": rounded(rise), "train_loss_at_best": rounded(train[best]),
           "last_train_loss": rounded(train[-1]), "accuracy_gap": rounded(gap), "epochs_since_best": since}
     restored = bool(r.early_stopping and r.early_stopping.get("restore_best") and r.run.get("best_epoch") == epoch)
-    fixes = _regularize(r)[:1] + ([{"train.epochs": epoch}] if not r.early_stopping else []) + _regularize(r)[1:]
+    regularize = _regularize(r, stop_early=True)
+    fixes = regularize[:1] + ([{"train.epochs": epoch}] if not r.early_stopping else []) + regularize[1:]
     return symptom(
         r, "overfitting", "info" if restored else "warning",
         f"Overfitting from epoch {epoch}: validation loss rose {rise:.0%} while training loss kept falling", epoch, ev,
@@ -157,7 +159,7 @@ def _rising_validation_loss(r: RunView) -> Finding | None:
         + "Remedies: early stopping, dropout, L2 weight decay, a smaller network, or more training data.", fixes)
 
 
-def _accuracy_gap(r: RunView, where: str, held: float) -> Finding | None:
+def _accuracy_gap(r: RunView, where: str, held: float, rose: bool) -> Finding | None:
     train, val_loss = r.final("train_accuracy"), r.metric("val_loss")
     if not (math.isfinite(train) and math.isfinite(held)):
         return None
@@ -167,7 +169,7 @@ def _accuracy_gap(r: RunView, where: str, held: float) -> Finding | None:
     if gap < (GAP_WHEN_HIGH if train > GAP_HIGH_ACCURACY else GAP_WHEN_LOW):
         return None
     ev = {"train_accuracy": rounded(train), f"{where}_accuracy": rounded(held), "accuracy_gap": rounded(gap)}
-    epoch, rose = None, _accuracy_rose_after_loss_best(r)
+    epoch = None
     if rose:   # memorising began where the validation loss turned; its accuracy still rose
         epoch = int(np.argmin(val_loss)) + 1
         ev.update({"val_loss_best_epoch": epoch, "val_loss_rise": rounded(val_loss[-1] / val_loss[epoch - 1] - 1)})
@@ -180,7 +182,7 @@ def _accuracy_gap(r: RunView, where: str, held: float) -> Finding | None:
            "confidence on the rows it gets wrong, so stopping early would keep a less accurate model. Remedies: "
            "dropout, L2 weight decay, a smaller network, or more training data." if rose
            else "Remedies: dropout, L2 weight decay, early stopping, a smaller network, or more training data."),
-        _regularize(r))
+        _regularize(r, stop_early=not rose))
 
 
 def underfitting(r: RunView) -> Finding | None:
