@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
@@ -25,7 +26,7 @@ from ..analysis.evaluate import evaluate
 from ..analysis.status import describe_result, result_epoch, status_of
 from ..data import Dataset
 from ..errors import BadInput
-from ..engine.inference import hidden_sample
+from ..engine.inference import hidden_sample, layer_index
 from ..engine.program import Member, Outcome
 from ..engine.models import count_params, set_weights, summary
 from ..spec import Experiment, describe_model
@@ -200,11 +201,13 @@ def _hidden_file(run_id: str, model, data: Dataset) -> list[tuple[str, str, byte
     model (the one figure that otherwise loads it). None for a model without a hidden layer, or one wider than
     HIDDEN_WIDTH (a CNN's flattened maps: the figure then loads the model)."""
     try:
-        rows, outputs, layer = hidden_sample(model, data.x_test)
+        index = layer_index(model)
     except BadInput:
         return []
-    if outputs.shape[1] > HIDDEN_WIDTH:
+    shape = model.layers[index].output.shape[1:]
+    if None in shape or math.prod(shape) > HIDDEN_WIDTH:   # decided before the forward pass
         return []
+    rows, outputs, layer = hidden_sample(model, data.x_test, layer=index)
     return [(run_id, HIDDEN, _npz({"rows": rows, "labels": data.y_test[rows], "outputs": outputs.astype("float32"),
                                    "layer": np.array(layer)}))]
 
