@@ -6,6 +6,7 @@ import math
 import numpy as np
 from matplotlib.figure import Figure
 
+from ...analysis.embedding import pca
 from ...errors import BadInput
 from .common import class_colors, image_tiles
 
@@ -59,9 +60,7 @@ def _scatter(x, y, names, rows, subject) -> Figure:
     if flat.shape[1] == 2:
         points, labels = flat, ("x1", "x2")
     else:
-        from sklearn.decomposition import PCA
-        n_comp = min(2, flat.shape[1], len(flat))
-        points = PCA(n_components=n_comp).fit_transform(flat)
+        points = pca(flat, 2)
         if points.shape[1] < 2:
             points = np.column_stack([points, np.zeros(len(points))])
         labels = ("PC 1", "PC 2")
