@@ -4,8 +4,10 @@ A digits run (the default experiment, 10 epochs) and an MNIST MLP run (784-128-6
 are trained into a temporary store, then:
 
 (a) `mlplab report RUN` as a new process (what a user waits for: start-up and imports included),
-    cold (no stored views) and warm (the stored report);
-(b) the report in this process (imports done), cold and warm: the work itself;
+    cold (no stored views) and warm (the stored report); its figures are drawn by two processes,
+    from both ends of the report;
+(b) the report in this process (imports done), cold and warm: the work itself, drawn by this
+    process alone (it has imported JAX), the t-SNE in a thread;
 (c) a figure as the dashboard serves it (a new RunArtifacts per request, `applicable`,
     `figure_for`, `savefig(png, dpi=80)`), cold and warm: the slowest of the run's figures,
     hidden-representation (the t-SNE) and confusion-matrix.
@@ -14,7 +16,7 @@ are trained into a temporary store, then:
 
 Goals (issue 13): digits report <= 3 s cold; a stored view <= 0.2 s. `--profile` prints where a
 cold in-process report of the digits run spends its time (cProfile, cumulative; the t-SNE runs
-in a second thread, so its time shows as waiting).
+in a thread, so its time shows as waiting).
 """
 from __future__ import annotations
 

@@ -182,9 +182,15 @@ def test_the_t_sne_says_it_is_computed_and_is_stored(fresh, caplog):
     assert not any("t-SNE" in r.getMessage() for r in caplog.records)
 
 
-def test_a_report_in_a_process_without_jax_computes_the_t_sne_in_a_process_of_its_own(fresh, monkeypatch):
-    """A new `mlplab report` has not imported JAX: the t-SNE runs in a child process beside the other figures
-    and stores its embedding; the report then reads it and draws the figure."""
+def report_pngs(art) -> dict[str, bytes]:
+    """The run's stored figure PNGs by figure name (a view file is <name>-<state>-<options>.png)."""
+    return {p.name.rsplit("-", 2)[0]: p.read_bytes() for p in (art.folder / "views").glob("*.png")}
+
+
+def test_a_report_in_a_process_without_jax_draws_its_figures_from_both_ends(fresh, monkeypatch):
+    """A new `mlplab report` has not imported JAX: a second process draws the figures from the last (the
+    t-SNE first) while the report's own draws them from the first. Every figure is drawn once, and the
+    PNGs are those one process draws alone."""
     import subprocess
     import sys
     started = []
@@ -194,8 +200,26 @@ def test_a_report_in_a_process_without_jax_computes_the_t_sne_in_a_process_of_it
         started.append(args)
         return real(args, **kw)
     monkeypatch.setattr(subprocess, "Popen", popen)
+    alone = run_report.build_html(fresh, [])           # JAX imported here: one process (and a thread)
+    one = report_pngs(fresh)
+    assert not started and len(one) >= 10
+    for path in (fresh.folder / "views").glob("*"):
+        path.unlink()
+    (fresh.folder / "report.html").unlink()
     monkeypatch.delitem(sys.modules, "jax")
-    page = run_report.RunPage(fresh, [], run_report.run_traits(fresh), {"hidden-representation": {"n": 100}})
-    wait = run_report._embedding_ahead(page)
-    assert started and started[0][1:4] == ["-m", "mlplab.present.ahead", str(fresh.store.home)]
-    assert wait() == 0 and stored_files(fresh, "embedding") and not stored_files(fresh, "hidden-representation")
+    both = run_report.build_html(fresh, [])
+    assert len(started) == 1 and started[0][1:4] == ["-m", "mlplab.present.ahead", str(fresh.store.home)]
+    assert report_pngs(fresh) == one and both == alone
+
+
+def test_the_second_drawer_stops_where_it_meets_the_first(fresh):
+    """present.ahead draws the figures it is given in order and stops at the first one it finds stored."""
+    import json
+    import subprocess
+    import sys
+    names = ["hidden-representation", "training-statistics", "weights", "class-histograms"]
+    figure_png(fresh, "weights")                       # drawn by the report's own process
+    subprocess.run([sys.executable, "-m", "mlplab.present.ahead", str(fresh.store.home), fresh.id,
+                    json.dumps([[n, {}] for n in names])], check=True)
+    assert [n for n in names if stored_files(fresh, n)] == names[:3]
+    assert stored_files(fresh, "embedding")

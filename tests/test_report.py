@@ -94,9 +94,10 @@ def test_a_run_stores_its_last_hidden_layer_for_the_t_sne(store, mlp):
     np.testing.assert_allclose(computed["points"], read["points"], rtol=1e-3, atol=1e-3)
     shutil.rmtree(art.folder / "views")
     code = ("import sys; from mlplab.present.ahead import main; main(sys.argv[1:]); "
-            "assert not {'keras', 'jax', 'matplotlib', 'sklearn'} & set(sys.modules), 'imported'")
-    subprocess.run([sys.executable, "-c", code, str(store.home), mlp, "{}"], check=True)
-    assert [p.name.split("-")[0] for p in (art.folder / "views").iterdir()] == ["embedding"]
+            "assert not {'keras', 'jax', 'sklearn'} & set(sys.modules), 'imported'")
+    subprocess.run([sys.executable, "-c", code, str(store.home), mlp, '[["hidden-representation", {}]]'], check=True)
+    assert sorted(p.name.rsplit("-", 2)[0] for p in (art.folder / "views").iterdir()) == [
+        "embedding", "hidden-representation"]
 
 
 def test_only_hidden_layers_up_to_the_stored_width_are_stored():

@@ -1,14 +1,13 @@
-"""A run's t-SNE computed in a process of its own, for a report drawn beside it.
+"""The second drawer of a run's report: the figures it has not drawn, from the last, in a process of its own.
 
-    python -m mlplab.present.ahead STORE_HOME RUN_ID OPTIONS_JSON
+    python -m mlplab.present.ahead STORE_HOME RUN_ID '[[name, options], ...]'
 
-Stores the t-SNE of the hidden-representation figure (its embedding view) as the report's own call
-would; the report, reaching that figure, waits for the view's lock, reads what was stored and draws
-the figure. Started by run_report when the report's process has not imported JAX: importing
-scikit-learn (about 2.5 s) and the t-SNE then run on the second core while the other figures are
-drawn. A run trained alone stored its last hidden layer's outputs (training.artifacts.HIDDEN), so
-this process needs neither a Keras model nor matplotlib; for another run it imports Keras and loads
-the model (about 4 s more).
+Started by run_report beside the report's own process, which draws the same figures from the first:
+each figure drawn is stored as its view (present.views), whoever reaches it first drawing it while the
+other waits for its lock and then reads it. This process stops at the first figure it finds stored: the
+two have met. The list starts with the t-SNE (hidden-representation), the slowest figure; a run trained
+alone stored its layer's outputs (training.artifacts.HIDDEN), so its t-SNE needs neither Keras nor
+scikit-learn here (for another run, Keras loads the model).
 """
 from __future__ import annotations
 
@@ -17,12 +16,20 @@ import sys
 
 
 def main(argv: list[str]) -> int:
-    home, run_id, options = argv
+    home, run_id, figures = argv
     from ..store import Store
     from ..training.artifacts import RunArtifacts
-    from .registry import embedding_of
+    from . import views
+    from .registry import entry, figure_png
     store = Store(home)
-    embedding_of(RunArtifacts(store, store.get_run(run_id)), **json.loads(options))
+    art = RunArtifacts(store, store.get_run(run_id))
+    for name, options in json.loads(figures):
+        if views.stored_or_none(art, name, "png", entry(name).options((), options)) is not None:
+            break
+        try:
+            figure_png(art, name, **options)
+        except Exception:   # the report's own process meets it again and writes its note
+            pass
     return 0
 
 

@@ -175,20 +175,22 @@ def sections() -> tuple[Section, ...]:
 SECTIONS: tuple[str, ...] = tuple(s.id for s in sections())
 
 
-def _figure(entry: FigureEntry, p: RunPage, heading: bool) -> str:
-    options = {**entry.report, **p.options.get(entry.name, {})}
-    return figure_html(lambda: figure_png(p.art, entry.name, **options), entry.caption, width=entry.width,
-                       heading=heading)
+def report_figures(section: Section, p: RunPage) -> list[tuple[FigureEntry, dict]]:
+    """The section's figures that apply to the run, each with the options the report draws it with."""
+    return [(e, {**e.report, **p.options.get(e.name, {})}) for e in REGISTRY.values()
+            if e.report_section == section.id and e.applies(p.traits)]
 
 
 def section_html(section: Section, p: RunPage) -> str | None:
     """A section's content and its figures that apply to the run; None when it has neither."""
     body = section.body(p) if section.body else None
-    entries = [e for e in REGISTRY.values() if e.report_section == section.id and e.applies(p.traits)]
-    if body is None and not entries:
+    figures = report_figures(section, p)
+    if body is None and not figures:
         return None
-    heading = body is not None or len(entries) > 1   # captions only where a figure is not the section itself
-    return (body or "") + (section.intro if entries else "") + "".join(_figure(e, p, heading) for e in entries)
+    heading = body is not None or len(figures) > 1   # captions only where a figure is not the section itself
+    return (body or "") + (section.intro if figures else "") + "".join(
+        figure_html(lambda e=e, o=o: figure_png(p.art, e.name, **o), e.caption, width=e.width, heading=heading)
+        for e, o in figures)
 
 
 def build_html(art: RunArtifacts, findings: list[Finding], *, embed_samples: int = EMBED_SAMPLES) -> str:
@@ -212,10 +214,10 @@ def build_html(art: RunArtifacts, findings: list[Finding], *, embed_samples: int
 
 
 def assemble(art: RunArtifacts, findings: list[Finding], embed_samples: int, key: str | None) -> str:
-    """Make the page (its figures from the stored views); the t-SNE, the one slow figure, is computed
-    in a second thread while the others are drawn."""
+    """Make the page (its figures from the stored views), the figures not yet stored drawn by two
+    processes where one can be started (see _second_drawer)."""
     p = RunPage(art, findings, run_traits(art), {"hidden-representation": {"n": embed_samples}})
-    wait = _embedding_ahead(p)
+    stop = _second_drawer(p)
     parts = []
     try:
         for section in sections():
@@ -224,24 +226,37 @@ def assemble(art: RunArtifacts, findings: list[Finding], embed_samples: int, key
                 title = section.title(p) if callable(section.title) else section.title
                 parts.append((section.id, title, content))
     finally:
-        if wait is not None:
-            wait()
+        if stop is not None:
+            stop()
     head = f'<meta name="mlplab-view" content="{esc(key)}">' if key else ""
     return page("run", art.run["id"], art.run.get("name"), parts, CSS, head=head)
 
 
-def _embedding_ahead(p: RunPage) -> Callable[[], object] | None:
-    """Start the t-SNE, the one slow figure, while the others are drawn; returns what waits for it. In a
-    process of its own when this one has not imported JAX (a new `mlplab report`: the imports the t-SNE
-    needs, scikit-learn's and for older runs Keras', then run on the second core) and the view can be
-    stored for this one to read; else in a thread."""
-    entry = REGISTRY["hidden-representation"]
-    options = {**entry.report, **p.options.get(entry.name, {})}
-    if not entry.applies(p.traits) or views.stored_or_none(p.art, entry.name, "png", entry.options((), options)):
+def _second_drawer(p: RunPage) -> Callable[[], object] | None:
+    """Draw the report's figures from both ends at once; returns what stops the second drawer.
+
+    This process draws them in report order; a second one (present.ahead) from the last, the t-SNE
+    first, each storing what it draws as the figure's view. Whoever reaches a figure first draws it
+    (the other waits for the view's lock and reads it); the second process stops where it finds one
+    stored, having met this one. It is started where it can help: a run whose views are kept, a
+    store this process can write, more than one core, this process without JAX (a new `mlplab
+    report`: in one with JAX, a notebook, only the t-SNE moves, to a thread), and two figures to draw."""
+    pending = [(e.name, o) for s in sections() for e, o in report_figures(s, p)
+               if views.stored_or_none(p.art, e.name, "png", e.options((), o)) is None]
+    if len(pending) < 2 or not views.cacheable(p.art) or not os.access(p.art.store.home, os.W_OK):
         return None
-    if "jax" not in sys.modules and views.cacheable(p.art) and os.access(p.art.store.home, os.W_OK):
-        return subprocess.Popen([sys.executable, "-m", "mlplab.present.ahead", str(p.art.store.home), p.art.id,
-                                 json.dumps(options)], stdout=subprocess.DEVNULL).wait
+    if "jax" not in sys.modules and (os.cpu_count() or 1) > 1:
+        proc = subprocess.Popen([sys.executable, "-m", "mlplab.present.ahead", str(p.art.store.home), p.art.id,
+                                 json.dumps(pending[::-1])], stdout=subprocess.DEVNULL)
+
+        def stop() -> None:   # every figure is stored by now; it would only stop at the next one
+            proc.terminate()
+            proc.wait()
+        return stop
+    entry = REGISTRY["hidden-representation"]
+    options = dict(pending).get(entry.name)
+    if options is None:
+        return None
 
     def work() -> None:
         try:
