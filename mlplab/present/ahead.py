@@ -7,7 +7,8 @@ each figure drawn is stored as its view (present.views), whoever reaches it firs
 other waits for its lock and then reads it. This process stops at the first figure it finds stored: the
 two have met. The list starts with the t-SNE (hidden-representation), the slowest figure; a run trained
 alone stored its layer's outputs (training.artifacts.HIDDEN), so its t-SNE needs neither Keras nor
-scikit-learn here (for another run, Keras loads the model).
+scikit-learn here (for another run, Keras loads the model). It only saves the report time: whatever it
+fails to draw, or leaves when stopped (Ctrl-C), the report's own process draws, so it fails quietly.
 """
 from __future__ import annotations
 
@@ -16,7 +17,14 @@ import sys
 
 
 def main(argv: list[str]) -> int:
-    home, run_id, figures = argv
+    try:
+        draw(*argv)
+    except (Exception, KeyboardInterrupt):
+        return 1
+    return 0
+
+
+def draw(home: str, run_id: str, figures: str) -> None:
     from ..store import Store
     from ..training.artifacts import RunArtifacts
     from . import views
@@ -30,7 +38,6 @@ def main(argv: list[str]) -> int:
             figure_png(art, name, **options)
         except Exception:   # the report's own process meets it again and writes its note
             pass
-    return 0
 
 
 if __name__ == "__main__":
