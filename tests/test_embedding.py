@@ -78,9 +78,15 @@ def test_pca_equals_sklearns_with_its_signs(digits):
 
 
 def test_more_rows_than_exact_max_run_barnes_hut(digits, monkeypatch):
+    import sklearn.manifold
     x, y = digits
+    calls, real = [], sklearn.manifold.TSNE
+    monkeypatch.setattr(sklearn.manifold, "TSNE", lambda **kw: calls.append(kw) or real(**kw))
+    embedding.tsne_points(x[:100])
+    assert calls == []                                        # up to EXACT_MAX rows: the exact t-SNE here
     monkeypatch.setattr(embedding, "EXACT_MAX", 100)
     points = embedding.tsne_points(x[:150])
+    assert [c.get("method", "barnes_hut") for c in calls] == ["barnes_hut"] and calls[0]["init"].shape == (150, 2)
     assert points.shape == (150, 2) and trustworthiness(x[:150], points) > 0.95
 
 
