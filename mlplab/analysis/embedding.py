@@ -75,14 +75,15 @@ def conditional_p(d: np.ndarray, perplexity: float, steps: int = 100, tol: float
     target = np.log(perplexity)
     for _ in range(steps):
         rows = np.flatnonzero(active)
-        pr = np.exp(-d[rows] * beta[rows, None]) * off[rows]
+        dr, b = d[rows], beta[rows]              # the rows still searching, gathered once per step
+        pr = np.exp(-dr * b[:, None]) * off[rows]
         total = pr.sum(axis=1)
         total[total == 0] = 1e-8
         pr /= total[:, None]
         p[rows] = pr
-        diff = np.log(total) + beta[rows] * (d[rows] * pr).sum(axis=1) - target
+        diff = np.log(total) + b * (dr * pr).sum(axis=1) - target
         done = np.abs(diff) <= tol
-        b, up = beta[rows], diff > 0
+        up = diff > 0
         lo[rows] = np.where(up, b, lo[rows])
         hi[rows] = np.where(up, hi[rows], b)
         new = np.where(up, np.where(np.isinf(hi[rows]), b * 2, (b + hi[rows]) / 2),
