@@ -200,31 +200,30 @@ def test_text_and_float_labels_in_an_npz(tmp_path):
                              f"at least 2 classes")
 
 
-def test_empty_and_header_only_csv_say_no_rows_without_a_warning(tmp_path):
-    path = tmp_path / "empty.csv"
-    path.write_text("")
-    assert message(path) == (f"data file {path}: no rows (the file is empty); expected one row per sample: "
-                             f"a label column and feature columns")
-    path.write_text("\n\n")
-    assert message(path).startswith(f"data file {path}: no rows (the file is empty)")
-    path.write_text("label,a,b\n")
-    assert message(path) == f"data file {path}: no rows after the header (label, a, b); expected one row per sample"
-    path.write_text("label,a,b\n\n# only a comment\n")
-    assert message(path).startswith(f"data file {path}: no rows after the header")
+# (file content, its message after "data file PATH: ", whole or only its start)
+CSV_MESSAGES = [
+    ("", "no rows (the file is empty); expected one row per sample: a label column and feature columns", True),
+    ("\n\n", "no rows (the file is empty)", False),
+    ("label,a,b\n", "no rows after the header (label, a, b); expected one row per sample", True),
+    ("label,a,b\n\n# only a comment\n", "no rows after the header", False),
+    ("0,1,2\n1,2\n0,1,1\n", "data row 2 has 2 columns, the rows before it 3; every row needs the same columns", True),
+    ("label,a,b\n0,1,\n1,2,3\n", 'not a numeric CSV: column "b" is empty in data row 1; features must be numbers', True),
+    ("0\n1\n0\n", "1 column; expected a label column and at least one feature column", True),
+    ("0,1\n", "1 data row; expected at least 2 (the last 20% become the test set)", True),
+]
 
 
-def test_csv_siblings_ragged_rows_empty_cells_one_column_one_row(tmp_path):
+@pytest.mark.parametrize("content, expected, whole", CSV_MESSAGES,
+                         ids=["empty", "blank-lines", "header-only", "header-and-comment", "ragged-rows",
+                              "empty-cell", "one-column", "one-row"])
+def test_a_csv_without_usable_rows_or_columns_says_which_in_one_line(tmp_path, content, expected, whole):
+    """Empty and header-only files, ragged rows, empty cells, one column, one row (message() also fails on
+    any warning printed on the way)."""
     path = tmp_path / "odd.csv"
-    path.write_text("0,1,2\n1,2\n0,1,1\n")
-    assert message(path) == (f"data file {path}: data row 2 has 2 columns, the rows before it 3; "
-                             f"every row needs the same columns")
-    path.write_text("label,a,b\n0,1,\n1,2,3\n")
-    assert message(path) == (f'data file {path}: not a numeric CSV: column "b" is empty in data row 1; '
-                             f"features must be numbers")
-    path.write_text("0\n1\n0\n")
-    assert message(path) == f"data file {path}: 1 column; expected a label column and at least one feature column"
-    path.write_text("0,1\n")
-    assert message(path) == f"data file {path}: 1 data row; expected at least 2 (the last 20% become the test set)"
+    path.write_text(content)
+    got = message(path)
+    want = f"data file {path}: {expected}"
+    assert (got == want) if whole else got.startswith(want)
 
 
 def test_quoted_numbers_in_a_csv_are_numbers(tmp_path):
