@@ -153,3 +153,67 @@ def test_populations_are_vmapped_on_a_gpu_and_for_small_dense_nets_on_cpu():
     assert small.count_params() < VECTORIZE_BELOW < large.count_params()
     assert [vectorize_members(m, "cpu") for m in (small, large, conv)] == [True, False, False]
     assert [vectorize_members(m, "gpu") for m in (small, large, conv)] == [True, True, True]
+
+
+def test_parts_are_equal_runs_of_members_the_last_filled_with_repeats():
+    assert [list(p) for p in engine.parts_of(5, 2)] == [[0, 1, 2], [3, 4, 4]]
+    assert [list(p) for p in engine.parts_of(5, 4)] == [[0, 1], [2, 3], [4, 4]]  # never a part of repeats only
+    assert [list(p) for p in engine.parts_of(4, 2)] == [[0, 1], [2, 3]]
+    assert [list(p) for p in engine.parts_of(3, 1)] == [[0, 1, 2]]
+    assert [list(p) for p in engine.parts_of(2, 8)] == [[0], [1]]
+
+
+class Watch:
+    """A hook that reads a member's weights and every member's gradients at each epoch's end."""
+    def __init__(self, member):
+        self.member, self.seen = member, []
+
+    def epoch_end(self, epoch, records, view):
+        self.seen.append((view.weights(self.member)[0][0], view.gradients()[self.member][0]))
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_a_population_in_parts_side_by_side_equals_it_in_one(shared):
+    """Parts on threads (with a repeated member to fill the last) give every member the numbers of one
+    program: early stopping and restoring, a member that diverges, a schedule, a hook's views."""
+    common = ("train.epochs=6", "train.learning_rate=0.03", "train.early_stopping={ patience = 1 }",
+              'train.schedule={ name = "step", every = 2, factor = 0.5 }')
+    seeds = [0] * 4 if shared else [0, 1, 2, 3]
+    exps, data, models, members = setup(*common, seeds=seeds)
+    _, _, _, [bad] = setup(*common, "model.init={ name = \"random_normal\", stddev = 1e20 }")
+    members = [*members[:2], bad, *members[2:]]
+    for i, rate in enumerate([0.3, 0.1, 0.03, 0.01, 0.003]):
+        members[i].hyper["learning_rate"] = rate
+    program = population.program_of(exps[0], models[0])
+    compiled = engine.Compiled(program, 10, engine.regularized_variables(members))
+    runs = {}
+    for threads in (1, 2, 3):
+        watch = Watch(member=3)
+        runs[threads] = engine.train(program, members, data, compiled=compiled, hooks=(watch,), threads=threads), watch
+    one, watched = runs[1]
+    assert [o.status for o in one][2] == "diverged" and "stopped" in [o.status for o in one]
+    for threads in (2, 3):
+        outs, watch = runs[threads]
+        for a, b in zip(one, outs):
+            assert (a.status, a.epochs_run, a.best_epoch) == (b.status, b.epochs_run, b.best_epoch)
+            for key in a.history.keys() - {"seconds"}:
+                np.testing.assert_allclose(a.history[key], b.history[key], rtol=1e-5, err_msg=key)
+            np.testing.assert_allclose(np.array(a.stats["grad_norm"], float), np.array(b.stats["grad_norm"], float),
+                                       rtol=1e-4)   # None: not a number (the member that diverged)
+            for x, y in zip(a.trainable, b.trainable):
+                np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(a.test_probabilities, b.test_probabilities, atol=1e-6)
+            assert a.result == pytest.approx(b.result, rel=1e-5, nan_ok=True)
+        for (w1, g1), (w2, g2) in zip(watched.seen, watch.seen):
+            np.testing.assert_allclose(w1, w2, rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(g1, g2, rtol=1e-4, atol=1e-6)
+
+
+def test_small_dense_populations_train_in_a_part_per_core_on_cpu(monkeypatch):
+    exps, data, models, members = setup(seeds=[0, 1, 2])
+    program = population.program_of(exps[0], models[0])
+    compiled = engine.Compiled(program, 10, engine.regularized_variables(members))
+    monkeypatch.setattr(engine, "_cores", lambda: 2)
+    assert engine.member_threads(compiled, 3) == 2 and engine.member_threads(compiled, 1) == 1
+    monkeypatch.setattr(compiled, "vectorize", False)   # large members: XLA's own threads are busy enough
+    assert engine.member_threads(compiled, 3) == 1

@@ -112,7 +112,7 @@ def test_a_scanned_conv_step_has_only_fast_convolutions_on_cpu():
     compiled = Compiled(program, 10, engine.regularized_variables(members))
     run = engine._Run(program, members, data, compiled, None)  # noqa: SLF001 (the host loop's own state)
     batches = jnp.zeros((4, 32), "int32")
-    hlo = compiled.loop.lower(run.state, run.consts, run.x, run.y, batches[None], jnp.ones((1, 4, 32)),
+    hlo = compiled.loop.lower(run.state[0], run.consts[0], run.x, run.y, batches[None], jnp.ones((1, 4, 32)),
                               np.int32(0), np.int32(4)).compile().as_text()
     labels = [line.split("dim_labels=")[1].split(",")[0] for line in hlo.splitlines() if " convolution(" in line]
     assert labels and all(label.startswith("b01f_01io->b01f") for label in labels), labels

@@ -6,11 +6,16 @@ of steps of about half a second (progress, Ctrl-C; see engine.progress).
 Members share no arithmetic, so a NaN never spreads; a member that diverges or
 stops early is put back to its last good state at the end of the epoch and
 stays there, whatever the others do. A single run is a population of one.
+
+On a CPU with several cores, a vectorized population trains as equal parts side by side, a
+thread per core, each part running the same compiled program (see `member_threads`).
 """
 from __future__ import annotations
 
 import math
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
@@ -53,9 +58,10 @@ class EpochView:
 
     def weights(self, member: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """(trainable, non-trainable) arrays of a member now."""
-        state = self.run.state
-        return ([np.asarray(w[member]) for w in state["trainable"]],
-                [np.asarray(w[member]) for w in state["non_trainable"]])
+        part, at = self.run.place(member)
+        state = self.run.state[part]
+        return ([np.asarray(w[at]) for w in state["trainable"]],
+                [np.asarray(w[at]) for w in state["non_trainable"]])
 
     def history(self, member: int) -> dict[str, list[float]]:
         """A member's history so far (as Outcome.history)."""
@@ -67,9 +73,10 @@ class EpochView:
 
     def gradients(self) -> list[list[np.ndarray]]:
         """Per member, the loss gradient of each trainable variable on the probe rows (inference mode)."""
-        state, run = self.run.state, self.run
-        grads = run.compiled.gradients(state["trainable"], state["non_trainable"], run.consts["reg"], *run.probe_rows)
-        return [[np.asarray(g[i]) for g in grads] for i in range(len(run.members))]
+        run = self.run
+        grads = run.gather(run.each(lambda p: run.compiled.gradients(
+            run.state[p]["trainable"], run.state[p]["non_trainable"], run.consts[p]["reg"], *run.probe_rows)))
+        return [[g[i] for g in grads] for i in range(len(run.members))]
 
 
 def _evaluation_rows(data: Dataset) -> tuple:
@@ -118,6 +125,28 @@ def _batches(members: list[Member], n: int, batch_size: int, epoch: int, shuffle
     return [full, last]
 
 
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def member_threads(compiled: Compiled, size: int) -> int:
+    """How many parts of a population of `size` train side by side, a thread each: on CPU, one per core
+    for vectorized (small dense) populations, else 1. XLA's CPU runtime splits each of their small
+    operations over the cores and leaves them mostly waiting: measured on 2 cores, 48 digits MLPs took
+    2.6 ms a step as one program, 2.7 ms on one core alone, and 1.5 ms as two programs of 24 members
+    on two threads (bench/sweep.py)."""
+    if not compiled.vectorize or jax.default_backend() != "cpu":
+        return 1
+    return max(1, min(size, _cores()))
+
+
+def parts_of(size: int, count: int) -> list[np.ndarray]:
+    """The members of each of `count` parts (at most): runs of members in order, of one size (one
+    compiled program), the last filled up with repeats of the last member, which are dropped again."""
+    per = -(-size // count)
+    return [np.minimum(np.arange(start, start + per), size - 1) for start in range(0, size, per)]
+
+
 def _initial_state(compiled: Compiled, members: list[Member]) -> tuple[dict, dict]:
     """(consts, state) of a population: hyperparameters and L1/L2 factors, stacked weights."""
     P = len(members)
@@ -133,24 +162,31 @@ def _initial_state(compiled: Compiled, members: list[Member]) -> tuple[dict, dic
 
 class _Run:
     """One population's training: its data on device, its state, and per-member bookkeeping
-    (histories, statistics, early stopping, status)."""
+    (histories, statistics, early stopping, status).
+
+    The device state is kept per part (`parts_of`): `state`, `consts` and `best` are lists with one
+    entry per part, whose arrays hold that part's members on axis 0; `each` runs a function of the
+    part on every part side by side, `gather` joins the parts' results into one array per member."""
 
     def __init__(self, program: Program, members: list[Member], data: Dataset, compiled: Compiled,
                  diverged_rule: Callable | None, on_step: Callable[[StepProgress], None] | None = None,
-                 hooks: tuple = ()):
+                 hooks: tuple = (), threads: int | None = None):
         self.program, self.members, self.compiled, self.diverged_rule = program, members, compiled, diverged_rule
         self.hooks, self.interrupt = hooks, DeferredInterrupt()
         self.described = probe.describe(program.model)   # weight and layer names, for every epoch's stats
         self.on_step, self.pace, self.epoch_seconds = on_step, Pace(), []
         P, self.n = len(members), len(data.x_train)
+        self.parts = parts_of(P, threads or member_threads(compiled, P))
+        self.pool = ThreadPoolExecutor(len(self.parts) - 1) if len(self.parts) > 1 else None
         # vectorized members with one seed see the same batches (their shuffle streams are equal),
         # so they share each batch: one wide first-layer matmul instead of P small ones
-        self.shared = compiled.shares_batches and P > 1 and len({m.seed for m in members}) == 1
+        self.shared = compiled.shares_batches and len(self.parts[0]) > 1 and len({m.seed for m in members}) == 1
         self.x, self.y = jnp.asarray(data.x_train), jnp.asarray(data.y_train)
         self.eval_rows = _evaluation_rows(data)
         self.splits = [s for s, rows in zip(SPLITS, (1, len(data.x_val), 1)) if rows]
-        self.consts, self.state = _initial_state(compiled, members)
-        self.zeros = self.state["seen"]
+        starts = [_initial_state(compiled, [members[i] for i in part]) for part in self.parts]
+        self.consts, self.state = [c for c, _ in starts], [s for _, s in starts]
+        self.zeros = [s["seen"] for s in self.state]
         rows = np.random.default_rng(1).permutation(self.n)[:probe.PROBE_ROWS]
         self.probe_rows = jnp.asarray(data.x_train[rows]), jnp.asarray(data.y_train[rows])
         es = program.early_stopping
@@ -159,17 +195,44 @@ class _Run:
         self.sign = -1.0 if _monitor_mode(self.monitor) == "max" else 1.0
         self.best_value, self.wait = np.full(P, np.inf), np.zeros(P, int)
         self.best_epoch: list[int | None] = [None] * P
-        self.best = None  # the best epoch's weights per member (restore_best only)
+        self.best = None  # the best epoch's weights per part (restore_best only)
         self.histories: list[dict[str, list[float]]] = [dict() for _ in range(P)]
         self.stats: list[dict[str, list]] = [{} for _ in range(P)]
         self.status, self.how = ["ok"] * P, [None] * P
         self.training, self.seconds = np.ones(P, bool), np.zeros(P)
-        self.record_stats(0, self.state["trainable"], self.training)
+        self.record_stats(0, self.state, self.training)
 
-    def record_stats(self, epoch: int, previous: list, who: np.ndarray) -> None:
-        values = self.compiled.probe(self.state["trainable"], self.state["non_trainable"], previous,
-                                     self.consts["reg"], *self.probe_rows)
-        values = {k: np.asarray(v) for k, v in values.items()}
+    def place(self, member: int) -> tuple[int, int]:
+        """(part, position in it) of a member."""
+        return divmod(member, len(self.parts[0]))
+
+    def per_part(self, values: np.ndarray) -> list[np.ndarray]:
+        """A per-member array cut into the parts' arrays."""
+        return [values[part] for part in self.parts]
+
+    def each(self, fn: Callable[[int], object]) -> list:
+        """fn(part) for every part, side by side: the first part in this thread, the others on the pool's;
+        each call waits for its device work, so the parts compute at the same time."""
+        def call(p):
+            return jax.block_until_ready(fn(p))
+        later = [self.pool.submit(call, p) for p in range(1, len(self.parts))] if self.pool else []
+        first = call(0)
+        return [first, *(f.result() for f in later)]
+
+    def gather(self, results: list):
+        """The parts' results (pytrees of per-member arrays on axis 0) as one of numpy arrays, one row per member."""
+        P = len(self.members)
+        return jax.tree.map(lambda *a: np.concatenate([np.asarray(v) for v in a])[:P], *results)
+
+    def close(self) -> None:
+        if self.pool:
+            self.pool.shutdown(wait=False, cancel_futures=True)
+
+    def record_stats(self, epoch: int, previous: list[dict], who: np.ndarray) -> None:
+        """The probe's statistics after `epoch`; previous: the parts' states at the epoch's start."""
+        c, state, consts = self.compiled, self.state, self.consts
+        values = self.gather(self.each(lambda p: c.probe(state[p]["trainable"], state[p]["non_trainable"],
+                                                         previous[p]["trainable"], consts[p]["reg"], *self.probe_rows)))
         for i in np.flatnonzero(who):
             self.stats[i].setdefault("epoch", []).append(epoch)
             for k, v in values.items():
@@ -179,27 +242,34 @@ class _Run:
         """Every batch of one epoch: the full batches in segments of about half a second (progress
         between them), then a short last one. The state changes only if the whole epoch ran."""
         c, consts, x, y, shared = self.compiled, self.consts, self.x, self.y, self.shared
-        full, last = _batches(self.members[:1] if shared else self.members, self.n, self.program.batch_size,
-                              epoch, self.program.shuffle, c.pad_last_batch)
-        state = {**self.state, "loss_sum": self.zeros, "correct": self.zeros, "seen": self.zeros}
-        batches, weights = (jnp.asarray(a[0] if shared else a) for a in full)
-        steps, total = full[0].shape[1], full[0].shape[1] + (last is not None)
+        cut = [_batches(self.members[:1] if shared else [self.members[i] for i in part], self.n,
+                        self.program.batch_size, epoch, self.program.shuffle, c.pad_last_batch)
+               for part in (self.parts[:1] if shared else self.parts)]
+        full, last = [f for f, _ in cut], [rest for _, rest in cut]
+        state = [{**s, "loss_sum": z, "correct": z, "seen": z} for s, z in zip(self.state, self.zeros)]
+        batches = [jnp.asarray(f[0][0] if shared else f[0]) for f in full]
+        weights = [jnp.asarray(f[1][0] if shared else f[1]) for f in full]
+        if shared:   # every part steps through the same batches
+            batches, weights, last = batches * len(self.parts), weights * len(self.parts), last * len(self.parts)
+        steps, total = full[0][0].shape[1], full[0][0].shape[1] + (last[0] is not None)
         done = count = 0
         while done < steps:
             count = self.pace.next(steps - done, count, c.steps.k if c.steps.kind == "unrolled" else 1)
             t = time.time()
-            state = c.advance(state, consts, x, y, batches, weights, done, count, shared)
-            state["seen"].block_until_ready()  # the host waits here, so Ctrl-C is seen between segments
+            # the host waits for every part here, so Ctrl-C is seen between segments
+            state = self.each(lambda p: c.advance(state[p], consts[p], x, y, batches[p], weights[p], done, count,
+                                                  shared))
             self.pace.measured(count, time.time() - t, COMPILE_CLOCK.seconds(t))
             self.interrupt.check()   # Ctrl-C: the epoch is dropped
             done += count
             self.report(epoch, t0, done, total, min(done * self.program.batch_size, self.n))
-        if last is not None:
+        if last[0] is not None:
             if shared:
-                rows = jnp.asarray(last[0][0])
-                state = c.shared_step(state, consts, x[rows], y[rows], jnp.asarray(last[1][0]))
+                rows, weight = jnp.asarray(last[0][0][0]), jnp.asarray(last[0][1][0])
+                state = self.each(lambda p: c.shared_step(state[p], consts[p], x[rows], y[rows], weight))
             else:
-                state = c.step(state, consts, x, y, jnp.asarray(last[0]), jnp.asarray(last[1]))
+                state = self.each(lambda p: c.step(state[p], consts[p], x, y, jnp.asarray(last[p][0]),
+                                                   jnp.asarray(last[p][1])))
             self.report(epoch, t0, total, total, self.n)
         self.state = state
 
@@ -213,13 +283,17 @@ class _Run:
 
     def metrics(self) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """This epoch's metrics per member (running, and inference mode per split) and which diverged."""
-        state = self.state
-        losses, accuracies, _, finite = self.compiled.evaluate(state["trainable"], state["non_trainable"],
-                                                               self.consts["reg"], *self.eval_rows)
-        seen = np.asarray(state["seen"])
-        metrics = {"loss": np.asarray(state["loss_sum"]) / np.maximum(seen, 1),
-                   "accuracy": np.asarray(state["correct"]) / np.maximum(seen, 1)}
-        losses, accuracies = np.asarray(losses), np.asarray(accuracies)
+        c, state, consts = self.compiled, self.state, self.consts
+
+        def evaluate(p):
+            losses, accuracies, _, finite = c.evaluate(state[p]["trainable"], state[p]["non_trainable"],
+                                                       consts[p]["reg"], *self.eval_rows)
+            return losses, accuracies, finite
+        losses, accuracies, finite = self.gather(self.each(evaluate))
+        running = self.gather([{k: s[k] for k in ("seen", "loss_sum", "correct")} for s in state])
+        seen = running["seen"]
+        metrics = {"loss": running["loss_sum"] / np.maximum(seen, 1),
+                   "accuracy": running["correct"] / np.maximum(seen, 1)}
         for j, split in enumerate(SPLITS):
             if split in self.splits:
                 metrics[f"{split}_loss"], metrics[f"{split}_accuracy"] = losses[:, j], accuracies[:, j]
@@ -254,17 +328,19 @@ class _Run:
                     self.status[i], stop[i] = "stopped", True
         return records, improved, stop
 
-    def settle(self, start: dict, improved: np.ndarray, diverged: np.ndarray, stop: np.ndarray) -> None:
+    def settle(self, start: list[dict], improved: np.ndarray, diverged: np.ndarray, stop: np.ndarray) -> None:
         """Keep the best weights; members that stopped before this epoch, or diverged in it,
         go back to where they were."""
         c = self.compiled
         if self.es and self.es.restore_best:
-            current = {"trainable": self.state["trainable"], "non_trainable": self.state["non_trainable"]}
-            self.best = current if self.best is None else c.select(jnp.asarray(improved), current, self.best)
+            current = [{"trainable": s["trainable"], "non_trainable": s["non_trainable"]} for s in self.state]
+            self.best = current if self.best is None else [
+                c.select(jnp.asarray(mask), now, best) for mask, now, best in zip(self.per_part(improved), current, self.best)]
         keep = self.training & ~diverged
         self.training &= ~stop
         if not keep.all():
-            self.state = c.select(jnp.asarray(keep), self.state, start)
+            self.state = [c.select(jnp.asarray(mask), now, then)
+                          for mask, now, then in zip(self.per_part(keep), self.state, start)]
 
     def schedule(self, epoch: int) -> np.ndarray | None:
         """Each member's learning rate for this epoch (its schedule's, then the hooks'), set in the
@@ -277,8 +353,8 @@ class _Run:
                           for i, m in enumerate(self.members)])
         for hook in setters:
             rates = np.asarray(hook.learning_rates(epoch, rates), "float64")
-        lr = jnp.asarray(rates.astype("float32"))
-        self.consts = {**self.consts, "hyper": {**self.consts["hyper"], "learning_rate": lr}}
+        self.consts = [{**consts, "hyper": {**consts["hyper"], "learning_rate": jnp.asarray(lr)}}
+                       for consts, lr in zip(self.consts, self.per_part(rates.astype("float32")))]
         return rates
 
     def epoch(self, epoch: int, on_epoch: Callable | None) -> None:
@@ -294,7 +370,7 @@ class _Run:
         metrics, diverged = self.metrics()
         if rates is not None:   # the rate each epoch trained with, in the history (as Keras' callbacks log it)
             metrics["learning_rate"] = rates
-        self.record_stats(epoch, start["trainable"], self.training)
+        self.record_stats(epoch, start, self.training)
         seconds = time.time() - t0
         self.epoch_seconds.append(seconds - COMPILE_CLOCK.seconds(t0))
         records, improved, stop = self.judge(epoch, metrics, diverged, seconds)
@@ -310,13 +386,16 @@ class _Run:
     def outcomes(self, compile_seconds: float = 0.0) -> list[Outcome]:
         """The weights each member ends with: its best epoch's when restoring, else its last good
         ones (analysis.status.result_epoch); the result is measured on exactly those weights."""
-        c = self.compiled
-        final = {"trainable": self.state["trainable"], "non_trainable": self.state["non_trainable"]}
-        if self.best is not None:
-            final = c.select(jnp.asarray([b is not None for b in self.best_epoch]), self.best, final)
-        losses, accuracies, probs, _ = c.evaluate(final["trainable"], final["non_trainable"], self.consts["reg"],
-                                                  *self.eval_rows)
-        final = jax.tree.map(np.asarray, {**final, "probs": probs, "losses": losses, "accuracies": accuracies})
+        c, restored = self.compiled, self.per_part(np.array([b is not None for b in self.best_epoch]))
+
+        def final(p):
+            weights = {"trainable": self.state[p]["trainable"], "non_trainable": self.state[p]["non_trainable"]}
+            if self.best is not None:
+                weights = c.select(jnp.asarray(restored[p]), self.best[p], weights)
+            losses, accuracies, probs, _ = c.evaluate(weights["trainable"], weights["non_trainable"],
+                                                      self.consts[p]["reg"], *self.eval_rows)
+            return {**weights, "probs": probs, "losses": losses, "accuracies": accuracies}
+        final = self.gather(self.each(final))
         return [Outcome(history=h, status=self.status[i], epochs_run=len(h.get("loss", [])),
                         best_epoch=self.best_epoch[i],
                         trainable=[w[i] for w in final["trainable"]],
@@ -334,7 +413,8 @@ def train(program: Program, members: list[Member], data: Dataset,
           on_epoch: Callable[[int, list[dict | None]], None] | None = None,
           compiled: Compiled | None = None,
           diverged_rule: Callable[[dict[str, list[float]]], str | None] | None = None,
-          on_step: Callable[[StepProgress], None] | None = None, hooks: tuple = ()) -> list[Outcome]:
+          on_step: Callable[[StepProgress], None] | None = None, hooks: tuple = (),
+          threads: int | None = None) -> list[Outcome]:
     """Train every member of one program together; one Outcome per member.
 
     `on_epoch(epoch, records)` is called after each epoch with one metrics dict
@@ -347,12 +427,13 @@ def train(program: Program, members: list[Member], data: Dataset,
     diverged too (the caller's policy: see analysis.status.divergence_rule).
     Each Outcome's compile_seconds says how much of the time went to compiling. `hooks` (Hooks):
     between epochs, callers may set learning rates, read weights and gradients, stop members.
+    `threads`: how many parts train side by side (default: `member_threads`); the same numbers either way.
     """
     t0 = time.time()
     regularized = regularized_variables(members)
     if compiled is None or compiled.regularized != regularized:
         compiled = Compiled(program, data.info.num_classes, regularized)
-    run = _Run(program, members, data, compiled, diverged_rule, on_step, tuple(hooks))
+    run = _Run(program, members, data, compiled, diverged_rule, on_step, tuple(hooks), threads)
     try:
         with run.interrupt:
             for epoch in range(1, program.epochs + 1):
@@ -363,4 +444,7 @@ def train(program: Program, members: list[Member], data: Dataset,
     except KeyboardInterrupt:
         for i in np.flatnonzero(run.training):
             run.status[i] = "interrupted"
-    return run.outcomes(COMPILE_CLOCK.seconds(t0))
+    try:
+        return run.outcomes(COMPILE_CLOCK.seconds(t0))
+    finally:
+        run.close()
