@@ -155,12 +155,18 @@ def test_populations_are_vmapped_on_a_gpu_and_for_small_dense_nets_on_cpu():
     assert [vectorize_members(m, "gpu") for m in (small, large, conv)] == [True, True, True]
 
 
-def test_parts_are_equal_runs_of_members_the_last_filled_with_repeats():
-    assert [list(p) for p in engine.parts_of(5, 2)] == [[0, 1, 2], [3, 4, 4]]
-    assert [list(p) for p in engine.parts_of(5, 4)] == [[0, 1], [2, 3], [4, 4]]  # never a part of repeats only
-    assert [list(p) for p in engine.parts_of(4, 2)] == [[0, 1], [2, 3]]
-    assert [list(p) for p in engine.parts_of(3, 1)] == [[0, 1, 2]]
-    assert [list(p) for p in engine.parts_of(2, 8)] == [[0], [1]]
+def test_parts_are_alike_runs_of_members_by_kind_the_fewest_that_make_them_smallest():
+    def parts(kinds, most):
+        return [list(p) for p in engine.parts_of(kinds, most)]
+    assert parts([0] * 5, 2) == [[0, 1, 2], [3, 4, 4]]            # the last filled up with repeats
+    assert parts([0] * 5, 4) == [[0, 1], [2, 3], [4, 4]]          # 4 parts would be no smaller than 3
+    assert parts([0] * 4, 2) == [[0, 1], [2, 3]]
+    assert parts([0] * 3, 1) == [[0, 1, 2]]
+    assert parts([0] * 2, 8) == [[0], [1]]
+    # several optimizer kinds: each part holds as many of each, in runs by kind
+    assert parts([1, 0, 1, 0, 1, 0, 1, 0], 2) == [[1, 3, 0, 2], [5, 7, 4, 6]]
+    assert parts([0, 1, 1, 1], 2) == [[0, 1, 2], [0, 3, 3]]
+    assert parts([0, 1], 2) == [[0, 1]]                            # two parts of two: no smaller
 
 
 class Watch:
@@ -172,19 +178,24 @@ class Watch:
         self.seen.append((view.weights(self.member)[0][0], view.gradients()[self.member][0]))
 
 
-@pytest.mark.parametrize("shared", [True, False])
-def test_a_population_in_parts_side_by_side_equals_it_in_one(shared):
+@pytest.mark.parametrize("shared, mixed", [(True, False), (False, False), (True, True)])
+def test_a_population_in_parts_side_by_side_equals_it_in_one(shared, mixed):
     """Parts on threads (with a repeated member to fill the last) give every member the numbers of one
-    program: early stopping and restoring, a member that diverges, a schedule, a hook's views."""
-    common = ("train.epochs=6", "train.learning_rate=0.03", "train.early_stopping={ patience = 1 }",
+    program: early stopping and restoring, a member that diverges, a schedule, a hook's views; with several
+    optimizers (each kind's update on its own members), the numbers of each member trained alone."""
+    common = ("train.epochs=6", "train.early_stopping={ patience = 1 }",
               'train.schedule={ name = "step", every = 2, factor = 0.5 }')
-    seeds = [0] * 4 if shared else [0, 1, 2, 3]
-    exps, data, models, members = setup(*common, seeds=seeds)
-    _, _, _, [bad] = setup(*common, "model.init={ name = \"random_normal\", stddev = 1e20 }")
-    members = [*members[:2], bad, *members[2:]]
-    for i, rate in enumerate([0.3, 0.1, 0.03, 0.01, 0.003]):
-        members[i].hyper["learning_rate"] = rate
-    program = population.program_of(exps[0], models[0])
+    optimizers = ["adam", "sgd", "adam", "rmsprop", "sgd"] if mixed else ["adam"] * 5
+    rates = [0.3, 0.1, 0.03, 0.01, 0.003]
+    exps = [load_spec(None, [*common, f"seed={0 if shared else i}", f'train.optimizer="{name}"',
+                             f"train.learning_rate={rate}",
+                             *(['model.init={ name = "random_normal", stddev = 1e20 }'] if i == 2 else [])])
+            for i, (name, rate) in enumerate(zip(optimizers, rates))]   # member 2's weights overflow: it diverges
+    data = load_data(exps[0])
+    models = [build_model(e.model, data.info.input_shape, 10, e.train.loss, e.seed) for e in exps]
+    kinds = sorted({population.optimizer_kind(e) for e in exps})
+    members = [population.member_of(e, m, kinds) for e, m in zip(exps, models)]
+    program = population.program_of(exps[0], models[0], kinds)
     compiled = engine.Compiled(program, 10, engine.regularized_variables(members))
     runs = {}
     for threads in (1, 2, 3):
@@ -204,6 +215,10 @@ def test_a_population_in_parts_side_by_side_equals_it_in_one(shared):
                 np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
             np.testing.assert_allclose(a.test_probabilities, b.test_probabilities, atol=1e-6)
             assert a.result == pytest.approx(b.result, rel=1e-5, nan_ok=True)
+    for exp, model, out in zip(exps, models, one) if mixed else ():
+        alone = engine.train(population.program_of(exp, model), [population.member_of(exp, model)], data)[0]
+        assert (out.status, out.epochs_run) == (alone.status, alone.epochs_run)
+        np.testing.assert_allclose(out.history["loss"], alone.history["loss"], rtol=1e-5)
         for (w1, g1), (w2, g2) in zip(watched.seen, watch.seen):
             np.testing.assert_allclose(w1, w2, rtol=1e-5, atol=1e-6)
             np.testing.assert_allclose(g1, g2, rtol=1e-4, atol=1e-6)

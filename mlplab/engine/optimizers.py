@@ -83,6 +83,9 @@ class Optimizer(NamedTuple):
 
     init: Callable[[list[jax.Array], dict], Any]
     update: Callable[[list, Any, list, dict], tuple[list, Any]]
+    # several kinds (`mixed`) on a stack of members in runs by kind: (init(counts, params, hyper),
+    # update(counts, grads, state, params, hyper)); see `mixed`
+    by_kind: tuple[Callable, Callable] | None = None
 
 
 # --- helpers ---------------------------------------------------------------
@@ -335,4 +338,32 @@ def mixed(kinds: list[tuple[str, dict[str, bool]]]) -> Optimizer:
             new_params = [jnp.where(hyper["kind"] == k, a, b) for a, b in zip(p, new_params)]
         return new_params, [s for _, s in outs]
 
-    return Optimizer(init, update)
+    # A stack of members (axis 0) in runs of one kind, counts[k] members of kind k in kind order: each
+    # kind's state is kept for its own run only (None for a kind without members), and each run gets its
+    # own kind's update, not every kind's. The same numbers as `update` member by member.
+    def runs(counts):
+        start = 0
+        for opt, count in zip(opts, counts):
+            yield opt, slice(start, start + count)
+            start += count
+
+    def cut(run, *trees):
+        return [jax.tree.map(lambda a: a[run], tree) for tree in trees]
+
+    def stack_init(counts, params, hyper):
+        return [jax.vmap(opt.init)(*cut(run, params, hyper)) if run.stop > run.start else None
+                for opt, run in runs(counts)]
+
+    def stack_update(counts, grads, state, params, hyper):
+        new_params, new_state = [], []
+        for (opt, run), s in zip(runs(counts), state):
+            if run.stop == run.start:
+                new_state.append(None)
+                continue
+            g, p, h = cut(run, grads, params, hyper)
+            p, s = jax.vmap(opt.update)(g, s, p, h)
+            new_params.append(p)
+            new_state.append(s)
+        return [jnp.concatenate(parts) for parts in zip(*new_params)], new_state
+
+    return Optimizer(init, update, (stack_init, stack_update))

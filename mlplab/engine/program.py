@@ -170,6 +170,7 @@ class MemberMath:
         self.regularized = regularized
         self.per_sample = _per_sample_loss(loss)
         self.train_step = for_xla_cpu(self.update) if for_cpu else self.update
+        self.train_gradients = for_xla_cpu(self.gradients) if for_cpu else self.gradients
 
     def penalty(self, trainable, reg):
         l1, l2 = reg
@@ -179,29 +180,54 @@ class MemberMath:
     def forward(self, trainable, non_trainable, x, training):
         return self.model.stateless_call(trainable, non_trainable, x, training=training)
 
-    def update(self, state, consts, xb, yb, weight):
-        """One optimizer step on a batch (weight: 1 for real rows, 0 for padding)."""
+    def gradients(self, state, consts, xb, yb, weight):
+        """The batch's loss and its gradients (weight: 1 for real rows, 0 for padding):
+        ((loss, (probabilities, new non-trainable state)), gradients)."""
         target = _targets(self.loss, yb, self.num_classes)
-        n = jnp.sum(weight)
 
         def objective(trainable):
             probs, non_trainable = self.forward(trainable, state["non_trainable"], xb, True)
-            value = jnp.sum(self.per_sample(target, probs) * weight) / n + self.penalty(trainable, consts["reg"])
+            value = jnp.sum(self.per_sample(target, probs) * weight) / jnp.sum(weight) \
+                + self.penalty(trainable, consts["reg"])
             return value, (probs, non_trainable)
+        return jax.value_and_grad(objective, has_aux=True)(state["trainable"])
 
-        (value, (probs, non_trainable)), grads = jax.value_and_grad(objective, has_aux=True)(state["trainable"])
+    def sums(self, state, yb, weight, value, probs):
+        """The running sums after a step, as Keras prints them: batch losses weighted by batch size."""
+        n = jnp.sum(weight)
+        return {"loss_sum": state["loss_sum"] + value * n,
+                "correct": state["correct"] + jnp.sum(_correct(self.loss, probs, yb) * weight),
+                "seen": state["seen"] + n}
+
+    def update(self, state, consts, xb, yb, weight):
+        """One optimizer step of one member on a batch. No masking: members share no arithmetic, so a NaN
+        cannot spread, and a member that stops or diverges is put back to its last good state once per
+        epoch (`train`)."""
+        (value, (probs, non_trainable)), grads = self.gradients(state, consts, xb, yb, weight)
         params, opt_state = self.opt.update(grads, state["opt"], state["trainable"], consts["hyper"])
-        # No masking here: members share no arithmetic, so a NaN cannot spread, and a member
-        # that stops or diverges is put back to its last good state once per epoch (`train`).
-        return {
-            "trainable": params,
-            "non_trainable": non_trainable,
-            "opt": opt_state,
-            # running sums as Keras prints them: batch losses weighted by batch size
-            "loss_sum": state["loss_sum"] + value * n,
-            "correct": state["correct"] + jnp.sum(_correct(self.loss, probs, yb) * weight),
-            "seen": state["seen"] + n,
-        }
+        return {"trainable": params, "non_trainable": non_trainable, "opt": opt_state,
+                **self.sums(state, yb, weight, value, probs)}
+
+    def stack_update(self, state, consts, xb, yb, weight, counts, shared):
+        """One optimizer step of a stack of members (axis 0) on their batches (one batch for all when
+        `shared`). A mixed population's members come in runs of one optimizer kind, counts[k] of kind k,
+        and each run gets its own kind's update only (optimizers.mixed's by_kind), not every kind's.
+        A stack of one runs unbatched."""
+        rows = None if shared else 0
+        if jax.tree.leaves(state)[0].shape[0] == 1 and self.opt.by_kind is None:
+            one = jax.tree.map(lambda a: a[0], (state, consts))
+            batch = (xb, yb, weight) if shared else jax.tree.map(lambda a: a[0], (xb, yb, weight))
+            return jax.tree.map(lambda a: a[None], self.train_step(*one, *batch))
+        weights = {k: state[k] for k in ("trainable", "non_trainable")}
+        (value, (probs, non_trainable)), grads = jax.vmap(self.train_gradients, in_axes=(0, 0, rows, rows, rows))(
+            weights, consts, xb, yb, weight)
+        if self.opt.by_kind is None:
+            params, opt_state = jax.vmap(self.opt.update)(grads, state["opt"], state["trainable"], consts["hyper"])
+        else:
+            params, opt_state = self.opt.by_kind[1](counts, grads, state["opt"], state["trainable"], consts["hyper"])
+        running = {k: state[k] for k in ("loss_sum", "correct", "seen")}
+        return {"trainable": params, "non_trainable": non_trainable, "opt": opt_state,
+                **jax.vmap(self.sums, in_axes=(0, rows, rows, 0, 0))(running, yb, weight, value, probs)}
 
     def step(self, state, consts, x, y, idx, weight):
         """idx: (B,) rows of this member's batch."""
@@ -213,14 +239,25 @@ class MemberMath:
             return self.step(carry, consts, x, y, batches[i], weights[i])
         return jax.lax.fori_loop(start, start + count, body, state)
 
-    def shared_steps(self, state, consts, x, y, batches, weights, start, count):  # one row order for every member
-        # the batch is not batched over members, so the first layer is one wide matmul
-        update = jax.vmap(self.train_step, in_axes=(0, 0, None, None, None))
-
+    def stack_steps(self, state, consts, x, y, batches, weights, start, count, counts, shared):
+        """Steps start .. start+count-1 of a stack of members as one loop on device: batches and weights
+        (P, steps, B), or (steps, B) when every member takes the same rows (`shared`: the batch is not
+        batched over members, so the first layer is one wide matmul)."""
         def body(i, carry):
-            idx = batches[i]
-            return update(carry, consts, x[idx], y[idx], weights[i])
+            return self.stack_row_step(carry, consts, x, y, batches, weights, i, counts, shared)
         return jax.lax.fori_loop(start, start + count, body, state)
+
+    def stack_row_step(self, state, consts, x, y, batches, weights, i, counts, shared):
+        idx, weight = (batches[i], weights[i]) if shared else (batches[:, i], weights[:, i])
+        return self.stack_update(state, consts, x[idx], y[idx], weight, counts, shared)
+
+    def stack_unrolled(self, k: int) -> Callable:
+        """Steps start .. start+k-1 of a stack as straight-line code."""
+        def run(state, consts, x, y, batches, weights, start, counts, shared):
+            for j in range(k):
+                state = self.stack_row_step(state, consts, x, y, batches, weights, start + j, counts, shared)
+            return state
+        return run
 
     def unrolled(self, k: int) -> Callable:
         """Steps start .. start+k-1 as straight-line code (no loop for XLA to compile)."""
@@ -323,39 +360,71 @@ class Compiled:
         gradients = jax.grad(math_.inference_objective)   # compiled only when asked (live TensorBoard)
         self.gradients = jit(_over_members(for_xla_cpu(gradients) if for_cpu else gradients, (0, 0, 0, None, None),
                                            vectorize))
-        self.init = jit(_over_members(self.opt.init, (0, 0), vectorize))
-        # the member axis is the outermost: vmap(loop) is loop(vmap), and a population of one
-        # drops it outside the loop; shared_steps: vectorized members that see the same batches
-        self.step = jit(_over_members(math_.step, members, vectorize))
-        if self.steps.kind == "scan":
-            self.loop = jit(_over_members(math_.steps, members + (None, None), vectorize))
-            self.shared_loop = jit(math_.shared_steps)
+        # a vectorized mixed population keeps each optimizer kind's state for its own members only
+        self.by_kind = vectorize and self.opt.by_kind is not None
+        self.init = jit(self.opt.by_kind[0], static_argnums=0) if self.by_kind else \
+            jit(_over_members(self.opt.init, (0, 0), vectorize))
+        # vectorized: a loop over steps of the stack (stack_update: each optimizer kind on its own members);
+        # else a loop over members, each looping over its steps (a population of one drops the member axis)
+        if vectorize:
+            stack = functools.partial(jit, static_argnames=("counts", "shared"))
+            self.step = stack(lambda state, consts, x, y, idx, weight, counts, shared: math_.stack_update(
+                state, consts, x[idx], y[idx], weight, counts, shared))
+            if self.steps.kind == "scan":
+                self.loop = stack(math_.stack_steps)
+            else:
+                self.chunk = stack(math_.stack_unrolled(self.steps.k))
+                self.single = self.chunk if self.steps.k == 1 else stack(math_.stack_unrolled(1))
         else:
-            self.chunk = jit(_over_members(math_.unrolled(self.steps.k), members + (None,), vectorize))
-            self.single = self.chunk if self.steps.k == 1 else jit(
-                _over_members(math_.unrolled(1), members + (None,), vectorize))
-        self.shared_step = jit(jax.vmap(math_.train_step, in_axes=(0, 0, None, None, None)))
+            self.step = jit(_over_members(math_.step, members, vectorize))
+            if self.steps.kind == "scan":
+                self.loop = jit(_over_members(math_.steps, members + (None, None), vectorize))
+            else:
+                self.chunk = jit(_over_members(math_.unrolled(self.steps.k), members + (None,), vectorize))
+                self.single = self.chunk if self.steps.k == 1 else jit(
+                    _over_members(math_.unrolled(1), members + (None,), vectorize))
         self.evaluate = jit(_over_members(math_.evaluate, (0, 0, 0, None, None, None, None), vectorize),
                             static_argnums=6)
-        self.select = jit(lambda mask, new, old: jax.tree.map(
-            lambda a, b: jnp.where(mask.reshape((-1,) + (1,) * (a.ndim - 1)), a, b), new, old))
+        self.select = jit(_select, static_argnums=3)
 
     @property
     def shares_batches(self) -> bool:
         """Can members that see the same batches share them (one wide matmul)?"""
         return self.vectorize and self.steps.kind == "scan"
 
-    def advance(self, state, consts, x, y, batches, weights, start: int, count: int, shared: bool = False):
-        """`count` steps from step `start`: batches/weights (P, steps, B), or (steps, B) when shared."""
+    def advance(self, state, consts, x, y, batches, weights, start: int, count: int, shared: bool = False,
+                counts: tuple[int, ...] | None = None):
+        """`count` steps from step `start`: batches/weights (P, steps, B), or (steps, B) when shared;
+        counts: members per optimizer kind, in runs (a vectorized mixed population; see stack_update)."""
+        stack = {"counts": counts, "shared": shared} if self.vectorize else {}
         if self.steps.kind == "scan":
-            loop = self.shared_loop if shared else self.loop
-            return loop(state, consts, x, y, batches, weights, np.int32(start), np.int32(count))
+            return self.loop(state, consts, x, y, batches, weights, np.int32(start), np.int32(count), **stack)
         k = self.steps.k
         for at in range(start, start + count - count % k, k):
-            state = self.chunk(state, consts, x, y, batches, weights, np.int32(at))
+            state = self.chunk(state, consts, x, y, batches, weights, np.int32(at), **stack)
         for at in range(start + count - count % k, start + count):
-            state = self.single(state, consts, x, y, batches, weights, np.int32(at))
+            state = self.single(state, consts, x, y, batches, weights, np.int32(at), **stack)
         return state
+
+    def last_step(self, state, consts, x, y, rows, weight, shared: bool = False,
+                  counts: tuple[int, ...] | None = None):
+        """One step on the epoch's short last batch: rows/weight (P, rest), or (rest,) when shared."""
+        stack = {"counts": counts, "shared": shared} if self.vectorize else {}
+        return self.step(state, consts, x, y, rows, weight, **stack)
+
+
+def _select(mask, new, old, counts=None):
+    """Per member, `new` where `mask` else `old` (states or weights; every array has a row per member), a
+    state's by-kind optimizer state (a list over kinds, each of its kind's run of members: `counts`) by its
+    run of the mask."""
+    def pick(m):
+        return lambda a, b: jnp.where(m.reshape((-1,) + (1,) * (a.ndim - 1)), a, b)
+    if counts is None or "opt" not in new:
+        return jax.tree.map(pick(mask), new, old)
+    ends = np.cumsum(counts)
+    opt = [jax.tree.map(pick(mask[end - count:end]), a, b) for a, b, count, end in zip(new["opt"], old["opt"], counts, ends)]
+    return {**jax.tree.map(pick(mask), {k: v for k, v in new.items() if k != "opt"},
+                           {k: v for k, v in old.items() if k != "opt"}), "opt": opt}
 
 
 def regularized_variables(members: list[Member]) -> tuple[bool, ...]:

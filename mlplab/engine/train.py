@@ -130,8 +130,8 @@ def _cores() -> int:
 
 
 def member_threads(compiled: Compiled, size: int) -> int:
-    """How many parts of a population of `size` train side by side, a thread each: on CPU, one per core
-    for vectorized (small dense) populations, else 1. XLA's CPU runtime splits each of their small
+    """At most how many parts of a population of `size` train side by side, a thread each: on CPU, one per
+    core for vectorized (small dense) populations, else 1. XLA's CPU runtime splits each of their small
     operations over the cores and leaves them mostly waiting: measured on 2 cores, 48 digits MLPs took
     2.6 ms a step as one program, 2.7 ms on one core alone, and 1.5 ms as two programs of 24 members
     on two threads (bench/sweep.py)."""
@@ -140,15 +140,21 @@ def member_threads(compiled: Compiled, size: int) -> int:
     return max(1, min(size, _cores()))
 
 
-def parts_of(size: int, count: int) -> list[np.ndarray]:
-    """The members of each of `count` parts (at most): runs of members in order, of one size (one
-    compiled program), the last filled up with repeats of the last member, which are dropped again."""
-    per = -(-size // count)
-    return [np.minimum(np.arange(start, start + per), size - 1) for start in range(0, size, per)]
+def parts_of(kinds: list[int], most: int) -> list[np.ndarray]:
+    """The members of each part, given each member's optimizer kind: at most `most` parts, as many as make
+    the parts smallest. The parts are alike (one compiled program): each holds the same number of members
+    of each kind, in runs by kind (Compiled.advance's counts), a kind's members in order, its last part
+    filled up with repeats of its last member (their numbers are dropped again)."""
+    groups = [np.flatnonzero(np.asarray(kinds) == k) for k in sorted(set(kinds))]
+    count = min(range(1, most + 1), key=lambda c: sum(-(-len(g) // c) for g in groups))
+    quotas = [-(-len(g) // count) for g in groups]
+    return [np.concatenate([g[np.minimum(np.arange(p * q, (p + 1) * q), len(g) - 1)] for g, q in zip(groups, quotas)])
+            for p in range(count)]
 
 
-def _initial_state(compiled: Compiled, members: list[Member]) -> tuple[dict, dict]:
-    """(consts, state) of a population: hyperparameters and L1/L2 factors, stacked weights."""
+def _initial_state(compiled: Compiled, members: list[Member], counts: tuple[int, ...]) -> tuple[dict, dict]:
+    """(consts, state) of a population: hyperparameters and L1/L2 factors, stacked weights (counts: members
+    per optimizer kind, in runs)."""
     P = len(members)
     hyper = {k: jnp.asarray(np.array([m.hyper[k] for m in members], "float32")) for k in members[0].hyper}
     reg = np.asarray([m.regularization for m in members], "float32").reshape(P, -1, 2)  # (P, variables, 2)
@@ -156,7 +162,8 @@ def _initial_state(compiled: Compiled, members: list[Member]) -> tuple[dict, dic
     trainable = [jnp.asarray(np.stack(w)) for w in zip(*(m.trainable for m in members))]
     non_trainable = [jnp.asarray(np.stack(w)) for w in zip(*(m.non_trainable for m in members))]
     zeros = jnp.asarray(np.zeros(P, "float32"))
-    return consts, {"trainable": trainable, "non_trainable": non_trainable, "opt": compiled.init(trainable, hyper),
+    opt = compiled.init(counts, trainable, hyper) if compiled.by_kind else compiled.init(trainable, hyper)
+    return consts, {"trainable": trainable, "non_trainable": non_trainable, "opt": opt,
                     "loss_sum": zeros, "correct": zeros, "seen": zeros}
 
 
@@ -176,7 +183,12 @@ class _Run:
         self.described = probe.describe(program.model)   # weight and layer names, for every epoch's stats
         self.on_step, self.pace, self.epoch_seconds = on_step, Pace(), []
         P, self.n = len(members), len(data.x_train)
-        self.parts = parts_of(P, threads or member_threads(compiled, P))
+        kinds = [int(m.hyper.get("kind", 0)) for m in members]
+        self.parts = parts_of(kinds, threads or member_threads(compiled, P))
+        self.counts = tuple(int(np.sum(np.asarray(kinds)[self.parts[0]] == k)) for k in range(len(program.optimizers)))
+        self.where = {}   # member -> (part, position): its first place (the others are repeats)
+        for p, part in reversed(list(enumerate(self.parts))):
+            self.where.update({int(i): (p, j) for j, i in reversed(list(enumerate(part)))})
         self.pool = ThreadPoolExecutor(len(self.parts) - 1) if len(self.parts) > 1 else None
         # vectorized members with one seed see the same batches (their shuffle streams are equal),
         # so they share each batch: one wide first-layer matmul instead of P small ones
@@ -184,7 +196,7 @@ class _Run:
         self.x, self.y = jnp.asarray(data.x_train), jnp.asarray(data.y_train)
         self.eval_rows = _evaluation_rows(data)
         self.splits = [s for s, rows in zip(SPLITS, (1, len(data.x_val), 1)) if rows]
-        starts = [_initial_state(compiled, [members[i] for i in part]) for part in self.parts]
+        starts = [_initial_state(compiled, [members[i] for i in part], self.counts) for part in self.parts]
         self.consts, self.state = [c for c, _ in starts], [s for _, s in starts]
         self.zeros = [s["seen"] for s in self.state]
         rows = np.random.default_rng(1).permutation(self.n)[:probe.PROBE_ROWS]
@@ -204,7 +216,7 @@ class _Run:
 
     def place(self, member: int) -> tuple[int, int]:
         """(part, position in it) of a member."""
-        return divmod(member, len(self.parts[0]))
+        return self.where[member]
 
     def per_part(self, values: np.ndarray) -> list[np.ndarray]:
         """A per-member array cut into the parts' arrays."""
@@ -221,8 +233,9 @@ class _Run:
 
     def gather(self, results: list):
         """The parts' results (pytrees of per-member arrays on axis 0) as one of numpy arrays, one row per member."""
-        P = len(self.members)
-        return jax.tree.map(lambda *a: np.concatenate([np.asarray(v) for v in a])[:P], *results)
+        per = len(self.parts[0])
+        rows = [p * per + j for p, j in (self.where[i] for i in range(len(self.members)))]
+        return jax.tree.map(lambda *a: np.concatenate([np.asarray(v) for v in a])[rows], *results)
 
     def close(self) -> None:
         if self.pool:
@@ -258,18 +271,15 @@ class _Run:
             t = time.time()
             # the host waits for every part here, so Ctrl-C is seen between segments
             state = self.each(lambda p: c.advance(state[p], consts[p], x, y, batches[p], weights[p], done, count,
-                                                  shared))
+                                                  shared, self.counts))
             self.pace.measured(count, time.time() - t, COMPILE_CLOCK.seconds(t))
             self.interrupt.check()   # Ctrl-C: the epoch is dropped
             done += count
             self.report(epoch, t0, done, total, min(done * self.program.batch_size, self.n))
         if last[0] is not None:
-            if shared:
-                rows, weight = jnp.asarray(last[0][0][0]), jnp.asarray(last[0][1][0])
-                state = self.each(lambda p: c.shared_step(state[p], consts[p], x[rows], y[rows], weight))
-            else:
-                state = self.each(lambda p: c.step(state[p], consts[p], x, y, jnp.asarray(last[p][0]),
-                                                   jnp.asarray(last[p][1])))
+            rows = [jnp.asarray(rest[0][0] if shared else rest[0]) for rest in last]
+            weight = [jnp.asarray(rest[1][0] if shared else rest[1]) for rest in last]
+            state = self.each(lambda p: c.last_step(state[p], consts[p], x, y, rows[p], weight[p], shared, self.counts))
             self.report(epoch, t0, total, total, self.n)
         self.state = state
 
@@ -339,7 +349,7 @@ class _Run:
         keep = self.training & ~diverged
         self.training &= ~stop
         if not keep.all():
-            self.state = [c.select(jnp.asarray(mask), now, then)
+            self.state = [c.select(jnp.asarray(mask), now, then, self.counts if c.by_kind else None)
                           for mask, now, then in zip(self.per_part(keep), self.state, start)]
 
     def schedule(self, epoch: int) -> np.ndarray | None:
