@@ -355,3 +355,13 @@ def test_two_processes_write_concurrently(tmp_path):
     assert con.execute("SELECT COUNT(DISTINCT run_id) FROM epochs").fetchone()[0] == 40
     assert con.execute("SELECT COUNT(*) FROM schema_version").fetchone()[0] == SCHEMA_VERSION
     con.close()
+
+
+def test_a_populations_epoch_is_logged_in_one_transaction(store):
+    a, b = _new(store), _new(store)
+    store.log_epochs([(a, 1, {"loss": 1.0}, 0.1), (b, 1, {"loss": 2.0}, 0.2)])
+    assert store.history(a)["loss"] == [1.0] and store.history(b)["loss"] == [2.0]
+    assert store.get_run(b)["epochs_run"] == 1
+    with pytest.raises(BadInput):   # one unknown run: none of the rows is written
+        store.log_epochs([(a, 2, {"loss": 0.5}, 0.1), ("999999-999999-ffff", 2, {"loss": 0.5}, 0.1)])
+    assert store.history(a)["loss"] == [1.0]

@@ -84,19 +84,24 @@ class Store(Database, ArtifactFolders):
 
     def log_epoch(self, run_id: str, epoch: int, metrics: dict[str, float], seconds: float) -> None:
         """Record one epoch (replacing a previous row for the same epoch) in one transaction."""
-        clean = {str(k): metric(v) for k, v in metrics.items()}
+        self.log_epochs([(run_id, epoch, metrics, seconds)])
+
+    def log_epochs(self, rows: list[tuple[str, int, dict[str, float], float]]) -> None:
+        """Record epochs, (run id, epoch, metrics, seconds) each, as `log_epoch` does, all in one transaction
+        (a population's epoch: one row per member)."""
         with self._tx() as c:
-            self._require_run(c, run_id)
-            c.execute(
-                "INSERT OR REPLACE INTO epochs (run_id, epoch, seconds, metrics_json) VALUES (?, ?, ?, ?)",
-                (run_id, int(epoch), real(seconds), dumps(clean)),
-            )
-            # live progress for `mlplab runs` / the dashboard; finish_run sets the final value
-            c.execute(
-                "UPDATE runs SET epochs_run = (SELECT COUNT(*) FROM epochs WHERE run_id = ?), heartbeat = ? "
-                "WHERE id = ?",
-                (run_id, time.time(), run_id),
-            )
+            for run_id, epoch, metrics, seconds in rows:
+                self._require_run(c, run_id)
+                c.execute(
+                    "INSERT OR REPLACE INTO epochs (run_id, epoch, seconds, metrics_json) VALUES (?, ?, ?, ?)",
+                    (run_id, int(epoch), real(seconds), dumps({str(k): metric(v) for k, v in metrics.items()})),
+                )
+                # live progress for `mlplab runs` / the dashboard; finish_run sets the final value
+                c.execute(
+                    "UPDATE runs SET epochs_run = (SELECT COUNT(*) FROM epochs WHERE run_id = ?), heartbeat = ? "
+                    "WHERE id = ?",
+                    (run_id, time.time(), run_id),
+                )
 
     def run_of_process(self, pid: int, since: float) -> str | None:
         """The newest run that process `pid` (on this host) created at or after `since` (Unix time)."""

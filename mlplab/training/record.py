@@ -96,11 +96,11 @@ def write_all(store: Store, files: list[tuple[str, str, bytes | str]]) -> None:
 def epoch_logger(store: Store, experiments: list[Experiment], run_ids: list[str], on_epoch=None) -> Callable:
     """engine.train's on_epoch: one store row per member and epoch, then the caller's callback."""
     def log(epoch: int, records: list[dict | None]) -> None:
-        for exp, run_id, rec in zip(experiments, run_ids, records):
-            if rec is not None:
-                store.log_epoch(run_id, epoch, {k: v for k, v in rec.items() if k != "seconds"}, rec["seconds"])
-                if on_epoch:
-                    on_epoch(exp, run_id, epoch, rec)
+        logged = [(exp, run_id, rec) for exp, run_id, rec in zip(experiments, run_ids, records) if rec is not None]
+        store.log_epochs([(run_id, epoch, {k: v for k, v in rec.items() if k != "seconds"}, rec["seconds"])
+                          for _, run_id, rec in logged])
+        for exp, run_id, rec in logged if on_epoch else ():
+            on_epoch(exp, run_id, epoch, rec)
     return log
 
 
