@@ -214,7 +214,7 @@ class MemberMath:
         and each run gets its own kind's update only (optimizers.mixed's by_kind), not every kind's.
         A stack of one runs unbatched."""
         rows = None if shared else 0
-        if jax.tree.leaves(state)[0].shape[0] == 1 and self.opt.by_kind is None:
+        if self.alone(state):
             one = jax.tree.map(lambda a: a[0], (state, consts))
             batch = (xb, yb, weight) if shared else jax.tree.map(lambda a: a[0], (xb, yb, weight))
             return jax.tree.map(lambda a: a[None], self.train_step(*one, *batch))
@@ -239,10 +239,19 @@ class MemberMath:
             return self.step(carry, consts, x, y, batches[i], weights[i])
         return jax.lax.fori_loop(start, start + count, body, state)
 
+    def alone(self, state) -> bool:
+        """A stack of one member (of one optimizer kind): it runs unbatched."""
+        return jax.tree.leaves(state)[0].shape[0] == 1 and self.opt.by_kind is None
+
     def stack_steps(self, state, consts, x, y, batches, weights, start, count, counts, shared):
         """Steps start .. start+count-1 of a stack of members as one loop on device: batches and weights
         (P, steps, B), or (steps, B) when every member takes the same rows (`shared`: the batch is not
-        batched over members, so the first layer is one wide matmul)."""
+        batched over members, so the first layer is one wide matmul). A stack of one drops its member axis
+        outside the loop."""
+        if self.alone(state) and not shared:
+            one = jax.tree.map(lambda a: a[0], (state, consts, batches, weights))
+            return jax.tree.map(lambda a: a[None], self.steps(*one[:2], x, y, *one[2:], start, count))
+
         def body(i, carry):
             return self.stack_row_step(carry, consts, x, y, batches, weights, i, counts, shared)
         return jax.lax.fori_loop(start, start + count, body, state)
