@@ -231,3 +231,16 @@ def test_data_list_and_show(tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and doc["samples_png"] == str(png)
     assert (tmp_path / "three.png").read_bytes()[:4] == b"\x89PNG"
     assert "1437" in three.stdout
+
+
+def test_the_command_exits_with_mains_code_without_a_last_collection(monkeypatch):
+    import gc
+    import mlplab.cli as cli
+    monkeypatch.setattr(cli, "main", lambda: 2)
+    try:
+        with pytest.raises(SystemExit) as e:
+            cli.entry()
+        assert e.value.code == 2
+        assert gc.get_freeze_count() > 0   # what is left is frozen: the exit does not walk it
+    finally:
+        gc.unfreeze()

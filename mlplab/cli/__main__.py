@@ -1,6 +1,4 @@
 """`python -m mlplab.cli`: the same as the `mlplab` command."""
-import sys
+from . import entry
 
-from . import main
-
-sys.exit(main())
+entry()

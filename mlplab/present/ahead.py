@@ -12,6 +12,7 @@ fails to draw, or leaves when stopped (Ctrl-C), the report's own process draws, 
 """
 from __future__ import annotations
 
+import gc
 import json
 import sys
 
@@ -41,4 +42,6 @@ def draw(home: str, run_id: str, figures: str) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    code = main(sys.argv[1:])
+    gc.freeze()   # no last garbage collection at exit (mlplab.cli.entry)
+    sys.exit(code)
