@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+from mlplab.engine import parts
 from mlplab.engine import train as engine
 from mlplab.engine.program import VECTORIZE_BELOW
 from mlplab.data import load_data
@@ -156,17 +157,17 @@ def test_populations_are_vmapped_on_a_gpu_and_for_small_dense_nets_on_cpu():
 
 
 def test_parts_are_alike_runs_of_members_by_kind_the_fewest_that_make_them_smallest():
-    def parts(kinds, most):
-        return [list(p) for p in engine.parts_of(kinds, most)]
-    assert parts([0] * 5, 2) == [[0, 1, 2], [3, 4, 4]]            # the last filled up with repeats
-    assert parts([0] * 5, 4) == [[0, 1], [2, 3], [4, 4]]          # 4 parts would be no smaller than 3
-    assert parts([0] * 4, 2) == [[0, 1], [2, 3]]
-    assert parts([0] * 3, 1) == [[0, 1, 2]]
-    assert parts([0] * 2, 8) == [[0], [1]]
+    def layout(kinds, most):
+        return [list(p) for p in parts.parts_of(kinds, most)]
+    assert layout([0] * 5, 2) == [[0, 1, 2], [3, 4, 4]]            # the last filled up with repeats
+    assert layout([0] * 5, 4) == [[0, 1], [2, 3], [4, 4]]          # 4 parts would be no smaller than 3
+    assert layout([0] * 4, 2) == [[0, 1], [2, 3]]
+    assert layout([0] * 3, 1) == [[0, 1, 2]]
+    assert layout([0] * 2, 8) == [[0], [1]]
     # several optimizer kinds: each part holds as many of each, in runs by kind
-    assert parts([1, 0, 1, 0, 1, 0, 1, 0], 2) == [[1, 3, 0, 2], [5, 7, 4, 6]]
-    assert parts([0, 1, 1, 1], 2) == [[0, 1, 2], [0, 3, 3]]
-    assert parts([0, 1], 2) == [[0, 1]]                            # two parts of two: no smaller
+    assert layout([1, 0, 1, 0, 1, 0, 1, 0], 2) == [[1, 3, 0, 2], [5, 7, 4, 6]]
+    assert layout([0, 1, 1, 1], 2) == [[0, 1, 2], [0, 3, 3]]
+    assert layout([0, 1], 2) == [[0, 1]]                            # two parts of two: no smaller
 
 
 class Watch:
@@ -228,7 +229,7 @@ def test_small_dense_populations_train_in_a_part_per_core_on_cpu(monkeypatch):
     exps, data, models, members = setup(seeds=[0, 1, 2])
     program = population.program_of(exps[0], models[0])
     compiled = engine.Compiled(program, 10, engine.regularized_variables(members))
-    monkeypatch.setattr(engine, "_cores", lambda: 2)
-    assert engine.member_threads(compiled, 3) == 2 and engine.member_threads(compiled, 1) == 1
+    monkeypatch.setattr(parts, "_cores", lambda: 2)
+    assert parts.member_threads(compiled, 3) == 2 and parts.member_threads(compiled, 1) == 1
     monkeypatch.setattr(compiled, "vectorize", False)   # large members: XLA's own threads are busy enough
-    assert engine.member_threads(compiled, 3) == 1
+    assert parts.member_threads(compiled, 3) == 1

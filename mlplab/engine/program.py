@@ -431,9 +431,10 @@ def _select(mask, new, old, counts=None):
     if counts is None or "opt" not in new:
         return jax.tree.map(pick(mask), new, old)
     ends = np.cumsum(counts)
-    opt = [jax.tree.map(pick(mask[end - count:end]), a, b) for a, b, count, end in zip(new["opt"], old["opt"], counts, ends)]
-    return {**jax.tree.map(pick(mask), {k: v for k, v in new.items() if k != "opt"},
-                           {k: v for k, v in old.items() if k != "opt"}), "opt": opt}
+    opt = [jax.tree.map(pick(mask[end - count:end]), a, b)
+           for a, b, count, end in zip(new["opt"], old["opt"], counts, ends)]
+    rest = [{k: v for k, v in tree.items() if k != "opt"} for tree in (new, old)]
+    return {**jax.tree.map(pick(mask), *rest), "opt": opt}
 
 
 def regularized_variables(members: list[Member]) -> tuple[bool, ...]:

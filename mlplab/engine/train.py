@@ -8,14 +8,12 @@ stops early is put back to its last good state at the end of the epoch and
 stays there, whatever the others do. A single run is a population of one.
 
 On a CPU with several cores, a vectorized population trains as equal parts side by side, a
-thread per core, each part running the same compiled program (see `member_threads`).
+thread per core, each part running the same compiled program (engine.parts).
 """
 from __future__ import annotations
 
 import math
-import os
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
@@ -28,6 +26,7 @@ from . import probe
 from .schedules import learning_rate
 from ..data import Dataset
 from .inference import as_probabilities
+from .parts import Parts, member_threads
 from .program import Compiled, Member, Outcome, Program, regularized_variables
 from .progress import COMPILE_CLOCK, DeferredInterrupt, Pace, StepProgress
 
@@ -58,7 +57,7 @@ class EpochView:
 
     def weights(self, member: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """(trainable, non-trainable) arrays of a member now."""
-        part, at = self.run.place(member)
+        part, at = self.run.parts.where[member]
         state = self.run.state[part]
         return ([np.asarray(w[at]) for w in state["trainable"]],
                 [np.asarray(w[at]) for w in state["non_trainable"]])
@@ -74,7 +73,7 @@ class EpochView:
     def gradients(self) -> list[list[np.ndarray]]:
         """Per member, the loss gradient of each trainable variable on the probe rows (inference mode)."""
         run = self.run
-        grads = run.gather(run.each(lambda p: run.compiled.gradients(
+        grads = run.parts.gather(run.parts.each(lambda p: run.compiled.gradients(
             run.state[p]["trainable"], run.state[p]["non_trainable"], run.consts[p]["reg"], *run.probe_rows)))
         return [[g[i] for g in grads] for i in range(len(run.members))]
 
@@ -125,33 +124,6 @@ def _batches(members: list[Member], n: int, batch_size: int, epoch: int, shuffle
     return [full, last]
 
 
-def _cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
-def member_threads(compiled: Compiled, size: int) -> int:
-    """At most how many parts of a population of `size` train side by side, a thread each: on CPU, one per
-    core for vectorized (small dense) populations, else 1. XLA's CPU runtime splits each of their small
-    operations over the cores and leaves them mostly waiting: measured on 2 cores, 48 digits MLPs took
-    2.6 ms a step as one program, 2.7 ms on one core alone, and 1.5 ms as two programs of 24 members
-    on two threads (bench/sweep.py)."""
-    if not compiled.vectorize or jax.default_backend() != "cpu":
-        return 1
-    return max(1, min(size, _cores()))
-
-
-def parts_of(kinds: list[int], most: int) -> list[np.ndarray]:
-    """The members of each part, given each member's optimizer kind: at most `most` parts, as many as make
-    the parts smallest. The parts are alike (one compiled program): each holds the same number of members
-    of each kind, in runs by kind (Compiled.advance's counts), a kind's members in order, its last part
-    filled up with repeats of its last member (their numbers are dropped again)."""
-    groups = [np.flatnonzero(np.asarray(kinds) == k) for k in sorted(set(kinds))]
-    count = min(range(1, most + 1), key=lambda c: sum(-(-len(g) // c) for g in groups))
-    quotas = [-(-len(g) // count) for g in groups]
-    return [np.concatenate([g[np.minimum(np.arange(p * q, (p + 1) * q), len(g) - 1)] for g, q in zip(groups, quotas)])
-            for p in range(count)]
-
-
 def _initial_state(compiled: Compiled, members: list[Member], counts: tuple[int, ...]) -> tuple[dict, dict]:
     """(consts, state) of a population: hyperparameters and L1/L2 factors, stacked weights (counts: members
     per optimizer kind, in runs)."""
@@ -171,9 +143,8 @@ class _Run:
     """One population's training: its data on device, its state, and per-member bookkeeping
     (histories, statistics, early stopping, status).
 
-    The device state is kept per part (`parts_of`): `state`, `consts` and `best` are lists with one
-    entry per part, whose arrays hold that part's members on axis 0; `each` runs a function of the
-    part on every part side by side, `gather` joins the parts' results into one array per member."""
+    The device state is kept per part (engine.parts): `state`, `consts` and `best` are lists with one
+    entry per part, whose arrays hold that part's members on axis 0."""
 
     def __init__(self, program: Program, members: list[Member], data: Dataset, compiled: Compiled,
                  diverged_rule: Callable | None, on_step: Callable[[StepProgress], None] | None = None,
@@ -183,20 +154,16 @@ class _Run:
         self.described = probe.describe(program.model)   # weight and layer names, for every epoch's stats
         self.on_step, self.pace, self.epoch_seconds = on_step, Pace(), []
         P, self.n = len(members), len(data.x_train)
-        kinds = [int(m.hyper.get("kind", 0)) for m in members]
-        self.parts = parts_of(kinds, threads or member_threads(compiled, P))
-        self.counts = tuple(int(np.sum(np.asarray(kinds)[self.parts[0]] == k)) for k in range(len(program.optimizers)))
-        self.where = {}   # member -> (part, position): its first place (the others are repeats)
-        for p, part in reversed(list(enumerate(self.parts))):
-            self.where.update({int(i): (p, j) for j, i in reversed(list(enumerate(part)))})
-        self.pool = ThreadPoolExecutor(len(self.parts) - 1) if len(self.parts) > 1 else None
+        self.parts = Parts([int(m.hyper.get("kind", 0)) for m in members], threads or member_threads(compiled, P),
+                           len(program.optimizers))
         # vectorized members with one seed see the same batches (their shuffle streams are equal),
         # so they share each batch: one wide first-layer matmul instead of P small ones
-        self.shared = compiled.shares_batches and len(self.parts[0]) > 1 and len({m.seed for m in members}) == 1
+        self.shared = compiled.shares_batches and self.parts.size > 1 and len({m.seed for m in members}) == 1
         self.x, self.y = jnp.asarray(data.x_train), jnp.asarray(data.y_train)
         self.eval_rows = _evaluation_rows(data)
         self.splits = [s for s, rows in zip(SPLITS, (1, len(data.x_val), 1)) if rows]
-        starts = [_initial_state(compiled, [members[i] for i in part], self.counts) for part in self.parts]
+        starts = [_initial_state(compiled, [members[i] for i in part], self.parts.counts)
+                  for part in self.parts.members]
         self.consts, self.state = [c for c, _ in starts], [s for _, s in starts]
         self.zeros = [s["seen"] for s in self.state]
         rows = np.random.default_rng(1).permutation(self.n)[:probe.PROBE_ROWS]
@@ -214,38 +181,12 @@ class _Run:
         self.training, self.seconds = np.ones(P, bool), np.zeros(P)
         self.record_stats(0, self.state, self.training)
 
-    def place(self, member: int) -> tuple[int, int]:
-        """(part, position in it) of a member."""
-        return self.where[member]
-
-    def per_part(self, values: np.ndarray) -> list[np.ndarray]:
-        """A per-member array cut into the parts' arrays."""
-        return [values[part] for part in self.parts]
-
-    def each(self, fn: Callable[[int], object]) -> list:
-        """fn(part) for every part, side by side: the first part in this thread, the others on the pool's;
-        each call waits for its device work, so the parts compute at the same time."""
-        def call(p):
-            return jax.block_until_ready(fn(p))
-        later = [self.pool.submit(call, p) for p in range(1, len(self.parts))] if self.pool else []
-        first = call(0)
-        return [first, *(f.result() for f in later)]
-
-    def gather(self, results: list):
-        """The parts' results (pytrees of per-member arrays on axis 0) as one of numpy arrays, one row per member."""
-        per = len(self.parts[0])
-        rows = [p * per + j for p, j in (self.where[i] for i in range(len(self.members)))]
-        return jax.tree.map(lambda *a: np.concatenate([np.asarray(v) for v in a])[rows], *results)
-
-    def close(self) -> None:
-        if self.pool:
-            self.pool.shutdown(wait=False, cancel_futures=True)
-
     def record_stats(self, epoch: int, previous: list[dict], who: np.ndarray) -> None:
         """The probe's statistics after `epoch`; previous: the parts' states at the epoch's start."""
         c, state, consts = self.compiled, self.state, self.consts
-        values = self.gather(self.each(lambda p: c.probe(state[p]["trainable"], state[p]["non_trainable"],
-                                                         previous[p]["trainable"], consts[p]["reg"], *self.probe_rows)))
+        values = self.parts.gather(self.parts.each(lambda p: c.probe(
+            state[p]["trainable"], state[p]["non_trainable"], previous[p]["trainable"], consts[p]["reg"],
+            *self.probe_rows)))
         for i in np.flatnonzero(who):
             self.stats[i].setdefault("epoch", []).append(epoch)
             for k, v in values.items():
@@ -254,24 +195,24 @@ class _Run:
     def run_epoch(self, epoch: int, t0: float) -> None:
         """Every batch of one epoch: the full batches in segments of about half a second (progress
         between them), then a short last one. The state changes only if the whole epoch ran."""
-        c, consts, x, y, shared = self.compiled, self.consts, self.x, self.y, self.shared
+        c, consts, x, y, shared, parts = self.compiled, self.consts, self.x, self.y, self.shared, self.parts
         cut = [_batches(self.members[:1] if shared else [self.members[i] for i in part], self.n,
                         self.program.batch_size, epoch, self.program.shuffle, c.pad_last_batch)
-               for part in (self.parts[:1] if shared else self.parts)]
+               for part in (parts.members[:1] if shared else parts.members)]
         full, last = [f for f, _ in cut], [rest for _, rest in cut]
         state = [{**s, "loss_sum": z, "correct": z, "seen": z} for s, z in zip(self.state, self.zeros)]
         batches = [jnp.asarray(f[0][0] if shared else f[0]) for f in full]
         weights = [jnp.asarray(f[1][0] if shared else f[1]) for f in full]
         if shared:   # every part steps through the same batches
-            batches, weights, last = batches * len(self.parts), weights * len(self.parts), last * len(self.parts)
+            batches, weights, last = batches * len(parts), weights * len(parts), last * len(parts)
         steps, total = full[0][0].shape[1], full[0][0].shape[1] + (last[0] is not None)
         done = count = 0
         while done < steps:
             count = self.pace.next(steps - done, count, c.steps.k if c.steps.kind == "unrolled" else 1)
             t = time.time()
             # the host waits for every part here, so Ctrl-C is seen between segments
-            state = self.each(lambda p: c.advance(state[p], consts[p], x, y, batches[p], weights[p], done, count,
-                                                  shared, self.counts))
+            state = parts.each(lambda p: c.advance(state[p], consts[p], x, y, batches[p], weights[p], done, count,
+                                                   shared, parts.counts))
             self.pace.measured(count, time.time() - t, COMPILE_CLOCK.seconds(t))
             self.interrupt.check()   # Ctrl-C: the epoch is dropped
             done += count
@@ -279,7 +220,8 @@ class _Run:
         if last[0] is not None:
             rows = [jnp.asarray(rest[0][0] if shared else rest[0]) for rest in last]
             weight = [jnp.asarray(rest[1][0] if shared else rest[1]) for rest in last]
-            state = self.each(lambda p: c.last_step(state[p], consts[p], x, y, rows[p], weight[p], shared, self.counts))
+            state = parts.each(lambda p: c.last_step(state[p], consts[p], x, y, rows[p], weight[p], shared,
+                                                     parts.counts))
             self.report(epoch, t0, total, total, self.n)
         self.state = state
 
@@ -299,8 +241,8 @@ class _Run:
             losses, accuracies, _, finite = c.evaluate(state[p]["trainable"], state[p]["non_trainable"],
                                                        consts[p]["reg"], *self.eval_rows)
             return losses, accuracies, finite
-        losses, accuracies, finite = self.gather(self.each(evaluate))
-        running = self.gather([{k: s[k] for k in ("seen", "loss_sum", "correct")} for s in state])
+        losses, accuracies, finite = self.parts.gather(self.parts.each(evaluate))
+        running = self.parts.gather([{k: s[k] for k in ("seen", "loss_sum", "correct")} for s in state])
         seen = running["seen"]
         metrics = {"loss": running["loss_sum"] / np.maximum(seen, 1),
                    "accuracy": running["correct"] / np.maximum(seen, 1)}
@@ -344,13 +286,13 @@ class _Run:
         c = self.compiled
         if self.es and self.es.restore_best:
             current = [{"trainable": s["trainable"], "non_trainable": s["non_trainable"]} for s in self.state]
-            self.best = current if self.best is None else [
-                c.select(jnp.asarray(mask), now, best) for mask, now, best in zip(self.per_part(improved), current, self.best)]
+            self.best = current if self.best is None else [c.select(jnp.asarray(mask), now, best) for mask, now, best
+                                                           in zip(self.parts.cut(improved), current, self.best)]
         keep = self.training & ~diverged
         self.training &= ~stop
         if not keep.all():
-            self.state = [c.select(jnp.asarray(mask), now, then, self.counts if c.by_kind else None)
-                          for mask, now, then in zip(self.per_part(keep), self.state, start)]
+            self.state = [c.select(jnp.asarray(mask), now, then, self.parts.counts if c.by_kind else None)
+                          for mask, now, then in zip(self.parts.cut(keep), self.state, start)]
 
     def schedule(self, epoch: int) -> np.ndarray | None:
         """Each member's learning rate for this epoch (its schedule's, then the hooks'), set in the
@@ -364,7 +306,7 @@ class _Run:
         for hook in setters:
             rates = np.asarray(hook.learning_rates(epoch, rates), "float64")
         self.consts = [{**consts, "hyper": {**consts["hyper"], "learning_rate": jnp.asarray(lr)}}
-                       for consts, lr in zip(self.consts, self.per_part(rates.astype("float32")))]
+                       for consts, lr in zip(self.consts, self.parts.cut(rates.astype("float32")))]
         return rates
 
     def epoch(self, epoch: int, on_epoch: Callable | None) -> None:
@@ -396,7 +338,7 @@ class _Run:
     def outcomes(self, compile_seconds: float = 0.0) -> list[Outcome]:
         """The weights each member ends with: its best epoch's when restoring, else its last good
         ones (analysis.status.result_epoch); the result is measured on exactly those weights."""
-        c, restored = self.compiled, self.per_part(np.array([b is not None for b in self.best_epoch]))
+        c, restored = self.compiled, self.parts.cut(np.array([b is not None for b in self.best_epoch]))
 
         def final(p):
             weights = {"trainable": self.state[p]["trainable"], "non_trainable": self.state[p]["non_trainable"]}
@@ -405,7 +347,7 @@ class _Run:
             losses, accuracies, probs, _ = c.evaluate(weights["trainable"], weights["non_trainable"],
                                                       self.consts[p]["reg"], *self.eval_rows)
             return {**weights, "probs": probs, "losses": losses, "accuracies": accuracies}
-        final = self.gather(self.each(final))
+        final = self.parts.gather(self.parts.each(final))
         return [Outcome(history=h, status=self.status[i], epochs_run=len(h.get("loss", [])),
                         best_epoch=self.best_epoch[i],
                         trainable=[w[i] for w in final["trainable"]],
@@ -437,7 +379,7 @@ def train(program: Program, members: list[Member], data: Dataset,
     diverged too (the caller's policy: see analysis.status.divergence_rule).
     Each Outcome's compile_seconds says how much of the time went to compiling. `hooks` (Hooks):
     between epochs, callers may set learning rates, read weights and gradients, stop members.
-    `threads`: how many parts train side by side (default: `member_threads`); the same numbers either way.
+    `threads`: how many parts train side by side (default: engine.parts.member_threads); the same numbers.
     """
     t0 = time.time()
     regularized = regularized_variables(members)
@@ -457,4 +399,4 @@ def train(program: Program, members: list[Member], data: Dataset,
     try:
         return run.outcomes(COMPILE_CLOCK.seconds(t0))
     finally:
-        run.close()
+        run.parts.close()
