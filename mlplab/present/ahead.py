@@ -28,12 +28,11 @@ def main(argv: list[str]) -> int:
 def draw(home: str, run_id: str, figures: str) -> None:
     from ..store import Store
     from ..training.artifacts import RunArtifacts
-    from . import views
-    from .registry import entry, figure_png
+    from .registry import figure_png, stored_png
     store = Store(home)
     art = RunArtifacts(store, store.get_run(run_id))
     for name, options in json.loads(figures):
-        if views.stored_or_none(art, name, "png", entry(name).options((), options)) is not None:
+        if stored_png(art, name, **options) is not None:
             break
         try:
             figure_png(art, name, **options)

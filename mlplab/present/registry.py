@@ -256,6 +256,11 @@ def figure_png(art: "RunArtifacts", name: str, **options) -> bytes:
     return views.stored_view(art, name, "png", options, lambda: render_png(e.draw(art, **options)))
 
 
+def stored_png(art: "RunArtifacts", name: str, **options) -> bytes | None:
+    """The figure's stored PNG (what figure_png returns without drawing), or None when it is not stored."""
+    return views.stored_or_none(art, name, "png", entry(name).options((), options))
+
+
 def applicable(art: "RunArtifacts") -> tuple[str, ...]:
     """The names of the figures that apply to this run (those its report draws)."""
     traits = run_traits(art)

@@ -35,7 +35,7 @@ from ..store import Store
 from ..training.artifacts import RunArtifacts
 from . import views
 from .html import CSS, esc, figure_html, num, page, status_span, write_atomically
-from .registry import EMBED_SAMPLES, REGISTRY, FigureEntry, figure_png, run_traits
+from .registry import EMBED_SAMPLES, REGISTRY, FigureEntry, figure_png, run_traits, stored_png
 
 REPORT = "report.html"
 
@@ -242,7 +242,7 @@ def _second_drawer(p: RunPage) -> Callable[[], object] | None:
     store this process can write, more than one core, this process without JAX (a new `mlplab
     report`: in one with JAX, a notebook, only the t-SNE moves, to a thread), and two figures to draw."""
     pending = [(e.name, o) for s in sections() for e, o in report_figures(s, p)
-               if views.stored_or_none(p.art, e.name, "png", e.options((), o)) is None]
+               if stored_png(p.art, e.name, **o) is None]
     if len(pending) < 2 or not views.cacheable(p.art) or not os.access(p.art.store.home, os.W_OK):
         return None
     if "jax" not in sys.modules and (os.cpu_count() or 1) > 1:
