@@ -3,7 +3,7 @@
 784-512-256-10 ReLU MLP, Adam, batch 128, Fashion-MNIST (54,000 training rows
 after a 10 % validation split). Set MLPLAB_DATA to a folder with fashion-mnist/.
 
-    python bench/epoch.py [--epochs 3]
+    python bench/epoch.py [--rounds 3]
 
 The matmul bound is the time the same work's matrix products alone take:
 forward (x @ W for each layer) and backward (two products per layer, but the
@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import keras
 import numpy as np
 
-from mlplab.engine import train as engine
+from mlplab.engine import rows as engine_rows, train as engine
 from mlplab.data import Dataset, load_data
 from mlplab.engine.models import build_model
 from mlplab.training import population
@@ -135,11 +135,11 @@ def main() -> None:
     bare_data = Dataset(data.x_train, data.y_train, data.x_val[:0], data.y_val[:0], data.x_test[:1],
                                data.y_test[:1], info)
 
-    train_eval_rows = engine.TRAIN_EVAL_ROWS
+    train_eval_rows = engine_rows.TRAIN_EVAL_ROWS
     eval_rows = min(n, train_eval_rows) + len(data.x_val) + len(data.x_test)
 
     def mlplab_epoch(d, rows):
-        engine.TRAIN_EVAL_ROWS = rows
+        engine_rows.TRAIN_EVAL_ROWS = rows
         return engine.train(program, [member], d, compiled=compiled)[0].history["seconds"][0]
 
     # keras.Model.fit, same model, same data, timed per epoch by a callback
@@ -167,7 +167,7 @@ def main() -> None:
                         ("fit", fit_epoch),
                         ("fit+val", lambda: fit_epoch(validation_data=(data.x_val, data.y_val))),
                         ("bound", lambda: matmul_bound(n, 128)),
-                        ("eval bound", lambda: forward_bound(eval_rows, engine.EVAL_CHUNK)),
+                        ("eval bound", lambda: forward_bound(eval_rows, engine_rows.EVAL_CHUNK)),
                         ("jax", lambda: handwritten_epoch(data.x_train, data.y_train, 128))]:
             cpu = time.process_time()
             seconds = f()

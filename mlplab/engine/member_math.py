@@ -106,7 +106,8 @@ class MemberMath:
         if self.opt.by_kind is None:
             params, opt_state = jax.vmap(self.opt.update)(grads, state["opt"], state["trainable"], consts["hyper"])
         else:
-            params, opt_state = self.opt.by_kind[1](counts, grads, state["opt"], state["trainable"], consts["hyper"])
+            params, opt_state = self.opt.by_kind.update(counts, grads, state["opt"], state["trainable"],
+                                                        consts["hyper"])
         running = {k: state[k] for k in ("loss_sum", "correct", "seen")}
         return {"trainable": params, "non_trainable": non_trainable, "opt": opt_state,
                 **jax.vmap(self.sums, in_axes=(0, rows, rows, 0, 0))(running, yb, weight, value, probs)}

@@ -78,14 +78,19 @@ def hyperparameters(name: str, **values: float) -> dict[str, jax.Array]:
     return {k: jnp.asarray(v, jnp.float32) for k, v in known.items()}
 
 
+class ByKind(NamedTuple):
+    """Several optimizer kinds on a stack of members in runs by kind (see `mixed`)."""
+
+    init: Callable[..., Any]     # init(counts, params, hyper)
+    update: Callable[..., Any]   # update(counts, grads, state, params, hyper) -> (params, state)
+
+
 class Optimizer(NamedTuple):
     """A pair of pure functions (optax style); state is a dict of arrays."""
 
     init: Callable[[list[jax.Array], dict], Any]
     update: Callable[[list, Any, list, dict], tuple[list, Any]]
-    # several kinds (`mixed`) on a stack of members in runs by kind: (init(counts, params, hyper),
-    # update(counts, grads, state, params, hyper)); see `mixed`
-    by_kind: tuple[Callable, Callable] | None = None
+    by_kind: ByKind | None = None   # several kinds (`mixed`) on a stack of members
 
 
 # --- helpers ---------------------------------------------------------------
@@ -366,4 +371,4 @@ def mixed(kinds: list[tuple[str, dict[str, bool]]]) -> Optimizer:
             new_state.append(s)
         return [jnp.concatenate(parts) for parts in zip(*new_params)], new_state
 
-    return Optimizer(init, update, (stack_init, stack_update))
+    return Optimizer(init, update, ByKind(stack_init, stack_update))

@@ -53,6 +53,8 @@ class Parts:
         for p, part in enumerate(self.members):
             for j, i in enumerate(part):
                 self.where.setdefault(int(i), (p, j))
+        # each member's row in the parts' rows laid end to end
+        self.rows = [p * self.size + j for p, j in (self.where[i] for i in range(len(self.where)))]
         self.pool = ThreadPoolExecutor(len(self.members) - 1) if len(self.members) > 1 else None
 
     def __len__(self) -> int:
@@ -78,8 +80,7 @@ class Parts:
 
     def gather(self, results: list):
         """The parts' results (pytrees of per-member arrays on axis 0) as one of numpy arrays, a row per member."""
-        rows = [p * self.size + j for p, j in (self.where[i] for i in range(len(self.where)))]
-        return jax.tree.map(lambda *a: np.concatenate([np.asarray(v) for v in a])[rows], *results)
+        return jax.tree.map(lambda *a: np.concatenate([np.asarray(v) for v in a])[self.rows], *results)
 
     def close(self) -> None:
         if self.pool:

@@ -208,7 +208,7 @@ class Compiled:
                                            vectorize))
         # a vectorized mixed population keeps each optimizer kind's state for its own members only
         self.by_kind = vectorize and self.opt.by_kind is not None
-        self.init = jit(self.opt.by_kind[0], static_argnums=0) if self.by_kind else \
+        self._init = jit(self.opt.by_kind.init, static_argnums=0) if self.by_kind else \
             jit(_over_members(self.opt.init, (0, 0), vectorize))
         # vectorized: a loop over steps of the stack (stack_update: each optimizer kind on its own members);
         # else a loop over members, each looping over its steps (a population of one drops the member axis)
@@ -231,7 +231,7 @@ class Compiled:
                     _over_members(math_.unrolled(1), members + (None,), vectorize))
         self.evaluate = jit(_over_members(math_.evaluate, (0, 0, 0, None, None, None, None), vectorize),
                             static_argnums=6)
-        self.select = jit(_select, static_argnums=3)
+        self._select = jit(_select, static_argnums=3)
 
     @property
     def shares_batches(self) -> bool:
@@ -242,7 +242,7 @@ class Compiled:
                 counts: tuple[int, ...] | None = None):
         """`count` steps from step `start`: batches/weights (P, steps, B), or (steps, B) when shared;
         counts: members per optimizer kind, in runs (a vectorized mixed population; see stack_update)."""
-        stack = {"counts": counts, "shared": shared} if self.vectorize else {}
+        stack = self._stack(shared, counts)
         if self.steps.kind == "scan":
             return self.loop(state, consts, x, y, batches, weights, np.int32(start), np.int32(count), **stack)
         k = self.steps.k
@@ -255,8 +255,19 @@ class Compiled:
     def last_step(self, state, consts, x, y, rows, weight, shared: bool = False,
                   counts: tuple[int, ...] | None = None):
         """One step on the epoch's short last batch: rows/weight (P, rest), or (rest,) when shared."""
-        stack = {"counts": counts, "shared": shared} if self.vectorize else {}
-        return self.step(state, consts, x, y, rows, weight, **stack)
+        return self.step(state, consts, x, y, rows, weight, **self._stack(shared, counts))
+
+    def _stack(self, shared: bool, counts: tuple[int, ...] | None) -> dict:
+        """The static arguments of a vectorized program's steps (a loop over members takes none)."""
+        return {"counts": counts, "shared": shared} if self.vectorize else {}
+
+    def init(self, trainable, hyper, counts: tuple[int, ...]):
+        """The optimizer state of a stack of members (counts: members per optimizer kind, in runs)."""
+        return self._init(counts, trainable, hyper) if self.by_kind else self._init(trainable, hyper)
+
+    def select(self, mask, new, old, counts: tuple[int, ...]):
+        """Per member, `new` where `mask` else `old`: states or weights of a stack (counts as for `init`)."""
+        return self._select(mask, new, old, counts if self.by_kind else None)
 
 
 def _select(mask, new, old, counts=None):

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Callable, Protocol
 
 from . import backend as _backend  # noqa: F401
-import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -29,9 +28,8 @@ from .inference import as_probabilities
 from .parts import Parts, member_threads
 from .program import Compiled, Member, Outcome, Program, regularized_variables
 from .progress import COMPILE_CLOCK, DeferredInterrupt, Pace, StepProgress
+from .rows import epoch_batches, evaluation_rows
 
-EVAL_CHUNK = 2048          # rows per inference-mode batch
-TRAIN_EVAL_ROWS = 10_000   # inference-mode train metrics: a fixed sample of at most this many rows
 SPLITS = ("train", "val", "test")
 
 
@@ -78,50 +76,12 @@ class EpochView:
         return [[g[i] for g in grads] for i in range(len(run.members))]
 
 
-def _evaluation_rows(data: Dataset) -> tuple:
-    """Every row evaluated each epoch, in padded chunks: a fixed sample of the training
-    rows (at most TRAIN_EVAL_ROWS), the validation rows, the test rows."""
-    n = len(data.x_train)
-    sample = np.sort(np.random.default_rng(0).permutation(n)[:TRAIN_EVAL_ROWS]) if n > TRAIN_EVAL_ROWS else slice(None)
-    parts = [(data.x_train[sample], data.y_train[sample]), (data.x_val, data.y_val), (data.x_test, data.y_test)]
-    x = np.concatenate([p[0] for p in parts])
-    y = np.concatenate([p[1] for p in parts])
-    split = np.concatenate([np.full(len(p[1]), i, "int32") for i, p in enumerate(parts)])
-    size = min(EVAL_CHUNK, len(x))
-    count = math.ceil(len(x) / size)
-    pad = count * size - len(x)
-    x = np.concatenate([x, np.zeros((pad,) + x.shape[1:], x.dtype)]).reshape((count, size) + x.shape[1:])
-    y = np.concatenate([y, np.zeros(pad, y.dtype)]).reshape(count, size)
-    split = np.concatenate([split, np.full(pad, 3, "int32")]).reshape(count, size)
-    test_rows = (len(parts[0][1]) + len(parts[1][1]), len(parts[2][1]))
-    return jnp.asarray(x), jnp.asarray(y), jnp.asarray(split), test_rows
-
-
 def _monitor_mode(monitor: str) -> str:
     return "max" if monitor.endswith("accuracy") else "min"
 
 
-def _batches(members: list[Member], n: int, batch_size: int, epoch: int, shuffle: bool, pad: bool) -> list:
-    """Per member row order for this epoch, cut into (P, steps, B) batches and padding weights.
-
-    Each member shuffles with its own stream (seed, epoch), so it sees the same
-    batches in a population as alone. With pad=False the short last batch comes
-    back separately as a (P, rest) array.
-    """
-    order = np.stack([np.random.default_rng((m.seed, epoch)).permutation(n) if shuffle else np.arange(n)
-                      for m in members]).astype("int32")
-    P = len(members)
-    steps, rest = divmod(n, batch_size)
-    weights = np.ones((P, n), "float32")
-    if rest and pad:
-        fill = batch_size - rest
-        order = np.concatenate([order, np.zeros((P, fill), "int32")], axis=1)
-        weights = np.concatenate([weights, np.zeros((P, fill), "float32")], axis=1)
-        steps, rest = steps + 1, 0
-    cut = steps * batch_size
-    full = [a[:, :cut].reshape(P, steps, batch_size) for a in (order, weights)]
-    last = (order[:, cut:], weights[:, cut:]) if rest else None
-    return [full, last]
+def _weights(state: dict) -> dict:
+    return {"trainable": state["trainable"], "non_trainable": state["non_trainable"]}
 
 
 def _initial_state(compiled: Compiled, members: list[Member], counts: tuple[int, ...]) -> tuple[dict, dict]:
@@ -134,7 +94,7 @@ def _initial_state(compiled: Compiled, members: list[Member], counts: tuple[int,
     trainable = [jnp.asarray(np.stack(w)) for w in zip(*(m.trainable for m in members))]
     non_trainable = [jnp.asarray(np.stack(w)) for w in zip(*(m.non_trainable for m in members))]
     zeros = jnp.asarray(np.zeros(P, "float32"))
-    opt = compiled.init(counts, trainable, hyper) if compiled.by_kind else compiled.init(trainable, hyper)
+    opt = compiled.init(trainable, hyper, counts)
     return consts, {"trainable": trainable, "non_trainable": non_trainable, "opt": opt,
                     "loss_sum": zeros, "correct": zeros, "seen": zeros}
 
@@ -160,7 +120,7 @@ class _Run:
         # so they share each batch: one wide first-layer matmul instead of P small ones
         self.shared = compiled.shares_batches and self.parts.size > 1 and len({m.seed for m in members}) == 1
         self.x, self.y = jnp.asarray(data.x_train), jnp.asarray(data.y_train)
-        self.eval_rows = _evaluation_rows(data)
+        self.eval_rows = evaluation_rows(data)
         self.splits = [s for s, rows in zip(SPLITS, (1, len(data.x_val), 1)) if rows]
         starts = [_initial_state(compiled, [members[i] for i in part], self.parts.counts)
                   for part in self.parts.members]
@@ -196,34 +156,38 @@ class _Run:
         """Every batch of one epoch: the full batches in segments of about half a second (progress
         between them), then a short last one. The state changes only if the whole epoch ran."""
         c, consts, x, y, shared, parts = self.compiled, self.consts, self.x, self.y, self.shared, self.parts
-        cut = [_batches(self.members[:1] if shared else [self.members[i] for i in part], self.n,
-                        self.program.batch_size, epoch, self.program.shuffle, c.pad_last_batch)
-               for part in (parts.members[:1] if shared else parts.members)]
-        full, last = [f for f, _ in cut], [rest for _, rest in cut]
+        cut = self.epoch_batches(epoch)
         state = [{**s, "loss_sum": z, "correct": z, "seen": z} for s, z in zip(self.state, self.zeros)]
-        batches = [jnp.asarray(f[0][0] if shared else f[0]) for f in full]
-        weights = [jnp.asarray(f[1][0] if shared else f[1]) for f in full]
-        if shared:   # every part steps through the same batches
-            batches, weights, last = batches * len(parts), weights * len(parts), last * len(parts)
-        steps, total = full[0][0].shape[1], full[0][0].shape[1] + (last[0] is not None)
+        steps = cut[0][0].shape[-2]
+        total = steps + (cut[0][2] is not None)
         done = count = 0
         while done < steps:
             count = self.pace.next(steps - done, count, c.steps.k if c.steps.kind == "unrolled" else 1)
             t = time.time()
             # the host waits for every part here, so Ctrl-C is seen between segments
-            state = parts.each(lambda p: c.advance(state[p], consts[p], x, y, batches[p], weights[p], done, count,
-                                                   shared, parts.counts))
+            state = parts.each(lambda p: c.advance(state[p], consts[p], x, y, *cut[p][:2], done, count, shared,
+                                                   parts.counts))
             self.pace.measured(count, time.time() - t, COMPILE_CLOCK.seconds(t))
             self.interrupt.check()   # Ctrl-C: the epoch is dropped
             done += count
             self.report(epoch, t0, done, total, min(done * self.program.batch_size, self.n))
-        if last[0] is not None:
-            rows = [jnp.asarray(rest[0][0] if shared else rest[0]) for rest in last]
-            weight = [jnp.asarray(rest[1][0] if shared else rest[1]) for rest in last]
-            state = parts.each(lambda p: c.last_step(state[p], consts[p], x, y, rows[p], weight[p], shared,
-                                                     parts.counts))
+        if steps < total:
+            state = parts.each(lambda p: c.last_step(state[p], consts[p], x, y, *cut[p][2:], shared, parts.counts))
             self.report(epoch, t0, total, total, self.n)
         self.state = state
+
+    def epoch_batches(self, epoch: int) -> list[list]:
+        """Per part, this epoch's (batches, weights, last batch's rows, its weights) on device (the last two
+        None without a short last batch): (P, steps, B) and (P, rest), or one row order for every member of
+        every part, (steps, B) and (rest,), when the members share their batches."""
+        def of(members):
+            (order, weight), last = epoch_batches(members, self.n, self.program.batch_size, epoch, self.program.shuffle,
+                                             self.compiled.pad_last_batch)
+            return [None if a is None else jnp.asarray(a[0] if self.shared else a)
+                    for a in (order, weight, *(last or (None, None)))]
+        if self.shared:
+            return [of(self.members[:1])] * len(self.parts)
+        return [of([self.members[i] for i in part]) for part in self.parts.members]
 
     def report(self, epoch: int, t0: float, step: int, steps: int, samples: int, phase: str = "training") -> None:
         if self.on_step is None:
@@ -283,16 +247,18 @@ class _Run:
     def settle(self, start: list[dict], improved: np.ndarray, diverged: np.ndarray, stop: np.ndarray) -> None:
         """Keep the best weights; members that stopped before this epoch, or diverged in it,
         go back to where they were."""
-        c = self.compiled
         if self.es and self.es.restore_best:
-            current = [{"trainable": s["trainable"], "non_trainable": s["non_trainable"]} for s in self.state]
-            self.best = current if self.best is None else [c.select(jnp.asarray(mask), now, best) for mask, now, best
-                                                           in zip(self.parts.cut(improved), current, self.best)]
+            current = [_weights(s) for s in self.state]
+            self.best = current if self.best is None else self.select(improved, current, self.best)
         keep = self.training & ~diverged
         self.training &= ~stop
         if not keep.all():
-            self.state = [c.select(jnp.asarray(mask), now, then, self.parts.counts if c.by_kind else None)
-                          for mask, now, then in zip(self.parts.cut(keep), self.state, start)]
+            self.state = self.select(keep, self.state, start)
+
+    def select(self, mask: np.ndarray, new: list, old: list) -> list:
+        """Per part, per member: `new` where `mask` (one value per member) else `old`."""
+        return [self.compiled.select(jnp.asarray(m), a, b, self.parts.counts)
+                for m, a, b in zip(self.parts.cut(mask), new, old)]
 
     def schedule(self, epoch: int) -> np.ndarray | None:
         """Each member's learning rate for this epoch (its schedule's, then the hooks'), set in the
@@ -338,15 +304,14 @@ class _Run:
     def outcomes(self, compile_seconds: float = 0.0) -> list[Outcome]:
         """The weights each member ends with: its best epoch's when restoring, else its last good
         ones (analysis.status.result_epoch); the result is measured on exactly those weights."""
-        c, restored = self.compiled, self.parts.cut(np.array([b is not None for b in self.best_epoch]))
+        c, ends = self.compiled, [_weights(s) for s in self.state]
+        if self.best is not None:
+            ends = self.select(np.array([b is not None for b in self.best_epoch]), self.best, ends)
 
         def final(p):
-            weights = {"trainable": self.state[p]["trainable"], "non_trainable": self.state[p]["non_trainable"]}
-            if self.best is not None:
-                weights = c.select(jnp.asarray(restored[p]), self.best[p], weights)
-            losses, accuracies, probs, _ = c.evaluate(weights["trainable"], weights["non_trainable"],
+            losses, accuracies, probs, _ = c.evaluate(ends[p]["trainable"], ends[p]["non_trainable"],
                                                       self.consts[p]["reg"], *self.eval_rows)
-            return {**weights, "probs": probs, "losses": losses, "accuracies": accuracies}
+            return {**ends[p], "probs": probs, "losses": losses, "accuracies": accuracies}
         final = self.parts.gather(self.parts.each(final))
         return [Outcome(history=h, status=self.status[i], epochs_run=len(h.get("loss", [])),
                         best_epoch=self.best_epoch[i],
