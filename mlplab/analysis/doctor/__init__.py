@@ -42,7 +42,11 @@ from .ranking import link, ordered
 from .reading import RunView
 from .rules import diverged, failed, interrupted, lost, overfitting, stuck, underfitting, unstable
 
-__all__ = ["Finding", "KINDS", "SEVERITIES", "diagnose", "live_check", "preflight"]
+__all__ = ["DOCTOR_VERSION", "Finding", "KINDS", "SEVERITIES", "diagnose", "live_check", "preflight"]
+
+# Raised whenever a rule or threshold changes what `diagnose` says: a verdict stored with a run under an
+# older version is recomputed when next read.
+DOCTOR_VERSION = 2
 
 # What a run's status says comes first; `failed` is handled on its own (nothing else is reported).
 STATUS_RULES = (lost, interrupted)
