@@ -117,3 +117,98 @@ def test_programs_are_shared_by_experiments_that_compute_the_same_function():
         assert c2 is not c and not shares_programs(base, other)
     assert not shares_programs(base, load_spec(None, ["model.hidden=[16]", "train.batch_size=64"]))
     assert not shares_programs(base, load_spec(None, ["model.hidden=[16]", "data.validation_split=0.2"]))
+
+
+# ---------------------------------------------------------------- the answer: choose (no training)
+
+def cand(fix, val, status="ok", problems=(), error=None):
+    from mlplab.training.repair import Candidate
+    return Candidate(dict(fix), " ".join(f"--set {k}={v}" for k, v in fix.items()), "cause", status=status,
+                     val_accuracy=val, test_accuracy=val, problems=list(problems), error=error)
+
+
+def test_noise_is_two_standard_errors_of_the_difference_and_at_least_one_point():
+    from mlplab.training.repair import noise
+    assert noise(0.9, 0.8, 143) == pytest.approx(2 * ((0.9 * 0.1 + 0.8 * 0.2) / 143) ** 0.5)   # 0.0836
+    assert noise(0.99, 0.99, 10000) == 0.01 and noise(0.5, 0.6, None) == 0.01
+    assert noise(0.5, 0.5, 100) == pytest.approx(0.1414, abs=1e-4)
+
+
+def test_the_best_validation_accuracy_wins_over_a_warning_free_but_worse_candidate():
+    """The issue's case (raw digits, SGD at lr 10, diverged at 0.112): scale + lr 0.01 ends warning-free at 0.906,
+    lr 0.01 alone at 0.953 with the unscaled-inputs warning left; scale alone diverges. The answer is lr 0.01
+    alone, and the verdict says what it leaves."""
+    from mlplab.training.repair import RepairReport, choose
+    scale = cand({"data.scale": "unit"}, 0.098, status="diverged", problems=["lr_too_high", "diverged"])
+    both = cand({"data.scale": "unit", "train.learning_rate": 0.01}, 0.906)
+    lr = cand({"train.learning_rate": 0.01}, 0.953, status="stopped", problems=["unscaled_inputs"])
+    assert choose(0.112, [scale, both, lr], 143) is lr
+    report = RepairReport("r", "diverged", 0.103, ["unscaled_inputs", "lr_too_high", "diverged"], [scale, both, lr],
+                          val_accuracy=0.112, measure="val_accuracy", rows=143)
+    assert report.best is lr
+    assert report.verdict().startswith("the answer: --set train.learning_rate=0.01: validation accuracy 0.1120 -> "
+                                       "0.9530 (test 0.1030 -> 0.9530); leaves: unscaled_inputs")
+    # ranked by validation accuracy, not test: a candidate better on test only is not the answer
+    lr.test_accuracy = 0.80
+    assert report.best is lr
+
+
+def test_a_simpler_candidate_within_noise_of_the_best_wins():
+    from mlplab.training.repair import RepairReport, choose, noise
+    two = cand({"data.scale": "unit", "model.init": "he_normal"}, 0.95)
+    one = cand({"data.scale": "unit"}, 0.93)
+    assert 0.95 - 0.93 <= noise(0.95, 0.93, 360)
+    assert choose(0.40, [two, one], 360) is one
+    report = RepairReport("r", "ok", 0.4, ["unscaled_inputs"], [two, one], val_accuracy=0.4,
+                          measure="val_accuracy", rows=360)
+    assert "simpler than --set data.scale=unit --set model.init=he_normal (0.9500), which is within noise" \
+        in report.verdict()
+    # beyond noise, the better one wins however many keys it changes; of equally simple ones, the better
+    assert choose(0.40, [two, cand({"data.scale": "unit"}, 0.85)], 360) is two
+    better = cand({"train.learning_rate": 0.01}, 0.94)
+    assert choose(0.40, [two, one, better], 360) is better
+
+
+def test_diverged_failed_and_untrained_candidates_are_never_the_answer():
+    from mlplab.training.repair import choose
+    diverged = cand({"train.learning_rate": 1.0}, 0.97, status="diverged")   # a diverged run's result: an early epoch
+    failed = cand({"model.hidden": [8]}, 0.99, status="failed")
+    broken = cand({"model.batchnorm": True}, float("nan"), error="bad spec")
+    interrupted = cand({"train.epochs": 60}, 0.98, status="interrupted")
+    ok = cand({"data.scale": "unit"}, 0.90)
+    assert choose(0.10, [diverged, failed, broken, interrupted, ok], 360) is ok
+    assert choose(0.10, [diverged, failed, broken, interrupted], 360) is None
+
+
+def test_nothing_better_than_the_original_beyond_noise_is_no_answer():
+    from mlplab.training.repair import RepairReport, choose
+    same = cand({"data.scale": "unit"}, 0.905)
+    worse = cand({"train.learning_rate": 0.01}, 0.85)
+    assert choose(0.90, [same, worse], 360) is None
+    assert choose(0.90, [same, worse], 100000) is None   # a gain under one point is noise on any number of rows
+    assert choose(0.90, [cand({"data.scale": "unit"}, 0.95)], 360) is not None
+    report = RepairReport("r", "ok", 0.9, ["lr_too_high"], [same, worse], val_accuracy=0.9,
+                          measure="val_accuracy", rows=360)
+    assert report.best is None and not same.improved
+    assert report.verdict().startswith("no candidate helped: none beat the original's validation accuracy 0.9000 "
+                                       "by more than noise (2 standard errors on 360 rows, at least 1 point)")
+
+
+def test_without_a_validation_split_candidates_are_compared_on_test_accuracy_and_the_verdict_says_so():
+    from mlplab.training.repair import RepairReport
+    a = cand({"data.scale": "unit"}, float("nan"))
+    a.test_accuracy = 0.95
+    report = RepairReport("r", "ok", 0.5, ["unscaled_inputs"], [a], measure="test_accuracy", rows=360)
+    assert report.best is a
+    assert report.verdict().startswith("the answer: --set data.scale=unit: test accuracy 0.5000 -> 0.9500 "
+                                       "(the run has no validation split)")
+
+
+def test_an_original_without_an_accuracy_is_compared_with_chance():
+    from mlplab.training.repair import RepairReport
+    chance = cand({"data.scale": "unit"}, 0.11)
+    report = RepairReport("r", "diverged", float("nan"), ["diverged"], [chance], measure="val_accuracy", rows=143,
+                          chance=0.1)
+    assert report.best is None
+    chance.val_accuracy = 0.5
+    assert report.best is chance

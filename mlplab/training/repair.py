@@ -1,8 +1,8 @@
-"""Verified repair: train the doctor's top candidate fixes together and report which one works.
+"""Verified repair: train the doctor's top candidate fixes together and answer with the one that works best.
 
     report = repair(store, "last")            # mlplab doctor RUN --fix, ml.load_run(...).repair()
-    report.best                               # the candidate that resolved the problem, or None
-    print(report)                             # before/after for every candidate
+    report.best                               # the answer: the candidate to use, or None (none helped)
+    print(report)                             # before/after for every candidate, then the verdict
 
 The candidates are the first fixes of the run's ranked findings (causes first), each applied to
 the run's own resolved spec: the same seed, data and epochs, so only the fix differs. A candidate that
@@ -10,14 +10,21 @@ runs the original's very programs (the same model, optimizer and shapes: a new l
 or input scaling) trains alone, so the compilation cache that holds the original's programs skips
 compiling; the others train together (one population per structure). They are stored as
 ordinary runs named "repair of <id>: <fix>" with `summary["repair_of"]` pointing back; the report
-is stored with the original run as `repair.json` (the latest repair).
+is stored with the original run as `repair.json` (the latest repair), which the run page and
+`mlplab doctor RUN` show first.
 
-A candidate *resolves* the problem when its run ends ok or stopped, the doctor finds no error or
-warning in it (a warning about the data file itself that the original had too, such as rows
-ordered by class, does not count: no spec change can remove it), and its test accuracy is not
-worse than the original's. It *improved* things when
-its test accuracy rose by at least IMPROVED. The report's answer is the resolving candidate with
-the best test accuracy; a candidate that did not help is never presented as the answer.
+The candidates are compared on the *validation* accuracy of their result (test accuracy only when the
+run has no validation split; the report says which): the test rows stay for reporting. Of the candidates
+that end ok or stopped and beat the original by more than noise (`helped`), the answer (`choose`) is
+the most accurate one, unless another is within noise of it and simpler (changes fewer spec keys).
+Noise is two standard errors of the difference of two accuracies on the same n rows,
+2 sqrt((p1 (1 - p1) + p2 (1 - p2)) / n), and at least MIN_NOISE. A warning the answer still has is
+reported with it ("leaves: ..."), it does not disqualify it: a fix that trains better with a warning
+left beats a warning-free one that trains worse. A candidate that diverged or failed is never the
+answer, nor one that is not better than the original beyond noise ("no candidate helped").
+Each candidate is *improved* when it helped and *resolved* when it helped and the doctor finds no error
+or warning left in it (a warning about the data file itself that the original had too, such as rows
+ordered by class, does not count: no spec change can remove it).
 """
 from __future__ import annotations
 
@@ -36,8 +43,10 @@ from .artifacts import load_findings, load_stats
 from .population import shares_programs
 from .runner import run_experiments
 
-IMPROVED = 0.01       # test accuracy points a candidate must gain to count as an improvement
 CANDIDATES = 3        # how many fixes `mlplab doctor --fix` tries by default
+MIN_NOISE = 0.01      # accuracy differences below one point are noise however many rows measure them
+ENDED_WELL = ("ok", "stopped")   # the statuses a candidate must end with to be the answer
+MEASURES = {"val_accuracy": "validation accuracy", "test_accuracy": "test accuracy"}
 
 
 @dataclass
@@ -49,9 +58,41 @@ class Candidate:
     status: str | None = None
     test_accuracy: float = float("nan")
     problems: list[str] = field(default_factory=list)   # codes of the errors and warnings left
-    resolved: bool = False
-    improved: bool = False
+    resolved: bool = False         # it helped and left no error or warning
+    improved: bool = False         # it helped: ended ok or stopped, better than the original beyond noise
     error: str | None = None       # why it could not be trained
+    val_accuracy: float = float("nan")   # its result's (what candidates are compared on, with a validation split)
+
+
+def noise(p1: float, p2: float, rows: int | None) -> float:
+    """The largest difference between two accuracies measured on the same `rows` rows that is still noise:
+    two standard errors of the difference, 2 sqrt((p1 (1 - p1) + p2 (1 - p2)) / rows), at least MIN_NOISE
+    (just MIN_NOISE when the number of rows is unknown)."""
+    if not rows or not (math.isfinite(p1) and math.isfinite(p2)):
+        return MIN_NOISE
+    spread = max(p1 * (1 - p1), 0.0) + max(p2 * (1 - p2), 0.0)
+    return max(MIN_NOISE, 2 * math.sqrt(spread / rows))
+
+
+def helped(c: Candidate, before: float, rows: int | None, measure: str = "val_accuracy") -> bool:
+    """The candidate ended ok or stopped and beat the original's `before` by more than noise."""
+    p = getattr(c, measure)
+    return (not c.error and c.status in ENDED_WELL and p is not None and math.isfinite(p)
+            and p - before > noise(p, before, rows))
+
+
+def choose(before: float, candidates, rows: int | None, measure: str = "val_accuracy") -> Candidate | None:
+    """The answer among trained candidates: of those that helped (ended ok or stopped, better than `before`
+    beyond noise), the most accurate on `measure`, unless another is within noise of it and simpler (fewer
+    changed keys; among equally simple ones the more accurate, then the earlier). None when none helped.
+    The errors or warnings a candidate leaves do not count here: the verdict reports them."""
+    good = [c for c in candidates if helped(c, before, rows, measure)]
+    if not good:
+        return None
+    top = max(good, key=lambda c: getattr(c, measure))
+    near = [c for c in good if getattr(top, measure) - getattr(c, measure) <= noise(getattr(top, measure),
+                                                                                    getattr(c, measure), rows)]
+    return min(near, key=lambda c: (len(c.fix), -getattr(c, measure)))
 
 
 @dataclass
@@ -64,47 +105,78 @@ class RepairReport:
     seconds: float = 0.0           # wall time of training the candidates
     original_seconds: float | None = None   # the original run's training time, as stored
     note: str = ""                 # why nothing was tried, when nothing was
+    val_accuracy: float = float("nan")      # the original run's result's
+    measure: str = "test_accuracy"  # what the candidates are compared on: val_accuracy, or test_accuracy without
+    rows: int | None = None         # a validation split; and on how many rows (the noise's n)
+    chance: float = 0.0             # stands in for the original's accuracy when it has none (1 / classes)
+
+    @property
+    def before(self) -> float:
+        """The original's accuracy on the measure the candidates are compared on (chance if it has none)."""
+        v = getattr(self, self.measure)
+        return float(v) if v is not None and math.isfinite(v) else self.chance
 
     @property
     def best(self) -> Candidate | None:
-        """The resolving candidate with the best test accuracy, or None."""
-        good = [c for c in self.candidates if c.resolved]   # the simpler fix unless the other is clearly better
-        return max(good, key=lambda c: c.test_accuracy - 0.005 * len(c.fix)) if good else None
+        """The answer (see `choose`), or None: no candidate helped."""
+        return choose(self.before, self.candidates, self.rows, self.measure)
 
     @property
-    def most_improved(self) -> Candidate | None:
-        better = [c for c in self.candidates if c.improved]
-        return max(better, key=lambda c: c.test_accuracy) if better else None
+    def top(self) -> Candidate | None:
+        """The most accurate candidate that helped (the answer unless a simpler one is within noise of it)."""
+        good = [c for c in self.candidates if helped(c, self.before, self.rows, self.measure)]
+        return max(good, key=lambda c: getattr(c, self.measure)) if good else None
+
+    @property
+    def measure_name(self) -> str:
+        return MEASURES[self.measure] + ("" if self.measure == "val_accuracy" else " (the run has no validation split)")
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["best"] = asdict(self.best) if self.best else None
         return d
 
+    def _acc(self, c) -> str:
+        """A candidate's (or the original's) accuracy on the measure, with its test accuracy beside it."""
+        if self.measure == "test_accuracy":
+            return f"test accuracy {_acc(c.test_accuracy)}"
+        return f"validation accuracy {_acc(c.val_accuracy)} (test {_acc(c.test_accuracy)})"
+
     def verdict(self) -> str:
         if self.note:
             return self.note
-        if self.best:
-            return (f"resolved by {self.best.text}: test accuracy {_acc(self.test_accuracy)} -> "
-                    f"{_acc(self.best.test_accuracy)}, no error or warning left (run {self.best.run_id})")
-        if self.most_improved:
-            c = self.most_improved
-            return (f"no candidate resolved it; {c.text} improved test accuracy {_acc(self.test_accuracy)} -> "
-                    f"{_acc(c.test_accuracy)} but leaves {', '.join(c.problems) or 'a worse status'}")
-        return "no candidate helped: none resolved the problem or improved the test accuracy"
+        best, m = self.best, self.measure
+        if best is None:
+            if not any(c.status in ENDED_WELL and not c.error for c in self.candidates):
+                return "no candidate helped: none ended ok or stopped"
+            rows = f"on {self.rows} rows" if self.rows else "on rows of unknown number"
+            return (f"no candidate helped: none beat the original's {self.measure_name} {_acc(self.before)} "
+                    f"by more than noise (2 standard errors {rows}, at least {MIN_NOISE * 100:g} point)")
+        after = getattr(best, m)
+        line = (f"the answer: {best.text}: {MEASURES[m]} {_acc(self.before)} -> {_acc(after)}"
+                + ("" if m == "test_accuracy" else f" (test {_acc(self.test_accuracy)} -> {_acc(best.test_accuracy)})")
+                + (" (the run has no validation split)" if m == "test_accuracy" else "")
+                + (f"; leaves: {', '.join(best.problems)}" if best.problems else "; no error or warning left"))
+        top = self.top
+        if top is not None and top is not best:
+            line += (f"; simpler than {top.text} ({_acc(getattr(top, m))}), which is within noise "
+                     f"({_acc(noise(getattr(top, m), after, self.rows))})")
+        return line + f" (run {best.run_id})"
+
+    def mark(self, c: Candidate) -> str:
+        """One candidate's verdict in a word or three."""
+        word = "resolved" if c.resolved else "improved" if c.improved else "did not help"
+        return word + (" (the answer)" if c is self.best else "")
 
     def __str__(self) -> str:
-        lines = [f"before: {self.status}, test accuracy {_acc(self.test_accuracy)}, "
-                 f"problems: {', '.join(self.problems) or 'none'}"]
+        lines = [f"before: {self.status}, {self._acc(self)}, problems: {', '.join(self.problems) or 'none'}"]
         for c in self.candidates:
-            mark = "resolved" if c.resolved else "improved" if c.improved else "did not help"
             lines.append(f"  {c.text}: " + (f"could not train ({c.error})" if c.error else
-                         f"{c.status}, test accuracy {_acc(c.test_accuracy)}, problems: "
-                         f"{', '.join(c.problems) or 'none'} -> {mark}"))
+                         f"{c.status}, {self._acc(c)}, problems: {', '.join(c.problems) or 'none'} -> {self.mark(c)}"))
         return "\n".join(lines + [self.verdict()])
 
 
-def _acc(v: float) -> str:
+def _acc(v: float | None) -> str:
     return "-" if v is None or not math.isfinite(v) else f"{v:.4f}"
 
 
@@ -169,23 +241,28 @@ DATA_FILE_CODES = ("ordered_data", "class_imbalance", "data_check")
 
 
 def _judge(c: Candidate, report: RepairReport) -> None:
-    before = report.test_accuracy
     c.problems = [p for p in c.problems if not (p in DATA_FILE_CODES and p in report.problems)]
-    ok = c.status in ("ok", "stopped")
-    not_worse = not math.isfinite(before) or (math.isfinite(c.test_accuracy) and c.test_accuracy >= before)
-    c.resolved = ok and not c.problems and not_worse
-    c.improved = ok and math.isfinite(c.test_accuracy) and (not math.isfinite(before) or c.test_accuracy >= before + IMPROVED)
+    c.improved = helped(c, report.before, report.rows, report.measure)
+    c.resolved = c.improved and not c.problems
+
+
+# why there is nothing to repair, by the run's status: it has no finished training to compare fixes with
+NOT_ENDED = {
+    "running": "the run is still running; repair it when it has ended",
+    "failed": "the run failed with an error: fix the error and run it again; there is no training to repair",
+    "lost": "the run was lost (its process ended before it finished): run it again; there is no training to repair",
+    "interrupted": "the run was interrupted before it finished: run it again; a repair compares fixes with a "
+                   "finished run",
+}
 
 
 def declined(run: dict, findings) -> str | None:
-    """Why a run has nothing `repair` could train (the report's note), or None: it has fixes to try.
-    The dashboard offers its Repair button by the same answer."""
+    """Why a run has nothing `repair` could train (the report's note, one line), or None: it has fixes to try.
+    The dashboard offers its Repair button, and `mlplab doctor` its --fix hint, by the same answer."""
     keras_model = (run.get("summary") or {}).get("keras_model")
     top = next((f for f in findings if f.problem), None)
-    if run["status"] == "running":
-        return "the run is still running; repair it when it has ended"
-    if run["status"] == "failed":
-        return "the run failed with an error: fix the error, there is no training to repair"
+    if run["status"] in NOT_ENDED:
+        return NOT_ENDED[run["status"]]
     if top is None:
         return "nothing to repair: the doctor finds no error or warning"
     if keras_model and not keras_model.get("spec_is_exact"):
@@ -198,6 +275,25 @@ def declined(run: dict, findings) -> str | None:
     return None
 
 
+def _measure(run: dict) -> tuple[str, int | None]:
+    """What a run's candidates are compared on, and on how many rows: validation accuracy on its validation
+    rows, or test accuracy on its test rows when it has no validation split."""
+    data = (run.get("summary") or {}).get("data") or {}
+    counts = data.get("class_counts") or {}
+
+    def rows(split: str) -> int | None:
+        n = sum(counts[split]) if counts.get(split) else data.get(f"n_{split}")
+        return int(n) if n else None
+    result = (run.get("summary") or {}).get("result") or {}
+    if rows("val") or result.get("val_accuracy") is not None:
+        return "val_accuracy", rows("val")
+    return "test_accuracy", rows("test")
+
+
+def _number(v) -> float:
+    return float("nan") if v is None else float(v)
+
+
 def repair(store: Store, run_ref: str, *, candidates: int = CANDIDATES,
            on_epoch: Callable | None = None, on_start: Callable | None = None) -> RepairReport:
     """Train the top `candidates` fixes of a stored run's findings as repairs of it, and judge each."""
@@ -206,9 +302,12 @@ def repair(store: Store, run_ref: str, *, candidates: int = CANDIDATES,
         raise BadInput(f"run {run['id']}: still running; repair it when it has ended")
     keras_model = (run.get("summary") or {}).get("keras_model")
     findings = diagnose(run, load_stats(store, run["id"]))
-    test = run.get("test_accuracy")
-    report = RepairReport(run["id"], run["status"], float("nan") if test is None else float(test),
-                          [f.code for f in findings if f.problem], original_seconds=run.get("seconds"))
+    measure, rows = _measure(run)
+    classes = len(((run.get("summary") or {}).get("data") or {}).get("class_names") or [])
+    report = RepairReport(run["id"], run["status"], _number(run.get("test_accuracy")),
+                          [f.code for f in findings if f.problem], original_seconds=run.get("seconds"),
+                          val_accuracy=_number(((run.get("summary") or {}).get("result") or {}).get("val_accuracy")),
+                          measure=measure, rows=rows, chance=1 / classes if classes else 0.0)
     report.note = declined(run, findings) or ""
     fixes = [] if report.note else candidate_fixes(findings, candidates)
     text = python_text if keras_model else cli_text
@@ -229,7 +328,32 @@ def repair(store: Store, run_ref: str, *, candidates: int = CANDIDATES,
             raise KeyboardInterrupt   # stopped: nothing is judged, the last finished repair report stays
         for (c, _), result in zip(trainable, results):
             c.run_id, c.status, c.test_accuracy = result.run_id, result.status, float(result.test_accuracy)
+            c.val_accuracy = _number((result.result or {}).get("val_accuracy"))
             c.problems = [f.code for f in load_findings(store, result.run_id) if f.problem]
             _judge(c, report)
-        store.write_json(run["id"], "repair.json", report.to_dict())   # the latest repair, for the dashboard
+        store.write_json(run["id"], REPORT, report.to_dict())   # the latest repair: the run page, mlplab doctor
+    return report
+
+
+REPORT = "repair.json"
+
+
+def load_report(store: Store, run_id: str) -> RepairReport | None:
+    """The run's latest repair (repair.json) as a RepairReport, its candidates judged by the current rule;
+    None when there is none or it cannot be read. (A report written before candidates were compared on
+    validation accuracy has no `measure`: it is judged on test accuracy.)"""
+    from ..store.encoding import loads
+    try:
+        doc = loads((store.artifacts / run_id / REPORT).read_text())
+        doc.pop("best", None)
+        numbers = ("test_accuracy", "val_accuracy")
+        candidates = [Candidate(**{**c, **{k: _number(c.get(k)) for k in numbers}})
+                      for c in doc.pop("candidates", [])]
+        report = RepairReport(**{**doc, **{k: _number(doc.get(k)) for k in numbers}}, candidates=candidates)
+        if report.measure not in MEASURES:
+            return None
+    except (OSError, ValueError, TypeError, AttributeError):
+        return None
+    for c in report.candidates:
+        _judge(c, report)
     return report
