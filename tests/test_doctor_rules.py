@@ -25,8 +25,9 @@ def run_of(spec: dict | None = None, loss=(1.0, 0.5, 0.3, 0.2, 0.15), acc=(0.7, 
         h["val_accuracy"] = list(val_acc)
     counts = counts or {"train": [130] * 10, "val": [14] * 10, "test": [36] * 10}
     return {"id": "r1", "status": status, "history": h, "epochs_run": len(loss), "spec": spec or DEFAULT_SPEC,
-            "warnings": list(warnings), "params": 9000,
-            "summary": {"data": {"class_names": [str(i) for i in range(10)], "class_counts": counts},
+            "warnings": [text for _, text in warnings], "params": 9000,   # warnings: (code, sentence) pairs
+            "summary": {"data": {"class_names": [str(i) for i in range(10)], "class_counts": counts,
+                                 "warning_codes": [code for code, _ in warnings]},
                         "result": result or {}, **(summary or {})}}
 
 
@@ -196,7 +197,8 @@ def test_a_trained_layer_a_few_times_wider_than_at_the_start_is_not_exploding():
 
 def test_unscaled_inputs_come_before_the_learning_rate():
     spec = spec_with("data.scale=none", "train.optimizer=sgd", "train.learning_rate=0.1")
-    warning = "inputs reach 16 with scale = 'none': unscaled pixels make training slow or unstable; use scale = 'unit'"
+    warning = ("unscaled_inputs",
+               "inputs reach 16 with scale = 'none': unscaled pixels make training slow or unstable; use scale = 'unit'")
     stats = {"epoch": [0, 1, 2, 3], "weights": ["dense_1/kernel", "dense_2/kernel", "output/kernel"],
              "update_ratio": [[None] * 3, [2.0, 1.5, 1.2], [1.8, 1.4, 1.1], [1.9, 1.2, 1.0]]}
     run = run_of(spec, loss=[2.0, 1.8, 1.9, 1.7], acc=[0.4, 0.5, 0.45, 0.55], warnings=[warning])
@@ -262,9 +264,15 @@ def test_runs_of_a_users_keras_model_get_python_arguments():
 
 # ---------------------------------------------------------------- data checks
 
+def test_data_findings_follow_the_warning_code_not_its_wording():
+    reworded = [("unscaled_inputs", "pixels up to 255: please rescale")]
+    assert "unscaled_inputs" in codes(diagnose(run_of(spec_with("data.scale=none"), warnings=reworded)))
+    assert "unscaled_inputs" not in codes(diagnose(run_of(warnings=[("class_imbalance", "scale = 'none'")])))
+
+
 def test_a_class_missing_from_a_small_random_validation_split_is_not_called_ordered():
-    warning = ("validation rows (the last 60 training rows) hold no class '3': the training data may be ordered "
-               "by class; shuffle it first")
+    warning = ("validation_class_missing", "validation rows (the last 60 training rows) hold no class '3': the "
+               "training data may be ordered by class; shuffle it first")
     chance = {"train": [54] * 10, "val": [7, 7, 7, 0, 7, 7, 7, 6, 6, 6], "test": [20] * 10}
     assert "ordered_data" not in codes(diagnose(run_of(warnings=[warning], counts=chance)))
     ordered = {"train": [144] * 9 + [72], "val": [0] * 9 + [72], "test": [36] * 10}

@@ -50,6 +50,40 @@ def test_divergence_rule_on_histories():
     assert at_chance(0.1, 0.1) and not at_chance(0.3, 0.1)
 
 
+# Histories of real digits runs (raw 0..16 pixels, 64-64 ReLU, 5-8 epochs, no early stopping), running loss and
+# accuracy as `mlplab run` printed them.
+SLOW_SGD = {  # SGD at 1e-4, the course's "decrease the learning rate by 100": a slow learner, seeds 1 and 2
+    1: ([9.0517, 7.6088, 6.2534, 5.0593, 4.1437], [0.1314, 0.1128, 0.1066, 0.1113, 0.1383]),
+    2: ([9.9488, 7.4129, 5.8292, 4.8080, 4.0734], [0.1182, 0.1422, 0.1700, 0.1978, 0.2202]),
+}
+BLOWN_UP = ([14.3683, 14.4988], [0.1005, 0.1005])   # SGD at lr 10: a softmax confidently wrong
+
+
+@pytest.mark.parametrize("seed", sorted(SLOW_SGD))
+def test_a_falling_loss_is_never_divergence_however_high(seed):
+    loss, acc = SLOW_SGD[seed]
+    for end in range(2, len(loss) + 1):   # as the engine asks after each epoch
+        assert divergence({"loss": loss[:end], "accuracy": acc[:end]}, 10, 0.1) is None
+    assert divergence({"loss": [9.0, 8.95, 8.9], "accuracy": [0.1] * 3}, 10, 0.1)[0] == 2   # falling < 1 %: a plateau
+
+
+def test_a_loss_stuck_far_above_a_uniform_guess_is_divergence():
+    loss, acc = BLOWN_UP
+    assert divergence({"loss": loss, "accuracy": acc}, 10, 0.1)[0] == 2
+    assert divergence({"loss": [14.5, 14.3, 14.35], "accuracy": [0.1] * 3}, 10, 0.1)[0] == 3   # a 1.4 % dip first
+
+
+def test_the_slow_sgd_exercise_trains_every_epoch_over_several_seeds(tmp_path):
+    from mlplab.spec import validate
+    from mlplab.training.runner import run_experiments
+    spec = {"data": {"scale": "none"}, "train": {"optimizer": "sgd", "learning_rate": 1e-4, "epochs": 5,
+                                                 "early_stopping": False}}
+    results = run_experiments([validate({**spec, "seed": s}) for s in (1, 2, 3)], Store(tmp_path))
+    for r in results:
+        loss = r.history["loss"]
+        assert (r.status, r.epochs_run) == ("ok", 5) and loss[-1] < loss[0] and loss[0] > 2 * math.log(10)
+
+
 def test_result_epoch_rule():
     assert result_epoch("ok", 10, 7, restore_best=True) == 7
     assert result_epoch("ok", 10, 7, restore_best=False) == 10

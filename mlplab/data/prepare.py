@@ -43,6 +43,7 @@ class DatasetInfo:
     value_min: float
     value_max: float
     warnings: list[str]
+    warning_codes: list[str] = field(default_factory=list)   # what each warning is (WARNING_CODES), in its order
 
 
 @dataclass
@@ -86,7 +87,7 @@ def prepare(raw: RawData, name: str, *, scale: str = "unit", validation_split: f
     (N, H, W, 1) for convolutional models.
     """
     _check_arguments(raw, name, scale, validation_split, flatten)
-    warnings = check_raw(raw, name)
+    warnings = raw_warnings(raw, name)
 
     n_all = len(raw.x_train)
     n_val = int(n_all * validation_split)
@@ -116,7 +117,8 @@ def prepare(raw: RawData, name: str, *, scale: str = "unit", validation_split: f
         name=os.fspath(name), source=raw.source, class_names=names, num_classes=n_classes,
         input_shape=tuple(int(d) for d in row_shape), image_shape=raw.image_shape, scale=scale,
         n_train=n_fit, n_val=n_val, n_test=len(x_test), class_counts=counts,
-        value_min=value_min, value_max=value_max, warnings=warnings)
+        value_min=value_min, value_max=value_max, warnings=[text for _, text in warnings],
+        warning_codes=[code for code, _ in warnings])
     return Dataset(x_all[:n_fit], y_all[:n_fit], x_all[n_fit:], y_all[n_fit:], x_test, y_test, info)
 
 
@@ -136,8 +138,25 @@ def _check_arguments(raw: RawData, name: str, scale: str, validation_split: floa
 
 # ---------------------------------------------------------------- checking
 
+# What each data warning is, for readers that act on it (the doctor): a rule never reads the sentence.
+WARNING_CODES = {
+    "test_class_missing": "the test set has no rows of some class",
+    "outside_nominal_range": "training inputs outside their nominal range",
+    "inputs_all_zero": "every input is zero after scaling",
+    "inputs_tiny": "every input below 0.01 after scaling (scaled twice)",
+    "unscaled_inputs": "large inputs with scale = 'none'",
+    "class_imbalance": "a class with over 3x the training rows of another",
+    "validation_class_missing": "the validation rows miss some class (the rows may be ordered by class)",
+}
+
+
 def check_raw(raw: RawData, name: str) -> list[str]:
     """Raise BadInput if the data cannot be used; return warnings about what looks odd."""
+    return [text for _, text in raw_warnings(raw, name)]
+
+
+def raw_warnings(raw: RawData, name: str) -> list[tuple[str, str]]:
+    """`check_raw`'s warnings as (code, sentence), the code one of WARNING_CODES."""
     where = _where(name, raw)
     names = list(raw.class_names)
     n_classes = len(names)
@@ -165,13 +184,14 @@ def check_raw(raw: RawData, name: str) -> list[str]:
     test_counts = np.bincount(raw.y_test.astype(np.int64), minlength=n_classes)
     absent = [names[i] for i in np.flatnonzero(test_counts == 0)]
     if absent:
-        warnings.append(f"test set has no rows of class {_list(absent)}: its accuracy says nothing about them")
+        warnings.append(("test_class_missing", f"test set has no rows of class {_list(absent)}: its accuracy says "
+                         "nothing about them"))
     if raw.value_range is not None:
         lo, hi = raw.value_range
         x_min, x_max = float(raw.x_train.min()), float(raw.x_train.max())
         if x_min < lo or x_max > hi:
-            warnings.append(f"training inputs span [{x_min:g}, {x_max:g}], outside the nominal range "
-                            f"[{lo:g}, {hi:g}]: scaled values will leave [0, 1]")
+            warnings.append(("outside_nominal_range", f"training inputs span [{x_min:g}, {x_max:g}], outside the "
+                             f"nominal range [{lo:g}, {hi:g}]: scaled values will leave [0, 1]"))
     return warnings
 
 
@@ -283,33 +303,33 @@ def _mean_std(x: np.ndarray, chunk: int = 8192) -> tuple[np.ndarray, np.ndarray]
     return mean, np.sqrt(squares / len(x))
 
 
-def _scaling_warnings(raw: RawData, scale: str, biggest: float) -> list[str]:
+def _scaling_warnings(raw: RawData, scale: str, biggest: float) -> list[tuple[str, str]]:
     if biggest == 0:
-        return ["inputs are all zero after scaling: the model cannot learn anything from them"]
+        return [("inputs_all_zero", "inputs are all zero after scaling: the model cannot learn anything from them")]
     if biggest < 0.01:
-        return [f"inputs all below 0.01 after scaling (largest |x| = {biggest:.3g}): probably scaled twice"]
+        return [("inputs_tiny", f"inputs all below 0.01 after scaling (largest |x| = {biggest:.3g}): probably scaled twice")]
     if scale == "none":
         pixels = raw.value_range is not None or raw.image_shape is not None
         if pixels and biggest > 1.5:
-            return [f"inputs reach {biggest:g} with scale = 'none': unscaled pixels make training "
-                    f"slow or unstable; use scale = 'unit'"]
+            return [("unscaled_inputs", f"inputs reach {biggest:g} with scale = 'none': unscaled pixels make "
+                     f"training slow or unstable; use scale = 'unit'")]
         if not pixels and biggest > 10:  # features like cosine2d's x1 in [-pi, pi] are fine as they are
-            return [f"inputs reach {biggest:g} with scale = 'none': large unscaled features make training "
-                    f"slow or unstable; use scale = 'standard' or 'unit'"]
+            return [("unscaled_inputs", f"inputs reach {biggest:g} with scale = 'none': large unscaled features "
+                     f"make training slow or unstable; use scale = 'standard' or 'unit'")]
     return []
 
 
-def _balance_warnings(names: list[str], counts: dict[str, list[int]], n_val: int) -> list[str]:
+def _balance_warnings(names: list[str], counts: dict[str, list[int]], n_val: int) -> list[tuple[str, str]]:
     warnings = []
     train = np.array(counts["train"])
     if train.min() * 3 < train.max():
         big, small = int(train.argmax()), int(train.argmin())
-        warnings.append(f"class imbalance: class {names[big]!r} has {train.max()} training rows, "
+        warnings.append(("class_imbalance", f"class imbalance: class {names[big]!r} has {train.max()} training rows, "
                         f"class {names[small]!r} only {train.min()} (over 3x); look at per-class accuracy, "
-                        f"not only overall accuracy")
+                        f"not only overall accuracy"))
     val = np.array(counts["val"])
     if n_val >= 5 * len(names) and (val == 0).any():
         absent = [names[i] for i in np.flatnonzero(val == 0)]
-        warnings.append(f"validation rows (the last {n_val} training rows) hold no class {_list(absent)}: "
-                        f"the training data may be ordered by class; shuffle it first")
+        warnings.append(("validation_class_missing", f"validation rows (the last {n_val} training rows) hold no "
+                        f"class {_list(absent)}: the training data may be ordered by class; shuffle it first"))
     return warnings

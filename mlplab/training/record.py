@@ -168,7 +168,7 @@ def _info_dict(info) -> dict:
             "input_shape": list(info.input_shape), "image_shape": list(info.image_shape or []) or None,
             "n_train": info.n_train, "n_val": info.n_val,
             "n_test": info.n_test, "class_counts": info.class_counts, "scale": info.scale,
-            "value_min": info.value_min, "value_max": info.value_max}
+            "value_min": info.value_min, "value_max": info.value_max, "warning_codes": list(info.warning_codes)}
 
 
 def _files(run_id: str, model, member: Member, outcome: Outcome, data: Dataset) -> list[tuple[str, str, bytes | str]]:

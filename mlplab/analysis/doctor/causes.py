@@ -133,7 +133,7 @@ def init_too_large(r: RunView) -> Finding | None:
     big_acts = bool(mean0.size and (not np.all(np.isfinite(mean0)) or np.nanmax(np.abs(mean0)) > ACTIVATION_HUGE
                                     or np.nanmax(np.abs(std0)) > ACTIVATION_HUGE))
     saturated0 = bool(sat0.size and np.nanmax(np.nan_to_num(sat0, nan=0.0)) > SATURATED_AT_INIT)
-    if any("scale = 'none'" in w for w in r.warnings):
+    if r.data_warned("unscaled_inputs"):
         big_acts = saturated0 = False   # unscaled inputs explain large first activations (data_checks)
     if not ((scale is not None and scale >= INIT_SCALE_HUGE) or big_acts or saturated0
             or (w0.size and not np.all(np.isfinite(w0)))):
@@ -227,7 +227,7 @@ def noisy_labels(r: RunView) -> Finding | None:
     val, test = r.final("val_accuracy"), r.final("test_accuracy")
     if not (math.isfinite(val) and math.isfinite(test)) or test - val < GAP_LABELS or r.near_chance(val):
         return None
-    if 0 in (r.class_counts.get("val") or [1]) or any("ordered by class" in w for w in r.warnings):
+    if 0 in (r.class_counts.get("val") or [1]) or r.data_warned("validation_class_missing"):
         return None   # validation rows missing classes score differently for that reason (data_checks)
     return cause(r, "noisy_labels", f"the training labels are noisier than the test labels: validation rows, taken "
                  f"from the training file, score {val:.0%} against {test:.0%} on the test set",

@@ -212,7 +212,7 @@ def small_training_split(r: RunView) -> Finding | None:
 def unscaled_images(r: RunView) -> Finding | None:
     data = r.spec.get("data") or {}
     if (data.get("scale") != "none" or str(data.get("dataset")) not in IMAGE_SETS
-            or any("scale = 'none'" in w for w in r.warnings)):
+            or r.data_warned("unscaled_inputs")):
         return None   # on a stored run the data check's warning says it with the numbers
     return cause(r, "unscaled_inputs", f"the inputs are not scaled (scale = 'none' on {data.get('dataset')}'s "
                  "pixels)", "Large inputs push units into their flat regions and make the gradients badly sized "

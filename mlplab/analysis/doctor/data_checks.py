@@ -1,4 +1,5 @@
-"""The data checks' warnings (`run["warnings"]`, written by `mlplab.data`) as causes.
+"""The data checks' warnings (`run["warnings"]`, written by `mlplab.data`) as causes, by their codes
+(`data.prepare.WARNING_CODES`, stored in the run's summary), never by their wording.
 
 Unscaled inputs, inputs scaled twice, rows ordered by class, class imbalance: each warning
 becomes a cause finding with the symptoms it can explain and a fix; any other warning a
@@ -25,20 +26,20 @@ def chance_of_missing(r: RunView) -> float:
     return math.exp(log_p)
 
 
-def _one(r: RunView, w: str) -> Finding | None:
+def _one(r: RunView, code: str, w: str) -> Finding | None:
     head = w.split(":")[0]
-    if "scale = 'none'" in w:
+    if code == "unscaled_inputs":
         return cause(r, "unscaled_inputs", f"the inputs are not scaled ({head})", "Large inputs push units into their "
                      "flat regions and make the gradients badly sized (UMLAUT's check: inputs outside [-1, 1]).",
                      [{"data.scale": "unit"}], {}, 4.0,
                      STEP_SYMPTOMS + SIGNAL_SYMPTOMS + ("exploding_activations", "saturated_units"),
                      title="Inputs not scaled", severity="warning")
-    if "scaled twice" in w or "all zero" in w:
+    if code in ("inputs_tiny", "inputs_all_zero"):
         return cause(r, "inputs_scaled_twice", f"the inputs are tiny ({head}): they were probably scaled twice, so the "
                      "network sees almost nothing", "Scale the raw data once.", [{"data.scale": "unit"}], {}, 3.5,
                      SIGNAL_SYMPTOMS, note="scale the raw data only once", title="Inputs scaled twice",
                      severity="warning")
-    if "ordered by class" in w:
+    if code == "validation_class_missing":
         chance = chance_of_missing(r)
         if chance > ORDERED_CHANCE:
             return None   # a random split misses a class this often: no evidence of order
@@ -50,7 +51,7 @@ def _one(r: RunView, w: str) -> Finding | None:
                      ("unstable", "underfitting", "overfitting", "stuck"),
                      note="shuffle the rows of the data file before splitting", title="Data ordered by class",
                      severity="warning")
-    if "imbalance" in w:
+    if code == "class_imbalance":
         return cause(r, "class_imbalance", f"the classes are imbalanced ({w.split(';')[0]})", "Overall accuracy hides "
                      "how the small classes fare.", [], {}, 2.0, ("underfitting",),
                      note="look at per-class recall (mlplab show) rather than overall accuracy",
@@ -61,4 +62,4 @@ def _one(r: RunView, w: str) -> Finding | None:
 
 def data_findings(r: RunView) -> list[Finding]:
     """One finding per data-check warning (none for a class missing from a split by chance)."""
-    return [f for w in r.warnings if (f := _one(r, w)) is not None]
+    return [f for code, w in r.data_warnings if (f := _one(r, code, w)) is not None]

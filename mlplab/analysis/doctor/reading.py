@@ -39,6 +39,8 @@ class RunView:
         self.num_classes = max(len(self.class_names) or len(counts), 2)
         self.chance = chance_level(counts, self.num_classes)   # the same chance level as the run's status
         self.warnings = list(run.get("warnings") or [])
+        codes = list(data.get("warning_codes") or [])   # data.prepare.WARNING_CODES, in the warnings' order
+        self.data_warnings = [(codes[i] if i < len(codes) else "", w) for i, w in enumerate(self.warnings)]
         train = self.spec.get("train") or {}
         opt = train.get("optimizer") or {}
         if isinstance(opt, str):
@@ -95,6 +97,10 @@ class RunView:
             how = self.run.get("error") or "the loss or the weights became NaN/infinite"  # the engine's words
             return max(self.epochs, 1), how.rstrip(".")
         return found
+
+    def data_warned(self, code: str) -> bool:
+        """Did the data checks give a warning of this code (data.prepare.WARNING_CODES)?"""
+        return any(c == code for c, _ in self.data_warnings)
 
     # ------------------------------------------------------------ statistics
 
