@@ -195,12 +195,12 @@ def load_run(ref: str = "last", *, store: Store | str | None = None) -> Run:
 def runs(*, status: str | None = None, dataset: str | None = None, sweep: str | None = None,
          limit: int | None = None, store: Store | str | None = None):
     """The stored runs, newest first, as a DataFrame (one row per run)."""
-    from ..analysis.status import ROW_KEYS, run_row
+    from ..analysis.status import run_row
     pd = pandas()
     s = store_of(store)
     sweep_id = s.resolve_sweep(sweep) if sweep else None
     rows = s.list_runs(status=status, dataset=dataset, sweep_id=sweep_id, limit=limit)
-    columns = [*ROW_KEYS, "result_epoch", "layers"]
+    columns = list(run_row({}))   # with the doctor's verdict: health, headline
     return pd.DataFrame([run_row(r) for r in rows], columns=columns)
 
 

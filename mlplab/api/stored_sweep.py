@@ -22,6 +22,7 @@ class Sweep:
     """A finished sweep: the comparison table (best first), its runs, its report."""
 
     def __init__(self, store: Store, ref: str):
+        from ..analysis.health import with_health
         from ..analysis.status import ranking_metric
         self.store = store
         self.sweep = store.get_sweep(ref)
@@ -29,7 +30,8 @@ class Sweep:
         summary = self.sweep.get("summary") or {}
         self.name = self.sweep.get("name")
         self.keys: list[str] = summary.get("keys") or []
-        self.rows: list[dict] = summary.get("rows") or []
+        # the doctor's verdict as the runs carry it now (not as it was when the sweep ended)
+        self.rows: list[dict] = with_health(summary.get("rows") or [], self.sweep["runs"])
         self.note: str | None = summary.get("note")
         self.seconds = summary.get("seconds")
         self.ranked_by: str = summary.get("ranked_by") or ranking_metric(self.rows)  # val_accuracy, else test
@@ -38,7 +40,8 @@ class Sweep:
     def table(self):
         """One row per configuration, best first (by `ranked_by`): the swept values, mean (and
         spread over repeats/folds) of each run's result (train/val/test accuracy of the weights
-        it ends with, from epoch `result_epoch`), status, time, the doctor's headline."""
+        it ends with, from epoch `result_epoch`), status, the doctor's verdict (`health`: the least
+        healthy of its runs, and its `headline`), time."""
         pd = pandas()
         out = []
         for row in self.rows:
@@ -46,7 +49,8 @@ class Sweep:
             rec = {"rank": row.get("rank")}
             rec.update({k: values.get(k) for k in self.keys})
             for key in ("val_accuracy", "val_accuracy_std", "test_accuracy", "test_accuracy_std", "train_accuracy",
-                        "val_loss", "result_epoch", "best_epoch", "status", "seconds", "params", "finding"):
+                        "val_loss", "result_epoch", "best_epoch", "status", "health", "headline", "seconds",
+                        "params"):
                 rec[key] = row.get(key)
             rec["runs"] = row.get("runs")
             out.append(rec)

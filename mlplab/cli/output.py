@@ -98,6 +98,22 @@ def status_text(word: str) -> str:
 
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+HEADLINE_WIDTH = 48   # a list's health column: the headline, cut to this many characters
+HEALTH_COLUMN = {"no_wrap": True, "overflow": "ellipsis", "min_width": 7}   # one line; cut further when narrow
+
+
+def health_text(row: dict) -> str:
+    """A run's (or sweep row's) health next to its status: the doctor's word in its colour (the same
+    colours as the dashboard), and the headline unless the run is healthy; "-" while it trains."""
+    from rich.markup import escape
+    from ..analysis.health import LEVELS
+    word, headline = row.get("health"), row.get("headline") or ""
+    if word not in LEVELS:
+        return escape(headline[:HEADLINE_WIDTH]) if headline else "-"
+    if word == "ok":
+        return f"[{LEVELS[word].color}]ok[/]"
+    cut = headline if len(headline) <= HEADLINE_WIDTH else headline[:HEADLINE_WIDTH - 1] + "…"
+    return f"[bold {LEVELS[word].color}]{word}[/] {escape(cut)}"
 
 
 def print_findings(store, run_id: str, brief: bool) -> None:
@@ -153,9 +169,10 @@ def sweep_table(result) -> Table:
     from ..spec.sweep import short, value_text
     table = Table(box=None, header_style="bold")
     cols = ["rank", *(short(k) for k in result.keys), "train acc", "val acc", "test acc", "result ep", "best ep",
-            "status", "seconds", "params", "finding"]
+            "status", "health", "seconds", "params"]
     for c in cols:
-        table.add_column(c, justify="left" if c in ("status", "finding") else "right")
+        table.add_column(c, justify="left" if c in ("status", "health") else "right",
+                         **HEALTH_COLUMN if c == "health" else {})
 
     def acc(row, split):
         mean, std = row[f"{split}_accuracy"], row[f"{split}_accuracy_std"]
@@ -163,18 +180,19 @@ def sweep_table(result) -> Table:
     for row in result.rows:
         table.add_row(str(row["rank"]), *(value_text(row["values"][k]) for k in result.keys), acc(row, "train"),
                       acc(row, "val"), acc(row, "test"), epoch_text(row["result_epoch"]), epoch_text(row["best_epoch"]),
-                      status_text(row["status"]),
-                      fmt(row["seconds"], 1), str(row["params"]), row.get("finding") or "")
+                      status_text(row["status"]), health_text(row), fmt(row["seconds"], 1), str(row["params"]))
     return table
 
 
 def runs_table(rows: list[dict]) -> Table:
     table = Table(box=None, header_style="bold")
-    for col in ("id", "name", "dataset", "model", "optimizer", "lr", "status", "test acc", "epochs", "seconds", "created"):
-        table.add_column(col, justify="right" if col in ("lr", "test acc", "epochs", "seconds") else "left")
+    for col in ("id", "name", "dataset", "model", "optimizer", "lr", "status", "health", "test acc", "epochs", "seconds",
+                "created"):
+        table.add_column(col, justify="right" if col in ("lr", "test acc", "epochs", "seconds") else "left",
+                         **HEALTH_COLUMN if col == "health" else {"no_wrap": col in ("id", "status", "created")})
     for r in rows:
         table.add_row(r["id"], r["name"], r["dataset"], r.get("model") or "", r.get("optimizer") or "",
                       fmt(r.get("learning_rate"), 4) if r.get("learning_rate") is not None else "-",
-                      status_text(r["status"]), fmt(r.get("test_accuracy")), fmt(r.get("epochs_run")),
+                      status_text(r["status"]), health_text(r), fmt(r.get("test_accuracy")), fmt(r.get("epochs_run")),
                       fmt(r.get("seconds"), 1), (r.get("created") or "")[:19].replace("T", " "))
     return table

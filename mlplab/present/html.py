@@ -72,6 +72,19 @@ def status_span(status: str) -> str:
             f'border-radius:8px;padding:0 6px">{esc(status)}</span>')
 
 
+def health_span(row: dict) -> str:
+    """A run's (or sweep row's) health as a badge in its colour, with the headline beside it unless the run
+    is healthy; "–" while it trains (analysis.health)."""
+    from ..analysis.health import LEVELS
+    word, headline = row.get("health"), row.get("headline") or ""
+    if word not in LEVELS:
+        return esc(headline or "–")
+    lv = LEVELS[word]
+    badge = (f'<span class="health-{lv.word}" style="color:{lv.color};background:{lv.background};font-weight:700;'
+             f'border-radius:8px;padding:0 6px" title="{esc(lv.meaning)}">{esc(word)}</span>')
+    return badge if word == "ok" else f"{badge} {esc(headline)}"
+
+
 def png_data_uri(fig, dpi: int = 80) -> str:
     buf = io.BytesIO()
     # no Software tag: the PNG would carry matplotlib's web address

@@ -16,10 +16,11 @@ from pathlib import Path
 
 import yaml
 
+from ..analysis.health import with_health
 from ..analysis.status import ranking_metric
 from ..spec.sweep import fmt, short
 from ..store import Store
-from .html import CSS, esc, figure_html, num, page, status_span, write_atomically
+from .html import CSS, esc, figure_html, health_span, num, page, status_span, write_atomically
 
 MAX_CURVES = 12
 
@@ -43,7 +44,8 @@ class SweepPage:
     def __post_init__(self):
         summary = self.sweep.get("summary") or {}
         self.summary = summary
-        self.rows: list[dict] = summary.get("rows") or []
+        # the doctor's verdicts as the runs carry them now (store.health), not as when the sweep ended
+        self.rows: list[dict] = with_health(summary.get("rows") or [], self.sweep.get("runs") or [])
         self.spec: dict = self.sweep.get("spec") or {}
         self.keys: list[str] = summary.get("keys") or list(((self.spec.get("sweep") or {}).get("grid") or {}))
         self.runs_by_id = {r["id"]: r for r in self.sweep.get("runs") or []}
@@ -138,7 +140,7 @@ def _table_row(p: SweepPage, r: dict) -> str:
                       for s in ("train", "val", "test"))
             + f'<td class="num">{num(r.get("best_epoch"), 3)}</td><td>{status_span(r.get("status", ""))}</td>'
               f'<td class="num">{num(r.get("seconds"), 3)}</td><td class="num">{num(r.get("params"))}</td>'
-              f'<td class="finding-cell">{esc(r.get("finding") or "–")}</td><td>{links}</td></tr>')
+              f'<td class="finding-cell">{health_span(r)}</td><td>{links}</td></tr>')
 
 
 def _table(p: SweepPage) -> tuple[str, str]:
@@ -149,7 +151,7 @@ def _table(p: SweepPage) -> tuple[str, str]:
               else "test accuracy (the sweep has no validation split)")
     head = ("<tr><th>#</th>" + "".join(f"<th>{esc(short(k))}</th>" for k in p.keys)
             + "<th>train acc.</th><th>val. acc.</th><th>test acc.</th><th>best epoch</th><th>status</th>"
-              "<th>seconds</th><th>params</th><th>doctor's finding</th><th>runs</th></tr>")
+              "<th>seconds</th><th>params</th><th>health (the doctor)</th><th>runs</th></tr>")
     body = "".join(_table_row(p, r) for r in p.rows)
     return title, (f"<p class='sub'>Ranked by {esc(ranked)}, best first (highlighted). "
                    f"Accuracies are each run's result: the weights it ends with (the best epoch's when early "
@@ -238,7 +240,8 @@ def _run_row(p: SweepPage, rid: str, run: dict, cfg: dict | None) -> str:
     return (f'<tr id="run-{esc(rid)}"><td><code>{esc(rid)}</code></td>'
             f"<td>{esc(config_label(cfg['values'], rank=cfg.get('rank')) if cfg else '–')}</td>"
             f'<td class="num">{esc((run.get("spec") or {}).get("seed", "–"))}</td>'
-            f"<td>{status_span(run.get('status') or '')}</td><td class='num'>{num(run.get('epochs_run'))}</td>"
+            f"<td>{status_span(run.get('status') or '')}</td><td class='finding-cell'>{health_span(run)}</td>"
+            f"<td class='num'>{num(run.get('epochs_run'))}</td>"
             f"<td class='num'>{num(run.get('best_epoch'))}</td><td class='num'>{num(run.get('test_accuracy'))}</td>"
             f"<td>{link}</td></tr>")
 
@@ -251,7 +254,7 @@ def _runs(p: SweepPage) -> tuple[str, str]:
     return f"Runs ({len(rows)})", (
         "<p class='sub'>Every member of the sweep is an ordinary run; its report lies in its artifact "
         "folder (links are relative file paths).</p><table class='grid'><tr><th>run</th><th>configuration"
-        "</th><th>seed</th><th>status</th><th>epochs</th><th>best epoch</th><th>test acc.</th>"
+        "</th><th>seed</th><th>status</th><th>health</th><th>epochs</th><th>best epoch</th><th>test acc.</th>"
         f"<th>report</th></tr>{''.join(rows)}</table>")
 
 

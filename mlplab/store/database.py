@@ -79,8 +79,19 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             "ALTER TABLE sweeps ADD COLUMN heartbeat REAL",
         ],
     ),
+    (
+        3,
+        [   # the doctor's verdict on a finished run, and the version it was computed under (store.health)
+            "ALTER TABLE runs ADD COLUMN health TEXT",
+            "ALTER TABLE runs ADD COLUMN headline TEXT",
+            "ALTER TABLE runs ADD COLUMN health_version TEXT",
+        ],
+    ),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
+# A read-only store is read as it is, never migrated: from this schema on it has every column a reader
+# needs (the runs' health, added in 3, is computed in memory when missing).
+READ_ONLY_OLDEST = 2
 
 
 def now() -> tuple[float, str]:
@@ -150,7 +161,7 @@ class Database:
             conn.row_factory = sqlite3.Row
             conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
             if self.readonly:
-                if self._schema_version(conn) != SCHEMA_VERSION:
+                if not READ_ONLY_OLDEST <= self._schema_version(conn) <= SCHEMA_VERSION:
                     raise BadInput(f"store {self.db_path}: read-only and from another mlplab version "
                                    f"(schema {self._schema_version(conn)}, this one reads {SCHEMA_VERSION})")
                 return conn

@@ -8,8 +8,10 @@ Layout under ``home`` (argument, else ``$MLPLAB_HOME``, else ``./mlplab-runs``):
 NaN and infinities round-trip everywhere (store.encoding). A run in progress
 records its pid and host, and a heartbeat every ``HEARTBEAT_S`` seconds while
 it trains (:meth:`Store.heartbeat`). Whenever runs are read, a ``running`` run
-whose process is gone is marked ``lost`` (store.liveness). A read-only store
-can be listed (nothing is written then; lost runs are still shown as lost).
+whose process is gone is marked ``lost`` (store.liveness). Every run read
+carries its health (the doctor's verdict), diagnosed once and kept with it
+(store.health). A read-only store can be listed (nothing is written then;
+lost runs are still shown as lost).
 
 Only the standard library is used, so the store can be imported without
 Keras/JAX (the dashboard and ``mlplab runs`` stay fast).
@@ -31,9 +33,11 @@ from ..errors import BadInput
 from .artifacts import ArtifactFolders
 from .database import Database, new_id, now
 from .encoding import dumps, loads, metric, real, unreal
+from .health import StoredHealth
 from .liveness import HEARTBEAT_S, gone
 
 STATUSES = tuple(_STATUSES)
+NO_HEALTH = "health = NULL, headline = NULL, health_version = NULL"   # a run whose status changes: diagnose again
 REAL_COLUMNS = ("learning_rate", "seconds", "test_loss", "test_accuracy")
 
 
@@ -42,7 +46,7 @@ def _check_status(status: str) -> None:
         raise ValueError(f"run status {status!r}: must be one of {', '.join(STATUSES)}")
 
 
-class Store(Database, ArtifactFolders):
+class Store(Database, ArtifactFolders, StoredHealth):
     """SQLite run database plus artifact folders. Use one Store per process/thread group."""
 
     # -- runs -----------------------------------------------------------------
@@ -145,8 +149,9 @@ class Store(Database, ArtifactFolders):
                 if why:
                     with self._tx() as c:
                         if table == "runs":
-                            c.execute("UPDATE runs SET status = 'lost', finished = COALESCE(finished, ?), error = ? "
-                                      "WHERE id = ? AND status = 'running'", (now()[1], f"lost: {why}", row["id"]))
+                            c.execute("UPDATE runs SET status = 'lost', finished = COALESCE(finished, ?), error = ?, "
+                                      f"{NO_HEALTH} WHERE id = ? AND status = 'running'",
+                                      (now()[1], f"lost: {why}", row["id"]))
                         else:
                             c.execute("UPDATE sweeps SET status = 'lost' WHERE id = ? AND status = 'running'",
                                       (row["id"],))
@@ -172,9 +177,9 @@ class Store(Database, ArtifactFolders):
         with self._tx() as c:
             self._require_run(c, run_id)
             c.execute(
-                """UPDATE runs SET status = ?, finished = ?, epochs_run = ?, best_epoch = ?, seconds = ?,
+                f"""UPDATE runs SET status = ?, finished = ?, epochs_run = ?, best_epoch = ?, seconds = ?,
                        test_loss = ?, test_accuracy = ?, params = ?, warnings_json = ?, summary_json = ?,
-                       error = ?
+                       error = ?, {NO_HEALTH}
                    WHERE id = ?""",
                 (
                     status, now()[1], int(epochs_run),
@@ -191,14 +196,14 @@ class Store(Database, ArtifactFolders):
         with self._tx() as c:
             self._require_run(c, run_id)
             if status == "running":
-                c.execute("UPDATE runs SET status = ?, finished = NULL WHERE id = ?", (status, run_id))
+                c.execute(f"UPDATE runs SET status = ?, finished = NULL, {NO_HEALTH} WHERE id = ?", (status, run_id))
             else:
                 c.execute(
-                    "UPDATE runs SET status = ?, finished = COALESCE(finished, ?) WHERE id = ?",
+                    f"UPDATE runs SET status = ?, finished = COALESCE(finished, ?), {NO_HEALTH} WHERE id = ?",
                     (status, now()[1], run_id),
                 )
             if error is not None:
-                c.execute("UPDATE runs SET error = ? WHERE id = ?", (error, run_id))
+                c.execute(f"UPDATE runs SET error = ?, {NO_HEALTH} WHERE id = ?", (error, run_id))
 
     # -- lookup ---------------------------------------------------------------
     def resolve(self, ref: str) -> str:
@@ -253,7 +258,7 @@ class Store(Database, ArtifactFolders):
         rows = self._query("SELECT * FROM runs WHERE id = ?", (run_id,))
         d = self._decode_run(rows[0])
         d["history"] = self.history(run_id)
-        return d
+        return self._health_filled([d])[0]
 
     def history(self, run_id: str) -> dict[str, list]:
         """``{"epoch": [...], "seconds": [...], <metric>: [...]}`` ordered by epoch.
@@ -306,7 +311,7 @@ class Store(Database, ArtifactFolders):
             sql += " LIMIT ?"
             args.append(max(0, int(limit)))
         rows = [self._decode_run(r) for r in self._query(sql, args)]
-        return [r for r in rows if status is None or r["status"] == status]
+        return self._health_filled([r for r in rows if status is None or r["status"] == status])
 
     # -- sweeps ---------------------------------------------------------------
     def create_sweep(self, *, name: str, spec: dict) -> str:

@@ -5,18 +5,12 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from ..analysis.health import with_health
 from ..analysis.status import rank, status_of
 from ..analysis.sweep_table import noise_note, table
 from ..errors import RunFailed
 from ..spec.sweep import expand
 from .runner import run_experiments
-
-
-def headline(store, run_id: str) -> tuple[str, str]:
-    """The code and title of the doctor's most important finding for a run (errors first), or ("", "")."""
-    from .artifacts import load_findings
-    serious = [f for f in load_findings(store, run_id) if f.severity != "info"]
-    return (serious[0].code, serious[0].title) if serious else ("", "")
 
 
 @dataclass
@@ -71,8 +65,7 @@ def run_sweep(raw: dict[str, Any], store, executor: str = "local", address: str 
             store.finish_sweep(sweep_id, status=status, summary={})
     by_exp = {id(r.experiment): r for r in results}
     rows = table(configs, [[by_exp[id(e)] for e in c.experiments] for c in configs])
-    for row in rows:
-        row["finding"], row["finding_title"] = headline(store, row["runs"][0])
+    with_health(rows, store.list_runs(sweep_id=sweep_id))   # each run diagnosed once, kept with it
     result = SweepResult(sweep_id, name, keys, rows, noise_note(rows), time.perf_counter() - t0)
     store.finish_sweep(sweep_id, status="ok", summary=result.to_json())
     return result

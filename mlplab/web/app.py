@@ -25,6 +25,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ..analysis.health import LEVELS, health_css
 from ..analysis.status import STATUSES, status_css, worst
 from ..errors import BadInput
 from ..store import Store
@@ -78,8 +79,10 @@ def templates() -> Jinja2Templates:
     t.env.filters["num"] = number_text
     t.env.filters["value"] = value_text   # spec values: booleans as true/false
     t.env.filters["badge"] = worst  # the status word whose colour a (combined) status shows
-    t.env.globals["status_css"] = status_css()
+    t.env.globals["status_css"] = status_css() + health_css()
     t.env.globals["statuses"] = {w: {"healthy": s.healthy, "meaning": s.meaning} for w, s in STATUSES.items()}
+    t.env.globals["healths"] = {w: lv.meaning for w, lv in LEVELS.items()}   # the doctor's verdict words
+    t.env.globals["health_order"] = list(LEVELS)   # least to most severe: how a health column sorts
     t.env.filters["tojson_safe"] = script_json
     return t
 

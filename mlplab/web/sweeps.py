@@ -6,6 +6,7 @@ import json
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
+from ..analysis.health import with_health
 from ..analysis.status import ranking_metric
 from ..errors import BadInput
 from ..spec.schema import SHORTHAND
@@ -85,7 +86,7 @@ def sweep_rows(web: Dashboard, limit: int) -> list[dict]:
 def sweep_page(request: Request, sweep_id: str, web: Web):
     sw = web.store.get_sweep(check_id(sweep_id, "sweep"))
     summary = sw.get("summary") or {}
-    keys, rows = summary.get("keys") or [], summary.get("rows") or []
+    keys, rows = summary.get("keys") or [], with_health(summary.get("rows") or [], sw["runs"])
     curves = [{"label": f"{r['id']} {r['name']}", "history": clean_history(web.store.history(r["id"]))}
               for r in sw["runs"][:30]]
     ranked_by = summary.get("ranked_by") or ranking_metric(rows)
@@ -96,6 +97,7 @@ def sweep_page(request: Request, sweep_id: str, web: Web):
 @router.get("/api/sweeps/{sweep_id}")
 def api_sweep(sweep_id: str, web: Web):
     sw = web.store.get_sweep(check_id(sweep_id, "sweep"))
+    with_health((sw.get("summary") or {}).get("rows") or [], sw["runs"])   # the verdicts the runs carry now
     sw["runs"] = [row_of(r) for r in sw["runs"]]
     return json_response(sw)
 

@@ -348,8 +348,12 @@ function tryIt() {
   $("#upload").addEventListener("change", ev => { const f = ev.target.files[0]; if (f) send(f, f.name); });
   const showRun = () => {
     const o = $("#try-run").selectedOptions[0], word = o.dataset.status, healthy = (STATUS[word] || {}).healthy, w = $("#try-warning");
-    setStatus($("#try-status"), word); w.hidden = !!healthy;
+    // the doctor's verdict too: a run can end "ok" and still have learned little
+    const health = o.dataset.health, doubted = health === "warning" || health === "error", h = $("#try-health");
+    setStatus($("#try-status"), word); h.textContent = health ? "health " + health : ""; h.className = health ? "health health-" + health : "health";
+    w.hidden = !!healthy && !doubted;
     if (!healthy) { w.className = "verdict bad status-" + word; w.textContent = `This run ${word === "diverged" ? "diverged" : "ended " + word}: ${(STATUS[word] || {}).meaning || ""}. Its predictions mean little; a healthy run is the model to try.`; }
+    else if (doubted) { w.className = "verdict bad health-" + health; w.textContent = `This run ended ${word}, but the doctor ${health === "error" ? "does not trust its result" : "found something to fix"}: ${o.dataset.headline}. Its predictions may mean little; a healthy run is the model to try.`; }
   };
   showRun();
   $("#try-run").addEventListener("change", () => { showRun(); pad.toBlob(b => send(b, "canvas.png")); });
