@@ -129,6 +129,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     from ..training.artifacts import load_findings
+    from ..training.repair import declined, load_report
     from ..store import Store
     store = Store(args.home)
     run_id = store.resolve(args.run)
@@ -140,8 +141,14 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         print_json({"run_id": run_id, "findings": [f.to_dict() for f in findings],
                     **({"repair": report.to_dict()} if report else {})})
         return 0
+    if report and report.note and not findings:   # nothing was tried: one line says why
+        out.print(f"run {run_id}: {escape(report.note)}")
+        return 0
     if not findings:
         out.print(f"run {run_id}: no findings: the curves, gradients and units look healthy")
+    latest = report if report and not report.note else load_report(store, run_id)
+    if latest and not report:   # the answer of the latest repair first: what to change, as measured
+        out.print(f"[bold]latest repair:[/] {escape(latest.verdict())}")
     for f in findings:
         at = f", from epoch {f.epoch}" if f.epoch else ""
         kind = "cause" if f.kind == "cause" else "symptom"
@@ -151,14 +158,19 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         if f.explains:
             out.print(f"[dim]explains: {', '.join(f.explains)}[/]")
         if f.suggestion:
-            out.print(f"[bold]Try:[/] {escape(f.suggestion)}")
+            tried = latest.tried(f.fixes[0]) if latest and f.fixes else None
+            out.print(f"[bold]Try:[/] {escape(f.suggestion)}" + (f"  [dim]({escape(tried)})[/]" if tried else ""))
         out.print("[dim]evidence: " + escape(", ".join(f"{k} = {fmt(v)}" for k, v in f.evidence.items())) + "[/]")
-    if report:
+    if report and not report.note:
         out.print(f"\n[bold]repair[/] ({len(report.candidates)} candidate fixes trained in {report.seconds:.1f}s"
                   + (f"; the run itself took {report.original_seconds:.1f}s" if report.original_seconds else "") + ")")
         out.print(escape(str(report)))
+    elif report:
+        out.print(f"\n--fix: {escape(report.note)}")
     elif any(f.problem for f in findings):
-        out.print(f"\n[dim]mlplab doctor {run_id} --fix trains the top fixes and says which one works[/]")
+        reason = declined(store.get_run(run_id), findings)
+        out.print(f"\n[dim]mlplab doctor {run_id} --fix trains the top fixes and answers with the one that trains best[/]"
+                  if reason is None else f"\n[dim]no --fix: {escape(reason)}[/]")
     return 0
 
 

@@ -40,8 +40,16 @@ from ..errors import BadInput
 from ..spec import set_dotted, stored_experiment
 from ..store import Store
 from .artifacts import load_findings, load_stats
-from .population import shares_programs
-from .runner import run_experiments
+
+
+def shares_programs(original, experiment) -> bool:   # population and runner import JAX: only when repairing
+    from .population import shares_programs
+    return shares_programs(original, experiment)
+
+
+def run_experiments(experiments, store, **kw):
+    from .runner import run_experiments
+    return run_experiments(experiments, store, **kw)
 
 CANDIDATES = 3        # how many fixes `mlplab doctor --fix` tries by default
 MIN_NOISE = 0.01      # accuracy differences below one point are noise however many rows measure them
@@ -167,6 +175,16 @@ class RepairReport:
         """One candidate's verdict in a word or three."""
         word = "resolved" if c.resolved else "improved" if c.improved else "did not help"
         return word + (" (the answer)" if c is self.best else "")
+
+    def tried(self, fix: dict) -> str | None:
+        """What the repair found of a finding's fix, to show beside it ("the repair's answer", "the repair tried
+        it: did not help (diverged)"), or None when it was not tried or not judged."""
+        c = next((c for c in self.candidates if c.fix == fix and c.status and not c.error), None)
+        if c is None or c.status == "interrupted":
+            return None
+        if c is self.best:
+            return "the repair's answer"
+        return (f"the repair tried it: {self.mark(c)}" + ("" if c.status in ENDED_WELL else f" ({c.status})"))
 
     def __str__(self) -> str:
         lines = [f"before: {self.status}, {self._acc(self)}, problems: {', '.join(self.problems) or 'none'}"]

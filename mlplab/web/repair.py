@@ -2,39 +2,21 @@
 
 POST /runs/{id}/repair queues the repair in the one-job-at-a-time queue (web/jobs.py; stoppable as
 any job). It trains the doctor's top candidate fixes on the run's own spec (training/repair.py) and
-stores the report as the run's `repair.json`, which the run page shows: each candidate's change,
-test accuracy before and after and verdict, and the fix that resolved the problem, or that none did.
+stores the report as the run's `repair.json`, which the run page shows: first, above the findings, the
+fix the repair answered with (or that none helped), each finding's fix that the repair tried marked with
+what it did; then each candidate's change, accuracy before and after, what it leaves and its verdict.
 """
 from __future__ import annotations
-
-import json
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 
 from ..errors import BadInput
-from ..store import Store
-from ..training.repair import Candidate, RepairReport, declined
+from ..training.repair import MEASURES, Candidate, RepairReport, declined, load_report
 from .common import Dashboard, Web, finite, json_response
 from .jobs import job_doc
 
 router = APIRouter()
-REPORT = "repair.json"
-
-
-def stored_report(store: Store, run_id: str) -> RepairReport | None:
-    """The run's latest repair (repair.json) as a RepairReport; None when there is none or it cannot be read."""
-    try:
-        doc = json.loads((store.artifacts / run_id / REPORT).read_text())
-        doc.pop("best", None)
-
-        def number(v) -> float:
-            return float("nan") if v is None else float(v)
-        candidates = [Candidate(**{**c, "test_accuracy": number(c.get("test_accuracy"))})
-                      for c in doc.pop("candidates", [])]
-        return RepairReport(**{**doc, "test_accuracy": number(doc.get("test_accuracy"))}, candidates=candidates)
-    except (OSError, ValueError, TypeError, AttributeError):
-        return None
 
 
 def unfinished(c: Candidate) -> bool:
@@ -42,32 +24,52 @@ def unfinished(c: Candidate) -> bool:
     return not c.error and (c.status == "interrupted" or c.status is None)
 
 
-def verdict_of(c: Candidate) -> str:
+def verdict_of(report: RepairReport, c: Candidate) -> str:
     if c.error:
         return "could not train"
     if unfinished(c):
         return "stopped before it finished" if c.run_id else "not trained: the repair was stopped"
-    return "resolved" if c.resolved else "improved" if c.improved else "did not help"
+    return report.mark(c)
+
+
+def stopped(report: RepairReport) -> bool:
+    """A repair stopped before its candidates finished: it judged nothing."""
+    return any(unfinished(c) for c in report.candidates) and report.best is None
 
 
 def verdict_text(report: RepairReport) -> str:
     """The report's verdict; a repair stopped before its candidates finished judges nothing."""
-    if any(unfinished(c) for c in report.candidates) and report.best is None:
+    if stopped(report):
         return "the repair was stopped before its candidates finished: nothing was judged; repair again for a verdict"
     return report.verdict()
 
 
+def tried(report: RepairReport | None, findings) -> list[str | None]:
+    """For each finding, what the repair found of its first fix when it tried it, else None: the run page
+    marks the finding's suggestion with it."""
+    return [report.tried(f.fixes[0]) if report and f.fixes else None for f in findings]
+
+
 def page_context(web: Dashboard, run: dict, findings) -> dict:
-    """What the run page's Repair section shows."""
-    report = stored_report(web.store, run["id"])
+    """What the run page's Repair section, and the repair's line above the findings, show."""
+    report = load_report(web.store, run["id"])
     rows = []
     if report is not None:
         best = report.best
         rows = [{"text": c.text, "cause": c.cause, "run_id": c.run_id, "status": c.status, "error": c.error,
-                 "before": finite(report.test_accuracy), "after": finite(c.test_accuracy),
-                 "problems": c.problems, "verdict": verdict_of(c), "best": best is not None and c is best}
+                 "before": finite(report.before), "after": finite(getattr(c, report.measure)),
+                 "test": finite(c.test_accuracy), "problems": c.problems, "verdict": verdict_of(report, c),
+                 "best": best is not None and c is best}
                 for c in report.candidates]
+    answer = None
+    if report is not None and not stopped(report):
+        best = report.best
+        answer = {"best": best, "measure": MEASURES[report.measure], "before": finite(report.before),
+                  "after": finite(getattr(best, report.measure)) if best else None,
+                  "tried": [c.text for c in report.candidates if not c.error]}
     return {"repair": report, "repair_rows": rows, "repair_verdict": verdict_text(report) if report else None,
+            "repair_answer": answer, "repair_tried": tried(report, findings),
+            "repair_measure": MEASURES[report.measure] if report else None,
             "repair_job": web.jobs.repair_job(run["id"]),
             "repairable": declined(run, findings) is None, "repair_of": (run.get("summary") or {}).get("repair_of")}
 
