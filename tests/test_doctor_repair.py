@@ -28,26 +28,90 @@ def test_unscaled_inputs_are_named_first_and_the_verified_repair_resolves_them(h
     report = doc["repair"]
     assert doc["findings"][0]["code"] == "unscaled_inputs"
     assert report["candidates"][0]["fix"] == {"data.scale": "unit"}
-    best = report["best"]
-    assert best["fix"] == {"data.scale": "unit"} and best["resolved"] and best["problems"] == []
-    assert best["test_accuracy"] > max(report["test_accuracy"], 0.9)
+    best = report["best"]   # the answer: the best on validation among those that ended ok or stopped (see below)
+    assert best is not None and best["improved"] and best["status"] in ("ok", "stopped")
+    assert report["measure"] == "val_accuracy" and report["rows"] == run.run["summary"]["data"]["n_val"]
+    assert best["val_accuracy"] > report["val_accuracy"] + 0.5 and best["test_accuracy"] > 0.85
 
     store = Store(home)
     repaired = store.get_run(best["run_id"])
-    assert repaired["name"] == f"repair of {run.id}: --set data.scale=unit"
-    assert repaired["summary"]["repair_of"] == {"run": run.id, "fix": {"data.scale": "unit"}, "cause": "unscaled_inputs"}
+    assert repaired["name"] == f"repair of {run.id}: {best['text']}"
+    assert repaired["summary"]["repair_of"] == {"run": run.id, "fix": best["fix"], "cause": best["cause"]}
     assert repaired["spec"]["seed"] == run.spec["seed"] and repaired["spec"]["train"]["epochs"] == 5
-    assert repaired["spec"]["data"]["scale"] == "unit"
+    assert repaired["summary"]["result"]["val_accuracy"] == pytest.approx(best["val_accuracy"])
+    scaled = store.get_run(report["candidates"][0]["run_id"])
+    assert scaled["name"] == f"repair of {run.id}: --set data.scale=unit" and scaled["spec"]["data"]["scale"] == "unit"
     stored = json.loads((store.artifact_dir(run.id) / "repair.json").read_text())
     assert stored["best"]["run_id"] == best["run_id"]
 
 
-def test_a_healthy_run_has_nothing_to_repair_and_trains_nothing(home):
+def test_repair_answers_with_the_best_validation_accuracy_not_the_warning_free_candidate(home, capsys):
+    """The issue's case: raw digits with SGD at lr 10 diverges. Among the candidates that end ok or stopped, the
+    answer is within noise of the best validation accuracy (and a simpler one only when within noise), better than
+    the original beyond noise; a warning it leaves is reported, not held against it. (The doctor's candidate
+    fixes are its own business: which ones are tried is not asserted.)"""
+    from mlplab.training.repair import helped, load_report, noise
+    run = ml.run(None, {"data.scale": "none", "train.optimizer": "sgd", "train.learning_rate": 10},
+                 store=home, progress=False)
+    assert run.status == "diverged"
+    report = run.repair()
+    rows = sum(run.run["summary"]["data"]["class_counts"]["val"])
+    assert (report.measure, report.rows) == ("val_accuracy", rows)
+    assert report.val_accuracy == pytest.approx(run.val_accuracy)
+    store = Store(home)
+    for c in report.candidates:   # each candidate's validation accuracy is its stored result's
+        assert c.val_accuracy == pytest.approx(store.get_run(c.run_id)["summary"]["result"]["val_accuracy"])
+    ended = [c for c in report.candidates if c.status in ("ok", "stopped")]
+    best = report.best
+    assert ended and best in ended
+    top = max(c.val_accuracy for c in ended)
+    assert top - best.val_accuracy <= noise(top, best.val_accuracy, rows)
+    assert best.val_accuracy - report.val_accuracy > noise(best.val_accuracy, report.val_accuracy, rows)
+    beaten = [c for c in ended if c.val_accuracy > best.val_accuracy]
+    assert all(len(c.fix) > len(best.fix) for c in beaten)   # passed over only for a simpler one within noise
+    assert all(not helped(c, report.val_accuracy, rows) for c in report.candidates if c.status not in ("ok", "stopped"))
+    verdict = report.verdict()
+    assert verdict.startswith(f"the answer: {best.text}: validation accuracy {report.val_accuracy:.4f} -> "
+                              f"{best.val_accuracy:.4f}")
+    assert (f"leaves: {', '.join(best.problems)}" if best.problems else "no error or warning left") in verdict
+    assert load_report(store, run.id).best.run_id == best.run_id   # as the run page and mlplab doctor read it
+
+    capsys.readouterr()   # mlplab doctor RUN shows the latest repair's answer first
+    assert main(["--home", str(home), "doctor", run.id]) == 0
+    first = capsys.readouterr().out.strip().splitlines()[0]
+    assert first.startswith(f"latest repair: the answer: {best.text}:")
+
+
+def test_a_healthy_run_has_nothing_to_repair_and_trains_nothing(home, capsys):
     run = ml.run(None, {"train.epochs": 3}, store=home, progress=False)
     before = len(Store(home).list_runs())
     report = run.repair()
     assert report.candidates == [] and report.best is None and "nothing to repair" in str(report)
     assert len(Store(home).list_runs()) == before
+    capsys.readouterr()
+    assert main(["--home", str(home), "doctor", run.id, "--fix"]) == 0
+    assert capsys.readouterr().out.strip().splitlines() == \
+        [f"run {run.id}: nothing to repair: the doctor finds no error or warning"]
+    assert len(Store(home).list_runs()) == before
+
+
+@pytest.mark.parametrize("status", ["lost", "failed", "interrupted"])
+def test_a_run_that_did_not_finish_is_not_offered_a_repair(home, capsys, status):
+    from mlplab.training.repair import declined
+    store = Store(home)
+    run_id = store.create_run(name=f"a {status} run", spec=ml.load_run("last", store=home).spec, dataset="digits")
+    store.log_epoch(run_id, 1, {"loss": 14.0, "accuracy": 0.1}, 0.1)
+    store.set_status(run_id, status)
+    run = store.get_run(run_id)
+    reason = declined(run, [])
+    assert "run it again" in reason and "\n" not in reason
+    capsys.readouterr()
+    assert main(["--home", str(home), "doctor", run_id]) == 0
+    out = capsys.readouterr().out
+    assert "--fix trains" not in out
+    before = len(store.list_runs())
+    assert main(["--home", str(home), "doctor", run_id, "--fix"]) == 0
+    assert "run it again" in capsys.readouterr().out and len(store.list_runs()) == before
 
 
 def test_a_stopped_repair_judges_nothing_and_keeps_the_last_report(tmp_path, monkeypatch):
