@@ -148,7 +148,8 @@ class Run(RunArtifacts):
     def repair(self, *, candidates: int = 3):
         """Train the doctor's top `candidates` fixes as repairs of this run (one population, the run's seed, data
         and epochs; each stored as a run with summary["repair_of"]) and judge each: a RepairReport whose `.best` is
-        the fix that resolved the problem, or None. `print(report)` shows before/after for every candidate."""
+        the answer (the best validation accuracy among candidates that ended ok or stopped, unless a simpler one is
+        within noise), or None when none helped. `print(report)` shows before/after for every candidate."""
         from ..training.repair import repair
         return repair(self.store, self.id, candidates=candidates)
 

@@ -80,7 +80,8 @@ def _reading_commands(add) -> None:
     sp = add("doctor", "explain what went wrong in a run (causes first), and what to change")
     sp.add_argument("run", help="run id, a unique prefix of one, or 'last'")
     sp.add_argument("--fix", action="store_true",
-                    help="train the top candidate fixes as repairs of the run and report which one resolves it")
+                    help="train the top candidate fixes as repairs of the run and answer with the one that reaches the "
+                         "best validation accuracy (a simpler one within noise of it wins)")
     sp.add_argument("--candidates", type=int, default=3, metavar="N", help="how many fixes --fix tries (default 3)")
     sp.set_defaults(func=cmd_doctor)
 
