@@ -12,9 +12,10 @@ Printed, per case and in total:
     named        the injected cause is among the findings
     first        it is the first finding
     false alarm  a healthy run gets an error or warning
-    improved     some repair candidate raised the test accuracy (by >= 1 point)
-    resolved     some candidate left no error or warning and a test accuracy not worse
-    harmful      the repair's answer (report.best) had a lower test accuracy than the original: must be 0
+    improved     the repair has an answer (report.best): a candidate that ended ok or stopped and beat the
+                 original's validation accuracy beyond noise (2 standard errors, at least 1 point)
+    resolved     the answer also left no error or warning
+    harmful      the repair's answer had a lower test accuracy than the original: must be 0
     top fix      the first candidate alone (what the doctor's top suggestion does when applied)
     repair time  candidates' training time / the original run's wall time, as a user of the CLI sees them:
                  `mlplab run` then `mlplab doctor RUN --fix`, each a new process, with mlplab's persistent
@@ -196,7 +197,7 @@ def run_case(case: Case, store: Store, files: dict[str, str], args) -> None:
         report = repair(store, result.run_id, candidates=args.candidates)
         res["offered"], res["note"] = bool(report.candidates), report.note
         res["repair_seconds"] = report.seconds
-        res["resolved"] = report.best is not None
+        res["resolved"] = report.best is not None and report.best.resolved
         res["improved"] = any(c.improved or c.resolved for c in report.candidates)
         res["harmful"] = report.best is not None and report.best.test_accuracy < res["test"]
         res["best"] = report.best.text if report.best else "-"
