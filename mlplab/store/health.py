@@ -16,8 +16,6 @@ from pathlib import Path
 
 from .encoding import loads
 
-HEALTH_COLUMNS = ("health", "headline", "health_version")
-
 
 def read_stats(folder: Path) -> dict | None:
     """A run's stats.json (the per-epoch statistics the doctor reads), or None."""
@@ -37,7 +35,7 @@ class StoredHealth:
             return runs
         from ..analysis.health import PENDING, version
         current = version()
-        memory = self.__dict__.setdefault("_health_memory", {})   # {(id, status, version): health} not written
+        memory = self.__dict__.setdefault("_health_memory", {})   # a read-only store's: {(id, status, version): health}
         fresh = []
         for run in runs:
             stored = run.pop("health_version", None)
@@ -45,11 +43,14 @@ class StoredHealth:
                 run.update(PENDING)
             elif stored != current:
                 key = (run["id"], run["status"], current)
-                if key not in memory:
-                    memory[key] = self._diagnosed(run)
-                    if memory[key]["health"] is not None:
-                        fresh.append((run, memory[key]))
-                run.update(memory[key])
+                verdict = memory.get(key) if self.readonly else None
+                if verdict is None:
+                    verdict = self._diagnosed(run)
+                    if self.readonly:
+                        memory[key] = verdict
+                    elif verdict["health"] is not None:
+                        fresh.append((run, verdict))
+                run.update(verdict)
         if fresh:
             self._keep_health(fresh, current)
         return runs
@@ -65,17 +66,10 @@ class StoredHealth:
     def _keep_health(self, fresh: list[tuple[dict, dict]], current: str) -> None:
         """Write fresh verdicts, only while each run's status is the one diagnosed (a run finished or
         lost meanwhile had its columns cleared: the next reader diagnoses it)."""
-        if self.readonly or not self._has_health_columns():
+        if self.readonly:   # (a writable store always has the columns: it is migrated when opened)
             return
         with contextlib.suppress(sqlite3.OperationalError):   # a store busy past its timeout: next time
             with self._tx() as c:
                 c.executemany("UPDATE runs SET health = ?, headline = ?, health_version = ? "
                               "WHERE id = ? AND status = ?",
                               [(v["health"], v["headline"], current, run["id"], run["status"]) for run, v in fresh])
-
-    def _has_health_columns(self) -> bool:
-        """False for a read-only store of the schema before them (it is read, never migrated)."""
-        if "_health_columns" not in self.__dict__:
-            names = {r[1] for r in self._query("PRAGMA table_info(runs)")}
-            self.__dict__["_health_columns"] = set(HEALTH_COLUMNS) <= names
-        return self.__dict__["_health_columns"]

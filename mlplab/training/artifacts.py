@@ -20,7 +20,8 @@ import numpy as np
 
 from ..analysis.doctor import Finding, diagnose
 from ..errors import BadInput
-from ..store import Store, loads
+from ..store import Store
+from ..store.health import read_stats
 
 POPULATION = "population.npz"        # a population's weights (training.record.write_population)
 HIDDEN = "hidden.npz"                # a single run's last hidden layer on the t-SNE's test samples
@@ -29,8 +30,7 @@ _making: dict[str, threading.Lock] = {}   # run id -> lock: one model.keras made
 
 def load_stats(store: Store, run_ref: str) -> dict | None:
     """The run's stats.json (per-epoch statistics for the doctor and figures), or None."""
-    path = store.artifact_dir(store.resolve(run_ref)) / "stats.json"
-    return loads(path.read_text()) if path.exists() else None
+    return read_stats(store.artifact_dir(store.resolve(run_ref)))
 
 
 def load_findings(store: Store, run_ref: str) -> list[Finding]:
