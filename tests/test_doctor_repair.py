@@ -1,5 +1,6 @@
 """End to end: a digits run with an injected fault gets the right cause first, and `mlplab doctor --fix`
-trains candidate fixes that resolve it, stored as runs linked to the original."""
+trains candidate fixes, stored as runs linked to the original, and answers with the best on validation
+(within noise, the simpler); then, without training, the rule that chooses the answer (`choose`)."""
 import json
 
 import pytest
@@ -14,7 +15,7 @@ def home(tmp_path_factory):
     return tmp_path_factory.mktemp("repair")
 
 
-def test_unscaled_inputs_are_named_first_and_the_verified_repair_resolves_them(home, capsys):
+def test_unscaled_inputs_are_named_first_and_the_verified_repair_answers_with_a_better_run(home, capsys):
     # raw pixels (0..16) with SGD at 0.1: the loss blows up; on scaled inputs the same set-up is healthy
     run = ml.run(None, {"data.scale": "none", "train.optimizer": "sgd", "train.learning_rate": 0.1,
                         "train.epochs": 5}, store=home, progress=False)
