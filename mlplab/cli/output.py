@@ -98,7 +98,7 @@ def status_text(word: str) -> str:
 
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
-HEADLINE_WIDTH = 48   # a list's health column: the headline, cut to this many characters
+HEADLINE_WIDTH = 40   # a list's health column: the headline, cut to this many characters
 HEALTH_COLUMN = {"no_wrap": True, "overflow": "ellipsis", "min_width": 7}   # one line; cut further when narrow
 
 
