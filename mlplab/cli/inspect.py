@@ -169,7 +169,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         out.print(f"\n--fix: {escape(report.note)}")
     elif any(f.problem for f in findings):
         reason = declined(store.get_run(run_id), findings)
-        out.print(f"\n[dim]mlplab doctor {run_id} --fix trains the top fixes and answers with the one that trains best[/]"
+        out.print(f"\n[dim]mlplab doctor {run_id} --fix trains the top fixes and answers with the best of them[/]"
                   if reason is None else f"\n[dim]no --fix: {escape(reason)}[/]")
     return 0
 
