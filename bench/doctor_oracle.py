@@ -13,7 +13,8 @@ doctor's new first fixes, trained once each). Prints one line per run with --ver
 
 The distribution (`sample`): course-like configurations. Each knob keeps the course's usual value with the
 probability given, else is drawn from the wide range:
-    data        digits 45 %, cosine2d 25 % (n=1000, noise 0-0.3), MNIST and Fashion-MNIST subsets 15 % each
+    data        digits 45 %, cosine2d 25 % (n=3000 for
+                enough validation rows to tell two classes apart, noise 0-0.3), MNIST and Fashion-MNIST subsets 15 % each
                 (3,000 training and 1,000 test rows drawn with the seed, stored as .npz); digits with its
                 training labels permuted (no label matches its input) 5 % of the digits runs
     scale       unit 50 %, none 25 %, standard 25 %
@@ -24,7 +25,8 @@ probability given, else is drawn from the wide range:
     optimizer   adam 30 %, sgd 25 %, sgd with momentum 0.9 15 %, rmsprop 15 %, adagrad 15 %; its learning
                 rate: the Keras default times 1/10, 1/3, 1, 3 or 10 (50 %), else log-uniform 1e-6..10
     batch       32 50 %; else log-uniform 1..the training rows
-    epochs      log-uniform 2..100, lowered so that a run takes at most MAX_STEPS steps
+    epochs      log-uniform 2..100, lowered so that a run takes at most MAX_STEPS steps and MAX_WORK
+                operations (a wide deep net on MNIST trains a few epochs: the bench's time stays bounded)
     dropout     0 70 %; else uniform 0..0.9        L2: 0 75 %; else log-uniform 1e-4..1
     loss        sparse crossentropy 85 %, mse 15 %  shuffle: on 90 %
     early stop  off 50 %, Keras-like on val_loss (patience 3, restore best) 50 %
@@ -42,14 +44,15 @@ error of a difference of two accuracies on the same n validation rows, se = sqrt
     unhealthy  some neighbour beats it by more than max(3 se, 3 points): its right fixes are the
                neighbours within max(2 se, 1 point) of the best; or it ends near chance (analysis.status's
                at_chance) whatever its neighbours do (when the best neighbour is near chance too, no
-               neighbour is a right fix: a data problem, and a first finding without a fix is right)
+               single change is a right fix: a data problem or several faults at once; such runs are
+               counted apart, with how often the doctor's first finding points outside the spec)
     unclear    anything else: left out of the scores and counted
 Scores, on the doctor's verdict of the original run (`mlplab doctor RUN`, before any repair):
     false alarm      a warning or error on a healthy run
     recall           an unhealthy run gets a warning or error
-    first fix right  the first change the doctor suggests (what `--fix` tries first) trains, from the same
-                     seed, to within max(2 se, 1 point) of the best neighbour (it is trained when it is not a
-                     neighbour)
+    first fix right  of the unhealthy runs with right fixes: the first change the doctor suggests (what
+                     `--fix` tries first) trains, from the same seed, to within max(2 se, 1 point) of the best
+                     neighbour (it is trained when it is not a neighbour)
     status wrong     a run (original or neighbour) whose status contradicts its history: diverged with a
                      finite loss that fell (by 1 % or more) in each of its last two epochs, or ok/stopped with a non-finite loss
 Keep a part aside: calibrate on one --seed, quote another.
@@ -67,7 +70,8 @@ from pathlib import Path
 
 import numpy as np
 
-MAX_STEPS = 6000        # steps of the original run (its epochs x3 neighbour takes three times as many)
+MAX_STEPS = 3000        # steps of the original run (its epochs x3 neighbour takes three times as many)
+MAX_WORK = 1e10         # 6 x weights x training rows x epochs of the original run: under a second on one core
 DEFAULT_LR = {"sgd": 0.01, "adam": 0.001, "rmsprop": 0.001, "adagrad": 0.001}
 
 
@@ -90,9 +94,9 @@ def sample(rng, files: dict[str, str]) -> dict:
     """One course-like configuration as a raw spec (see the module docstring)."""
     dataset = _pick(rng, ["digits", "cosine2d", "mnist", "fashion-mnist"], [45, 25, 15, 15])
     data: dict = {"validation_split": _pick(rng, [0.1, 0.2], [1, 1])}
-    rows = {"digits": 1437, "cosine2d": 800, "mnist": 3000, "fashion-mnist": 3000}[dataset]
+    rows = {"digits": 1437, "cosine2d": 2400, "mnist": 3000, "fashion-mnist": 3000}[dataset]
     if dataset == "cosine2d":
-        data.update(dataset="cosine2d", n=1000, noise=_round(rng.uniform(0, 0.3)))
+        data.update(dataset="cosine2d", n=3000, noise=_round(rng.uniform(0, 0.3)))
     elif dataset == "digits":
         data["dataset"] = files["digits-random-labels"] if rng.random() < 0.05 else "digits"
     else:
@@ -116,7 +120,10 @@ def sample(rng, files: dict[str, str]) -> dict:
     optimizer = {"name": name, "learning_rate": _round(lr), **({"momentum": 0.9} if opt == "sgd-momentum" else {})}
     batch = 32 if rng.random() < 0.5 else max(1, min(rows, int(round(_log_uniform(rng, 1, rows)))))
     steps = math.ceil(rows / batch)
-    epochs = max(2, min(int(round(_log_uniform(rng, 2, 100))), MAX_STEPS // steps))
+    inputs = {"digits": 64, "cosine2d": 2}.get(dataset, 784)
+    sizes = [inputs, *hidden, 10]
+    work = 6 * sum(a * b for a, b in zip(sizes, sizes[1:])) * rows
+    epochs = max(2, min(int(round(_log_uniform(rng, 2, 100))), MAX_STEPS // steps, int(MAX_WORK // work)))
     model = {"hidden": hidden, "activation": activation, "init": init,
              "dropout": 0.0 if rng.random() < 0.7 else _round(rng.uniform(0, 0.9)),
              "l2": 0.0 if rng.random() < 0.75 else _round(_log_uniform(rng, 1e-4, 1))}
@@ -295,7 +302,12 @@ def train_config(i: int, raw: dict, store, cache: Cache) -> float:
     return train_missing(store, cache, exps)
 
 
-def score_config(i: int, raw: dict, store, cache: Cache, verbose: bool) -> dict:
+def _time(stamp: str) -> float:
+    from datetime import datetime
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+def score_config(i: int, raw: dict, store, cache: Cache, verbose: bool, train: bool = True) -> dict:
     from mlplab.analysis.doctor.fixes import cli_text
     from mlplab.analysis.status import chance_level
     from mlplab.errors import BadInput
@@ -304,23 +316,28 @@ def score_config(i: int, raw: dict, store, cache: Cache, verbose: bool) -> dict:
     from mlplab.training.repair import candidate_fixes
     orig_exp = validate(raw)
     rec = cache.runs.get(spec_key(orig_exp))
-    if rec is None or rec["run_id"] is None:
+    if rec is None:
+        return {"i": i, "label": "missing"}
+    if rec["run_id"] is None:
         return {"i": i, "label": "failed"}
     run = store.get_run(rec["run_id"])
     data = (run.get("summary") or {}).get("data") or {}
     counts = (data.get("class_counts") or {})
     n_val = sum(counts.get("val") or []) or 1
     chance = chance_level(counts.get("train"), len(data.get("class_names") or []) or 2)
-    others, wrong_status = {}, 0
+    others, wrong_status, ids = {}, 0, []
     for name, changes in neighbours(raw):
         try:
-            r = cache.runs.get(spec_key(validate(changed(raw, changes))))
+            ids.append(spec_key(validate(changed(raw, changes))))
+            r = cache.runs.get(ids[-1])
         except BadInput:
             continue
         if r and r["run_id"]:
             others[name] = r["val"]
             wrong_status += status_contradicts(r["status"], store.history(r["run_id"]))
     wrong_status += status_contradicts(run["status"], store.history(run["id"]))
+    stamps = [store.get_run(r["run_id"]) for r in [rec] + [cache.runs.get(k) for k in ids] if r and r["run_id"]]
+    span = (max(_time(x.get("finished") or x["created"]) for x in stamps) - min(_time(x["created"]) for x in stamps))
     verdict, right, best = label(rec["val"], others, n_val, chance)
     findings = load_findings(store, run["id"])
     problems = [f for f in findings if f.severity in ("error", "warning")]
@@ -335,6 +352,8 @@ def score_config(i: int, raw: dict, store, cache: Cache, verbose: bool) -> dict:
                     set_dotted(resolved, k, v)
                 fix_exp = stored_experiment(resolved)
                 fr = cache.runs.get(spec_key(fix_exp))
+                if fr is None and not train:
+                    return {"i": i, "label": "missing"}
                 if fr is None:
                     train_missing(store, cache, [fix_exp])
                     fr = cache.runs.get(spec_key(fix_exp))
@@ -350,7 +369,7 @@ def score_config(i: int, raw: dict, store, cache: Cache, verbose: bool) -> dict:
             fix_right = not right   # no neighbour helps: a finding that points outside the spec is right
     out = {"i": i, "label": verdict, "alarm": bool(problems), "status": run["status"], "val": rec["val"],
            "best": best, "right": right, "codes": [f.code for f in problems], "first_fix": first_fix,
-           "fix_val": fix_val, "fix_right": fix_right, "status_wrong": wrong_status,
+           "fix_val": fix_val, "fix_right": fix_right, "status_wrong": wrong_status, "seconds": span,
            "dataset": str(raw["data"]["dataset"]).split("/")[-1]}
     if verbose:
         print(f"{i:4d} {out['dataset'][:14]:14s} {verdict:9s} {run['status']:8s} val {rec['val']:.3f} "
@@ -360,6 +379,15 @@ def score_config(i: int, raw: dict, store, cache: Cache, verbose: bool) -> dict:
 
 
 # ------------------------------------------------------------------ main
+
+def print_codes(lab: dict) -> None:
+    """Which findings (warnings and errors) the healthy and the unhealthy runs got: what to calibrate."""
+    codes = sorted({c for k in ("healthy", "unhealthy") for s in lab[k] for c in s["codes"]})
+    print(f"{'finding':28s} {'healthy':>8s} {'unhealthy':>9s}")
+    for c in codes:
+        print(f"{c:28s} {sum(c in s['codes'] for s in lab['healthy']):8d} "
+              f"{sum(c in s['codes'] for s in lab['unhealthy']):9d}")
+
 
 def _worker(args) -> float:
     out, seed, n, worker, workers = args
@@ -390,6 +418,10 @@ def main(argv=None) -> int:
     p.add_argument("--workers", type=int, default=1, help="training processes (each uses the cores XLA gives it)")
     p.add_argument("--verbose", action="store_true")
     p.add_argument("--json", type=Path, help="write every run's scores to this file")
+    p.add_argument("--no-train", action="store_true", help="score what is trained already (re-score a changed "
+                   "doctor); runs whose first fix is not trained yet are left out")
+    p.add_argument("--score-only", action="store_true", help="train no configuration, only the doctor's first fixes "
+                   "of those trained already (after a training phase that was stopped)")
     a = p.parse_args(argv)
     started = time.perf_counter()
     out = a.out or Path(f"/tmp/mlplab-oracle-{a.seed}")
@@ -401,7 +433,9 @@ def main(argv=None) -> int:
     configs = [sample(rng, files) for _ in range(a.n)]
     (out / "configs.json").write_text(json.dumps(configs))
     jobs = [(out, a.seed, a.n, w, a.workers) for w in range(a.workers)]
-    if a.workers > 1:
+    if a.no_train or a.score_only:
+        train_seconds = 0.0
+    elif a.workers > 1:
         import multiprocessing as mp
         with mp.get_context("spawn").Pool(a.workers) as pool:
             train_seconds = sum(pool.map(_worker, jobs))
@@ -409,10 +443,14 @@ def main(argv=None) -> int:
         train_seconds = _worker(jobs[0])
     from mlplab.store import Store
     store, cache = Store(out / "store"), _merged(out, a.workers)
-    scores = [score_config(i, raw, store, cache, a.verbose) for i, raw in enumerate(configs)]
-    cache.save()
+    scores = [score_config(i, raw, store, cache, a.verbose, train=not a.no_train) for i, raw in enumerate(configs)]
+    if not a.no_train:
+        cache.save()
+    missing = sum(s["label"] == "missing" for s in scores)
+    scores = [s for s in scores if s["label"] != "missing"]
     lab = {k: [s for s in scores if s["label"] == k] for k in ("healthy", "unhealthy", "unclear", "failed")}
-    fixable = [s for s in lab["unhealthy"] if s["fix_right"] is not None]
+    fixable = [s for s in lab["unhealthy"] if s["fix_right"] is not None and s["right"]]
+    no_single = [s for s in lab["unhealthy"] if s["fix_right"] is not None and not s["right"]]
     mnist = sum(1 for s in scores if "3000" in s.get("dataset", ""))
     seconds = time.perf_counter() - started
     if a.json:
@@ -421,8 +459,13 @@ def main(argv=None) -> int:
           f"unclear={len(lab['unclear'])} false_alarms={sum(s['alarm'] for s in lab['healthy'])}/{len(lab['healthy'])} "
           f"recall={sum(s['alarm'] for s in lab['unhealthy'])}/{len(lab['unhealthy'])} "
           f"first_fix_right={sum(bool(s['fix_right']) for s in fixable)}/{len(fixable)} "
-          f"status_wrong={sum(bool(s.get('status_wrong')) for s in scores)}/{len(scores)} seconds={seconds:.0f} "
-          f"(training {train_seconds:.0f} s this call; mnist/fashion subsets {mnist}; failed {len(lab['failed'])})")
+          f"status_wrong={sum(bool(s.get('status_wrong')) for s in scores)}/{len(scores)} "
+          f"seconds={sum(s.get('seconds', 0.0) for s in scores):.0f} (training each run with its neighbours; this call "
+          f"{seconds:.0f} s; mnist/fashion subsets {mnist}; unhealthy with no single right fix {len(no_single)}, of which "
+          f"the doctor points outside the spec {sum(bool(s['fix_right']) for s in no_single)}; failed {len(lab['failed'])}"
+          + (f"; not trained yet {missing}" if missing else "") + ")")
+    if a.verbose:
+        print_codes(lab)
     return 0
 
 

@@ -121,7 +121,7 @@ def test_tiny_model_underfits(store):
 
 
 def test_dropout_explains_running_vs_inference_loss(store):
-    _, findings, by = doctor(store, "model.dropout=0.5", "train.epochs=6")
+    _, findings, by = doctor(store, "model.dropout=0.5")
     f = by["running_vs_inference"]
     assert f.severity == "info"
     assert f.evidence["running_loss"] > f.evidence["inference_train_loss"] * 1.1
@@ -193,7 +193,7 @@ def test_a_recovered_loss_spike_is_unstable_not_diverged():
     by = {f.code: f for f in diagnose(run)}
     assert "diverged" not in by
     u = by["unstable"]
-    assert (u.severity, u.epoch) == ("warning", 4)
+    assert (u.severity, u.epoch) == ("info", 4)   # it ended at 92 %: a note (doctor.graded)
     assert u.evidence["spike_loss"] == 3.5 and u.evidence["lowest_loss_before"] == 0.2
     assert "found its way back down (to 0.25)" in u.explanation
 

@@ -185,7 +185,26 @@ def test_activations_growing_through_a_deep_relu_net_are_exploding():
     std = [[1.5 * 1.6 ** i for i in range(10)]] * 3      # the last of ten layers reaches ~70
     findings = diagnose(run_of(), stats_with("relu", [[0.0] * 10] * 3, std))
     f = {f.code: f for f in findings}["exploding_activations"]
-    assert f.severity == "warning" and f.evidence["activation_std"] > 60
+    assert f.severity == "info" and f.evidence["activation_std"] > 60   # the run ended at 97 %: a note
+    poor = run_of(result={"val_accuracy": 0.62, "train_accuracy": 0.97})
+    f = {f.code: f for f in diagnose(poor, stats_with("relu", [[0.0] * 10] * 3, std))}["exploding_activations"]
+    assert f.severity == "warning"
+
+
+@pytest.mark.parametrize("val_accuracy, severity", [(0.96, "info"), (0.80, "warning"), (0.40, "warning")])
+def test_statistics_out_of_the_ordinary_are_problems_only_when_the_result_is_poor(val_accuracy, severity):
+    spec = spec_with("model.activation=tanh")
+    sat = [[0.1, 0.1], [0.6, 0.5], [0.7, 0.6]]          # saturated tanh units, as on raw digits at 96 %
+    stats = {**stats_with("tanh", sat, [[1.0, 1.0]] * 3), "saturated_fraction": sat}
+    run = run_of(spec, result={"val_accuracy": val_accuracy, "train_accuracy": 0.97})
+    by = {f.code: f for f in diagnose(run, stats)}
+    assert by["saturated_units"].severity == severity
+    assert bool({"low_accuracy", "overfitting"} & set(by)) == (val_accuracy < 0.9)   # 97 % on its training rows
+
+
+def test_a_run_at_chance_is_never_healthy_however_short():
+    run = run_of(loss=[2.3, 2.29], acc=[0.11, 0.13], result={"val_accuracy": 0.13, "test_accuracy": 0.131})
+    assert problems(diagnose(run))[-1] == "stuck"   # the 2-epoch [8]-unit run at 13 %
 
 
 def test_a_trained_layer_a_few_times_wider_than_at_the_start_is_not_exploding():

@@ -40,7 +40,7 @@ from .finding import KINDS, SEVERITIES, Finding
 from .layers import dead_units, exploding_activations, gradients_across_depth, running_vs_inference, saturated_units
 from .ranking import link, ordered
 from .reading import RunView
-from .rules import diverged, failed, interrupted, lost, overfitting, stuck, underfitting, unstable
+from .rules import diverged, failed, interrupted, lost, low_accuracy, overfitting, stuck, underfitting, unstable
 
 __all__ = ["DOCTOR_VERSION", "Finding", "KINDS", "SEVERITIES", "diagnose", "live_check", "preflight"]
 
@@ -51,7 +51,7 @@ DOCTOR_VERSION = 2
 # What a run's status says comes first; `failed` is handled on its own (nothing else is reported).
 STATUS_RULES = (lost, interrupted)
 # The symptoms, in the order they appear within one severity.
-SYMPTOMS = (diverged, stuck, overfitting, underfitting, unstable, gradients_across_depth, dead_units,
+SYMPTOMS = (diverged, stuck, low_accuracy, overfitting, underfitting, unstable, gradients_across_depth, dead_units,
             saturated_units, exploding_activations, running_vs_inference)
 
 
@@ -68,6 +68,26 @@ def live_check(run: dict, stats: dict | None) -> list[Finding]:
     return [f for f in found if f.severity in ("warning", "error")]
 
 
+# What the result shows, and what the network's statistics show on the way. A statistic out of the ordinary
+# is a problem only when the result is poor too: the oracle benchmark (bench/doctor_oracle.py) finds healthy
+# runs, which no single change improves, with weights that move several times their size in an epoch (small
+# initial weights), saturated tanh units or a gradient ratio across depth beyond the papers' bounds.
+OUTCOME = ("diverged", "stuck", "low_accuracy", "overfitting", "underfitting")
+PROCESS = ("unstable", "vanishing_gradients", "exploding_gradients", "dead_units", "saturated_units",
+           "exploding_activations")
+
+
+def graded(symptoms: list[Finding]) -> list[Finding]:
+    """The process symptoms of a run whose result shows no problem become notes ("info")."""
+    if any(f.code in OUTCOME and f.problem for f in symptoms):
+        return symptoms
+    for f in symptoms:
+        if f.code in PROCESS and f.problem:
+            f.severity = "info"
+            f.explanation += " The run still ended with a good result, so this is a note, not a problem."
+    return symptoms
+
+
 def diagnose(run: dict, stats: dict | None = None) -> list[Finding]:
     """Findings for a stored run (`Store.get_run`) and its statistics (stats.json): the status first, then
     the most severe, causes before the symptoms they explain."""
@@ -82,7 +102,10 @@ def diagnose(run: dict, stats: dict | None = None) -> list[Finding]:
         # after a blow-up the other numbers describe garbage: keep what explains it
         symptoms = [f for f in symptoms if f.code == "diverged"]
     elif "stuck" in codes:
-        symptoms = [f for f in symptoms if f.code != "underfitting"]
+        symptoms = [f for f in symptoms if f.code not in ("underfitting", "low_accuracy")]
+    elif codes & {"underfitting", "overfitting"}:
+        symptoms = [f for f in symptoms if f.code != "low_accuracy"]   # they say more precisely why
+    symptoms = graded(symptoms)
     observed = [f for check in CAUSES if (f := check(r)) is not None]
     causes = link(r, symptoms, config_findings(r) + data_findings(r), observed)
     return ordered(status + causes + symptoms)

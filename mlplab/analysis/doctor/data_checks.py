@@ -33,12 +33,11 @@ def _one(r: RunView, code: str, w: str) -> Finding | None:
                      "flat regions and make the gradients badly sized (UMLAUT's check: inputs outside [-1, 1]).",
                      [{"data.scale": "unit"}], {}, 4.0,
                      STEP_SYMPTOMS + SIGNAL_SYMPTOMS + ("exploding_activations", "saturated_units"),
-                     title="Inputs not scaled", severity="warning")
+                     title="Inputs not scaled")
     if code in ("inputs_tiny", "inputs_all_zero"):
         return cause(r, "inputs_scaled_twice", f"the inputs are tiny ({head}): they were probably scaled twice, so the "
                      "network sees almost nothing", "Scale the raw data once.", [{"data.scale": "unit"}], {}, 3.5,
-                     SIGNAL_SYMPTOMS, note="scale the raw data only once", title="Inputs scaled twice",
-                     severity="warning")
+                     SIGNAL_SYMPTOMS, note="scale the raw data only once", title="Inputs scaled twice")
     if code == "validation_class_missing":
         chance = chance_of_missing(r)
         if chance > ORDERED_CHANCE:
@@ -50,12 +49,12 @@ def _one(r: RunView, code: str, w: str) -> Finding | None:
                      [{"train.shuffle": True}], {"chance_of_split_by_luck": rounded(chance)}, 3.5,
                      ("unstable", "underfitting", "overfitting", "stuck"),
                      note="shuffle the rows of the data file before splitting", title="Data ordered by class",
-                     severity="warning")
+                     severity="warning")   # the validation numbers say little, however training went
     if code == "class_imbalance":
         return cause(r, "class_imbalance", f"the classes are imbalanced ({w.split(';')[0]})", "Overall accuracy hides "
                      "how the small classes fare.", [], {}, 2.0, ("underfitting",),
                      note="look at per-class recall (mlplab show) rather than overall accuracy",
-                     title="Class imbalance", severity="warning")
+                     title="Class imbalance")
     return Finding("data_check", "warning", f"Data check: {head}", None, {}, f"The data check says: {w}.",
                    "check the data", [w], kind="cause")
 

@@ -25,7 +25,10 @@ STEP_CAUSES = ("lr_too_high", "batch_too_small")
 
 
 def plausible(c: Finding, s: Finding) -> bool:
-    """Does the evidence allow cause `c` to explain symptom `s`?"""
+    """Does cause `c` explain symptom `s`, and does the evidence allow it? A cause of underfitting or of a
+    stuck run explains a low accuracy too."""
+    if s.code not in c.explains and not (s.code == "low_accuracy" and {"underfitting", "stuck"} & set(c.explains)):
+        return False
     if (c.code in STEP_CAUSES and s.code == "dead_units"
             and s.evidence.get("dead_fraction_at_init", 0) >= s.evidence.get("dead_fraction", 1) / 2):
         return False   # units dead at initialization: no step killed them
@@ -83,11 +86,11 @@ def link(r: RunView, symptoms: list[Finding], standing: list[Finding], observed:
     stays = {c.code for c in standing}
     causes = merged(standing + observed)
     for s in symptoms:
-        if s.code in ("diverged", "stuck") and not any(s.code in c.explains and plausible(c, s) for c in causes):
+        if s.code in ("diverged", "stuck") and not any(plausible(c, s) for c in causes):
             if (extra := fallback(r, s)) is not None:
                 causes = merged(causes + [extra])
     for c in causes:
-        explained = [s for s in symptoms if s.code in c.explains and plausible(c, s)]
+        explained = [s for s in symptoms if plausible(c, s)]
         c.explains = list(dict.fromkeys(s.code for s in explained))
         c.score += sum(WEIGHT[s.severity] for s in explained)
         worst = min([SEVERITIES.index(c.severity)] + [SEVERITIES.index(s.severity) for s in explained])

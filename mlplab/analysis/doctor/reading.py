@@ -13,9 +13,29 @@ from typing import Any
 
 import numpy as np
 
+from ...errors import BadInput
+from ...spec import Experiment, stored_experiment
 from ..status import at_chance, chance_level, divergence
 from .fixes import Fix, safe_fixes, suggestion_text
-from .thresholds import DEFAULT_LR, EXPLODING_RATIO, VANISHING_RATIO
+from .thresholds import EXPLODING_RATIO, VANISHING_RATIO
+
+
+def experiment_of(spec: dict | None) -> Experiment:
+    """The validated experiment of a stored spec (`spec.stored_experiment`): its defaults are the spec's own,
+    never the doctor's. A spec that no longer validates (written by an older version) reads as its valid
+    sections over the defaults."""
+    try:
+        return stored_experiment(dict(spec or {}))
+    except BadInput:
+        valid = {}
+        for section in ("seed", "data", "model", "train"):
+            if section in (spec or {}):
+                try:
+                    stored_experiment({**valid, section: spec[section]})
+                    valid[section] = spec[section]
+                except BadInput:
+                    pass
+        return stored_experiment(valid)
 
 
 class RunView:
@@ -23,7 +43,8 @@ class RunView:
 
     def __init__(self, run: dict, stats: dict | None):
         self.run = run
-        self.spec = run.get("spec") or {}
+        self.experiment = experiment_of(run.get("spec"))
+        self.spec = self.experiment.resolved()   # every key with its value, defaults filled by the spec's schema
         self.status = run.get("status") or "ok"
         h = run.get("history") or {}
         self.h = {k: np.asarray([np.nan if v is None else v for v in vals], float) for k, vals in h.items()
@@ -41,17 +62,14 @@ class RunView:
         self.warnings = list(run.get("warnings") or [])
         codes = list(data.get("warning_codes") or [])   # data.prepare.WARNING_CODES, in the warnings' order
         self.data_warnings = [(codes[i] if i < len(codes) else "", w) for i, w in enumerate(self.warnings)]
-        train = self.spec.get("train") or {}
-        opt = train.get("optimizer") or {}
-        if isinstance(opt, str):
-            opt = {"name": opt}
-        self.optimizer = opt.get("name", "adam")
-        self.lr = float(opt.get("learning_rate") or DEFAULT_LR.get(self.optimizer, 0.001))
-        self.loss_name = train.get("loss", "sparse_categorical_crossentropy")
-        self.early_stopping = train.get("early_stopping") or None
-        self.batch_size = int(train.get("batch_size") or 32)
-        self.shuffle = train.get("shuffle", True) is not False
-        self.model = self.spec.get("model") or {}
+        train = self.experiment.train
+        self.optimizer = train.optimizer.name
+        self.lr = train.lr
+        self.loss_name = train.loss
+        self.early_stopping = self.spec["train"]["early_stopping"] or None
+        self.batch_size = train.batch_size
+        self.shuffle = train.shuffle
+        self.model = self.spec["model"]
         self.stats = stats or {}
         self.weights = list(self.stats.get("weights") or [])
         self.layers = list(self.stats.get("layers") or [])
@@ -83,9 +101,8 @@ class RunView:
         return float(a[-1]) if a.size and np.isfinite(a[-1]) else float("nan")
 
     @property
-    def planned_epochs(self) -> int | None:
-        epochs = (self.spec.get("train") or {}).get("epochs")
-        return epochs if isinstance(epochs, int) else None
+    def planned_epochs(self) -> int:
+        return self.experiment.train.epochs
 
     def near_chance(self, acc: float) -> bool:
         return at_chance(acc, self.chance)

@@ -17,7 +17,7 @@ import numpy as np
 from .causes import allowance, init_too_small, lower_lr, lr_fix
 from .finding import Finding, fmt, rounded
 from .reading import RunView
-from .thresholds import (DEFAULT_LR, GAP_HIGH_ACCURACY, GAP_WHEN_HIGH, GAP_WHEN_LOW, OSCILLATION_AMPLITUDE,
+from .thresholds import (DEFAULT_LR, EASY_BASELINE, FAR_BELOW, GAP_HIGH_ACCURACY, LEARNED_LITTLE, GAP_WHEN_HIGH, GAP_WHEN_LOW, OSCILLATION_AMPLITUDE,
                          OSCILLATION_JUMP, OSCILLATION_SHARE, OVERFIT_RISE, OVERFIT_TRAIN_FALL, SEVERAL_EPOCHS,
                          SPIKE_FACTOR, STILL_LEARNING, UNDERFIT_ACCURACY, UPDATE_RATIO_HUGE)
 
@@ -87,15 +87,47 @@ def diverged(r: RunView) -> Finding | None:
 
 
 def stuck(r: RunView) -> Finding | None:
-    """Training accuracy still at chance after several epochs (`analysis.status.at_chance`)."""
+    """Training accuracy at chance when training ended (`analysis.status.at_chance`), after any number of
+    epochs: a model that learned nothing is never healthy, however short its training."""
     acc = r.train_acc
-    if r.epochs < SEVERAL_EPOCHS or not acc.size or not math.isfinite(acc[-1]) or not r.near_chance(float(acc[-1])):
+    if not acc.size or not math.isfinite(acc[-1]) or not r.near_chance(float(acc[-1])):
         return None
     return symptom(r, "stuck", "error", f"Stuck near chance: training accuracy {acc[-1]:.1%} after {r.epochs} epochs "
                    f"(chance is {r.chance:.0%})", None,
                    {"train_accuracy": rounded(acc[-1]), "chance": rounded(r.chance), "epochs": r.epochs},
                    f"After {r.epochs} epochs the model is no better than guessing the most common class "
                    f"({r.chance:.0%}) even on its own training data, so it has not learned anything yet.")
+
+
+def easy_baseline(r: RunView) -> float | None:
+    """What the easiest model reaches on this built-in data set (thresholds.EASY_BASELINE), else None."""
+    data = r.spec["data"]
+    name = str(data.get("dataset", "")).strip().lower()
+    if name == "cosine2d" and float(data.get("noise") or 0.0) > 0.3:
+        return None
+    return EASY_BASELINE.get(name)
+
+
+def low_accuracy(r: RunView) -> Finding | None:
+    """The result's held-out accuracy is far below its data set's easy baseline, or less than halfway from
+    chance to perfect: whatever the curves look like, the model learned little."""
+    where, held = _held_out(r)
+    if not math.isfinite(held) or r.near_chance(held):
+        return None   # at chance: stuck, or labels unrelated to the inputs, say it
+    baseline = easy_baseline(r)
+    floor = r.chance + LEARNED_LITTLE * (1 - r.chance)
+    below_baseline = baseline is not None and held < baseline - FAR_BELOW
+    if not (below_baseline or held < floor):
+        return None
+    ev = {f"{where}_accuracy": rounded(held), "chance": rounded(r.chance),
+          **({"easy_baseline": baseline} if baseline is not None else {})}
+    than = (f"a model with no hidden layer reaches about {baseline:.0%} on {r.spec['data']['dataset']}"
+            if below_baseline else f"chance is {r.chance:.0%}")
+    return symptom(r, "low_accuracy", "warning", f"Low accuracy: {held:.1%} on the {where} rows ({than})", None, ev,
+                   f"The model the run ends with gets {held:.1%} of the {where} rows right, while {than}: it "
+                   "learned far less than this data allows.",
+                   [{"train.epochs": max(3 * r.epochs, 10)}, {"train.optimizer": "adam", "train.learning_rate": 0.001},
+                    {"data.scale": "unit"}])
 
 
 def _held_out(r: RunView) -> tuple[str, float]:
