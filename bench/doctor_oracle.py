@@ -17,25 +17,27 @@ probability given, else is drawn from the wide range:
                 enough validation rows to tell two classes apart, noise 0-0.3), MNIST and Fashion-MNIST subsets 15 % each
                 (3,000 training and 1,000 test rows drawn with the seed, stored as .npz); digits with its
                 training labels permuted (no label matches its input) 5 % of the digits runs
-    scale       unit 50 %, none 25 %, standard 25 %
-    hidden      [64, 64] 30 %; else 0-10 layers (1-3 most likely) of one width log-uniform 2..512
-    activation  relu 40 %; else tanh, sigmoid, elu, linear, softmax (tanh and sigmoid twice as likely)
-    init        glorot_uniform 40 %; he_normal 15 %; random_normal with stddev log-uniform 1e-4..10 30 %;
-                zeros 7.5 %; constant 0.05 7.5 %
+    scale       unit 60 %, none 20 %, standard 20 %
+    hidden      [64, 64] 30 %; else 0-10 layers (1-3 most likely) of one width, log-uniform 8..512 (80 %)
+                or 2..8 (20 %)
+    activation  relu 50 %; else tanh, sigmoid, elu, linear, softmax in the ratio 3:3:2:1:1
+    init        glorot_uniform 45 %; he_normal 20 %; random_normal with stddev log-uniform 1e-4..10 25 %;
+                zeros 5 %; constant 0.05 5 %
     optimizer   adam 30 %, sgd 25 %, sgd with momentum 0.9 15 %, rmsprop 15 %, adagrad 15 %; its learning
-                rate: the Keras default times 1/10, 1/3, 1, 3 or 10 (50 %), else log-uniform 1e-6..10
-    batch       32 50 %; else log-uniform 1..the training rows
+                rate: the Keras default times 1/10, 1/3, 1, 3 or 10 (70 %), else log-uniform 1e-6..10
+    batch       32 60 %; else log-uniform 1..the training rows
     epochs      log-uniform 2..100, lowered so that a run takes at most MAX_STEPS steps and MAX_WORK
                 operations (a wide deep net on MNIST trains a few epochs: the bench's time stays bounded)
-    dropout     0 70 %; else uniform 0..0.9        L2: 0 75 %; else log-uniform 1e-4..1
-    loss        sparse crossentropy 85 %, mse 15 %  shuffle: on 90 %
+    dropout     0 80 %; else uniform 0..0.9        L2: 0 80 %; else log-uniform 1e-4..1
+    loss        sparse crossentropy 90 %, mse 10 %  shuffle: on 95 %
     early stop  off 50 %, Keras-like on val_loss (patience 3, restore best) 50 %
     validation  split 0.1 or 0.2
 
 The neighbourhood (`neighbours`): every single change that differs from the run: learning rate x3, x10,
 /3, /10; data.scale=unit; a standard initializer (he_normal for relu, else glorot_uniform); relu;
 batch-norm on; dropout 0; L2 0; epochs x3; batch 32; crossentropy; shuffling on; adam at 0.001;
-hidden layers at least 64 wide ([64] for none).
+hidden layers at least 64 wide ([64] for none); dropout 0.2 (when it has none) and early stopping on
+val_loss (patience 3, restoring the best weights), the usual remedies of overfitting.
 
 The label (`label`), from validation accuracy (test accuracy is only reported). Noise is the standard
 error of a difference of two accuracies on the same n validation rows, se = sqrt((p1(1-p1)+p2(1-p2))/n):
@@ -102,34 +104,35 @@ def sample(rng, files: dict[str, str]) -> dict:
     else:
         data["dataset"] = files[dataset]
     rows = int(rows * (1 - data["validation_split"]))
-    data["scale"] = _pick(rng, ["unit", "none", "standard"], [50, 25, 25])
+    data["scale"] = _pick(rng, ["unit", "none", "standard"], [60, 20, 20])
     if rng.random() < 0.3:
         hidden = [64, 64]
     else:
         depth = _pick(rng, list(range(11)), [8, 25, 25, 12, 7, 5, 4, 4, 4, 3, 3])
-        hidden = [max(2, int(round(_log_uniform(rng, 2, 512))))] * depth
-    activation = "relu" if rng.random() < 0.4 else _pick(rng, ["tanh", "sigmoid", "elu", "linear", "softmax"],
-                                                         [2, 2, 1, 1, 1])
-    init = _pick(rng, ["glorot_uniform", "he_normal", "random_normal", "zeros", "constant"], [40, 15, 30, 7.5, 7.5])
+        narrow = rng.random() < 0.2
+        hidden = [max(2, int(round(_log_uniform(rng, 2, 8) if narrow else _log_uniform(rng, 8, 512))))] * depth
+    activation = "relu" if rng.random() < 0.5 else _pick(rng, ["tanh", "sigmoid", "elu", "linear", "softmax"],
+                                                         [3, 3, 2, 1, 1])
+    init = _pick(rng, ["glorot_uniform", "he_normal", "random_normal", "zeros", "constant"], [45, 20, 25, 5, 5])
     init = ({"name": "random_normal", "stddev": _round(_log_uniform(rng, 1e-4, 10))} if init == "random_normal"
             else {"name": "constant", "value": 0.05} if init == "constant" else init)
     opt = _pick(rng, ["adam", "sgd", "sgd-momentum", "rmsprop", "adagrad"], [30, 25, 15, 15, 15])
     name = "sgd" if opt == "sgd-momentum" else opt
-    lr = (DEFAULT_LR[name] * _pick(rng, [0.1, 1 / 3, 1, 3, 10], [1, 1, 2, 1, 1]) if rng.random() < 0.5
+    lr = (DEFAULT_LR[name] * _pick(rng, [0.1, 1 / 3, 1, 3, 10], [1, 1, 2, 1, 1]) if rng.random() < 0.7
           else _log_uniform(rng, 1e-6, 10))
     optimizer = {"name": name, "learning_rate": _round(lr), **({"momentum": 0.9} if opt == "sgd-momentum" else {})}
-    batch = 32 if rng.random() < 0.5 else max(1, min(rows, int(round(_log_uniform(rng, 1, rows)))))
+    batch = 32 if rng.random() < 0.6 else max(1, min(rows, int(round(_log_uniform(rng, 1, rows)))))
     steps = math.ceil(rows / batch)
     inputs = {"digits": 64, "cosine2d": 2}.get(dataset, 784)
     sizes = [inputs, *hidden, 10]
     work = 6 * sum(a * b for a, b in zip(sizes, sizes[1:])) * rows
     epochs = max(2, min(int(round(_log_uniform(rng, 2, 100))), MAX_STEPS // steps, int(MAX_WORK // work)))
     model = {"hidden": hidden, "activation": activation, "init": init,
-             "dropout": 0.0 if rng.random() < 0.7 else _round(rng.uniform(0, 0.9)),
-             "l2": 0.0 if rng.random() < 0.75 else _round(_log_uniform(rng, 1e-4, 1))}
+             "dropout": 0.0 if rng.random() < 0.8 else _round(rng.uniform(0, 0.9)),
+             "l2": 0.0 if rng.random() < 0.8 else _round(_log_uniform(rng, 1e-4, 1))}
     train = {"optimizer": optimizer, "epochs": epochs, "batch_size": batch,
-             "loss": "mse" if rng.random() < 0.15 else "sparse_categorical_crossentropy",
-             "shuffle": bool(rng.random() < 0.9),
+             "loss": "mse" if rng.random() < 0.1 else "sparse_categorical_crossentropy",
+             "shuffle": bool(rng.random() < 0.95),
              "early_stopping": False if rng.random() < 0.5 else {"monitor": "val_loss", "patience": 3,
                                                                    "restore_best": True}}
     return {"seed": int(rng.integers(0, 1000)), "data": data, "model": model, "train": train}
@@ -181,8 +184,10 @@ def neighbours(raw: dict) -> list[tuple[str, dict]]:
             ("epochs x3", {"train.epochs": 3 * t["epochs"]}), ("batch 32", {"train.batch_size": 32}),
             ("crossentropy", {"train.loss": "sparse_categorical_crossentropy"}), ("shuffle", {"train.shuffle": True}),
             ("adam", {"train.optimizer": {"name": "adam", "learning_rate": 0.001}}),
-            ("wider", {"model.hidden": [max(w, 64) for w in m["hidden"]] or [64]})]
-    return [(name, ch) for name, ch in out if any(_get(raw, k) != v for k, v in ch.items())]
+            ("wider", {"model.hidden": [max(w, 64) for w in m["hidden"]] or [64]}),
+            ("dropout 0.2", {"model.dropout": 0.2} if not m["dropout"] else {}),
+            ("early stopping", {"train.early_stopping": {"monitor": "val_loss", "patience": 3, "restore_best": True}})]
+    return [(name, ch) for name, ch in out if ch and any(_get(raw, k) != v for k, v in ch.items())]
 
 
 def changed(raw: dict, changes: dict) -> dict:
@@ -401,12 +406,10 @@ def _worker(args) -> float:
     return total
 
 
-def _merged(out: Path, workers: int) -> Cache:
+def _merged(out: Path) -> Cache:
     cache = Cache(out)
-    for w in range(workers):
-        part = out / f"cache-{w}" / "runs.json"
-        if part.exists():
-            cache.runs.update(json.loads(part.read_text()))
+    for part in sorted(out.glob("cache-*/runs.json")):
+        cache.runs.update(json.loads(part.read_text()))
     return cache
 
 
@@ -442,7 +445,7 @@ def main(argv=None) -> int:
     else:
         train_seconds = _worker(jobs[0])
     from mlplab.store import Store
-    store, cache = Store(out / "store"), _merged(out, a.workers)
+    store, cache = Store(out / "store"), _merged(out)
     scores = [score_config(i, raw, store, cache, a.verbose, train=not a.no_train) for i, raw in enumerate(configs)]
     if not a.no_train:
         cache.save()

@@ -214,7 +214,7 @@ def test_a_trained_layer_a_few_times_wider_than_at_the_start_is_not_exploding():
 
 # ---------------------------------------------------------------- causes before symptoms
 
-def test_unscaled_inputs_come_before_the_learning_rate():
+def test_unscaled_inputs_explain_the_symptoms_after_the_learning_rate():
     spec = spec_with("data.scale=none", "train.optimizer=sgd", "train.learning_rate=0.1")
     warning = ("unscaled_inputs",
                "inputs reach 16 with scale = 'none': unscaled pixels make training slow or unstable; use scale = 'unit'")
@@ -222,10 +222,11 @@ def test_unscaled_inputs_come_before_the_learning_rate():
              "update_ratio": [[None] * 3, [2.0, 1.5, 1.2], [1.8, 1.4, 1.1], [1.9, 1.2, 1.0]]}
     run = run_of(spec, loss=[2.0, 1.8, 1.9, 1.7], acc=[0.4, 0.5, 0.45, 0.55], warnings=[warning])
     findings = diagnose(run, stats)
-    assert codes(findings)[0] == "unscaled_inputs"
-    assert {"lr_too_high", "underfitting", "unstable"} <= set(codes(findings))
-    assert findings[0].suggestion == "--set data.scale=unit"
-    assert {f.code: f for f in findings}["underfitting"].explained_by[0] == "unscaled_inputs"
+    # on the oracle benchmark scaling alone rarely fixed a run on raw pixels; the learning rate did
+    assert codes(findings)[:2] == ["lr_too_high", "unscaled_inputs"]
+    assert {"underfitting", "unstable"} <= set(codes(findings))
+    assert findings[0].suggestion.startswith("--set train.learning_rate=0.01")
+    assert {f.code: f for f in findings}["underfitting"].explained_by[:2] == ["lr_too_high", "unscaled_inputs"]
 
 
 def test_batch_size_one_is_its_own_cause_not_a_reason_to_raise_the_learning_rate():

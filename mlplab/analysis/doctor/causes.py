@@ -18,7 +18,7 @@ import numpy as np
 from .finding import Finding, fmt, one_digit, rounded
 from .reading import RunView
 from .thresholds import (ACTIVATION_HUGE, ACTIVATION_TINY, CLIP_LOSS, DEAD_FRACTION, DEFAULT_LR, FIRST_EPOCH_ALLOWANCE,
-                         GAP_LABELS, GRADIENT_PRESENT, INIT_SCALE_HUGE, INIT_SCALE_TINY, LR_HIGH, LR_RANGE, MEMORIZED,
+                         GAP_LABELS, GRADIENT_PRESENT, INIT_SCALE_HUGE, INIT_SCALE_TINY, LR_FAR, LR_HIGH, LR_RANGE, MEMORIZED,
                          SATURATED_AT_INIT, SATURATED_FRACTION, SMALL_MODEL_PARAMS, STILL_LEARNING,
                          UNDERFIT_ACCURACY, UPDATE_RATIO_HUGE, UPDATE_RATIO_TINY, VANISHING_RATIO)
 
@@ -87,7 +87,8 @@ def lr_too_high(r: RunView) -> Finding | None:
                  "Steps that large throw away what was learned and can kill ReLU units or blow the loss up.",
                  lower_lr(r), {"learning_rate": r.lr, "max_update_ratio": rounded(biggest),
                                     "default_learning_rate": default},
-                 3.5 if huge else 2.5, STEP_SYMPTOMS, title=f"Learning rate too high ({fmt(r.lr)} for {r.optimizer})")
+                 5.0 if r.lr > LR_FAR * hi else 3.5 if huge else 2.5, STEP_SYMPTOMS,
+                 title=f"Learning rate too high ({fmt(r.lr)} for {r.optimizer})")
 
 
 def allowance(ratio: np.ndarray) -> np.ndarray:

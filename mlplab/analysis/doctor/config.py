@@ -23,7 +23,7 @@ import numpy as np
 from .causes import SIGNAL_SYMPTOMS, STEP_SYMPTOMS, cause, init_fix, lower_lr, raise_lr
 from .finding import Finding, fmt, one_digit, rounded
 from .reading import RunView
-from .thresholds import (BATCH_TINY, DEEP_SATURATING, DROPOUT_HIGH, LR_RANGE, REGULARIZATION_DOMINATES,
+from .thresholds import (UNSCALED_SCORE, BATCH_TINY, DEEP_SATURATING, DROPOUT_HIGH, FEW_STEPS, LR_RANGE, REGULARIZATION_DOMINATES,
                          VALIDATION_SPLIT_HIGH)
 
 IMAGE_SETS = {"digits": 64, "mnist": 784, "fashion-mnist": 784}   # built-in image sets and their input size
@@ -189,6 +189,22 @@ def tiny_batch(r: RunView) -> Finding | None:
                  title=f"Batch size {r.batch_size}")
 
 
+def too_few_steps(r: RunView) -> Finding | None:
+    """So few optimizer steps in the whole run (epochs x batches) that training has barely started."""
+    rows = int(((r.run.get("summary") or {}).get("data") or {}).get("n_train") or 0)
+    epochs = r.planned_epochs   # what the spec asks for (a run that diverged or stopped early took fewer)
+    steps = epochs * -(-rows // r.batch_size) if rows else None
+    if steps is None or steps >= FEW_STEPS or r.status == "diverged":
+        return None
+    fixes = ([{"train.batch_size": 32}] if r.batch_size > 32 else []) + [{"train.epochs": max(3 * epochs, 10)}]
+    return cause(r, "too_few_steps", f"the run took only {steps} optimizer steps ({epochs} epochs of "
+                 f"{-(-rows // r.batch_size)} batches of {r.batch_size} rows)",
+                 "Each step moves the weights a little; a few dozen steps end training before it has started. "
+                 "Smaller batches give more steps per epoch, more epochs more steps in all.",
+                 fixes, {"steps": steps, "batch_size": r.batch_size, "epochs": epochs}, 3.5,
+                 ("stuck", "underfitting", "low_accuracy"), title=f"Only {steps} training steps", severity="warning")
+
+
 def unshuffled(r: RunView) -> Finding | None:
     if r.shuffle:
         return None
@@ -216,12 +232,12 @@ def unscaled_images(r: RunView) -> Finding | None:
         return None   # on a stored run the data check's warning says it with the numbers
     return cause(r, "unscaled_inputs", f"the inputs are not scaled (scale = 'none' on {data.get('dataset')}'s "
                  "pixels)", "Large inputs push units into their flat regions and make the gradients badly sized "
-                 "(UMLAUT's check: inputs outside [-1, 1]).", [{"data.scale": "unit"}], {}, 4.0,
+                 "(UMLAUT's check: inputs outside [-1, 1]).", [{"data.scale": "unit"}], {}, UNSCALED_SCORE,
                  STEP_SYMPTOMS + SIGNAL_SYMPTOMS + ("exploding_activations", "saturated_units"),
                  title="Inputs not scaled")
 
 
-CHECKS = (constant_init, learning_rate_range, tiny_batch, wrong_loss, hidden_activation, deep_saturating,
+CHECKS = (constant_init, learning_rate_range, tiny_batch, too_few_steps, wrong_loss, hidden_activation, deep_saturating,
           too_much_dropout, regularization_dominates, unshuffled, small_training_split, unscaled_images)
 
 

@@ -13,7 +13,7 @@ import math
 from .causes import SIGNAL_SYMPTOMS, STEP_SYMPTOMS, cause
 from .finding import Finding, rounded
 from .reading import RunView
-from .thresholds import ORDERED_CHANCE
+from .thresholds import ORDERED_CHANCE, UNSCALED_SCORE
 
 
 def chance_of_missing(r: RunView) -> float:
@@ -31,7 +31,7 @@ def _one(r: RunView, code: str, w: str) -> Finding | None:
     if code == "unscaled_inputs":
         return cause(r, "unscaled_inputs", f"the inputs are not scaled ({head})", "Large inputs push units into their "
                      "flat regions and make the gradients badly sized (UMLAUT's check: inputs outside [-1, 1]).",
-                     [{"data.scale": "unit"}], {}, 4.0,
+                     [{"data.scale": "unit"}], {}, UNSCALED_SCORE,
                      STEP_SYMPTOMS + SIGNAL_SYMPTOMS + ("exploding_activations", "saturated_units"),
                      title="Inputs not scaled")
     if code in ("inputs_tiny", "inputs_all_zero"):

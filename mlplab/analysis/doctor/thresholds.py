@@ -60,6 +60,11 @@ REGULARIZATION_DOMINATES = 1.0   # x log(C)
 # size 1 with SGD at 0.1 on digits ended at 0.81; batch 32 or lr 0.01 reached 0.97.
 BATCH_TINY = 4
 
+# Optimizer steps in the whole run (epochs x batches per epoch) below which training has barely started: the
+# issue's full-batch run (batch 1294 on digits, 2 epochs: 2 steps) ends at 13 %; the default digits run takes
+# 41 steps an epoch, 820 in all. By hand, checked on the oracle benchmark (bench/doctor_oracle.py).
+FEW_STEPS = 100
+
 # A validation split above one half trains on fewer rows than it validates on (Keras' examples use
 # 0.1-0.2). By hand; measured: digits with a 0.9 split (143 training rows) overfits a 512-512 net.
 VALIDATION_SPLIT_HIGH = 0.5
@@ -77,6 +82,10 @@ CLIP_LOSS = -math.log(1e-7)
 # near the clip value. By hand: 3x is one step up a 1-3-10 learning-rate grid from the default.
 # (On its own, a rate is too high when it is above its optimizer's LR_RANGE.)
 LR_HIGH = 3
+# A learning rate this many times above its optimizer's range is the first thing to fix, before the data's
+# scale or the initialization (bench/doctor_oracle.py: RMSprop at 5.2 on raw digits diverges; scaling the
+# inputs leaves it at 0.14, Adam at 0.001 reaches 0.92).
+LR_FAR = 10
 
 # ------------------------------------------------------------------ curves
 
@@ -207,6 +216,12 @@ ACTIVATION_TINY = 1e-3
 ORDERED_CHANCE = 1e-3
 
 # ------------------------------------------------------------------ ranking
+
+# Unscaled inputs rank below the learning rate, the loss and the initialization: on the oracle benchmark
+# (bench/doctor_oracle.py, seed 0) scaling alone was the right fix for 1 of 6 unhealthy runs on raw pixels:
+# a learning rate set for raw pixels is then 16x too small (digits: 0.27 -> 0.16 with Adagrad, 0.28 -> 0.07
+# with SGD and a strong L2), and Adam or the learning rate was what helped.
+UNSCALED_SCORE = 2.0
 
 # How much a cause's score rises for each symptom it explains: an error counts twice a warning.
 # By hand; base scores are set at each cause (4.5 for weights that start equal, which no step size
