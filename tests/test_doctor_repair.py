@@ -15,20 +15,22 @@ def home(tmp_path_factory):
     return tmp_path_factory.mktemp("repair")
 
 
-def test_unscaled_inputs_are_named_first_and_the_verified_repair_answers_with_a_better_run(home, capsys):
-    # raw pixels (0..16) with SGD at 0.1: the loss blows up; on scaled inputs the same set-up is healthy
+def test_raw_pixels_with_sgd_at_0_1_name_the_rate_first_and_the_verified_repair_answers_with_a_better_run(home, capsys):
+    # raw pixels (0..16) with SGD at 0.1: the loss blows up. The learning rate is named first, the unscaled inputs
+    # after it (on the oracle benchmark scaling alone rarely fixed a raw-pixel run; the rate did)
     run = ml.run(None, {"data.scale": "none", "train.optimizer": "sgd", "train.learning_rate": 0.1,
                         "train.epochs": 5}, store=home, progress=False)
     first = run.findings[0]
-    assert (first.kind, first.code, first.suggestion) == ("cause", "unscaled_inputs", "--set data.scale=unit")
+    assert (first.kind, first.code, first.suggestion) == ("cause", "lr_too_high", "--set train.learning_rate=0.01")
     assert first.severity in ("error", "warning") and first.explains
+    assert "unscaled_inputs" in [f.code for f in run.findings if f.kind == "cause"]
 
     capsys.readouterr()
     assert main(["--home", str(home), "doctor", run.id, "--fix", "--candidates", "2", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     report = doc["repair"]
-    assert doc["findings"][0]["code"] == "unscaled_inputs"
-    assert report["candidates"][0]["fix"] == {"data.scale": "unit"}
+    assert doc["findings"][0]["code"] == "lr_too_high"
+    assert report["candidates"][0]["fix"] == {"train.learning_rate": 0.01}
     best = report["best"]   # the answer: the best on validation among those that ended ok or stopped (see below)
     assert best is not None and best["improved"] and best["status"] in ("ok", "stopped")
     assert report["measure"] == "val_accuracy" and report["rows"] == run.run["summary"]["data"]["n_val"]
@@ -40,8 +42,9 @@ def test_unscaled_inputs_are_named_first_and_the_verified_repair_answers_with_a_
     assert repaired["summary"]["repair_of"] == {"run": run.id, "fix": best["fix"], "cause": best["cause"]}
     assert repaired["spec"]["seed"] == run.spec["seed"] and repaired["spec"]["train"]["epochs"] == 5
     assert repaired["summary"]["result"]["val_accuracy"] == pytest.approx(best["val_accuracy"])
-    scaled = store.get_run(report["candidates"][0]["run_id"])
-    assert scaled["name"] == f"repair of {run.id}: --set data.scale=unit" and scaled["spec"]["data"]["scale"] == "unit"
+    slower = store.get_run(report["candidates"][0]["run_id"])
+    assert slower["name"] == f"repair of {run.id}: --set train.learning_rate=0.01"
+    assert slower["spec"]["train"]["optimizer"]["learning_rate"] == 0.01
     stored = json.loads((store.artifact_dir(run.id) / "repair.json").read_text())
     assert stored["best"]["run_id"] == best["run_id"]
 
@@ -84,7 +87,7 @@ def test_repair_answers_with_the_best_validation_accuracy_not_the_warning_free_c
 
 
 def test_a_healthy_run_has_nothing_to_repair_and_trains_nothing(home, capsys):
-    run = ml.run(None, {"train.epochs": 3}, store=home, progress=False)
+    run = ml.run(None, {}, store=home, progress=False)   # the default experiment: healthy
     before = len(Store(home).list_runs())
     report = run.repair()
     assert report.candidates == [] and report.best is None and "nothing to repair" in str(report)

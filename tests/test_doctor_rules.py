@@ -90,7 +90,8 @@ def test_preflight_lines_say_what_is_wrong_and_what_to_set():
     assert "below the usual range for adam" in line
     assert line.endswith("try --set train.learning_rate=0.001 (or --set train.learning_rate=0.003)")
     [line] = preflight(load_spec(None, ["train.optimizer=sgd", "train.learning_rate=5e-4"]))
-    assert line.endswith("try --set train.learning_rate=0.01 (or --set train.learning_rate=0.1)")
+    assert line.endswith("try --set train.optimizer=adam --set train.learning_rate=0.001 "
+                         "(or --set train.learning_rate=0.01; or --set train.learning_rate=0.1)")
 
 
 def test_a_regularization_term_that_dominates_is_not_read_as_a_learning_rate_problem():
@@ -108,7 +109,9 @@ def test_a_large_accuracy_gap_is_overfitting_even_without_a_clearly_rising_valid
     result = {"train_accuracy": 1.0, "val_accuracy": 0.9, "test_accuracy": 0.9}
     run = run_of(result=result, val_loss=[1.0, 0.6, 0.45, 0.40, 0.41])    # flat: 2.5 % above its best
     f = {f.code: f for f in diagnose(run)}["overfitting"]
-    assert f.severity == "warning" and f.evidence["accuracy_gap"] == pytest.approx(0.1)
+    assert f.severity == "info" and f.evidence["accuracy_gap"] == pytest.approx(0.1)   # a note: GAP_LARGE
+    wide = run_of(result={**result, "val_accuracy": 0.75}, val_loss=[1.0, 0.6, 0.45, 0.40, 0.41])
+    assert {f.code: f for f in diagnose(wide)}["overfitting"].severity == "warning"
     assert f.suggestion.startswith("--set model.dropout=0.3") or "early_stopping" in f.suggestion
     # the same gap while the validation loss still falls is early training (AUTOTRAINER waits, too)
     still_learning = run_of(result=result, val_loss=[1.0, 0.6, 0.45, 0.40, 0.38])
@@ -124,7 +127,7 @@ def test_a_rising_validation_loss_with_rising_accuracy_does_not_ask_to_stop_earl
     rising = dict(spec=spec_with("train.early_stopping=false"), loss=loss, acc=acc, val_loss=[0.40, 0.33, 0.30, 0.31, 0.31, 0.32, 0.33, 0.33, 0.34, 0.345])
     kept_rising = run_of(val_acc=[0.85, 0.87, 0.88, 0.885, 0.89, 0.895, 0.90, 0.905, 0.907, 0.909], **rising)
     f = {f.code: f for f in diagnose(kept_rising)}["overfitting"]
-    assert f.severity == "warning" and f.epoch == 3 and f.evidence["accuracy_gap"] == pytest.approx(0.086)
+    assert f.severity == "info" and f.epoch == 3 and f.evidence["accuracy_gap"] == pytest.approx(0.086)
     assert f.evidence["val_loss_best_epoch"] == 3 and f.evidence["val_loss_rise"] == pytest.approx(0.15)
     assert all("train.early_stopping" not in fix and "train.epochs" not in fix for fix in f.fixes)
     assert "stopping early would keep a less accurate model" in f.explanation and "Stopping at" not in f.explanation
@@ -223,10 +226,10 @@ def test_unscaled_inputs_explain_the_symptoms_after_the_learning_rate():
     run = run_of(spec, loss=[2.0, 1.8, 1.9, 1.7], acc=[0.4, 0.5, 0.45, 0.55], warnings=[warning])
     findings = diagnose(run, stats)
     # on the oracle benchmark scaling alone rarely fixed a run on raw pixels; the learning rate did
-    assert codes(findings)[:2] == ["lr_too_high", "unscaled_inputs"]
+    assert codes(findings)[0] == "lr_too_high" and "unscaled_inputs" in codes(findings)
     assert {"underfitting", "unstable"} <= set(codes(findings))
     assert findings[0].suggestion.startswith("--set train.learning_rate=0.01")
-    assert {f.code: f for f in findings}["underfitting"].explained_by[:2] == ["lr_too_high", "unscaled_inputs"]
+    assert {f.code: f for f in findings}["unstable"].explained_by[:2] == ["lr_too_high", "unscaled_inputs"]
 
 
 def test_batch_size_one_is_its_own_cause_not_a_reason_to_raise_the_learning_rate():
@@ -248,7 +251,7 @@ def test_a_symptom_lists_its_causes_best_first_and_takes_the_best_ones_fix():
     cause, stuck = findings
     assert (cause.kind, cause.explains, stuck.kind, stuck.explained_by) == ("cause", ["stuck"], "symptom", ["lr_too_low"])
     assert stuck.suggestion == cause.suggestion == "--set train.learning_rate=0.001 (or --set train.learning_rate=0.003)"
-    assert "Most likely cause: the learning rate (1e-06) is far too small" in stuck.explanation
+    assert "Most likely cause: the learning rate (1e-06) is below the usual range for adam" in stuck.explanation
 
 
 def test_the_fallback_for_a_stuck_run_never_suggests_its_own_settings():

@@ -126,10 +126,11 @@ def print_findings(store, run_id: str, brief: bool) -> None:
 
 
 def print_preflight(exp) -> None:
-    """The doctor's configuration checks of an experiment, as warnings on stderr (training goes on)."""
+    """The doctor's configuration checks of an experiment, as notes on stderr (training goes on): what they
+    predict is not a verdict; the doctor's findings after training say whether the run suffered from it."""
     from ..analysis.doctor import preflight
     for line in preflight(exp):
-        err.print(f"warning: {line}", markup=False, soft_wrap=True)
+        err.print(f"note: {line}", markup=False, soft_wrap=True)
 
 
 class SweepPrinter:

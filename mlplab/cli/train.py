@@ -38,8 +38,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(result.to_json())
     else:
-        for w in result.warnings:
-            err.print(f"[yellow]warning:[/] {w}")
+        for w in result.warnings:   # the data checks: notes; the doctor's findings below say what they did
+            err.print(f"note: {w}", markup=False, soft_wrap=True)
         out.print(f"run {result.run_id}: {status_text(result.status)} after {result.epochs_run} epochs "
                   f"({result.seconds:.1f}s); result: the weights of {result.result['weights']}: "
                   f"test loss {fmt(result.test_loss)}, test accuracy {fmt(result.test_accuracy)}")

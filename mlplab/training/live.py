@@ -56,15 +56,18 @@ class LiveChecks:
     """engine.train's hooks (epoch_end): the doctor's live rules on each member after each epoch;
     `on_warning(run_id, epoch, finding)` once per run and finding code."""
 
-    def __init__(self, run_ids: list[str], specs: list[dict], on_warning: Callable[[str, int, Finding], None]):
+    def __init__(self, run_ids: list[str], specs: list[dict], on_warning: Callable[[str, int, Finding], None],
+                 data: dict | None = None):
         self.run_ids, self.specs, self.on_warning = run_ids, specs, on_warning
+        self.summary = {"data": data or {}}   # class names and counts: chance level for the live rules
         self.told: set[tuple[str, str]] = set()
 
     def epoch_end(self, epoch: int, records: list, view) -> None:
         for i, (run_id, spec) in enumerate(zip(self.run_ids, self.specs)):   # padding members have no run
             if records[i] is None:
                 continue
-            for finding in live_check({"spec": spec, "history": view.history(i)}, view.stats(i)):
+            run = {"spec": spec, "history": view.history(i), "summary": self.summary}
+            for finding in live_check(run, view.stats(i)):
                 if (run_id, finding.code) not in self.told:
                     self.told.add((run_id, finding.code))
                     self.on_warning(run_id, epoch, finding)

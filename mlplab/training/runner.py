@@ -71,7 +71,9 @@ def _run_chunk(plan: GroupPlan, chunk: list[Experiment], real: int, store: Store
     log = epoch_logger(store, chunk, run_ids, on_epoch)
     hooks = LiveTensorBoard.of(chunk[:real], run_ids)
     if on_warning:
-        hooks += (LiveChecks(run_ids, [e.resolved() for e in chunk[:real]], on_warning),)
+        info = plan.data.info
+        hooks += (LiveChecks(run_ids, [e.resolved() for e in chunk[:real]], on_warning,
+                             {"class_names": info.class_names, "class_counts": info.class_counts}),)
     try:
         with store.heartbeat(run_ids):
             outcomes = train_population(chunk, plan.kinds, plan.data, on_epoch=log, prepared=prepared,

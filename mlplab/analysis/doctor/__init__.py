@@ -40,13 +40,13 @@ from .finding import KINDS, SEVERITIES, Finding
 from .layers import dead_units, exploding_activations, gradients_across_depth, running_vs_inference, saturated_units
 from .ranking import link, ordered
 from .reading import RunView
-from .rules import diverged, failed, interrupted, lost, low_accuracy, overfitting, stuck, underfitting, unstable
+from .rules import diverged, failed, interrupted, learned_little, lost, low_accuracy, overfitting, stuck, underfitting, unstable
 
 __all__ = ["DOCTOR_VERSION", "Finding", "KINDS", "SEVERITIES", "diagnose", "live_check", "preflight"]
 
 # Raised whenever a rule or threshold changes what `diagnose` says: a verdict stored with a run under an
 # older version is recomputed when next read.
-DOCTOR_VERSION = 2
+DOCTOR_VERSION = 3
 
 # What a run's status says comes first; `failed` is handled on its own (nothing else is reported).
 STATUS_RULES = (lost, interrupted)
@@ -56,7 +56,8 @@ SYMPTOMS = (diverged, stuck, low_accuracy, overfitting, underfitting, unstable, 
 
 
 # The cheap rules a run can be warned about while it trains (as AUTOTRAINER does): what the network's
-# statistics already show after an epoch. Divergence needs none: the engine stops the run on it.
+# statistics already show after an epoch, when its accuracy so far is poor too. Divergence needs none:
+# the engine stops the run on it.
 LIVE_RULES = (dead_units, saturated_units, gradients_across_depth, exploding_activations)
 
 
@@ -64,6 +65,8 @@ def live_check(run: dict, stats: dict | None) -> list[Finding]:
     """The warnings and errors of LIVE_RULES on a run still training (its history and statistics so
     far): numpy over a few numbers per layer, nothing that slows an epoch."""
     r = RunView({**run, "status": "running"}, stats)
+    if stuck(r) is None and not learned_little(r):
+        return []   # the statistics are out of the ordinary, but the model learns well so far (see `graded`)
     found = [f for rule in LIVE_RULES if (f := rule(r)) is not None]
     return [f for f in found if f.severity in ("warning", "error")]
 
@@ -103,7 +106,7 @@ def diagnose(run: dict, stats: dict | None = None) -> list[Finding]:
         symptoms = [f for f in symptoms if f.code == "diverged"]
     elif "stuck" in codes:
         symptoms = [f for f in symptoms if f.code not in ("underfitting", "low_accuracy")]
-    elif codes & {"underfitting", "overfitting"}:
+    elif any(f.code in ("underfitting", "overfitting") and f.problem for f in symptoms):
         symptoms = [f for f in symptoms if f.code != "low_accuracy"]   # they say more precisely why
     symptoms = graded(symptoms)
     observed = [f for check in CAUSES if (f := check(r)) is not None]

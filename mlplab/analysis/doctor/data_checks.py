@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from .causes import SIGNAL_SYMPTOMS, STEP_SYMPTOMS, cause
+from .causes import SIGNAL_SYMPTOMS, UNSCALED_SYMPTOMS, cause
 from .finding import Finding, rounded
 from .reading import RunView
 from .thresholds import ORDERED_CHANCE, UNSCALED_SCORE
@@ -32,7 +32,7 @@ def _one(r: RunView, code: str, w: str) -> Finding | None:
         return cause(r, "unscaled_inputs", f"the inputs are not scaled ({head})", "Large inputs push units into their "
                      "flat regions and make the gradients badly sized (UMLAUT's check: inputs outside [-1, 1]).",
                      [{"data.scale": "unit"}], {}, UNSCALED_SCORE,
-                     STEP_SYMPTOMS + SIGNAL_SYMPTOMS + ("exploding_activations", "saturated_units"),
+                     UNSCALED_SYMPTOMS,
                      title="Inputs not scaled")
     if code in ("inputs_tiny", "inputs_all_zero"):
         return cause(r, "inputs_scaled_twice", f"the inputs are tiny ({head}): they were probably scaled twice, so the "

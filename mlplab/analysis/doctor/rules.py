@@ -17,7 +17,7 @@ import numpy as np
 from .causes import allowance, init_too_small, lower_lr, lr_fix
 from .finding import Finding, fmt, rounded
 from .reading import RunView
-from .thresholds import (DEFAULT_LR, EASY_BASELINE, FAR_BELOW, GAP_HIGH_ACCURACY, LEARNED_LITTLE, GAP_WHEN_HIGH, GAP_WHEN_LOW, OSCILLATION_AMPLITUDE,
+from .thresholds import (DEFAULT_LR, EASY_BASELINE, FAR_BELOW, GAP_HIGH_ACCURACY, GAP_LARGE, LEARNED_LITTLE, GAP_WHEN_HIGH, GAP_WHEN_LOW, OSCILLATION_AMPLITUDE,
                          OSCILLATION_JUMP, OSCILLATION_SHARE, OVERFIT_RISE, OVERFIT_TRAIN_FALL, SEVERAL_EPOCHS,
                          SPIKE_FACTOR, STILL_LEARNING, UNDERFIT_ACCURACY, UPDATE_RATIO_HUGE)
 
@@ -106,6 +106,12 @@ def easy_baseline(r: RunView) -> float | None:
     if name == "cosine2d" and float(data.get("noise") or 0.0) > 0.3:
         return None
     return EASY_BASELINE.get(name)
+
+
+def learned_little(r: RunView) -> bool:
+    """Is the held-out accuracy so far less than halfway from chance to perfect (or unknown)?"""
+    held = _held_out(r)[1]
+    return not math.isfinite(held) or held < r.chance + LEARNED_LITTLE * (1 - r.chance)
 
 
 def low_accuracy(r: RunView) -> Finding | None:
@@ -206,7 +212,8 @@ def _accuracy_gap(r: RunView, where: str, held: float, rose: bool) -> Finding | 
         epoch = int(np.argmin(val_loss)) + 1
         ev.update({"val_loss_best_epoch": epoch, "val_loss_rise": rounded(val_loss[-1] / val_loss[epoch - 1] - 1)})
     return symptom(
-        r, "overfitting", "warning", f"Overfitting: training accuracy {train:.1%}, {where} accuracy {held:.1%}", epoch,
+        r, "overfitting", "warning" if gap >= GAP_LARGE else "info",
+        f"Overfitting: training accuracy {train:.1%}, {where} accuracy {held:.1%}", epoch,
         ev, f"The model gets {train:.1%} of its training rows right but only {held:.1%} of the {where} rows: "
         f"a gap of {gap:.1%} means it has learned its training rows rather than what generalises "
         "(AUTOTRAINER's train/test gap). "

