@@ -314,3 +314,45 @@ def test_repair_candidates_are_the_causes_fixes_in_rank_order_without_repeats():
     assert fixes[0] == ({"train.batch_size": 32}, "batch_too_small")
     assert [f for f, _ in fixes].count({"train.learning_rate": 0.01}) == 1 and len(fixes) <= 3
     json.dumps([f.to_dict() for f in findings])   # --json ready, kinds and links included
+
+
+# ---------------------------------------------------------------- calibrated on the oracle benchmark (seed 0)
+# Histories of runs of bench/doctor_oracle.py --seed 0, and what their single-change neighbours reached.
+
+def test_a_still_learning_sgd_run_is_told_to_take_larger_steps_first():
+    # run 53: digits, 64-64 ReLU, SGD at 0.0019, 9 epochs: 0.35 validation; Adam reached 0.958, twice the epochs less
+    spec = spec_with("train.optimizer=sgd", "train.learning_rate=0.0019", "train.epochs=9")
+    acc = [0.189, 0.242, 0.28, 0.31, 0.333, 0.357, 0.375, 0.405, 0.442]
+    loss = [2.28, 2.212, 2.157, 2.111, 2.069, 2.03, 1.994, 1.958, 1.923]
+    run = run_of(spec, loss=loss, acc=acc, result={"val_accuracy": 0.352, "train_accuracy": 0.442})
+    assert candidate_fixes(diagnose(run), 1)[0][0] == {"train.optimizer": "adam", "train.learning_rate": 0.001}
+
+
+def test_sigmoid_layers_that_underfit_are_told_to_use_relu():
+    # run 49: cosine2d, one sigmoid layer of 82, Adam, 27 epochs: 0.68 validation; ReLU reached 0.81
+    spec = spec_with("data.dataset=cosine2d", "model.hidden=[82]", "model.activation=sigmoid", "train.epochs=27")
+    acc = [0.496, 0.504, 0.466, 0.504, 0.558, 0.728, 0.602, 0.68, 0.601, 0.685, 0.678, 0.678, 0.675, 0.566, 0.668,
+           0.691, 0.698, 0.674, 0.688, 0.697, 0.68, 0.674, 0.686, 0.668, 0.675, 0.669, 0.683]
+    run = run_of(spec, loss=[0.7 - 0.003 * i for i in range(27)], acc=acc, counts={"train": [1200, 1200]},
+                 result={"val_accuracy": 0.677, "train_accuracy": 0.683})
+    run["summary"]["data"]["class_names"] = ["0", "1"]
+    findings = diagnose(run)
+    assert findings[0].code == "slow_activation" and findings[0].fixes[0]["model.activation"] == "relu"
+
+
+def test_a_rate_far_below_its_range_ranks_before_a_small_model():
+    # run 68: Fashion-MNIST subset, one tanh layer of 9, SGD at 2.8e-6: 0.24 validation; Adam reached 0.80
+    spec = spec_with("model.hidden=[9]", "model.activation=tanh", "train.optimizer=sgd", "train.learning_rate=2.8e-6",
+                     "train.epochs=7")
+    acc = [0.124, 0.154, 0.171, 0.182, 0.198, 0.213, 0.228]
+    loss = [2.327, 2.283, 2.25, 2.223, 2.199, 2.178, 2.159]
+    run = run_of(spec, loss=loss, acc=acc, result={"val_accuracy": 0.237, "train_accuracy": 0.228})
+    findings = diagnose(run)
+    assert findings[0].code == "lr_too_low" and findings[0].score > {f.code: f for f in findings}["model_too_small"].score
+    assert findings[0].fixes[0] == {"train.optimizer": "adam", "train.learning_rate": 0.001}
+
+
+def test_mse_ranks_below_a_rate_far_too_high():
+    spec = spec_with("train.loss=mse", "train.learning_rate=0.5")   # Adam at 0.5: 50x its range's top
+    run = run_of(spec, loss=[0.09] * 4, acc=[0.1, 0.11, 0.1, 0.1])
+    assert codes(diagnose(run))[:2] == ["lr_too_high", "wrong_loss"]
