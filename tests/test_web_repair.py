@@ -45,7 +45,7 @@ def home(tmp_path_factory):
 def faulty(home):
     run = ml.run(None, {"data.scale": "none", "train.optimizer": "sgd", "train.learning_rate": 0.1,
                         "train.epochs": 3, "model.hidden": [16]}, store=home, progress=False)
-    assert run.findings and run.findings[0].code == "unscaled_inputs"
+    assert run.findings and run.findings[0].code == "lr_too_high"   # then the unscaled inputs
     return run.id
 
 
@@ -141,12 +141,15 @@ def test_a_repair_job_ends_and_the_run_page_shows_its_result(home, faulty):
     # first on the page, above the findings: the repair's answer; the finding that suggested it says so
     answer = re.search(r'id="repair-answer">Repair\'s answer: <code>([^<]*)</code>', page)
     assert answer and answer.group(1) == text and page.index('id="repair-answer"') < page.index('class="finding ')
-    # the candidate's own page points back, and a run with nothing to fix has no button and is refused
+    # the candidate's own page points back (the answer may leave a warning: it is not judged by that), and a
+    # run with nothing to fix (the default experiment) has no button and is refused
+    healthy = ml.run(None, {}, store=home, progress=False).id
     with client_of(app) as c:
         page = c.get(f"/runs/{run_id}").text
-        assert f'a repair of run <a href="/runs/{faulty}">{faulty}</a>' in page and 'id="repair-run"' not in page
-        r = c.post(f"/runs/{run_id}/repair")
-        assert r.status_code == 400 and f"repair of run {run_id}: nothing to repair: the doctor finds no error or warning" in r.text
+        assert f'a repair of run <a href="/runs/{faulty}">{faulty}</a>' in page
+        assert 'id="repair-run"' not in c.get(f"/runs/{healthy}").text
+        r = c.post(f"/runs/{healthy}/repair")
+        assert r.status_code == 400 and f"repair of run {healthy}: nothing to repair: the doctor finds no error or warning" in r.text
         assert c.post("/runs/nope/repair").status_code == 404
 
 
@@ -198,9 +201,9 @@ def test_a_repair_that_found_nothing_says_so_above_the_findings_and_marks_the_su
     assert line.startswith("Repair found no fix that helped: it tried <code>--set data.scale=unit</code>, "
                            "<code>--set train.learning_rate=0.01</code>; no candidate helped")
     assert page.index('id="repair-answer"') < page.index('class="finding ')
-    first = re.search(r'<b>Try:</b> <code>([^<]*)</code>( <span class="note tried">([^<]*)</span>)?', page)
-    assert first.group(1) == "--set data.scale=unit"
-    assert first.group(3) == "the repair tried it: did not help (diverged)"
+    tried_marks = dict((m.group(1), m.group(3)) for m in
+                       re.finditer(r'<b>Try:</b> <code>([^<]*)</code>( <span class="note tried">([^<]*)</span>)?', page))
+    assert tried_marks["--set data.scale=unit"] == "the repair tried it: did not help (diverged)"
     assert re.search(r'id="repair-verdict">no candidate helped', page) and "(the answer)" not in page
 
 

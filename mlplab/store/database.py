@@ -212,25 +212,26 @@ class Database:
             )
         if version == SCHEMA_VERSION:
             return
-        if version == 0:
-            # A SQLite file with foreign tables is not ours; refuse to mix.
-            others = [
-                r[0]
-                for r in conn.execute(
-                    "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"
-                )
-                if r[0] not in ("schema_version",)
-            ]
-            if others:
-                raise BadInput(
-                    f"store {self.db_path}: not an mlplab store (has tables {', '.join(sorted(others)[:5])})"
-                )
         conn.execute("BEGIN IMMEDIATE")
         try:
+            # read again under the write lock: another process may have created the store since
+            if self._schema_version(conn) == 0:
+                # A SQLite file with foreign tables is not ours; refuse to mix.
+                others = [
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"
+                    )
+                    if r[0] not in ("schema_version",)
+                ]
+                if others:
+                    raise BadInput(
+                        f"store {self.db_path}: not an mlplab store (has tables {', '.join(sorted(others)[:5])})"
+                    )
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied TEXT NOT NULL)"
             )
-            version = self._schema_version(conn)  # re-read under the write lock
+            version = self._schema_version(conn)
             for v, statements in MIGRATIONS:
                 if v <= version:
                     continue
