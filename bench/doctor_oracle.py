@@ -65,7 +65,6 @@ import argparse
 import copy
 import json
 import math
-import os
 import sys
 import time
 from pathlib import Path
@@ -464,7 +463,7 @@ def main(argv=None) -> int:
           f"first_fix_right={sum(bool(s['fix_right']) for s in fixable)}/{len(fixable)} "
           f"status_wrong={sum(bool(s.get('status_wrong')) for s in scores)}/{len(scores)} "
           f"seconds={sum(s.get('seconds', 0.0) for s in scores):.0f} (training each run with its neighbours; this call "
-          f"{seconds:.0f} s; mnist/fashion subsets {mnist}; unhealthy with no single right fix {len(no_single)}, of which "
+          f"{seconds:.0f} s, {train_seconds:.0f} s of it training; mnist/fashion subsets {mnist}; unhealthy with no single right fix {len(no_single)}, of which "
           f"the doctor points outside the spec {sum(bool(s['fix_right']) for s in no_single)}; failed {len(lab['failed'])}"
           + (f"; not trained yet {missing}" if missing else "") + ")")
     if a.verbose:

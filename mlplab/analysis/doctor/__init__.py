@@ -5,9 +5,10 @@
     lines = preflight(experiment)                       # configuration checks before training
     findings = live_check(run_so_far, stats_so_far)     # the cheap rules, between epochs
 
-Symptoms (what training did: diverged, stuck, over/underfitting, unstable, dead or saturated
-units, vanishing/exploding gradients or activations) come from the history and the per-epoch
-statistics of `engine.probe`; causes (the learning rate, initialization, activations, loss,
+Symptoms (what training did: diverged, stuck, a low accuracy, over/underfitting, unstable, dead or
+saturated units, vanishing/exploding gradients or activations) come from the history and the per-epoch
+statistics of `engine.probe`; those of the statistics are problems only when the result is poor too
+(`graded`), as the oracle benchmark (bench/doctor_oracle.py) that calibrates the thresholds shows; causes (the learning rate, initialization, activations, loss,
 data scale and order, labels, regularization, batch size) from the same numbers, the spec
 (configuration checks) and the data checks (`run["warnings"]`). Each symptom names the causes
 that explain it; the best-supported cause comes first, with concrete fixes that differ from
@@ -40,7 +41,8 @@ from .finding import KINDS, SEVERITIES, Finding
 from .layers import dead_units, exploding_activations, gradients_across_depth, running_vs_inference, saturated_units
 from .ranking import link, ordered
 from .reading import RunView
-from .rules import diverged, failed, interrupted, learned_little, lost, low_accuracy, overfitting, stuck, underfitting, unstable
+from .rules import (diverged, failed, interrupted, learned_little, lost, low_accuracy, overfitting, stuck, underfitting,
+                    unstable)
 
 __all__ = ["DOCTOR_VERSION", "Finding", "KINDS", "SEVERITIES", "diagnose", "live_check", "preflight"]
 

@@ -16,16 +16,14 @@ and one that explains nothing stays an "info" note.
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from .causes import (IMAGE_SETS, SIGNAL_SYMPTOMS, STEP_SYMPTOMS, UNSCALED_SYMPTOMS, cause, init_fix, lower_lr, raise_lr,
+from .causes import (IMAGE_SETS, STEP_SYMPTOMS, UNSCALED_SYMPTOMS, cause, init_fix, lower_lr, raise_lr,
                      regularization_penalty)
 from .finding import Finding, fmt, one_digit, rounded
 from .reading import RunView
-from .thresholds import (UNSCALED_SCORE, BATCH_TINY, DEEP_SATURATING, DROPOUT_HIGH, FEW_STEPS, LR_FAR, LR_RANGE, REGULARIZATION_DOMINATES,
-                         VALIDATION_SPLIT_HIGH)
+from .thresholds import (BATCH_TINY, DEEP_SATURATING, DROPOUT_HIGH, FEW_STEPS, LR_FAR, LR_RANGE,
+                         REGULARIZATION_DOMINATES, UNSCALED_SCORE, VALIDATION_SPLIT_HIGH)
 
 
 

@@ -17,9 +17,10 @@ import numpy as np
 from .causes import allowance, init_too_small, lower_lr, lr_fix
 from .finding import Finding, fmt, rounded
 from .reading import RunView
-from .thresholds import (DEFAULT_LR, EASY_BASELINE, FAR_BELOW, GAP_HIGH_ACCURACY, GAP_LARGE, LEARNED_LITTLE, GAP_WHEN_HIGH, GAP_WHEN_LOW, OSCILLATION_AMPLITUDE,
-                         OSCILLATION_JUMP, OSCILLATION_SHARE, OVERFIT_RISE, OVERFIT_TRAIN_FALL, SEVERAL_EPOCHS,
-                         SPIKE_FACTOR, STILL_LEARNING, UNDERFIT_ACCURACY, UPDATE_RATIO_HUGE)
+from .thresholds import (DEFAULT_LR, EASY_BASELINE, FAR_BELOW, GAP_HIGH_ACCURACY, GAP_LARGE, GAP_WHEN_HIGH, GAP_WHEN_LOW,
+                         LEARNED_LITTLE, OSCILLATION_AMPLITUDE, OSCILLATION_JUMP, OSCILLATION_SHARE, OVERFIT_RISE,
+                         OVERFIT_TRAIN_FALL, SEVERAL_EPOCHS, SPIKE_FACTOR, STILL_LEARNING, UNDERFIT_ACCURACY,
+                         UPDATE_RATIO_HUGE)
 
 
 def symptom(r: RunView, code: str, severity: str, title: str, epoch: int | None, evidence: dict, explanation: str,
