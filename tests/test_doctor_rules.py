@@ -356,3 +356,16 @@ def test_mse_ranks_below_a_rate_far_too_high():
     spec = spec_with("train.loss=mse", "train.learning_rate=0.5")   # Adam at 0.5: 50x its range's top
     run = run_of(spec, loss=[0.09] * 4, acc=[0.1, 0.11, 0.1, 0.1])
     assert codes(diagnose(run))[:2] == ["lr_too_high", "wrong_loss"]
+
+
+@pytest.mark.parametrize("train_accuracy, val_accuracy, severity", [
+    (0.78, 0.77, "info"),      # seed 1, run 63: 3,000 Fashion-MNIST rows; no single change did better beyond noise
+    (0.62, 0.61, "warning"),   # below AUTOTRAINER's Theta = 0.7
+    (0.80, 0.50, "warning"),   # held out less than halfway from chance
+])
+def test_underfitting_is_a_problem_only_when_the_accuracy_is_poor(train_accuracy, val_accuracy, severity):
+    spec = spec_with("data.dataset=fashion-3000.npz", "model.hidden=[64]", "train.epochs=5")
+    acc = [train_accuracy - 0.002 * (4 - i) for i in range(5)]   # plateaued
+    run = run_of(spec, loss=[0.9, 0.8, 0.75, 0.72, 0.7], acc=acc,
+                 result={"train_accuracy": train_accuracy, "val_accuracy": val_accuracy})
+    assert {f.code: f for f in diagnose(run)}["underfitting"].severity == severity

@@ -186,7 +186,7 @@ def too_few_steps(r: RunView) -> Finding | None:
                  "Each step moves the weights a little; a few dozen steps end training before it has started. "
                  "Smaller batches give more steps per epoch, more epochs more steps in all.",
                  fixes, {"steps": steps, "batch_size": r.batch_size, "epochs": epochs}, 2.5,
-                 ("stuck", "underfitting", "low_accuracy"), title=f"Only {steps} training steps", severity="warning")
+                 ("stuck", "underfitting", "low_accuracy"), title=f"Only {steps} training steps")
 
 
 def unshuffled(r: RunView) -> Finding | None:

@@ -20,7 +20,7 @@ from .reading import RunView
 from .thresholds import (DEFAULT_LR, EASY_BASELINE, FAR_BELOW, GAP_HIGH_ACCURACY, GAP_LARGE, GAP_WHEN_HIGH, GAP_WHEN_LOW,
                          LEARNED_LITTLE, OSCILLATION_AMPLITUDE, OSCILLATION_JUMP, OSCILLATION_SHARE, OVERFIT_RISE,
                          OVERFIT_TRAIN_FALL, SEVERAL_EPOCHS, SPIKE_FACTOR, STILL_LEARNING, UNDERFIT_ACCURACY,
-                         UPDATE_RATIO_HUGE)
+                         UNDERFIT_POOR, UPDATE_RATIO_HUGE)
 
 
 def symptom(r: RunView, code: str, severity: str, title: str, epoch: int | None, evidence: dict, explanation: str,
@@ -107,6 +107,11 @@ def easy_baseline(r: RunView) -> float | None:
     if name == "cosine2d" and float(data.get("noise") or 0.0) > 0.3:
         return None
     return EASY_BASELINE.get(name)
+
+
+def _below_baseline(r: RunView) -> bool:
+    baseline, held = easy_baseline(r), _held_out(r)[1]
+    return baseline is not None and math.isfinite(held) and held < baseline - FAR_BELOW
 
 
 def learned_little(r: RunView) -> bool:
@@ -240,8 +245,9 @@ def underfitting(r: RunView) -> Finding | None:
     fallback = ([{"train.epochs": max(2 * r.epochs, 10)}] if rising else
                 [{"train.optimizer": "adam", "train.learning_rate": 0.001}] if r.optimizer != "adam" else
                 [lr_fix(r, 3)] if r.lr < DEFAULT_LR.get(r.optimizer, 0.001) else [{"model.hidden": [128, 128]}])
+    poor = acc[-1] < UNDERFIT_POOR or learned_little(r) or _below_baseline(r)
     return symptom(
-        r, "underfitting", "warning", f"Underfitting: training accuracy only {acc[-1]:.1%}"
+        r, "underfitting", "warning" if poor else "info", f"Underfitting: training accuracy only {acc[-1]:.1%}"
         + (" and still rising" if rising else ", plateaued"), r.epochs, ev,
         f"Even on its training data the model reaches only {acc[-1]:.1%}"
         + (f", and it was still gaining {slope:.1%} per epoch when training ended." if rising else
