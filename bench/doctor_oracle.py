@@ -422,6 +422,8 @@ def main(argv=None) -> int:
     p.add_argument("--json", type=Path, help="write every run's scores to this file")
     p.add_argument("--no-train", action="store_true", help="score what is trained already (re-score a changed "
                    "doctor); runs whose first fix is not trained yet are left out")
+    p.add_argument("--first", type=int, default=0, help="score runs from this index on (runs before it were "
+                   "looked at while calibrating)")
     p.add_argument("--score-only", action="store_true", help="train no configuration, only the doctor's first fixes "
                    "of those trained already (after a training phase that was stopped)")
     a = p.parse_args(argv)
@@ -445,7 +447,8 @@ def main(argv=None) -> int:
         train_seconds = _worker(jobs[0])
     from mlplab.store import Store
     store, cache = Store(out / "store"), _merged(out)
-    scores = [score_config(i, raw, store, cache, a.verbose, train=not a.no_train) for i, raw in enumerate(configs)]
+    scores = [score_config(i, raw, store, cache, a.verbose, train=not a.no_train) for i, raw in enumerate(configs)
+              if i >= a.first]
     if not a.no_train:
         cache.save()
     missing = sum(s["label"] == "missing" for s in scores)
