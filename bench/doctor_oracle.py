@@ -441,6 +441,8 @@ def main(argv=None) -> int:
         train_seconds = 0.0
     elif a.workers > 1:
         import multiprocessing as mp
+        import signal
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))   # `kill` ends the pool's workers too
         with mp.get_context("spawn").Pool(a.workers) as pool:
             train_seconds = sum(pool.map(_worker, jobs))
     else:
