@@ -225,7 +225,6 @@ def _finite(v) -> float:
 
 def train_missing(store, cache: Cache, experiments: list) -> float:
     """Train the experiments the cache lacks (one call: populations share programs); their wall time."""
-    from mlplab.errors import BadInput
     from mlplab.training.runner import run_experiments
     todo, seen = [], set()
     for e in experiments:
@@ -238,16 +237,12 @@ def train_missing(store, cache: Cache, experiments: list) -> float:
     started = time.perf_counter()
     try:
         results = run_experiments(todo, store)
-    except KeyboardInterrupt:
-        raise
-    except Exception:   # one group's failure should not lose the others: train each alone
+    except Exception:   # one group's failure should not lose the others: train each alone (Ctrl-C still stops)
         results = []
         for e in todo:
             try:
                 results += run_experiments([e], store)
-            except KeyboardInterrupt:
-                raise
-            except (BadInput, Exception) as err:
+            except Exception as err:
                 cache.runs[spec_key(e)] = {"run_id": None, "status": "failed", "val": float("nan"),
                                            "test": float("nan"), "error": str(err)[:200]}
     for r in results:
@@ -316,7 +311,8 @@ def score_config(i: int, raw: dict, store, cache: Cache, verbose: bool, train: b
     from mlplab.analysis.status import chance_level
     from mlplab.errors import BadInput
     from mlplab.spec import set_dotted, stored_experiment, validate
-    from mlplab.training.artifacts import load_findings
+    from mlplab.analysis.doctor import diagnose
+    from mlplab.training.artifacts import load_stats
     from mlplab.training.repair import candidate_fixes
     orig_exp = validate(raw)
     rec = cache.runs.get(spec_key(orig_exp))
@@ -324,26 +320,24 @@ def score_config(i: int, raw: dict, store, cache: Cache, verbose: bool, train: b
         return {"i": i, "label": "missing"}
     if rec["run_id"] is None:
         return {"i": i, "label": "failed"}
-    run = store.get_run(rec["run_id"])
+    run = store.get_run(rec["run_id"], health=False)   # diagnosed below, once
     data = (run.get("summary") or {}).get("data") or {}
     counts = (data.get("class_counts") or {})
     n_val = sum(counts.get("val") or []) or 1
     chance = chance_level(counts.get("train"), len(data.get("class_names") or []) or 2)
-    others, wrong_status, ids = {}, 0, []
+    others, trained = {}, [run]
     for name, changes in neighbours(raw):
         try:
-            ids.append(spec_key(validate(changed(raw, changes))))
-            r = cache.runs.get(ids[-1])
+            r = cache.runs.get(spec_key(validate(changed(raw, changes))))
         except BadInput:
             continue
         if r and r["run_id"]:
             others[name] = r["val"]
-            wrong_status += status_contradicts(r["status"], store.history(r["run_id"]))
-    wrong_status += status_contradicts(run["status"], store.history(run["id"]))
-    stamps = [store.get_run(r["run_id"]) for r in [rec] + [cache.runs.get(k) for k in ids] if r and r["run_id"]]
-    span = (max(_time(x.get("finished") or x["created"]) for x in stamps) - min(_time(x["created"]) for x in stamps))
+            trained.append(store.get_run(r["run_id"], health=False))
+    wrong_status = sum(status_contradicts(x["status"], x["history"]) for x in trained)
+    span = (max(_time(x.get("finished") or x["created"]) for x in trained) - min(_time(x["created"]) for x in trained))
     verdict, right, best = label(rec["val"], others, n_val, chance)
-    findings = load_findings(store, run["id"])
+    findings = diagnose(run, load_stats(store, run["id"]))
     problems = [f for f in findings if f.severity in ("error", "warning")]
     fixes = candidate_fixes(findings, 1)
     first_fix, fix_right, fix_val = None, None, float("nan")

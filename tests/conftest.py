@@ -1,4 +1,7 @@
 """Shared test setup."""
+import contextlib
+import io
+import json
 import os
 import shutil
 import subprocess
@@ -12,6 +15,16 @@ os.environ.setdefault("KERAS_BACKEND", "jax")
 
 
 OUTPUT = Path(__file__).resolve().parent / "output"
+
+
+def cli_json(*argv: str):
+    """`mlplab ARGV --json` in this process: its exit code must be 0; its output, parsed."""
+    from mlplab import cli
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        code = cli.main([*argv, "--json"])
+    assert code == 0, (argv, code)
+    return json.loads(buf.getvalue())
 
 
 @pytest.fixture

@@ -2,18 +2,16 @@
 (analysis.health), diagnosed once per run and kept with it (store.health), the same in `runs --json`,
 the dashboard's /api/runs and pages, the API's runs table, the sweep tables and Try it."""
 import contextlib
-import io
-import json
 import os
 import re
 import shutil
 import sqlite3
 
 import pytest
+from conftest import cli_json
 
 import mlplab as ml
 import mlplab.analysis.doctor as doctor
-from mlplab import cli
 from mlplab.analysis.doctor import Finding
 from mlplab.analysis.health import (HEALTHY, LEVELS, PENDING, combined, health, of_run, unhealthy, version,
                                     with_health)
@@ -84,14 +82,6 @@ early_stopping = false
 repeats = 2
 variants = { good = { "train.learning_rate" = 0.01 }, blows-up = { "data.scale" = "none", "train.optimizer" = "sgd", "train.learning_rate" = 10.0 } }
 """
-
-
-def cli_json(*argv: str):
-    buf = io.StringIO()
-    with contextlib.redirect_stdout(buf):
-        code = cli.main([*argv, "--json"])
-    assert code == 0, (argv, code)
-    return json.loads(buf.getvalue())
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,4 @@
 """One truth per run: the same status, result, best epoch and layer names in every view."""
-import contextlib
-import io
-import json
 import math
 import os
 import random
@@ -12,6 +9,7 @@ import sys
 import time
 
 import pytest
+from conftest import cli_json
 
 import mlplab as ml
 from mlplab import cli
@@ -20,14 +18,6 @@ from mlplab.analysis.status import (EXIT_CODES, STATUSES, at_chance, divergence,
                            worst)
 from mlplab.store import Store, gone
 from mlplab.store.liveness import alive
-
-
-def cli_json(*argv: str):
-    buf = io.StringIO()
-    with contextlib.redirect_stdout(buf):
-        code = cli.main([*argv, "--json"])
-    assert code == 0, (argv, code)
-    return json.loads(buf.getvalue())
 
 
 # ---------------------------------------------------------------- pure rules

@@ -251,14 +251,15 @@ class Store(Database, ArtifactFolders, StoredHealth):
         d["summary"] = loads(d.pop("summary_json"), {})
         return d
 
-    def get_run(self, ref: str) -> dict:
-        """The run row (spec/warnings/summary decoded) plus ``history``."""
+    def get_run(self, ref: str, health: bool = True) -> dict:
+        """The run row (spec/warnings/summary decoded) plus ``history``; with its health unless `health` is
+        False (a reader that diagnoses the run itself)."""
         run_id = self.resolve(ref)
         self.reap()
         rows = self._query("SELECT * FROM runs WHERE id = ?", (run_id,))
         d = self._decode_run(rows[0])
         d["history"] = self.history(run_id)
-        return self._health_filled([d])[0]
+        return self._health_filled([d])[0] if health else d
 
     def history(self, run_id: str) -> dict[str, list]:
         """``{"epoch": [...], "seconds": [...], <metric>: [...]}`` ordered by epoch.

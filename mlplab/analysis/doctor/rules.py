@@ -126,10 +126,8 @@ def low_accuracy(r: RunView) -> Finding | None:
     where, held = _held_out(r)
     if not math.isfinite(held) or r.near_chance(held):
         return None   # at chance: stuck, or labels unrelated to the inputs, say it
-    baseline = easy_baseline(r)
-    floor = r.chance + LEARNED_LITTLE * (1 - r.chance)
-    below_baseline = baseline is not None and held < baseline - FAR_BELOW
-    if not (below_baseline or held < floor):
+    baseline, below_baseline = easy_baseline(r), _below_baseline(r)
+    if not (below_baseline or learned_little(r)):
         return None
     ev = {f"{where}_accuracy": rounded(held), "chance": rounded(r.chance),
           **({"easy_baseline": baseline} if baseline is not None else {})}
