@@ -34,7 +34,7 @@ from ..analysis.doctor import Finding, diagnose
 from ..store import Store
 from ..training.artifacts import RunArtifacts
 from . import views
-from .html import CSS, esc, figure_html, num, page, status_span, write_atomically
+from .html import figure_html, macros, number_text, page, write_atomically
 from .registry import EMBED_SAMPLES, REGISTRY, FigureEntry, figure_png, run_traits, stored_png
 
 REPORT = "report.html"
@@ -57,7 +57,7 @@ class Section:
     id: str
     title: str | Callable[[RunPage], str]
     body: Callable[[RunPage], str | None] | None = None
-    intro: str = ""   # above the figures, when there are any
+    intro: str = ""   # a line above the figures (text), when there are any
 
 
 # ---------------------------------------------------------------- content of the sections
@@ -67,75 +67,47 @@ def summary_html(run: dict) -> str:
     s = run.get("summary") or {}
     data = s.get("data") or {}
     rows = [
-        ("run", run["id"]), ("name", run.get("name")),
-        ("status", status_span(run.get("status") or "")),
+        ("run", run["id"]), ("name", run.get("name")), ("status", run.get("status") or ""),
         ("dataset", f"{run.get('dataset')} ({data.get('n_train', '?')} train / {data.get('n_val', '?')} validation / "
                     f"{data.get('n_test', '?')} test rows, {len(data.get('class_names') or [])} classes)"),
-        ("model", f"{run.get('model')} · {num(run.get('params'))} parameters"),
-        ("optimizer", f"{run.get('optimizer')}, learning rate {num(run.get('learning_rate'))}"),
-        ("epochs", f"{run.get('epochs_run')} run, best epoch {num(run.get('best_epoch'))}"),
+        ("model", f"{run.get('model')} · {number_text(run.get('params'))} parameters"),
+        ("optimizer", f"{run.get('optimizer')}, learning rate {number_text(run.get('learning_rate'))}"),
+        ("epochs", f"{run.get('epochs_run')} run, best epoch {number_text(run.get('best_epoch'))}"),
         ("result", f"the weights of {(s.get('result') or {}).get('weights', '–')}"),
-        ("test accuracy", num(run.get("test_accuracy"))), ("test loss", num(run.get("test_loss"))),
-        ("training time", f"{num(run.get('seconds'), 3)} s"), ("created", run.get("created")),
+        ("test accuracy", number_text(run.get("test_accuracy"))), ("test loss", number_text(run.get("test_loss"))),
+        ("training time", f"{number_text(run.get('seconds'), 3)} s"), ("created", run.get("created")),
     ]
     if run.get("error"):
         rows.append(("error", run["error"]))
-    cells = "".join(f"<tr><th>{esc(k)}</th><td>{v if k == 'status' else esc(v)}</td></tr>" for k, v in rows)
-    return f"<table>{cells}</table>"
-
-
-def finding_html(f: Finding) -> str:
-    ev = ", ".join(f"{esc(k)} = {esc(num(v))}" for k, v in f.evidence.items())
-    where = f" · from epoch {f.epoch}" if f.epoch is not None else ""
-    return (f'<div class="finding {esc(f.severity)}"><div class="title"><span class="badge">{esc(f.severity)}</span>'
-            f'{esc(f.title)}</div><p>{esc(f.explanation)}</p>'
-            f'<p><b>Try:</b> <code>{esc(f.suggestion)}</code></p>'
-            + (f'<p class="evidence">code <code>{esc(f.code)}</code>{esc(where)} · evidence: {ev}</p>' if ev else
-               f'<p class="evidence">code <code>{esc(f.code)}</code>{esc(where)}</p>') + "</div>")
+    return macros("common.html.j2").facts(rows)
 
 
 def _findings(p: RunPage) -> str:
-    if not p.findings:
-        return '<p class="ok">No problems found: the training looks healthy.</p>'
-    return "".join(finding_html(f) for f in p.findings)
+    return macros("run.html.j2").findings(p.findings)
 
 
 def _spec(p: RunPage) -> str:
     spec_text = yaml.safe_dump(p.art.run.get("spec") or {}, sort_keys=False)
-    return (f"<pre>{esc(spec_text)}</pre><p class='sub'>Re-run it with "
-            f"<code>mlplab run {esc(p.art.folder / 'spec.yaml')}</code></p>")
+    return macros("run.html.j2").spec(spec_text, p.art.folder / "spec.yaml")
 
 
 def _data(p: RunPage) -> str:
     run = p.art.run
     info = (run.get("summary") or {}).get("data") or {}
-    warnings = "".join(f"<li>{esc(w)}</li>" for w in run.get("warnings") or [])
     counts = info.get("class_counts") or {}
-    count_rows = "".join(f"<tr><td>{esc(n)}</td>" + "".join(f'<td class="num">{num(counts.get(s, [0] * 999)[i])}</td>'
-                                                            for s in ("train", "val", "test")) + "</tr>"
-                         for i, n in enumerate(info.get("class_names") or []))
-    return (f"<p class='sub'>{esc(info.get('name'))} from {esc(info.get('source'))}; inputs "
-            f"{esc(info.get('input_shape'))}, scale {esc(info.get('scale'))}, values "
-            f"{num(info.get('value_min'))}..{num(info.get('value_max'))}</p>"
-            + (f"<p><b>Data checks:</b></p><ul>{warnings}</ul>" if warnings else "")
-            + f'<table class="grid"><tr><th>class</th><th>train</th><th>validation</th><th>test</th></tr>'
-              f"{count_rows}</table>")
+    rows = [(name, [counts.get(s, [0] * 999)[i] for s in ("train", "val", "test")])
+            for i, name in enumerate(info.get("class_names") or [])]
+    return macros("run.html.j2").data(info, run.get("warnings") or [], rows)
 
 
 def _per_class(p: RunPage) -> str:
     per = ((p.art.run.get("summary") or {}).get("evaluation") or {}).get("per_class") or []
-    if not per:
-        return '<p class="note">no evaluation stored</p>'
-    head = "<tr><th>class</th><th>precision</th><th>recall</th><th>f1</th><th>support</th></tr>"
-    body = "".join(f"<tr><td>{esc(c['class'])}</td>" + "".join(
-        f'<td class="num">{num(c[k], 3)}</td>' for k in ("precision", "recall", "f1", "support")) + "</tr>"
-        for c in per)
-    return f'<table class="grid">{head}{body}</table>'
+    return macros("run.html.j2").per_class(per)
 
 
 def _model(p: RunPage) -> str | None:
     summary_txt = p.art.folder / "summary.txt"
-    return f"<pre>{esc(summary_txt.read_text())}</pre>" if summary_txt.exists() else None
+    return macros("common.html.j2").preformatted(summary_txt.read_text()) if summary_txt.exists() else None
 
 
 # ---------------------------------------------------------------- the layout
@@ -146,8 +118,8 @@ LAYOUT: tuple[Section, ...] = (
     Section("spec", "Spec", _spec),
     Section("data", "Data", _data),
     Section("learning-curves", "Learning curves",
-            intro="<p class='sub'>train (running) is the average Keras prints during an epoch; train (inference) "
-                  "is measured after the epoch with dropout off and batch-norm moving statistics on.</p>"),
+            intro="train (running) is the average Keras prints during an epoch; train (inference) "
+                  "is measured after the epoch with dropout off and batch-norm moving statistics on."),
     Section("confusion-matrix", "Confusion matrix"),
     Section("per-class", "Per-class scores", _per_class),
     Section("mistakes", "Mistakes and confident successes"),
@@ -156,8 +128,7 @@ LAYOUT: tuple[Section, ...] = (
     Section("weights", "Weights"),
     Section("training-statistics", "Training statistics"),
     Section("hidden-representation", "Hidden representation",
-            intro="<p class='sub'>PCA to 50 dimensions, then t-SNE, of the last hidden layer's output "
-                  "on test samples.</p>"),
+            intro="PCA to 50 dimensions, then t-SNE, of the last hidden layer's output on test samples."),
     Section("decision-regions", "Decision regions"),
     Section("model", "Model", _model),
 )
@@ -188,9 +159,9 @@ def section_html(section: Section, p: RunPage) -> str | None:
     if body is None and not figures:
         return None
     heading = body is not None or len(figures) > 1   # captions only where a figure is not the section itself
-    return (body or "") + (section.intro if figures else "") + "".join(
-        figure_html(lambda e=e, o=o: figure_png(p.art, e.name, **o), e.caption, width=e.width, heading=heading)
-        for e, o in figures)
+    drawn = [figure_html(lambda e=e, o=o: figure_png(p.art, e.name, **o), e.caption, width=e.width, heading=heading)
+             for e, o in figures]
+    return macros("run.html.j2").section(body, section.intro, drawn)
 
 
 def build_html(art: RunArtifacts, findings: list[Finding], *, embed_samples: int = EMBED_SAMPLES) -> str:
@@ -228,8 +199,7 @@ def assemble(art: RunArtifacts, findings: list[Finding], embed_samples: int, key
     finally:
         if stop is not None:
             stop()
-    head = f'<meta name="mlplab-view" content="{esc(key)}">' if key else ""
-    return page("run", art.run["id"], art.run.get("name"), parts, CSS, head=head)
+    return page("run", art.run["id"], art.run.get("name"), parts, ["report.css"], view_key=key)
 
 
 def _second_drawer(p: RunPage) -> Callable[[], object] | None:

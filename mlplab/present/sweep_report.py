@@ -20,19 +20,9 @@ from ..analysis.health import with_health
 from ..analysis.status import ranking_metric
 from ..spec.sweep import fmt, short
 from ..store import Store
-from .html import CSS, esc, figure_html, health_span, num, page, status_span, write_atomically
+from .html import figure_html, macros, number_text, page, write_atomically
 
 MAX_CURVES = 12
-
-SWEEP_CSS = """
-table.grid tr.best td{background:#eaf6ec;font-weight:600} table.grid td:first-child,table.grid th:first-child{padding-left:10px}
-table.grid tr.best td:first-child{box-shadow:inset 4px 0 #1a7f37}
-.pm{color:#7a808c;font-weight:400;font-size:12px} .verdict{font-size:15px;padding:10px 14px;border-radius:6px;margin:12px 0}
-.verdict.larger{background:#eaf6ec;border-left:6px solid #1a7f37} .verdict.within{background:#fffbea;border-left:6px solid #d4a72c}
-.verdict.none{background:#f3f8ff;border-left:6px solid #3b82f6} td.finding-cell{max-width:260px;font-size:12.5px} td code{white-space:nowrap}
-.best-name{font-size:16px;font-weight:600} a{color:#2457c5}
-"""
-
 
 @dataclass
 class SweepPage:
@@ -70,18 +60,17 @@ def _config_value(v) -> str:
     return fmt(v)
 
 
-def _pm(mean, std, n_runs: int) -> str:
-    """'0.9371 ± 0.0099' for several runs, '0.9371' for one, 'NaN' when missing."""
+def mean_spread(mean, std, n_runs: int) -> tuple[str, str | None]:
+    """A mean and its spread over repeats as text: ('0.9371', '0.0099') for several runs, ('0.9371', None)
+    for one, ('NaN', None) when not finite (a diverged run), ('–', None) when missing."""
     try:
         m = float(mean)
     except (TypeError, ValueError):
-        return "–"
+        return "–", None
     if not math.isfinite(m):
-        return '<span class="status-diverged">NaN</span>'
-    text = f"{m:.4f}"
-    if n_runs > 1 and std is not None and math.isfinite(float(std)):
-        text += f' <span class="pm">± {float(std):.4f}</span>'
-    return text
+        return "NaN", None
+    several = n_runs > 1 and std is not None and math.isfinite(float(std))
+    return f"{m:.4f}", (f"{float(std):.4f}" if several else None)
 
 
 def _rel(target: Path, start: Path) -> str:
@@ -109,75 +98,55 @@ def _summary(p: SweepPage) -> tuple[str, str]:
     sweep_cfg = spec.get("sweep") or {}
     repeat_word = (f"{sweep_cfg.get('repeats', 1)} repeat(s)"
                    + (f" × {sweep_cfg['folds']} folds" if sweep_cfg.get("folds") else ""))
-    items = [("sweep", sweep["id"]), ("name", sweep.get("name")),
-             ("status", status_span(sweep.get("status") or "")),
-             ("varying keys", ", ".join(p.keys) or "–"),
-             ("configurations", f"{len(p.rows)} ({repeat_word} each)"),
-             ("runs", f"{len(p.runs_by_id)} stored runs"),
-             ("dataset", first_run.get("dataset") or (spec.get("data") or {}).get("dataset", "digits")),
-             ("model", f"{first_run.get('model') or '?'}" + (f" · {num(best['params'])} parameters" if best else "")),
-             ("training time", f"{num(p.summary.get('seconds'), 3)} s for the whole sweep"),
-             ("created", sweep.get("created"))]
-    cells = "".join(f"<tr><th>{esc(k)}</th><td>{v if k == 'status' else esc(v)}</td></tr>" for k, v in items)
+    rows = [("sweep", sweep["id"]), ("name", sweep.get("name")), ("status", sweep.get("status") or ""),
+            ("varying keys", ", ".join(p.keys) or "–"),
+            ("configurations", f"{len(p.rows)} ({repeat_word} each)"),
+            ("runs", f"{len(p.runs_by_id)} stored runs"),
+            ("dataset", first_run.get("dataset") or (spec.get("data") or {}).get("dataset", "digits")),
+            ("model", f"{first_run.get('model') or '?'}"
+                      + (f" · {number_text(best['params'])} parameters" if best else "")),
+            ("training time", f"{number_text(p.summary.get('seconds'), 3)} s for the whole sweep"),
+            ("created", sweep.get("created"))]
+    best_facts = None
     if best:
         m, n = p.metric, len(best["runs"])
-        best_text = (f'<p class="best-name">Best configuration: {esc(config_label(best["values"]))}</p>'
-                     f"<p class='sub'>{esc(m.replace('_', ' '))} {_pm(best.get(m), best.get(m + '_std'), n)}"
-                     f" · test accuracy {_pm(best.get('test_accuracy'), best.get('test_accuracy_std'), n)}"
-                     f" · mean of {n} run(s)</p>")
-    else:
-        best_text = (f'<p class="note">No results stored: the sweep ended with status '
-                     f'{esc(sweep.get("status"))}.</p>')
-    return "Summary", best_text + f"<table>{cells}</table>"
+        best_facts = {"label": config_label(best["values"]), "metric": m.replace("_", " "), "n": n,
+                      "score": mean_spread(best.get(m), best.get(m + "_std"), n),
+                      "test": mean_spread(best.get("test_accuracy"), best.get("test_accuracy_std"), n)}
+    return "Summary", macros("sweep.html.j2").summary(best_facts, rows, sweep.get("status"))
 
 
-def _table_row(p: SweepPage, r: dict) -> str:
+def _table_row(p: SweepPage, r: dict) -> dict:
     k = len(r["runs"])
-    links = " ".join(f'<a href="#run-{esc(rid)}">{i + 1}</a>' for i, rid in enumerate(r["runs"]))
-    return (f'<tr class="{"best" if r is p.best else ""}"><td class="num">{esc(r.get("rank", ""))}</td>'
-            + "".join(f"<td>{esc(_config_value(r['values'].get(key)))}</td>" for key in p.keys)
-            + "".join(f'<td class="num">{_pm(r.get(s + "_accuracy"), r.get(s + "_accuracy_std"), k)}</td>'
-                      for s in ("train", "val", "test"))
-            + f'<td class="num">{num(r.get("best_epoch"), 3)}</td><td>{status_span(r.get("status", ""))}</td>'
-              f'<td class="num">{num(r.get("seconds"), 3)}</td><td class="num">{num(r.get("params"))}</td>'
-              f'<td class="finding-cell">{health_span(r)}</td><td>{links}</td></tr>')
+    return {"is_best": r is p.best, "rank": r.get("rank", ""), "runs": r["runs"], "verdict": r,
+            "config": [_config_value(r["values"].get(key)) for key in p.keys],
+            "accuracies": [mean_spread(r.get(s + "_accuracy"), r.get(s + "_accuracy_std"), k)
+                           for s in ("train", "val", "test")],
+            "best_epoch": r.get("best_epoch"), "status": r.get("status", ""), "seconds": r.get("seconds"),
+            "params": r.get("params")}
 
 
 def _table(p: SweepPage) -> tuple[str, str]:
-    title = f"Comparison ({len(p.rows)} configurations)"
-    if not p.rows:
-        return title, '<p class="note">no comparison table: the sweep has no results</p>'
     ranked = ("validation accuracy" if p.metric == "val_accuracy"
               else "test accuracy (the sweep has no validation split)")
-    head = ("<tr><th>#</th>" + "".join(f"<th>{esc(short(k))}</th>" for k in p.keys)
-            + "<th>train acc.</th><th>val. acc.</th><th>test acc.</th><th>best epoch</th><th>status</th>"
-              "<th>seconds</th><th>params</th><th>health (the doctor)</th><th>runs</th></tr>")
-    body = "".join(_table_row(p, r) for r in p.rows)
-    return title, (f"<p class='sub'>Ranked by {esc(ranked)}, best first (highlighted). "
-                   f"Accuracies are each run's result: the weights it ends with (the best epoch's when early "
-                   f"stopping restores them, else the last epoch's); ± is the standard deviation over "
-                   f"repeats/folds. Seconds are the training time of the runs' populations (members trained "
-                   f"together share it).</p><table class='grid'>{head}{body}</table>")
+    rows = [_table_row(p, r) for r in p.rows]
+    return (f"Comparison ({len(p.rows)} configurations)",
+            macros("sweep.html.j2").table(ranked, [short(k) for k in p.keys], rows))
+
+
+def noise_case(p: SweepPage) -> str:
+    """What the seed-noise section says: the verdict's kind (larger, within), or why there is none."""
+    note = p.summary.get("note")
+    if note:
+        return "larger" if "larger than" in note else "within"
+    if p.n_runs > 1:
+        return "one configuration" if len(p.rows) < 2 else "no spread"
+    return "one run"
 
 
 def _noise(p: SweepPage) -> tuple[str, str]:
-    note = p.summary.get("note")
-    if note:
-        kind = "larger" if "larger than" in note else "within"
-        body = f'<div class="verdict {kind}">{esc(note)}</div>'
-        if kind == "within":
-            body += ("<p class='sub'>The top configurations are not told apart by this sweep: "
-                     "more repeats (<code>sweep.repeats</code>) or folds would narrow the spread.</p>")
-    elif p.n_runs > 1 and len(p.rows) < 2:
-        body = '<div class="verdict none">Only one configuration: nothing to compare with the seed noise.</div>'
-    elif p.n_runs > 1:
-        body = ('<div class="verdict none">No verdict: the best configuration\'s runs show no spread in '
-                f'{esc(p.metric.replace("_", " "))}, so the seed noise cannot be estimated from them.</div>')
-    else:
-        body = ('<div class="verdict none">One run per configuration: the seed noise is unknown, so small '
-                'differences may be luck. Set <code>sweep.repeats = 3</code> (or <code>sweep.folds = 5</code>) '
-                'to measure it.</div>')
-    return "Differences vs seed noise", body
+    return "Differences vs seed noise", macros("sweep.html.j2").noise(
+        noise_case(p), p.summary.get("note"), p.metric.replace("_", " "))
 
 
 def _heatmap(p: SweepPage) -> tuple[str, str] | None:
@@ -189,13 +158,12 @@ def _heatmap(p: SweepPage) -> tuple[str, str] | None:
     kx, ky = _heatmap_axes(rows, p.keys)
     nx = len({_json_key(r["values"].get(kx)) for r in rows})
     ny = len({_json_key(r["values"].get(ky)) for r in rows})
+    ui = macros("sweep.html.j2")
     if nx > 20 or ny > 20:
-        return "Heatmap", (f'<p class="note">{nx} × {ny} distinct values (a random sweep): too sparse for a '
-                           f"heatmap; see the table.</p>")
-    return "Heatmap", (f"<p class='sub'>{esc(metric.replace('_', ' '))} over {esc(kx)} × {esc(ky)}; each cell is "
-                       f"the mean over its repeats (± their standard deviation), the best cell outlined in red.</p>"
-                       + figure_html(lambda: figures.sweep_heatmap(rows, kx, ky, metric), "heatmap",
-                                     width=max(520, 110 * nx + 300)))
+        return "Heatmap", ui.too_sparse(nx, ny)
+    figure = figure_html(lambda: figures.sweep_heatmap(rows, kx, ky, metric), "heatmap",
+                         width=max(520, 110 * nx + 300))
+    return "Heatmap", ui.heatmap(metric.replace("_", " "), kx, ky, figure)
 
 
 def _curves(p: SweepPage) -> tuple[str, str] | None:
@@ -205,15 +173,11 @@ def _curves(p: SweepPage) -> tuple[str, str] | None:
     shown = [r for r in p.rows if r["runs"] and r["runs"][0] in histories][:MAX_CURVES]
     if not shown:
         return None
-    more = len(p.rows) - len(shown)
     which = "Validation" if p.metric == "val_accuracy" else "Training (no validation split)"
-    intro = (f"<p class='sub'>{which} loss and accuracy per epoch, the first run (seed) of each "
-             "configuration" + (f"; only the best {len(shown)} of {len(p.rows)} configurations are drawn"
-                                 if more > 0 else "") + ".</p>")
-    curves = figure_html(lambda: figures.overlaid_curves(
+    figure = figure_html(lambda: figures.overlaid_curves(
         [histories[r["runs"][0]] for r in shown], [config_label(r["values"], rank=r.get("rank")) for r in shown],
         title=f"{which.split(' ')[0]} curves of {len(shown)} configurations"), "overlaid learning curves")
-    return "Learning curves", intro + curves
+    return "Learning curves", macros("sweep.html.j2").curves(which, len(shown), len(p.rows), figure)
 
 
 def _spread(p: SweepPage) -> tuple[str, str] | None:
@@ -224,26 +188,17 @@ def _spread(p: SweepPage) -> tuple[str, str] | None:
     rows, metric = p.rows, p.metric
     points = [[((p.runs_by_id[rid].get("summary") or {}).get("result") or {}).get(metric, math.nan)
                for rid in r["runs"] if rid in p.runs_by_id] for r in rows]
-    return "Spread over repeats", (
-        f"<p class='sub'>Mean ± standard deviation of {esc(metric.replace('_', ' '))} over each "
-        f"configuration's runs (grey dots: single runs). Bars that overlap are not told apart.</p>"
-        + figure_html(lambda: figures.sweep_spread(
-            rows, metric, labels=[config_label(r["values"], rank=r.get("rank")) for r in rows], points=points),
-            "spread"))
+    figure = figure_html(lambda: figures.sweep_spread(
+        rows, metric, labels=[config_label(r["values"], rank=r.get("rank")) for r in rows], points=points), "spread")
+    return "Spread over repeats", macros("sweep.html.j2").spread(metric.replace("_", " "), figure)
 
 
-def _run_row(p: SweepPage, rid: str, run: dict, cfg: dict | None) -> str:
+def _run_row(p: SweepPage, rid: str, run: dict, cfg: dict | None) -> dict:
     target = p.store.artifacts / rid / "report.html"
-    link = f'<a href="{esc(_rel(target, p.out_dir))}">report</a>'
-    if not target.exists():
-        link += f' <span class="note">(not written yet: <code>mlplab report {esc(rid)}</code>)</span>'
-    return (f'<tr id="run-{esc(rid)}"><td><code>{esc(rid)}</code></td>'
-            f"<td>{esc(config_label(cfg['values'], rank=cfg.get('rank')) if cfg else '–')}</td>"
-            f'<td class="num">{esc((run.get("spec") or {}).get("seed", "–"))}</td>'
-            f"<td>{status_span(run.get('status') or '')}</td><td class='finding-cell'>{health_span(run)}</td>"
-            f"<td class='num'>{num(run.get('epochs_run'))}</td>"
-            f"<td class='num'>{num(run.get('best_epoch'))}</td><td class='num'>{num(run.get('test_accuracy'))}</td>"
-            f"<td>{link}</td></tr>")
+    return {"id": rid, "config": config_label(cfg["values"], rank=cfg.get("rank")) if cfg else "–",
+            "seed": (run.get("spec") or {}).get("seed", "–"), "status": run.get("status") or "", "verdict": run,
+            "epochs": run.get("epochs_run"), "best_epoch": run.get("best_epoch"),
+            "test_accuracy": run.get("test_accuracy"), "href": _rel(target, p.out_dir), "written": target.exists()}
 
 
 def _runs(p: SweepPage) -> tuple[str, str]:
@@ -251,15 +206,11 @@ def _runs(p: SweepPage) -> tuple[str, str]:
     config_of = {rid: r for r in p.rows for rid in r["runs"]}
     ordered = [rid for r in p.rows for rid in r["runs"]] + [rid for rid in p.runs_by_id if rid not in config_of]
     rows = [_run_row(p, rid, p.runs_by_id[rid], config_of.get(rid)) for rid in ordered if rid in p.runs_by_id]
-    return f"Runs ({len(rows)})", (
-        "<p class='sub'>Every member of the sweep is an ordinary run; its report lies in its artifact "
-        "folder (links are relative file paths).</p><table class='grid'><tr><th>run</th><th>configuration"
-        "</th><th>seed</th><th>status</th><th>health</th><th>epochs</th><th>best epoch</th><th>test acc.</th>"
-        f"<th>report</th></tr>{''.join(rows)}</table>")
+    return f"Runs ({len(rows)})", macros("sweep.html.j2").runs(rows)
 
 
 def _spec(p: SweepPage) -> tuple[str, str]:
-    return "Spec", f"<pre>{esc(yaml.safe_dump(p.spec, sort_keys=False))}</pre>"
+    return "Spec", macros("common.html.j2").preformatted(yaml.safe_dump(p.spec, sort_keys=False))
 
 
 BUILDERS = {"summary": _summary, "table": _table, "noise": _noise, "heatmap": _heatmap, "curves": _curves,
@@ -275,7 +226,7 @@ def build_sweep_html(store: Store, sweep: dict, out_dir: Path) -> str:
         made = build(p)
         if made is not None:
             parts.append((sid, *made))
-    return page("sweep", sweep["id"], sweep.get("name"), parts, CSS + SWEEP_CSS)
+    return page("sweep", sweep["id"], sweep.get("name"), parts, ["report.css", "sweep.css"])
 
 
 def write_sweep_report(store: Store, sweep_ref: str, out_path: str | Path | None = None) -> Path:
