@@ -25,8 +25,9 @@ def store(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def mlp(store):
-    return run_experiment(load_spec(None, ["train.epochs=6", "model.dropout=0.2"]), store).run_id
+def mlp(store):   # named with markup: the report must show it as text
+    return run_experiment(load_spec(None, ["train.epochs=6", "model.dropout=0.2",
+                                           'name="<script>alert(1)</script> & co"']), store).run_id
 
 
 @pytest.fixture(scope="module")
@@ -133,6 +134,8 @@ def test_report_of_an_image_run(store, mlp, tmp_path, screenshot):
     assert 'id="decision-regions"' not in text      # 2-D figures only for 2-feature data
     assert "http://" not in text and "https://" not in text
     assert "<script" not in text and "not available" not in text
+    assert "<h1>&lt;script&gt;alert(1)&lt;/script&gt; &amp; co</h1>" in text     # the run's name, escaped
+    assert "<pre>name: &lt;script&gt;alert(1)&lt;/script&gt; &amp; co\n" in text  # and in its spec
     assert text.index('id="findings"') < text.index('id="spec"') < text.index('id="learning-curves"')
     assert "Running training loss" in text           # dropout 0.2: the running-vs-inference note
     assert text.count("data:image/png;base64,") == 13   # every figure of an image run
@@ -173,7 +176,7 @@ def test_importing_figures_and_reports_changes_no_global_state():
             "backend = dict.__getitem__(matplotlib.rcParams, 'backend')\n"
             "import mlplab.present.figures, mlplab.present.registry, mlplab.present.report\n"
             "assert dict.__getitem__(matplotlib.rcParams, 'backend') == backend\n"
-            "bad = sorted(m for m in ('jax', 'keras', 'matplotlib.pyplot') if m in sys.modules)\n"
+            "bad = sorted(m for m in ('jax', 'keras', 'matplotlib.pyplot', 'jinja2') if m in sys.modules)\n"
             "assert not bad, bad")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-500:]
