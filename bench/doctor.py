@@ -43,7 +43,7 @@ import jax  # noqa: E402
 from mlplab.data import load_raw  # noqa: E402
 from mlplab.spec import load_spec  # noqa: E402
 from mlplab.store import Store  # noqa: E402
-from mlplab.training.artifacts import load_findings  # noqa: E402
+from mlplab.stored import load_findings  # noqa: E402
 from mlplab.training.repair import repair  # noqa: E402
 from mlplab.training.runner import run_experiment  # noqa: E402
 

@@ -312,8 +312,8 @@ def score_config(i: int, raw: dict, store, cache: Cache, verbose: bool, train: b
     from mlplab.errors import BadInput
     from mlplab.spec import set_dotted, stored_experiment, validate
     from mlplab.analysis.doctor import diagnose
-    from mlplab.training.artifacts import load_stats
-    from mlplab.training.repair import candidate_fixes
+    from mlplab.stored import load_stats
+    from mlplab.stored.repair_report import candidate_fixes
     orig_exp = validate(raw)
     rec = cache.runs.get(spec_key(orig_exp))
     if rec is None:

@@ -21,7 +21,7 @@ import jax
 from mlplab.spec import load_raw, validate
 from mlplab.spec.recipes import recipes
 from mlplab.store import Store
-from mlplab.training.artifacts import load_findings
+from mlplab.stored import load_findings
 from mlplab.training.runner import run_experiments
 
 

@@ -33,7 +33,7 @@ from mlplab.present.registry import applicable, figure_for
 from mlplab.present.report import write_report
 from mlplab.spec import load_spec
 from mlplab.store import Store
-from mlplab.training.artifacts import RunArtifacts
+from mlplab.stored import RunArtifacts
 from mlplab.training.runner import run_experiment
 
 RUNS = {"digits": ["train.epochs=10"],

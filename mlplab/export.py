@@ -19,8 +19,9 @@ import numpy as np
 
 from .errors import BadInput
 from .store import Store
-from .training.artifacts import load_model
-from .training.tensorboard import add_histogram, check_output_dir, clean_tag, summary_writer, tag_of
+from .store.artifacts import FINAL_WEIGHTS, INITIAL_WEIGHTS, MODEL
+from .stored import load_model
+from .stored.tensorboard import add_histogram, check_output_dir, clean_tag, summary_writer, tag_of
 
 def check_output_file(option: str, path: str | Path, suffixes: tuple[str, ...] = ()) -> Path:
     """`path` as a file this process can write, or BadInput naming `option`: checked before
@@ -43,7 +44,7 @@ def export_tensorboard(store: Store, run_ref: str, out_dir: str | Path) -> Path:
     """Write the run's TensorBoard event file under out_dir/<run-id>/; returns that folder."""
     check_output_dir("--tensorboard", out_dir)
     SummaryWriter = summary_writer("--tensorboard")
-    from .training.artifacts import load_stats
+    from .stored import load_stats
     run = store.get_run(run_ref)
     folder = check_output_dir("--tensorboard", Path(out_dir) / run["id"])
     folder.mkdir(parents=True, exist_ok=True)
@@ -68,7 +69,7 @@ def export_tensorboard(store: Store, run_ref: str, out_dir: str | Path) -> Path:
                     if value is not None and math.isfinite(value):
                         writer.add_scalar(f"{key}/{clean_tag(name)}", float(value), int(epoch))
         last = int(epochs[-1]) if epochs else 1
-        initial, final = _npz(artifacts / "weights_init.npz"), _final_weights(store, run)
+        initial, final = _npz(artifacts / INITIAL_WEIGHTS), _final_weights(store, run)
         if len(initial) == len(final):  # a reloaded model names its variables without the model's prefix
             final = dict(zip(initial, final.values()))
         for step, weights in ((0, initial), (last, final)):
@@ -87,8 +88,8 @@ def _npz(path: Path) -> dict[str, np.ndarray]:
 def _final_weights(store: Store, run: dict) -> dict[str, np.ndarray]:
     """The trained weights: those in model.keras, or weights_final.npz where Keras could not save the model."""
     artifacts = store.artifact_dir(run["id"])
-    final = _npz(artifacts / "weights_final.npz")
-    if final or not (artifacts / "model.keras").exists():
+    final = _npz(artifacts / FINAL_WEIGHTS)
+    if final or not (artifacts / MODEL).exists():
         return final
     return {v.path: np.asarray(v.value) for v in load_model(store, run).trainable_variables}
 

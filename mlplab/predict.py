@@ -9,7 +9,7 @@ black, cropped to its bounding box, the longer side scaled to 20 px, and placed 
 8x8 scikit-learn digits it is prepared the way those were (see digits_8x8): cropped,
 scaled to the full height of a 32x32 frame keeping its aspect ratio, centred, its
 strokes as thick as theirs, and each 4x4 block counted to a whole number 0..16. Then
-the run's own `data.scale` is applied with the same statistics the run was trained with.
+the run's own `data.scale` is applied with the statistics the run was trained with (stored with it).
 
 Images come from users: size and pixel count are limited, only common raster
 formats are decoded, and a broken file is a `BadInput` with one line.
@@ -26,7 +26,8 @@ from pathlib import Path
 import numpy as np
 
 from .errors import BadInput
-from .training.artifacts import load_model
+from .stored import load_model
+from .stored.artifacts import load_scaling
 
 MAX_BYTES = 8 * 2**20          # upload size limit
 MAX_PIXELS = 16_000_000        # decoded size limit (decompression bombs)
@@ -233,11 +234,11 @@ class RunModel:
         if self.warning:
             warnings.warn(self.warning, RunStatusWarning, stacklevel=2)
         self.model = load_model(store, run)
-        self._scale = _scaler(self.spec)
+        self.scaling = scaling_of(store, run)
         self._lock = threading.Lock()
 
     def predict(self, raw: np.ndarray) -> np.ndarray:
-        x = self._scale(raw.astype(np.float32)).reshape((1, *self.input_shape))
+        x = self.scaling.apply(raw.astype(np.float32).reshape((1, *self.input_shape)))
         with self._lock:
             p = np.asarray(self.model(x, training=False), dtype=np.float64)[0]
         if p.shape == (1,):  # one sigmoid unit
@@ -251,33 +252,15 @@ class RunModel:
         return Prediction(self.run_id, names, p.tolist(), int(np.argmax(p)), raw, self.side)
 
 
-def _scaler(spec: dict):
-    """The run's `data.scale`, with the statistics `data.prepare` used for it."""
-    data = spec.get("data") or {}
-    scale = data.get("scale", "unit")
-    if scale == "none":
-        return lambda x: x
-    from .data import load_raw
-    options = {k: v for k, v in data.items()
-               if k not in ("dataset", "scale", "validation_split", "flatten", "folds", "fold")}
-    raw = load_raw(data.get("dataset", "digits"), options)
-    n_all = len(raw.x_train)
-    split = 0.0 if data.get("folds") else float(data.get("validation_split", 0.1))  # as runner.load_data
-    n_fit = n_all - int(n_all * split)
-    if scale in ("unit", "symmetric"):
-        if raw.value_range is not None:
-            lo, hi = raw.value_range
-        else:
-            fit = np.asarray(raw.x_train[:n_fit], np.float32)
-            lo, hi = float(fit.min()), float(fit.max())
-        span = (hi - lo) or 1.0
-        if scale == "unit":
-            return lambda x: (x - lo) / span
-        return lambda x: (x - lo) / span * 2 - 1
-    fit = np.asarray(raw.x_train[:n_fit], np.float64).reshape(n_fit, -1)
-    mean, std = fit.mean(axis=0), fit.std(axis=0)
-    std[std == 0] = 1.0
-    return lambda x: ((x.reshape(-1) - mean) / std).astype(np.float32)
+def scaling_of(store, run: dict):
+    """The data.Scaling the run's inputs were scaled with: as stored with the run, else (a run stored before
+    runs kept it) computed again from its data as the run's training computed it."""
+    stored = load_scaling(store, run["id"])
+    if stored is not None:
+        return stored
+    from .data import load_data
+    from .spec import stored_experiment
+    return load_data(stored_experiment(run["spec"])).scaling
 
 
 _cache: dict[tuple[str, str], RunModel] = {}

@@ -15,7 +15,7 @@ from mlplab.present.run_report import write_report
 from mlplab.present.stored_figure import StoredFigure
 from mlplab.spec import load_spec
 from mlplab.store import Store
-from mlplab.training.artifacts import RunArtifacts
+from mlplab.stored import RunArtifacts
 from mlplab.training.runner import run_experiment
 
 TINY = ["train.epochs=2", "model.hidden=[16]"]

@@ -10,7 +10,8 @@ os.environ.setdefault("KERAS_BACKEND", "jax")
 from mlplab.cli import main
 from mlplab.engine.inference import predict_probabilities
 from mlplab.store import Store
-from mlplab.training.artifacts import POPULATION, RunArtifacts, load_model, model_file
+from mlplab.store.artifacts import POPULATION
+from mlplab.stored import RunArtifacts, load_model, model_file
 from mlplab.training.sweeps import run_sweep
 
 GRID = {"model": {"hidden": [16], "dropout": 0.1}, "train": {"epochs": 2},

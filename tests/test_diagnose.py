@@ -4,7 +4,7 @@ import json
 import pytest
 
 from mlplab.analysis.doctor import Finding, diagnose
-from mlplab.training.artifacts import load_findings
+from mlplab.stored import load_findings
 from mlplab.training.runner import run_experiment
 from mlplab.spec import load_spec
 from mlplab.analysis.status import chance_level, divergence

@@ -54,7 +54,7 @@ def test_repair_answers_with_the_best_validation_accuracy_not_the_warning_free_c
     answer is within noise of the best validation accuracy (and a simpler one only when within noise), better than
     the original beyond noise; a warning it leaves is reported, not held against it. (The doctor's candidate
     fixes are its own business: which ones are tried is not asserted.)"""
-    from mlplab.training.repair import helped, load_report, noise
+    from mlplab.stored.repair_report import helped, load_report, noise
     run = ml.run(None, {"data.scale": "none", "train.optimizer": "sgd", "train.learning_rate": 10},
                  store=home, progress=False)
     assert run.status == "diverged"
@@ -101,7 +101,7 @@ def test_a_healthy_run_has_nothing_to_repair_and_trains_nothing(home, capsys):
 
 @pytest.mark.parametrize("status", ["lost", "failed", "interrupted"])
 def test_a_run_that_did_not_finish_is_not_offered_a_repair(home, capsys, status):
-    from mlplab.training.repair import declined
+    from mlplab.stored.repair_report import declined
     store = Store(home)
     run_id = store.create_run(name=f"a {status} run", spec=ml.load_run("last", store=home).spec, dataset="digits")
     store.log_epoch(run_id, 1, {"loss": 14.0, "accuracy": 0.1}, 0.1)
@@ -190,13 +190,13 @@ def test_programs_are_shared_by_experiments_that_compute_the_same_function():
 # ---------------------------------------------------------------- the answer: choose (no training)
 
 def cand(fix, val, status="ok", problems=(), error=None):
-    from mlplab.training.repair import Candidate
+    from mlplab.stored.repair_report import Candidate
     return Candidate(dict(fix), " ".join(f"--set {k}={v}" for k, v in fix.items()), "cause", status=status,
                      val_accuracy=val, test_accuracy=val, problems=list(problems), error=error)
 
 
 def test_noise_is_two_standard_errors_of_the_difference_and_at_least_one_point():
-    from mlplab.training.repair import noise
+    from mlplab.stored.repair_report import noise
     assert noise(0.9, 0.8, 143) == pytest.approx(2 * ((0.9 * 0.1 + 0.8 * 0.2) / 143) ** 0.5)   # 0.0836
     assert noise(0.99, 0.99, 10000) == 0.01 and noise(0.5, 0.6, None) == 0.01
     assert noise(0.5, 0.5, 100) == pytest.approx(0.1414, abs=1e-4)
@@ -206,7 +206,7 @@ def test_the_best_validation_accuracy_wins_over_a_warning_free_but_worse_candida
     """The issue's case (raw digits, SGD at lr 10, diverged at 0.112): scale + lr 0.01 ends warning-free at 0.906,
     lr 0.01 alone at 0.953 with the unscaled-inputs warning left; scale alone diverges. The answer is lr 0.01
     alone, and the verdict says what it leaves."""
-    from mlplab.training.repair import RepairReport, choose
+    from mlplab.stored.repair_report import RepairReport, choose
     scale = cand({"data.scale": "unit"}, 0.098, status="diverged", problems=["lr_too_high", "diverged"])
     both = cand({"data.scale": "unit", "train.learning_rate": 0.01}, 0.906)
     lr = cand({"train.learning_rate": 0.01}, 0.953, status="stopped", problems=["unscaled_inputs"])
@@ -222,7 +222,7 @@ def test_the_best_validation_accuracy_wins_over_a_warning_free_but_worse_candida
 
 
 def test_a_simpler_candidate_within_noise_of_the_best_wins():
-    from mlplab.training.repair import RepairReport, choose, noise
+    from mlplab.stored.repair_report import RepairReport, choose, noise
     two = cand({"data.scale": "unit", "model.init": "he_normal"}, 0.95)
     one = cand({"data.scale": "unit"}, 0.93)
     assert 0.95 - 0.93 <= noise(0.95, 0.93, 360)
@@ -238,7 +238,7 @@ def test_a_simpler_candidate_within_noise_of_the_best_wins():
 
 
 def test_diverged_failed_and_untrained_candidates_are_never_the_answer():
-    from mlplab.training.repair import choose
+    from mlplab.stored.repair_report import choose
     diverged = cand({"train.learning_rate": 1.0}, 0.97, status="diverged")   # a diverged run's result: an early epoch
     failed = cand({"model.hidden": [8]}, 0.99, status="failed")
     broken = cand({"model.batchnorm": True}, float("nan"), error="bad spec")
@@ -249,7 +249,7 @@ def test_diverged_failed_and_untrained_candidates_are_never_the_answer():
 
 
 def test_nothing_better_than_the_original_beyond_noise_is_no_answer():
-    from mlplab.training.repair import RepairReport, choose
+    from mlplab.stored.repair_report import RepairReport, choose
     same = cand({"data.scale": "unit"}, 0.905)
     worse = cand({"train.learning_rate": 0.01}, 0.85)
     assert choose(0.90, [same, worse], 360) is None
@@ -263,7 +263,7 @@ def test_nothing_better_than_the_original_beyond_noise_is_no_answer():
 
 
 def test_without_a_validation_split_candidates_are_compared_on_test_accuracy_and_the_verdict_says_so():
-    from mlplab.training.repair import RepairReport
+    from mlplab.stored.repair_report import RepairReport
     a = cand({"data.scale": "unit"}, float("nan"))
     a.test_accuracy = 0.95
     report = RepairReport("r", "ok", 0.5, ["unscaled_inputs"], [a], measure="test_accuracy", rows=360)
@@ -273,7 +273,7 @@ def test_without_a_validation_split_candidates_are_compared_on_test_accuracy_and
 
 
 def test_an_original_without_an_accuracy_is_compared_with_chance():
-    from mlplab.training.repair import RepairReport
+    from mlplab.stored.repair_report import RepairReport
     chance = cand({"data.scale": "unit"}, 0.11)
     report = RepairReport("r", "diverged", float("nan"), ["diverged"], [chance], measure="val_accuracy", rows=143,
                           chance=0.1)

@@ -7,7 +7,7 @@ import pytest
 from mlplab.analysis.doctor import diagnose, preflight
 from mlplab.analysis.doctor.fixes import cli_text, python_text, safe
 from mlplab.spec import load_spec
-from mlplab.training.repair import candidate_fixes
+from mlplab.stored.repair_report import candidate_fixes
 
 DEFAULT_SPEC = load_spec(None, []).resolved()
 

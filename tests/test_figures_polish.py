@@ -9,7 +9,7 @@ from mlplab.present.figures.common import fit_title
 from mlplab.present.figures.model import (embedding_figure, first_layer_weights, training_statistics,
                                           weight_distributions)
 from mlplab.present.registry import FIGURE_NAMES, REGISTRY, applicable
-from mlplab.training.artifacts import trained_weights
+from mlplab.stored.model import trained_weights
 
 CNN = [{"type": "conv2d", "filters": 6, "kernel": 3, "activation": "relu"}, {"type": "flatten"}]
 

@@ -1,11 +1,13 @@
 """The package's shape: each folder one stage of the data flow, importing only from earlier stages.
 
-    errors, catalog -> spec -> data -> engine -> analysis -> store -> training -> present -> the edges
+    errors, catalog -> spec -> data -> engine -> analysis -> store -> stored -> training -> present -> the edges
     (cli, api, sklearn, predict, export, web)
 
 A module may import from its own stage and the stages before it, never a later one, and never
-a private name (`_x`) of another module. Only the engine (and what trains or predicts) imports
-JAX/Keras, so validating a spec and `mlplab --help` stay instant.
+a private name (`_x`) of another module. Readers read stored runs through `stored/` (the read model):
+only the edges that start training import `training/`. No import cycle, not even inside a folder or
+through a function-level import. Only the engine (and what trains or predicts) imports JAX/Keras, so
+validating a spec and `mlplab --help` stay instant.
 """
 import ast
 import subprocess
@@ -15,9 +17,21 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "mlplab"
-STAGES = ["errors catalog", "spec", "data", "engine", "analysis", "store", "training", "present",
+STAGES = ["errors catalog", "spec", "data", "engine", "analysis", "store", "stored", "training", "present",
           "cli api sklearn predict export web __init__"]
 STAGE = {name: i for i, names in enumerate(STAGES) for name in names.split()}
+
+
+# The modules outside training/ that start training (they import training/ inside the calls that train);
+# every other reader of a run reads it through stored/.
+STARTS_TRAINING = {
+    "mlplab.cli.train": "mlplab run, mlplab sweep",
+    "mlplab.cli.inspect": "mlplab doctor --fix",
+    "mlplab.api.stored_run": "ml.run, Run.repair()",
+    "mlplab.api.stored_sweep": "ml.sweep",
+    "mlplab.api.keras_fit": "ml.fit",
+    "mlplab.sklearn": "MLPClassifier.fit",
+}
 
 
 def module_name(path: Path) -> str:
@@ -106,3 +120,65 @@ def test_no_function_over_about_60_lines():
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 65:
                 long.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno} {node.name}")
     assert long == []
+
+
+def module_of(target: str, name: str | None) -> str:
+    """The module an import of `name` from `target` loads: the submodule target.name when there is one."""
+    sub = f"{target}.{name}"
+    return sub if name and (PACKAGE.parent / (sub.replace(".", "/") + ".py")).exists() else target
+
+
+def import_graph() -> dict[str, set[str]]:
+    """module -> the mlplab modules it imports (function-level imports included), itself left out."""
+    graph = {}
+    for path in modules():
+        me = module_name(path)
+        graph[me] = {module_of(target, n) for _, target, names in imports(path) for n in names or [None]} - {me}
+    return graph
+
+
+def test_only_the_edges_that_start_training_import_training():
+    wrong = sorted(f"{me} -> {t}" for me, targets in import_graph().items() for t in targets
+                   if t.split(".")[:2] == ["mlplab", "training"] and stage_of(me) != STAGE["training"]
+                   and me not in STARTS_TRAINING)
+    assert wrong == []
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan's algorithm), each sorted."""
+    index, low, stack, on_stack, found = {}, {}, [], set(), []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in graph.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return sorted(found)
+
+
+def test_cycles_finds_a_cycle_inside_a_folder_and_none_in_a_chain():
+    assert cycles({"a.x": {"a.y"}, "a.y": {"a.z"}, "a.z": {"a.x"}, "b": {"a.x"}}) == [["a.x", "a.y", "a.z"]]
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": set()}) == []
+
+
+def test_no_import_cycle():
+    assert cycles(import_graph()) == []

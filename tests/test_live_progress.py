@@ -1,6 +1,7 @@
 """In-epoch progress kept with a running run (training.live), for the dashboard's live page."""
 from mlplab.spec import load_spec
 from mlplab.store import Store
+from mlplab.stored.artifacts import read_progress
 from mlplab.training import live
 from mlplab.training.runner import run_experiment
 
@@ -11,13 +12,13 @@ def test_a_running_run_keeps_its_latest_progress_and_drops_it_when_it_ends(tmp_p
 
     def on_step(p):
         [run] = store.list_runs()
-        seen.append((p.text(), live.read_progress(store, run["id"])))
+        seen.append((p.text(), read_progress(store, run["id"])))
 
     result = run_experiment(load_spec(None, ["train.epochs=2"]), store, on_step=on_step)
     assert seen and all(doc is not None and doc["text"] == text for text, doc in seen)
     epochs = {doc["epoch"] for _, doc in seen}
     assert epochs == {1, 2} and seen[-1][1]["phase"] == "evaluating" and seen[-1][1]["epochs"] == 2
-    assert live.read_progress(store, result.run_id) is None   # removed when the run ended
+    assert read_progress(store, result.run_id) is None   # removed when the run ended
 
 
 def test_progress_is_written_at_most_every_few_seconds(tmp_path, monkeypatch):
@@ -39,9 +40,9 @@ def test_progress_is_written_at_most_every_few_seconds(tmp_path, monkeypatch):
     record = live.progress_recorder(store, [run_id])
     for step in (1, 2, 3, 4):
         record(P(step))
-        assert live.read_progress(store, run_id)["step"] == {1: 1, 2: 1, 3: 1, 4: 4}[step]
+        assert read_progress(store, run_id)["step"] == {1: 1, 2: 1, 3: 1, 4: 4}[step]
     live.clear_progress(store, [run_id])
-    assert live.read_progress(store, run_id) is None
+    assert read_progress(store, run_id) is None
 
 
 def test_live_checks_warn_once_per_run_while_it_trains(tmp_path):

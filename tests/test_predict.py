@@ -213,3 +213,64 @@ def test_runs_without_a_model_are_bad_input(bad_store):
     store.set_status(lost, "lost")
     with pytest.raises(BadInput, match=f"^run {lost}: has no trained model \\(status lost\\)$"):
         RunModel(store, lost)
+
+
+# ---------------------------------------------------------------- the scaling statistics stored with a run
+
+@pytest.fixture(scope="module")
+def standard_run(tmp_path_factory):
+    """A run on digits with data.scale = "standard": per-feature statistics, not a fixed range."""
+    store = Store(tmp_path_factory.mktemp("standard-store"))
+    exp = validate({"data": {"dataset": "digits", "scale": "standard", "validation_split": 0.2},
+                    "model": {"hidden": [32]}, "train": {"epochs": 2, "early_stopping": False}})
+    [result] = run_experiments([exp], store)
+    return store, store.get_run(result.run_id), exp
+
+
+def test_a_run_stores_the_statistics_its_training_rows_were_scaled_with(standard_run):
+    from mlplab.data import load_data, load_raw
+    from mlplab.stored.artifacts import load_scaling
+    store, run, exp = standard_run
+    scaling = load_scaling(store, run["id"])
+    data = load_data(exp)
+    assert scaling.scale == "standard" and scaling.offset.shape == scaling.divisor.shape == (64,)
+    np.testing.assert_array_equal(scaling.offset, data.scaling.offset)
+    np.testing.assert_array_equal(scaling.divisor, data.scaling.divisor)
+    raw = np.asarray(load_raw("digits").x_train, np.float32).reshape(-1, 64)
+    n_fit = len(data.x_train)   # the statistics of the training rows only, as the run was trained
+    np.testing.assert_allclose(scaling.offset, raw[:n_fit].mean(axis=0), atol=1e-5)
+    np.testing.assert_array_equal(scaling.apply(raw[:n_fit].copy()), data.x_train)
+
+
+def test_predict_uses_the_stored_statistics_without_loading_the_data(standard_run, monkeypatch):
+    import mlplab.data
+    from mlplab.predict import RunModel
+    from mlplab.stored.artifacts import load_scaling
+    store, run, _ = standard_run
+
+    def no_data(*args, **kwargs):
+        raise AssertionError("predict loaded the data set")
+    monkeypatch.setattr(mlplab.data, "load_data", no_data)
+    monkeypatch.setattr(mlplab.data.prepare, "load_raw", no_data)
+    model = RunModel(store, run["id"])
+    np.testing.assert_array_equal(model.scaling.divisor, load_scaling(store, run["id"]).divisor)
+    p = model.predict_image(png(drawn(7)))
+    assert len(p.probabilities) == 10 and abs(sum(p.probabilities) - 1) < 1e-4
+
+
+def test_a_run_stored_without_statistics_gets_them_from_its_data(standard_run):
+    from mlplab.predict import RunModel
+    from mlplab.store.artifacts import SCALING
+    store, run, _ = standard_run
+    stored = RunModel(store, run["id"])
+    path = store.artifact_dir(run["id"]) / SCALING
+    kept = path.read_bytes()
+    path.unlink()   # as a run stored before runs kept them
+    try:
+        again = RunModel(store, run["id"])
+    finally:
+        path.write_bytes(kept)
+    np.testing.assert_array_equal(again.scaling.offset, stored.scaling.offset)
+    np.testing.assert_array_equal(again.scaling.divisor, stored.scaling.divisor)
+    image = png(drawn(1))
+    assert again.predict_image(image).probabilities == stored.predict_image(image).probabilities

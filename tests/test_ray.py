@@ -11,7 +11,7 @@ ray = pytest.importorskip("ray")
 
 from mlplab.training import sweeps as sweeping  # noqa: E402
 from mlplab.store.store import Store  # noqa: E402
-from mlplab.training.artifacts import RunArtifacts  # noqa: E402
+from mlplab.stored import RunArtifacts  # noqa: E402
 
 SPEC = {"train": {"epochs": 3, "early_stopping": False},
         "sweep": {"grid": {"model.hidden": [[16], [32]], "train.learning_rate": [0.003, 0.03]}}}

@@ -49,7 +49,7 @@ def test_every_readme_command_runs(tmp_path, monkeypatch):
         assert code == 0, args
     assert (tmp_path / "curves.png").is_file() and (tmp_path / "row.png").is_file()
     # the tour's `doctor last --fix` repairs its faulty run: candidates trained and judged, the answer better
-    from mlplab.training.repair import load_report
+    from mlplab.stored.repair_report import load_report
     [report] = [load_report(Store(home), p.parent.name) for p in (home / "artifacts").glob("*/repair.json")]
     assert report.problems and report.candidates and report.best is not None
     assert report.best.val_accuracy > report.val_accuracy

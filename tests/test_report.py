@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 from mlplab.present import figures
 from mlplab.present.registry import FIGURE_NAMES, REGISTRY, applicable
 from mlplab.present.report import FIGURES, SECTIONS, figure_for, write_report
-from mlplab.training.artifacts import RunArtifacts
+from mlplab.stored import RunArtifacts
 from mlplab.training.runner import run_experiment
 from mlplab.spec import load_spec
 from mlplab.store.store import Store

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 
 import mlplab as ml  # noqa: E402
 from mlplab.store import Store  # noqa: E402
-from mlplab.training.repair import Candidate, RepairReport, noise  # noqa: E402
+from mlplab.stored.repair_report import Candidate, RepairReport, noise  # noqa: E402
 from mlplab.web import create_app  # noqa: E402
 from mlplab.web import jobs as jobs_module  # noqa: E402
 from test_web_jobs import wait_for  # noqa: E402

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..data import Dataset
 from ..errors import BadInput
+from .display import shown
 
 TOP_LEVEL = ("name", "seed", "data", "model", "train", "sweep")
 
@@ -79,7 +80,6 @@ class ShownDataset(Dataset):
         """Row `index` (large, with its label) or `count` rows from it; without an index, `count`
         random samples (25), of one class with `class_index`. split: "train" or "test"."""
         from ..present.figures import dataset_samples
-        from .stored_run import shown
         return shown(dataset_samples(self, split, index=index, count=count, class_index=class_index, seed=seed))
 
 

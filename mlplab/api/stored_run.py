@@ -11,7 +11,8 @@ import numpy as np
 
 from ..present.registry import REGISTRY, FigureEntry
 from ..store import Store
-from ..training.artifacts import RunArtifacts
+from ..stored import RunArtifacts
+from .display import shown
 from .home import store_of
 from .inputs import pandas, raw_spec
 from .progress import progress_bar
@@ -40,18 +41,6 @@ class Findings(list):
         if not self:
             return "no problems found"
         return "\n".join(f"[{f.severity}] {f.title}\n    try: {f.suggestion}" for f in self)
-
-
-def shown(fig):
-    """A matplotlib Figure that shows inline in Jupyter when it is a cell's value (mlplab's figures
-    are not pyplot figures, so no backend displays them on its own)."""
-    def png() -> bytes:
-        import io
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=80, bbox_inches="tight")
-        return buf.getvalue()
-    fig._repr_png_ = png
-    return fig
 
 
 def figure_method(entry: FigureEntry):
@@ -132,7 +121,7 @@ class Run(RunArtifacts):
     def load_model(self, *, safe_mode: bool = True, custom_objects: dict | None = None):
         """`keras.models.load_model` of the run's model.keras; `safe_mode=False` for models
         with Lambda layers you trust, `custom_objects` for your own layer classes."""
-        from ..training.artifacts import load_model
+        from ..stored import load_model
         return load_model(self.store, self.run, safe_mode=safe_mode, custom_objects=custom_objects)
 
     def predict(self, x) -> np.ndarray:

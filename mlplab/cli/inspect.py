@@ -73,7 +73,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     import yaml
     from ..store import Store
     from ..analysis.doctor import diagnose
-    from ..training.artifacts import load_stats
+    from ..stored import load_stats
     store = Store(args.home)
     run = store.get_run(args.run)
     findings = diagnose(run, load_stats(store, run["id"]))
@@ -128,8 +128,8 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from ..training.artifacts import load_findings
-    from ..training.repair import declined, load_report
+    from ..stored import load_findings
+    from ..stored.repair_report import declined, load_report
     from ..store import Store
     store = Store(args.home)
     run_id = store.resolve(args.run)

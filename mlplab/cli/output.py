@@ -117,7 +117,7 @@ def health_text(row: dict) -> str:
 
 
 def print_findings(store, run_id: str, brief: bool) -> None:
-    from ..training.artifacts import load_findings
+    from ..stored import load_findings
     for f in load_findings(store, run_id):
         if brief and f.severity == "info":
             continue

@@ -56,6 +56,37 @@ class Dataset:
     x_test: np.ndarray = field(repr=False)
     y_test: np.ndarray = field(repr=False)
     info: DatasetInfo
+    scaling: Scaling | None = field(default=None, repr=False)   # what the inputs were scaled with (None: not known)
+
+
+@dataclass(frozen=True)
+class Scaling:
+    """How `data.scale` maps inputs, with the statistics of the training rows: x -> (x - offset) / divisor,
+    then 2x - 1 for "symmetric"; "none" leaves x as it is. offset and divisor are float32, per feature for
+    "standard" (the shape of one row), else one number. Stored with each run (the run's scaling.json), so
+    predict scales a new input as the run's training rows were."""
+    scale: str
+    offset: np.ndarray = field(default_factory=lambda: np.float32(0))
+    divisor: np.ndarray = field(default_factory=lambda: np.float32(1))
+
+    def apply(self, x: np.ndarray) -> np.ndarray:
+        """Scale the float32 array `x` (rows, or one row) in place; returns it."""
+        if self.scale == "none":
+            return x
+        x -= self.offset
+        x /= self.divisor
+        if self.scale == "symmetric":
+            x *= 2
+            x -= 1
+        return x
+
+    def to_json(self) -> dict:
+        return {"scale": self.scale, "offset": np.asarray(self.offset).tolist(),
+                "divisor": np.asarray(self.divisor).tolist()}
+
+    @classmethod
+    def from_json(cls, doc: dict) -> Scaling:
+        return cls(doc["scale"], np.asarray(doc["offset"], np.float32), np.asarray(doc["divisor"], np.float32))
 
 
 def load_dataset(name: str, *, scale: str = "unit", validation_split: float = 0.1, flatten: bool = True,
@@ -99,8 +130,10 @@ def prepare(raw: RawData, name: str, *, scale: str = "unit", validation_split: f
         return np.array(x.reshape((len(x), *row_shape)), dtype=np.float32, order="C", copy=True)
 
     x_all, x_test = as_float(raw.x_train), as_float(raw.x_test)
+    scaling = fit_scaling(x_all[:n_fit], raw, scale)
+    for x in (x_all, x_test):
+        scaling.apply(x)
     x_fit = x_all[:n_fit]
-    _scale(x_fit, (x_all, x_test), raw, scale)
 
     y_all = np.ascontiguousarray(raw.y_train, dtype=np.int32)
     y_test = np.ascontiguousarray(raw.y_test, dtype=np.int32)
@@ -119,7 +152,7 @@ def prepare(raw: RawData, name: str, *, scale: str = "unit", validation_split: f
         n_train=n_fit, n_val=n_val, n_test=len(x_test), class_counts=counts,
         value_min=value_min, value_max=value_max, warnings=[text for _, text in warnings],
         warning_codes=[code for code, _ in warnings])
-    return Dataset(x_all[:n_fit], y_all[:n_fit], x_all[n_fit:], y_all[n_fit:], x_test, y_test, info)
+    return Dataset(x_all[:n_fit], y_all[:n_fit], x_all[n_fit:], y_all[n_fit:], x_test, y_test, info, scaling)
 
 
 def _check_arguments(raw: RawData, name: str, scale: str, validation_split: float, flatten: bool) -> None:
@@ -272,23 +305,17 @@ def _check_split(raw: RawData, split: float, n_fit: int, n_val: int) -> None:
                        f"use a smaller split, or shuffle the rows first")
 
 
-def _scale(x_fit: np.ndarray, arrays: tuple[np.ndarray, ...], raw: RawData, scale: str) -> None:
-    """Scale `arrays` in place by the statistics of the training rows `x_fit` (a view into one of them)."""
+def fit_scaling(x_fit: np.ndarray, raw: RawData, scale: str) -> Scaling:
+    """The Scaling `scale` gives, from the training rows `x_fit` (float32): the nominal value range (or the rows'
+    min/max when there is none) for "unit" and "symmetric", each feature's mean and std for "standard"."""
     if scale in ("unit", "symmetric"):
         lo, hi = raw.value_range if raw.value_range is not None else (float(x_fit.min()), float(x_fit.max()))
-        span = np.float32((hi - lo) or 1.0)
-        for x in arrays:
-            x -= np.float32(lo)
-            x /= span
-            if scale == "symmetric":
-                x *= 2
-                x -= 1
-    elif scale == "standard":
+        return Scaling(scale, np.float32(lo), np.float32((hi - lo) or 1.0))
+    if scale == "standard":
         mean, std = _mean_std(x_fit)
         std[std == 0] = 1.0
-        for x in arrays:
-            x -= mean.astype(np.float32)
-            x /= std.astype(np.float32)
+        return Scaling(scale, mean.astype(np.float32), std.astype(np.float32))
+    return Scaling(scale)
 
 
 def _mean_std(x: np.ndarray, chunk: int = 8192) -> tuple[np.ndarray, np.ndarray]:

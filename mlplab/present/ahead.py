@@ -6,7 +6,7 @@ Started by run_report beside the report's own process, which draws the same figu
 each figure drawn is stored as its view (present.views), whoever reaches it first drawing it while the
 other waits for its lock and then reads it. This process stops at the first figure it finds stored: the
 two have met. The list starts with the t-SNE (hidden-representation), the slowest figure; a run trained
-alone stored its layer's outputs (training.artifacts.HIDDEN), so its t-SNE needs neither Keras nor
+alone stored its layer's outputs (store.artifacts.HIDDEN), so its t-SNE needs neither Keras nor
 scikit-learn here (for another run, Keras loads the model). It only saves the report time: whatever it
 fails to draw, or leaves when stopped (Ctrl-C), the report's own process draws, so it fails quietly.
 """
@@ -27,7 +27,7 @@ def main(argv: list[str]) -> int:
 
 def draw(home: str, run_id: str, figures: str) -> None:
     from ..store import Store
-    from ..training.artifacts import RunArtifacts
+    from ..stored import RunArtifacts
     from .registry import figure_png, stored_png
     store = Store(home)
     art = RunArtifacts(store, store.get_run(run_id))

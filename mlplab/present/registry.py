@@ -31,7 +31,7 @@ from . import views
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from ..training.artifacts import RunArtifacts
+    from ..stored import RunArtifacts
 
 IMAGE, TWO_D, MODEL = "image", "2d", "model"   # what a figure may need of a run
 

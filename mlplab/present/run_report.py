@@ -32,7 +32,8 @@ import yaml
 
 from ..analysis.doctor import Finding, diagnose
 from ..store import Store
-from ..training.artifacts import RunArtifacts
+from ..store.artifacts import MODEL_SUMMARY
+from ..stored import RunArtifacts
 from . import views
 from .html import figure_html, macros, number_text, page, write_atomically
 from .registry import EMBED_SAMPLES, REGISTRY, FigureEntry, figure_png, run_traits, stored_png
@@ -106,7 +107,7 @@ def _per_class(p: RunPage) -> str:
 
 
 def _model(p: RunPage) -> str | None:
-    summary_txt = p.art.folder / "summary.txt"
+    summary_txt = p.art.folder / MODEL_SUMMARY
     return macros("common.html.j2").preformatted(summary_txt.read_text()) if summary_txt.exists() else None
 
 

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator
 
 if TYPE_CHECKING:
-    from ..training.artifacts import RunArtifacts
+    from ..stored import RunArtifacts
 
 VIEWS_VERSION = 2        # bump when a figure's drawing or the report's layout changes: every stored view is stale
 FOLDER = "views"

@@ -12,6 +12,21 @@ from typing import Any, Iterator
 from ..errors import BadInput
 from .encoding import dumps
 
+# The files of a run's folder, named once: training.record writes them, mlplab.stored and the edges read them.
+SPEC = "spec.yaml"                    # the run's resolved spec
+MODEL_SUMMARY = "summary.txt"         # Keras' summary of its model
+HISTORY = "history.csv"               # one row per epoch
+STATS = "stats.json"                  # per-epoch statistics (the doctor's and the figures')
+PREDICTIONS = "predictions.npz"       # the test rows' probabilities and labels
+INITIAL_WEIGHTS = "weights_init.npz"  # the weights it started from, by variable name
+FINAL_WEIGHTS = "weights_final.npz"   # its trained weights, by variable name
+MODEL = "model.keras"                 # written when a population of one ends, else when first needed
+POPULATION = "population.npz"         # a population's model config and non-trainable state (its first run's folder)
+HIDDEN = "hidden.npz"                 # a single run's last hidden layer on the t-SNE's test samples
+SCALING = "scaling.json"              # the statistics its inputs were scaled with (data.Scaling)
+PROGRESS = "progress.json"            # a running run's latest in-epoch progress
+REPAIR = "repair.json"                # its latest repair's report
+
 
 def _safe_id(run_id: str) -> str:
     if not run_id or "/" in run_id or "\\" in run_id or run_id in (".", "..") or "\0" in run_id:

@@ -14,12 +14,13 @@ import contextlib
 import sqlite3
 from pathlib import Path
 
+from .artifacts import STATS
 from .encoding import loads
 
 
 def read_stats(folder: Path) -> dict | None:
     """A run's stats.json (the per-epoch statistics the doctor reads), or None."""
-    path = folder / "stats.json"
+    path = folder / STATS
     return loads(path.read_text()) if path.exists() else None
 
 

@@ -2,7 +2,8 @@
 
 While a run trains, `progress.json` in its artifact folder holds the latest
 engine.progress.StepProgress (its fields, rates, ETA and the CLI's one-line text),
-rewritten at most every `EVERY` seconds; it is removed when the run ends.
+rewritten at most every `EVERY` seconds (stored.artifacts.read_progress reads it); it is removed when
+the run ends.
 `LiveChecks` (engine hooks) asks the doctor's cheap rules after every epoch and tells
 each new warning once.
 """
@@ -15,9 +16,9 @@ from typing import Callable
 
 from ..analysis.doctor import Finding, live_check
 from ..engine.progress import StepProgress
-from ..store import Store, loads
+from ..store import Store
+from ..store.artifacts import PROGRESS
 
-PROGRESS = "progress.json"
 EVERY = 2.0  # seconds between rewrites
 
 
@@ -42,14 +43,6 @@ def clear_progress(store: Store, run_ids: list[str]) -> None:
     for run_id in run_ids:
         with contextlib.suppress(FileNotFoundError):
             (store.artifact_dir(run_id) / PROGRESS).unlink()
-
-
-def read_progress(store: Store, run_id: str) -> dict | None:
-    """The run's latest in-epoch progress, or None (not running, or no epoch long enough yet)."""
-    try:
-        return loads((store.artifact_dir(run_id) / PROGRESS).read_text())
-    except (FileNotFoundError, ValueError):
-        return None
 
 
 class LiveChecks:

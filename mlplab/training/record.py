@@ -5,7 +5,7 @@ Each run writes its trained weights by name (`weights_final.npz`); a population 
 Keras model is besides them once, in one file (`population.npz` in its first run's folder: the
 model's config and every member's non-trainable state), and each run's summary says where. A
 population of one (`mlplab run`, `ml.fit`) also writes its `model.keras` at once; the members of
-a larger one get theirs the first time it is needed (training.artifacts.load_model): most
+a larger one get theirs the first time it is needed (stored.model.load_model): most
 members of a sweep are never loaded, and saving a model.keras took longer than anything else a
 member writes. The files of all members are written together (their fsyncs overlap), before any
 run is marked finished.
@@ -31,7 +31,9 @@ from ..engine.program import Member, Outcome
 from ..engine.models import count_params, set_weights, summary
 from ..spec import Experiment, describe_model
 from ..store import Store, dumps
-from .artifacts import HIDDEN, POPULATION, write_model_file
+from ..store.artifacts import (FINAL_WEIGHTS, HIDDEN, HISTORY, INITIAL_WEIGHTS, MODEL_SUMMARY, POPULATION, PREDICTIONS,
+                               SCALING, SPEC, STATS)
+from ..stored.model import write_model_file
 
 YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)   # libyaml's: the same text, 6x faster
 
@@ -75,8 +77,8 @@ def start_runs(store: Store, experiments: list[Experiment], info, model, sweep_i
         run_id = store.create_run(name=exp.display_name, spec=resolved, dataset=info.name,
                                   model=description or describe_model(exp.model), optimizer=exp.train.optimizer.name,
                                   learning_rate=exp.train.lr, sweep_id=sweep_id)
-        files += [(run_id, "spec.yaml", yaml.dump(resolved, Dumper=YAML_DUMPER, sort_keys=False)),
-                  (run_id, "summary.txt", summary_text)]
+        files += [(run_id, SPEC, yaml.dump(resolved, Dumper=YAML_DUMPER, sort_keys=False)),
+                  (run_id, MODEL_SUMMARY, summary_text)]
         run_ids.append(run_id)
     write_all(store, files)
     return run_ids
@@ -173,14 +175,15 @@ def _info_dict(info) -> dict:
 
 def _files(run_id: str, model, member: Member, outcome: Outcome, data: Dataset) -> list[tuple[str, str, bytes | str]]:
     """A run's own artifacts besides its model: initial and trained weights, statistics, history, test
-    predictions."""
+    predictions, and the statistics its inputs were scaled with (when the data stage scaled them)."""
     names = [v.path for v in model.trainable_variables]
-    return [(run_id, "weights_init.npz", _npz(dict(zip(names, member.trainable)), compress=False)),
-            (run_id, "weights_final.npz", _npz(dict(zip(names, outcome.trainable)), compress=False)),
-            (run_id, "stats.json", dumps(outcome.stats) + "\n"),   # compact: json's C encoder (not with indent)
-            (run_id, "history.csv", _history_csv(outcome.history)),
-            (run_id, "predictions.npz", _npz({"probabilities": outcome.test_probabilities.astype("float32"),
-                                              "y_true": data.y_test}))]
+    scaling = [(run_id, SCALING, dumps(data.scaling.to_json()) + "\n")] if data.scaling else []
+    return [(run_id, INITIAL_WEIGHTS, _npz(dict(zip(names, member.trainable)), compress=False)),
+            (run_id, FINAL_WEIGHTS, _npz(dict(zip(names, outcome.trainable)), compress=False)),
+            (run_id, STATS, dumps(outcome.stats) + "\n"),   # compact: json's C encoder (not with indent)
+            (run_id, HISTORY, _history_csv(outcome.history)),
+            (run_id, PREDICTIONS, _npz({"probabilities": outcome.test_probabilities.astype("float32"),
+                                        "y_true": data.y_test})), *scaling]
 
 
 def _save_model(store: Store, run_id: str, exp: Experiment, model, outcome: Outcome) -> str | None:

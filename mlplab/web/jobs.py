@@ -1,5 +1,5 @@
 """Runs started from the dashboard: a queue of `mlplab run` processes, one training at a time, each
-stoppable, and the live pages that watch them.
+stoppable (the live pages that watch them: web/live.py).
 
 A job is one `mlplab run SPEC` subprocess (a crash stays there), or one `mlplab doctor RUN --fix`
 (a repair: it trains a few candidate runs together; see web/repair.py). Jobs wait in a queue (at most
@@ -27,14 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
 
 from ..errors import BadInput
 from ..store import Store
-from .common import NotFound, Web, check_id, json_response
 
-router = APIRouter()
 STOP_GRACE = 15.0  # seconds from SIGINT to SIGKILL
 
 
@@ -202,12 +198,10 @@ class Jobs:
         finally:
             store.close()
 
-    def get(self, job_id: str) -> Job:
+    def get(self, job_id: str) -> Job | None:
+        """The job, or None: no such job (jobs are kept while the server runs)."""
         with self.cond:
-            job = self.jobs.get(job_id)
-        if job is None:
-            raise NotFound(f"job {job_id!r}: no such job (jobs are kept while the server runs)")
-        return job
+            return self.jobs.get(job_id)
 
     def position(self, job: Job) -> int | None:
         """1 for the next to start, ...; None when not waiting."""
@@ -272,41 +266,3 @@ def kill(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         proc.kill()
         proc.wait()
-
-
-# ---------------------------------------------------------------- live pages and the Stop button
-
-def job_doc(web, job: Job) -> dict:
-    run_id = web.jobs.find_run(web.store, job)
-    return {"job": job.id, "state": job.state, "position": web.jobs.position(job), "run_id": run_id,
-            "running": job.state in ("queued", "running"), "stoppable": job.state in ("queued", "running")
-            and not job.stop_requested, "stopping": job.stop_requested and job.state == "running",
-            "returncode": job.returncode, "error": job.error, "log": job.tail(), "repair_of": job.repair_of}
-
-
-@router.get("/runs/{run_id}/live", response_class=HTMLResponse)
-def live_page(request: Request, run_id: str, web: Web):
-    run = web.get_run(run_id)
-    job = web.jobs.job_of_run(run["id"])
-    return web.page(request, "live.html", run_id=run["id"], job_id=job.id if job else None, title=run["name"])
-
-
-@router.get("/jobs/{job_id}", response_class=HTMLResponse)
-def job_page(request: Request, job_id: str, web: Web):
-    job = web.jobs.get(check_id(job_id, "job"))
-    return web.page(request, "live.html", run_id=web.jobs.find_run(web.store, job), job_id=job.id,
-                    title=job.name or "new run")
-
-
-@router.get("/api/jobs/{job_id}")
-def api_job(job_id: str, web: Web):
-    return json_response(job_doc(web, web.jobs.get(check_id(job_id, "job"))))
-
-
-@router.post("/jobs/{job_id}/stop")
-def stop_job(request: Request, job_id: str, web: Web):
-    job = web.jobs.get(check_id(job_id, "job"))
-    web.jobs.stop(job)
-    if "application/json" in request.headers.get("accept", ""):
-        return json_response(job_doc(web, job))
-    return RedirectResponse(f"/jobs/{job.id}", status_code=303)

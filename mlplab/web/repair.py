@@ -12,9 +12,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 
 from ..errors import BadInput
-from ..training.repair import MEASURES, Candidate, RepairReport, declined, load_report
+from ..stored.repair_report import MEASURES, Candidate, RepairReport, declined, load_report
 from .common import Dashboard, Web, finite, json_response
-from .jobs import job_doc
+from .live import job_doc
 
 router = APIRouter()
 
@@ -77,7 +77,7 @@ def page_context(web: Dashboard, run: dict, findings) -> dict:
 @router.post("/runs/{run_id}/repair")
 def start_repair(request: Request, run_id: str, web: Web):
     from ..analysis.doctor import diagnose
-    from ..training.artifacts import load_stats
+    from ..stored import load_stats
     run = web.get_run(run_id)
     reason = declined(run, diagnose(run, load_stats(web.store, run["id"])) if run["status"] != "running" else [])
     if reason:

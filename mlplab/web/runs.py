@@ -12,16 +12,17 @@ from ..analysis.status import run_row
 from ..errors import BadInput
 from ..present.registry import FIGURE_NAMES, applicable, entry
 from ..store import Store
-from ..training.live import read_progress
+from ..store.artifacts import HISTORY, INITIAL_WEIGHTS, MODEL, MODEL_SUMMARY, PREDICTIONS, SPEC, STATS
+from ..stored.artifacts import read_progress
 from .common import NotFound, Web, clean_history, finite, image_side, json_response, row_of, safe_artifact
 from .repair import page_context as repair_context
 
-DOWNLOADS = ("spec.yaml", "model.keras", "history.csv", "predictions.npz", "stats.json", "summary.txt")
+DOWNLOADS = (SPEC, MODEL, HISTORY, PREDICTIONS, STATS, MODEL_SUMMARY)
 # The registry's figures a run page shows (when they apply to the run; the curves and the confusion
 # matrix are drawn by the page itself), and the file each needs beyond what the registry checks.
 PAGE_FIGURES = ("mistakes", "training-statistics", "weights", "first-layer-weights", "hidden-representation",
                 "decision-regions")
-NEEDS_FILE = {"mistakes": "predictions.npz", "training-statistics": "stats.json", "weights": "weights_init.npz"}
+NEEDS_FILE = {"mistakes": PREDICTIONS, "training-statistics": STATS, "weights": INITIAL_WEIGHTS}
 MAX_CELL_IMAGES = 120
 
 router = APIRouter()
@@ -67,15 +68,15 @@ def api_runs(web: Web, status: str = "", dataset: str = "", sweep: str = "", q: 
 @router.get("/runs/{run_id}", response_class=HTMLResponse)
 def run_page(request: Request, run_id: str, web: Web):
     from ..analysis.doctor import diagnose
-    from ..training.artifacts import load_stats
+    from ..stored import load_stats
     run = web.get_run(run_id)
     if run["status"] == "running":
         return RedirectResponse(f"/runs/{run['id']}/live", status_code=303)
-    from ..training.artifacts import RunArtifacts
+    from ..stored import RunArtifacts
     findings = diagnose(run, load_stats(web.store, run["id"]))
     folder = web.store.artifacts / run["id"]
     has_model = RunArtifacts(web.store, run).has_model   # a sweep member's model.keras is made when asked for
-    downloads = [n for n in DOWNLOADS if (folder / n).is_file() or (n == "model.keras" and has_model)]
+    downloads = [n for n in DOWNLOADS if (folder / n).is_file() or (n == MODEL and has_model)]
     data = (run.get("summary") or {}).get("data") or {}
     image = bool(data.get("input_shape")) and len(data.get("input_shape")) in (1, 3) and \
         image_side(data.get("input_shape")) is not None
@@ -87,7 +88,7 @@ def run_page(request: Request, run_id: str, web: Web):
 
 def page_figures(store: Store, run: dict) -> list[tuple[str, str]]:
     """(name, caption) of the figures this run's page shows: those of PAGE_FIGURES that apply to it."""
-    from ..training.artifacts import RunArtifacts
+    from ..stored import RunArtifacts
     folder = store.artifacts / run["id"]
     names = applicable(RunArtifacts(store, run))
     return [(n, entry(n).caption) for n in PAGE_FIGURES
@@ -97,7 +98,7 @@ def page_figures(store: Store, run: dict) -> list[tuple[str, str]]:
 @router.get("/api/runs/{run_id}")
 def api_run(run_id: str, web: Web):
     from ..analysis.doctor import diagnose
-    from ..training.artifacts import load_stats
+    from ..stored import load_stats
     run = web.get_run(run_id)
     findings = diagnose(run, load_stats(web.store, run["id"])) if run["status"] != "running" else []
     return json_response({**{k: finite(v) if isinstance(v, float) else v for k, v in run.items() if k != "history"},
@@ -151,7 +152,7 @@ def api_cell(run_id: str, true: int, pred: int, web: Web, limit: int = 60):
 def predictions(store: Store, run_id: str):
     """A run's stored test probabilities and true classes."""
     import numpy as np
-    path = safe_artifact(store, run_id, "predictions.npz")
+    path = safe_artifact(store, run_id, PREDICTIONS)
     with np.load(path, allow_pickle=False) as z:
         return z["probabilities"], z["y_true"]
 
@@ -172,7 +173,7 @@ def cell_images(data, indices) -> list:
 @router.get("/runs/{run_id}/figures/{name}.png")
 def figure(run_id: str, name: str, web: Web):
     from ..present.report import figure_for
-    from ..training.artifacts import RunArtifacts
+    from ..stored import RunArtifacts
     run = web.get_run(run_id)
     if name not in FIGURE_NAMES:
         raise NotFound(f"figure {name!r}: expected one of {', '.join(FIGURE_NAMES)}")
@@ -193,9 +194,9 @@ def figure(run_id: str, name: str, web: Web):
 
 @router.get("/runs/{run_id}/files/{name:path}")
 def artifact(run_id: str, name: str, web: Web):
-    from ..training.artifacts import RunArtifacts, model_file
+    from ..stored import RunArtifacts, model_file
     run = web.get_run(run_id)
-    if name == "model.keras" and run["status"] != "running" and RunArtifacts(web.store, run).has_model:
+    if name == MODEL and run["status"] != "running" and RunArtifacts(web.store, run).has_model:
         try:   # a sweep member's model.keras is made from its stored weights on first download
             model_file(web.store, run)
         except OSError as e:

@@ -8,7 +8,7 @@ from ..analysis.health import unhealthy
 from ..analysis.status import STATUSES
 from ..errors import BadInput
 from ..store import Store
-from ..training.artifacts import RunArtifacts
+from ..stored import RunArtifacts
 from .common import Web, check_id, image_side, json_response, row_of
 
 router = APIRouter()

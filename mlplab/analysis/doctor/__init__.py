@@ -1,7 +1,7 @@
 """The training doctor: plain-word findings about a stored run, causes before symptoms.
 
     findings = diagnose(store.get_run(run_id), stats)   # stats: the run's stats.json, or None
-    findings = training.artifacts.load_findings(store, "last")   # the same, reading the store
+    findings = stored.load_findings(store, "last")   # the same, reading the store
     lines = preflight(experiment)                       # configuration checks before training
     findings = live_check(run_so_far, stats_so_far)     # the cheap rules, between epochs
 
