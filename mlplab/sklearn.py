@@ -66,8 +66,7 @@ class Classifier(ClassifierMixin, BaseEstimator):
 
     def fit(self, X, y):
         from .data import Dataset, DatasetInfo
-        from .training.population import compiled_for, member_of, program_of
-        from .engine.train import train
+        from .training.population import Population, member_of, program_of, train_population
         from .engine.models import build_model, set_weights
         exp = self._experiment()
         X, y = validate_data(self, X, y, dtype=np.float32, ensure_min_samples=1)
@@ -93,8 +92,8 @@ class Classifier(ClassifierMixin, BaseEstimator):
         empty = np.zeros((0, X.shape[1]), np.float32)
         data = Dataset(X[fit_rows], codes[fit_rows], X[val_rows], codes[val_rows], empty, np.zeros(0, np.int32), info)
         model = build_model(exp.model, info.input_shape, info.num_classes, exp.train.loss, exp.seed)
-        program, member = program_of(exp, model), member_of(exp, model)
-        outcome = train(program, [member], data, compiled=compiled_for(exp, program, [member], info))[0]
+        population = Population([exp], 1, [model], [member_of(exp, model)], program_of(exp, model))
+        outcome = train_population(population, data, diverged=False)[0]
         set_weights(model, outcome.trainable, outcome.non_trainable)
         self.model_ = model
         self.history_ = {k: list(v) for k, v in outcome.history.items()}

@@ -1,6 +1,6 @@
 """The reports' HTML from their templates, without training: the user's text escaped, the page shell, the pieces."""
 from mlplab.analysis.doctor import Finding
-from mlplab.present.html import figure_html, page
+from mlplab.present.html import figure_html, macros, page
 from mlplab.present.run_report import stored_report, summary_html
 from mlplab.present.sweep_report import build_sweep_html, mean_spread
 from mlplab.store import Store
@@ -49,7 +49,6 @@ def test_a_figure_that_cannot_be_drawn_is_a_note_and_one_that_can_an_image():
 
 
 def test_a_finding_is_escaped_with_its_evidence():
-    from mlplab.present.html import macros
     f = Finding(code="lr_too_high", severity="warning", title=SCRIPT, epoch=3, evidence={"lr": 10.0, "gap": 0.123456},
                 explanation="a < b", suggestion="--set train.learning_rate=0.001")
     html = macros("run.html.j2").findings([f])

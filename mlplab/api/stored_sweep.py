@@ -5,7 +5,6 @@ import html
 import inspect
 import math
 import os
-import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -125,11 +124,12 @@ def sweep(spec_or_path: Any = None, grid: dict | None = None, *, repeats: int | 
     if folds is not None:
         section["folds"] = folds
     s = store_of(store)
+    configs = expand(raw)
     bar = None
     if progress:
-        exps = [e for c in expand(raw) for e in c.experiments]
+        exps = [e for c in configs for e in c.experiments]
         bar = progress_bar(True, raw.get("name") or "sweep", sum(e.train.epochs for e in exps))
-    result = run_sweep(raw, s, **(bar.callbacks() if bar else {}))
+    result = run_sweep(raw, s, configs=configs, **(bar.callbacks() if bar else {}))
     if bar:
         bar.close(f"{len(result.rows)} configurations, best {result.ranked_by.replace('_', ' ')} "
                   f"{result.best.get(result.ranked_by, math.nan):.4f}")
@@ -159,34 +159,32 @@ def _check_grid_keys(build: Callable, keys: list[str]) -> set[str]:
 
 def sweep_builder(build: Callable, grid: dict, *, data: Any, repeats: int, store, progress: bool,
                   **fit_kwargs) -> Sweep:
-    """Every point of the grid (spec.sweep.points), `repeats` seeds each, trained with `fit` and stored as a sweep."""
-    from ..analysis.status import ranking_metric
-    from ..analysis.sweep_table import noise_note, table
+    """Every point of the grid (spec.sweep.points), `repeats` seeds each, trained with `fit` and stored as a sweep
+    (training.sweeps.record_sweep: a Ctrl-C stops it interrupted)."""
     from ..spec.sweep import Config, points
+    from ..training.sweeps import record_sweep
     keys = list(grid)
     params = _check_grid_keys(build, keys)
     configurations = points({"grid": grid}, 0)
     s = store_of(store)
     name = fit_kwargs.pop("name", None) or f"sweep of {getattr(build, '__name__', 'model')} over {', '.join(keys)}"
-    sweep_id = s.create_sweep(name=name, spec={"build": getattr(build, "__name__", "model"),
-                                               "sweep": {"grid": grid, "repeats": repeats}})
-    t0 = time.perf_counter()
-    configs, results = [], []
-    try:
+
+    def train(sweep_id: str) -> tuple[list, list[list]]:
+        configs, results = [], []
         for values in configurations:
             model_args = {k: v for k, v in values.items() if k in params}
             kwargs = fit_kwargs_from({k: v for k, v in values.items() if k not in params}, fit_kwargs)
             label = " ".join(f"{k}={v}" for k, v in values.items())
-            res = [fit(build(**model_args), data, store=s, progress=progress, name=f"{name}: {label}",
-                       _sweep_id=sweep_id, **{**kwargs, "seed": kwargs.get("seed", 0) + r}).result
-                   for r in range(repeats)]
+            res = []
+            for r in range(repeats):
+                res.append(fit(build(**model_args), data, store=s, progress=progress, name=f"{name}: {label}",
+                               _sweep_id=sweep_id, **{**kwargs, "seed": kwargs.get("seed", 0) + r}).result)
+                if res[-1].status == "interrupted":
+                    break   # Ctrl-C: train nothing more
             configs.append(Config(values, [one.experiment for one in res]))
             results.append(res)
-    except BaseException:
-        s.finish_sweep(sweep_id, status="failed", summary={})
-        raise
-    rows = table(configs, results)
-    summary = {"sweep_id": sweep_id, "name": name, "keys": keys, "ranked_by": ranking_metric(rows), "rows": rows,
-               "best": rows[0], "note": noise_note(rows), "seconds": round(time.perf_counter() - t0, 3)}
-    s.finish_sweep(sweep_id, status="ok", summary=summary)
-    return Sweep(s, sweep_id)
+            if res[-1].status == "interrupted":
+                break
+        return configs, results
+    spec = {"build": getattr(build, "__name__", "model"), "sweep": {"grid": grid, "repeats": repeats}}
+    return Sweep(s, record_sweep(s, name, spec, keys, train).sweep_id)

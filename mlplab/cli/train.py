@@ -61,7 +61,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.executor == "ray":
         callbacks.pop("on_epoch", None)  # epochs come back with each finished task
         callbacks.pop("on_step", None)
-    result = run_sweep(raw, Store(args.home), executor=args.executor, address=args.address, **callbacks)
+    result = run_sweep(raw, Store(args.home), executor=args.executor, address=args.address, configs=configs,
+                       **callbacks)
     printer.flush()
     if args.json:
         print_json(result.to_json())

@@ -13,7 +13,7 @@ import os
 from typing import Callable
 
 from ..errors import BadInput
-from .population import GroupPlan, build_population, train_population
+from .population import GroupPlan, Population, build_population, train_population
 from .record import RunResult, finish_runs, start_runs
 from ..store import Store
 
@@ -43,7 +43,7 @@ def connect(address: str | None = None, num_cpus: int | None = None):
 def _train_task(chunk, kinds, data):
     """Runs in a Ray worker: train one chunk, return its outcomes (plain data)."""
     from ..engine import backend as _backend  # noqa: F401
-    return train_population(chunk, kinds, data)
+    return train_population(Population(chunk, len(chunk), *build_population(chunk, kinds, data.info)), data)
 
 
 def run_on_ray(plans: list[GroupPlan], store: Store, *, sweep_id: str | None = None, address: str | None = None,
@@ -53,18 +53,18 @@ def run_on_ray(plans: list[GroupPlan], store: Store, *, sweep_id: str | None = N
     pending = {}
     for plan in plans:
         data_ref = ray.put(plan.data)  # once per data set, not per task
-        for chunk, real in zip(plan.chunks, plan.real):
-            models, members, _ = build_population(chunk, plan.kinds, plan.data.info)
-            run_ids = start_runs(store, chunk[:real], plan.data.info, models[0], sweep_id)
+        for index, chunk in enumerate(plan.chunks):
+            population = plan.population(index)
+            run_ids = start_runs(store, population.stored, plan.data.info, plan.facts, sweep_id)
             if on_start:
-                on_start(chunk[:real])
+                on_start(population.stored)
             ref = task.remote(chunk, plan.kinds, data_ref)
-            pending[ref] = (plan, chunk, real, models, members, run_ids)
+            pending[ref] = (plan, population, run_ids)
     results: list[RunResult] = []
     try:
         while pending:
             [ref], _ = ray.wait(list(pending), num_returns=1)
-            plan, chunk, real, models, members, run_ids = pending.pop(ref)
+            plan, population, run_ids = pending.pop(ref)
             try:
                 outcomes = ray.get(ref)
             except (ray.exceptions.RayError, ray.exceptions.RayTaskError) as e:
@@ -74,7 +74,7 @@ def run_on_ray(plans: list[GroupPlan], store: Store, *, sweep_id: str | None = N
                 continue
             for run_id, outcome in zip(run_ids, outcomes):
                 _log_history(store, run_id, outcome.history)
-            results += finish_runs(store, run_ids, chunk[:real], models, members, outcomes, plan.data)
+            results += finish_runs(store, run_ids, population, outcomes, plan.data)
     except KeyboardInterrupt:
         for ref, (*_, run_ids) in pending.items():
             ray.cancel(ref, force=True)

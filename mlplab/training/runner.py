@@ -11,12 +11,11 @@ from typing import Callable
 import numpy as np
 
 from ..data import Dataset
-from ..engine.train import train
 from ..errors import BadInput
 from ..spec import Experiment
 from ..store import Store
-from .population import (MEMORY_BUDGET, GroupPlan, build_population, check_compatible, diverged_rule_for, groups_of,
-                         member_of, plan_group, program_of, train_population)
+from .population import (MEMORY_BUDGET, Population, check_compatible, groups_of, plan_group, population_of_model,
+                         train_population)
 from .record import RunResult, epoch_logger, finish_runs, mark_failed, start_runs
 from .live import LiveChecks, clear_progress, progress_recorder
 from .tensorboard import LiveTensorBoard
@@ -27,12 +26,13 @@ def run_experiments(experiments: list[Experiment], store: Store, *, sweep_id: st
                     on_start: Callable[[list[Experiment]], None] | None = None,
                     memory_budget: float = MEMORY_BUDGET, executor: str = "local",
                     address: str | None = None, on_step: Callable | None = None,
-                    on_warning: Callable | None = None) -> list[RunResult]:
+                    on_warning: Callable | None = None, summaries: list[dict] | None = None) -> list[RunResult]:
     """Train every experiment, one population per program; every member becomes a stored run.
 
     on_step(engine.progress.StepProgress): progress inside each epoch of the population training now
     (local executor only). on_warning(run_id, epoch, finding): the doctor's live checks, once per
-    run and finding, as an epoch ends (local executor only; training.live.LiveChecks).
+    run and finding, as an epoch ends (local executor only; training.live.LiveChecks). summaries: one dict
+    per experiment, what its run's summary holds besides (a repair candidate's repair_of; local executor only).
 
     executor "local" trains the populations here, one after another; "ray" hands each
     population (or chunk of one) to a Ray cluster as a task (see mlplab.executors);
@@ -47,12 +47,15 @@ def run_experiments(experiments: list[Experiment], store: Store, *, sweep_id: st
         from .executors import run_on_ray
         results = run_on_ray(plans, store, sweep_id=sweep_id, address=address, on_start=on_start)
     else:
+        extra = {id(e): doc for e, doc in zip(experiments, summaries or [])}
         results = []
         for plan in plans:
-            for chunk, real in zip(plan.chunks, plan.real):
-                chunk_results = _run_chunk(plan, chunk, real, store, sweep_id, on_epoch, on_start, on_step, on_warning)
-                results += chunk_results
-                if any(r.status == "interrupted" for r in chunk_results):
+            for index in range(len(plan.chunks)):
+                population = plan.population(index)
+                results += train_and_store(store, population, plan.data, sweep_id=sweep_id,
+                                           summaries=[extra.get(id(e), {}) for e in population.stored],
+                                           on_epoch=on_epoch, on_start=on_start, on_step=on_step, on_warning=on_warning)
+                if any(r.status == "interrupted" for r in results):
                     break  # Ctrl-C: what trained is stored; train nothing more
             else:
                 continue
@@ -61,24 +64,26 @@ def run_experiments(experiments: list[Experiment], store: Store, *, sweep_id: st
     return sorted(results, key=lambda r: order[id(r.experiment)])
 
 
-def _run_chunk(plan: GroupPlan, chunk: list[Experiment], real: int, store: Store, sweep_id, on_epoch, on_start,
-               on_step=None, on_warning=None) -> list[RunResult]:
-    prepared = build_population(chunk, plan.kinds, plan.data.info)
-    models, members, _ = prepared
-    run_ids = start_runs(store, chunk[:real], plan.data.info, models[0], sweep_id)
+def train_and_store(store: Store, population: Population, data: Dataset, *, sweep_id: str | None = None,
+                    description: str | None = None, summaries: list[dict] | None = None,
+                    on_epoch: Callable | None = None, on_start: Callable | None = None, on_step: Callable | None = None,
+                    on_warning: Callable | None = None, hooks: tuple = ()) -> list[RunResult]:
+    """The one run skeleton (mlplab run, sweeps, repairs, ml.fit): create the population's runs, train it with
+    heartbeat, progress and the hooks (the caller's, live TensorBoard, the doctor's live checks), finish the runs;
+    whatever stops training marks them failed (interrupted on Ctrl-C); progress files go and hooks close."""
+    stored, info = population.stored, data.info
+    run_ids = start_runs(store, stored, info, population.facts, sweep_id, description)
     if on_start:
-        on_start(chunk[:real])
-    log = epoch_logger(store, chunk, run_ids, on_epoch)
-    hooks = LiveTensorBoard.of(chunk[:real], run_ids)
+        on_start(stored)
+    hooks = (*hooks, *LiveTensorBoard.of(stored, run_ids))
     if on_warning:
-        info = plan.data.info
-        hooks += (LiveChecks(run_ids, [e.resolved() for e in chunk[:real]], on_warning,
+        hooks += (LiveChecks(run_ids, [e.resolved() for e in stored], on_warning,
                              {"class_names": info.class_names, "class_counts": info.class_counts}),)
     try:
         with store.heartbeat(run_ids):
-            outcomes = train_population(chunk, plan.kinds, plan.data, on_epoch=log, prepared=prepared,
+            outcomes = train_population(population, data, on_epoch=epoch_logger(store, stored, run_ids, on_epoch),
                                         on_step=progress_recorder(store, run_ids, on_step), hooks=hooks)
-            return finish_runs(store, run_ids, chunk[:real], models, members, outcomes, plan.data)
+            return finish_runs(store, run_ids, population, outcomes, data, summaries)
     except BaseException as e:
         mark_failed(store, run_ids, e)
         raise
@@ -136,19 +141,7 @@ def run_model(model, data: Dataset, exp: Experiment, store: Store, *, descriptio
     if not model.built:
         model.build((None, *info.input_shape))
     check_probability_output(model, data.x_train, exp.train.loss)
-    member = member_of(exp, model)
-    [run_id] = start_runs(store, [exp], info, model, sweep_id, description)
-    hooks = (*hooks, *LiveTensorBoard.of([exp], [run_id]))
-    try:
-        with store.heartbeat([run_id]):
-            [outcome] = train(program_of(exp, model), [member], data,
-                                     diverged_rule=diverged_rule_for(data, exp.train.loss),
-                                     on_epoch=epoch_logger(store, [exp], [run_id], on_epoch),
-                                     on_step=progress_recorder(store, [run_id], on_step), hooks=hooks)
-            [result] = finish_runs(store, [run_id], [exp], [model], [member], [outcome], data, extra_summary)
-    except BaseException as e:
-        mark_failed(store, [run_id], e)
-        raise
-    finally:
-        finish_hooks(store, [run_id], hooks)
+    [result] = train_and_store(store, population_of_model(exp, model), data, sweep_id=sweep_id,
+                               description=description, summaries=[extra_summary or {}], on_epoch=on_epoch,
+                               on_step=on_step, hooks=hooks)
     return result

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from ..analysis.health import with_health
 from ..analysis.status import rank, status_of
 from ..analysis.sweep_table import noise_note, table
 from ..errors import RunFailed
-from ..spec.sweep import expand
+from ..spec.sweep import Config, expand
+from .record import RunResult
 from .runner import run_experiments
 
 
@@ -37,24 +38,39 @@ class SweepResult:
 
 
 def run_sweep(raw: dict[str, Any], store, executor: str = "local", address: str | None = None,
-              **callbacks) -> SweepResult:
-    """Train every configuration of the spec's [sweep]; every member is an ordinary stored run."""
-    configs = expand(raw)
+              configs: list[Config] | None = None, **callbacks) -> SweepResult:
+    """Train every configuration of the spec's [sweep]; every member is an ordinary stored run.
+    configs: the spec's expansion (spec.sweep.expand), when the caller has it already."""
+    configs = expand(raw) if configs is None else configs
     keys = list(configs[0].values)
     experiments = [e for c in configs for e in c.experiments]
     budget = (raw.get("sweep") or {}).get("memory_gb")
-    name = raw.get("name") or f"sweep over {', '.join(keys)}"
-    sweep_id = store.create_sweep(name=name, spec=raw)
+    kwargs = {"memory_budget": float(budget) * 2**30} if budget else {}
+
+    def train(sweep_id: str) -> tuple[list[Config], list[list[RunResult]]]:
+        results = run_experiments(experiments, store, sweep_id=sweep_id, executor=executor, address=address,
+                                  **callbacks, **kwargs)
+        by_exp = {id(r.experiment): r for r in results}
+        return configs, [[by_exp[id(e)] for e in c.experiments if id(e) in by_exp] for c in configs]
+    return record_sweep(store, raw.get("name") or f"sweep over {', '.join(keys)}", raw, keys, train)
+
+
+def record_sweep(store, name: str, spec: dict[str, Any], keys: list[str],
+                 train: Callable[[str], tuple[list[Config], list[list[RunResult]]]]) -> SweepResult:
+    """The one sweep engine (a spec's [sweep], ml.sweep over a model-building function): create the sweep,
+    `train(sweep_id)` its configurations ((configurations, each one's run results)), then the table, each
+    row's health from its runs' results, stored as the sweep's summary. A Ctrl-C ends the sweep interrupted,
+    an error or a missing run failed; the runs that trained stay stored either way."""
+    sweep_id = store.create_sweep(name=name, spec=spec)
     t0 = time.perf_counter()
     status = "failed"
     try:
-        kwargs = {"memory_budget": float(budget) * 2**30} if budget else {}
-        results = run_experiments(experiments, store, sweep_id=sweep_id, executor=executor, address=address,
-                                  **callbacks, **kwargs)
-        if any(r.status == "interrupted" for r in results):
+        configs, results = train(sweep_id)
+        done, expected = [r for rs in results for r in rs], sum(len(c.experiments) for c in configs)
+        if any(r.status == "interrupted" for r in done):
             raise KeyboardInterrupt  # Ctrl-C inside training: the trained members are stored
-        if len(results) < len(experiments):
-            raise RunFailed(f"sweep {sweep_id}: {len(experiments) - len(results)} of {len(experiments)} runs failed; "
+        if len(done) < expected:
+            raise RunFailed(f"sweep {sweep_id}: {expected - len(done)} of {expected} runs failed; "
                             f"mlplab runs --sweep {sweep_id} --status failed")
         status = "ok"
     except BaseException as e:
@@ -63,8 +79,7 @@ def run_sweep(raw: dict[str, Any], store, executor: str = "local", address: str 
     finally:
         if status != "ok":
             store.finish_sweep(sweep_id, status=status, summary={})
-    by_exp = {id(r.experiment): r for r in results}
-    rows = table(configs, [[by_exp[id(e)] for e in c.experiments] for c in configs])
+    rows = table(configs, results)
     with_health(rows, store.list_runs(sweep_id=sweep_id))   # each run diagnosed once, kept with it
     result = SweepResult(sweep_id, name, keys, rows, noise_note(rows), time.perf_counter() - t0)
     store.finish_sweep(sweep_id, status="ok", summary=result.to_json())

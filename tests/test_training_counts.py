@@ -1,0 +1,58 @@
+"""How often the training stage does its expensive steps: a sweep's spec is expanded once, each run's
+Keras model built once, its summary and parameter count computed once per population."""
+import importlib
+from collections import Counter
+
+import pytest
+
+from mlplab import cli
+
+SWEEP = """
+[train]
+epochs = 1
+[sweep]
+grid = { "train.learning_rate" = [0.01, 0.1] }
+repeats = 2
+"""
+
+
+@pytest.fixture
+def calls(monkeypatch):
+    """Counter of calls to spec.sweep.expand, engine.models.build_model, summary and count_params, wherever the
+    training stage and its callers import them from."""
+    counted = Counter()
+    wrapped = {}
+    names = {"expand": ["mlplab.spec.sweep", "mlplab.training.sweeps"],
+             "build_model": ["mlplab.engine.models", "mlplab.training.population", "mlplab.training.record"],
+             "summary": ["mlplab.engine.models", "mlplab.training.population", "mlplab.training.record"],
+             "count_params": ["mlplab.engine.models", "mlplab.training.population", "mlplab.training.record"]}
+    for name, modules in names.items():
+        real = getattr(importlib.import_module(modules[0]), name)
+
+        def counting(*args, _name=name, _real=real, **kwargs):
+            counted[_name] += 1
+            return _real(*args, **kwargs)
+        wrapped[name] = counting
+        for module in modules:
+            if hasattr(importlib.import_module(module), name):
+                monkeypatch.setattr(f"{module}.{name}", counting)
+    return counted
+
+
+def test_one_run_builds_its_model_once(tmp_path, calls):
+    assert cli.main(["--home", str(tmp_path), "run", "--set", "train.epochs=1", "--json"]) == 0
+    assert calls == {"build_model": 1, "summary": 1, "count_params": 1}
+
+
+def test_a_sweep_is_expanded_once_and_builds_each_seed_once(tmp_path, calls):
+    spec = tmp_path / "sweep.toml"
+    spec.write_text(SWEEP)
+    assert cli.main(["--home", str(tmp_path / "runs"), "sweep", str(spec), "--json"]) == 0
+    # one population of four members (two rates x seeds 0 and 1): one model per seed, one summary
+    assert calls == {"expand": 1, "build_model": 2, "summary": 1, "count_params": 1}
+
+
+def test_a_notebook_sweep_is_expanded_once(tmp_path, calls):
+    import mlplab as ml
+    ml.sweep(grid={"train.learning_rate": [0.01, 0.1]}, epochs=1, store=str(tmp_path), progress=True)
+    assert calls["expand"] == 1 and calls["build_model"] == 1   # both rates start from seed 0's model
