@@ -3,7 +3,8 @@ into chunks that fit in memory, and each chunk's Keras models, members and progr
 
 This is the public seam for building and training a population without a store
 (`build_population`, `train_population`): the runner, the Ray executor, the
-scikit-learn estimator and the benchmarks use it.
+scikit-learn estimator and the benchmarks use it. `train_population` is the one
+call of `engine.train.train` in the package.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from ..analysis.status import divergence_rule
 from ..data import Dataset, load_data
 from ..engine.program import Compiled, Member, Program, compile_quickly, regularized_variables
 from ..engine.train import train
-from ..engine.models import build_model, count_params, regularization
+from ..engine.models import build_model, count_params, regularization, summary
 from ..catalog import OPTIMIZERS, STATIC_OPTIONS as STATIC
 from ..errors import BadInput
 from ..spec import Experiment
@@ -139,14 +140,60 @@ def equal_chunks(items: list, size: int) -> list[list]:
     return [c + [c[0]] * (size - len(c)) for c in chunks]
 
 
+@dataclass(frozen=True)
+class ModelFacts:
+    """What every run of a population records about its model (the members share its structure), computed
+    once per population: Keras' summary, the parameter count, the layer names."""
+    summary: str
+    params: int
+    layers: list[str]
+
+    @classmethod
+    def of(cls, model) -> "ModelFacts":
+        return cls(summary(model), count_params(model), [layer.name for layer in model.layers])
+
+
+@dataclass
+class Population:
+    """One population ready to train: its experiments (a chunk, padded to one shape; the first `real` are
+    stored runs), their Keras models, members and program, and what its runs record about the model (None
+    where nothing is stored: the scikit-learn estimator)."""
+    experiments: list[Experiment]
+    real: int
+    models: list
+    members: list[Member]
+    program: Program
+    facts: ModelFacts | None = None
+    shares_compiled: bool = True   # models built from their spec: compiled functions shared (compiled_for)
+
+    @property
+    def stored(self) -> list[Experiment]:
+        return self.experiments[:self.real]
+
+    def compiled(self, info) -> Compiled | None:
+        """The shared compiled functions, or None (engine.train compiles its own: a user's Keras model, whose
+        spec is at best an approximation, shares them with nothing)."""
+        return compiled_for(self.experiments[0], self.program, self.members, info) if self.shares_compiled else None
+
+
 @dataclass
 class GroupPlan:
-    """One population's work: its experiments cut into equal chunks, their data, their optimizers."""
+    """One population's work: its experiments cut into equal chunks, their data, their optimizers, and the
+    first experiment's model (built once: it sizes the chunks, then starts the first chunk)."""
     group: list[Experiment]
     data: Dataset
     kinds: list[tuple[str, tuple]]
     chunks: list[list[Experiment]]   # padded to one shape; the padding repeats are not stored
     real: list[int]                  # how many experiments of each chunk are real
+    template: object
+    facts: ModelFacts
+
+    def population(self, index: int) -> Population:
+        """Chunk `index` built: its models (the template is the first chunk's first), members and program."""
+        chunk = self.chunks[index]
+        ready = {model_key(self.group[0]): self.template} if index == 0 else {}
+        models, members, program = build_population(chunk, self.kinds, self.data.info, ready)
+        return Population(chunk, self.real[index], models, members, program, self.facts)
 
 
 def plan_group(group: list[Experiment], memory_budget: float = MEMORY_BUDGET) -> GroupPlan:
@@ -156,23 +203,36 @@ def plan_group(group: list[Experiment], memory_budget: float = MEMORY_BUDGET) ->
         check_compatible(exp, data)
     info = data.info
     template = build_model(first.model, info.input_shape, info.num_classes, first.train.loss, first.seed)
-    size = population_size(count_params(template), first.train.batch_size, int(np.prod(info.input_shape)),
-                           memory_budget)
+    facts = ModelFacts.of(template)
+    size = population_size(facts.params, first.train.batch_size, int(np.prod(info.input_shape)), memory_budget)
     index_chunks = equal_chunks(list(range(len(group))), size)
     return GroupPlan(group, data, sorted({optimizer_kind(e) for e in group}),
-                     [[group[i] for i in c] for c in index_chunks], [len(set(c)) for c in index_chunks])
+                     [[group[i] for i in c] for c in index_chunks], [len(set(c)) for c in index_chunks],
+                     template, facts)
 
 
-def build_population(chunk: list[Experiment], kinds: list, info) -> tuple[list, list[Member], Program]:
-    """The Keras models, members and program of one chunk (the same wherever it runs)."""
-    built: dict[tuple, object] = {}  # members with the same model spec and seed start from the same weights
+def model_key(exp: Experiment) -> tuple[str, int]:
+    """Members with the same model spec and seed start from the same weights: one Keras model for them."""
+    return exp.model.model_dump_json(), exp.seed
+
+
+def build_population(chunk: list[Experiment], kinds: list, info,
+                     ready: dict | None = None) -> tuple[list, list[Member], Program]:
+    """The Keras models, members and program of one chunk (the same wherever it runs); `ready`: models
+    already built, by model_key."""
+    built: dict[tuple, object] = dict(ready or {})
     for e in chunk:
-        key = (e.model.model_dump_json(), e.seed)
-        if key not in built:
-            built[key] = build_model(e.model, info.input_shape, info.num_classes, e.train.loss, e.seed)
-    models = [built[(e.model.model_dump_json(), e.seed)] for e in chunk]
+        if model_key(e) not in built:
+            built[model_key(e)] = build_model(e.model, info.input_shape, info.num_classes, e.train.loss, e.seed)
+    models = [built[model_key(e)] for e in chunk]
     members = [member_of(e, m, kinds) for e, m in zip(chunk, models)]
     return models, members, program_of(chunk[0], models[0], kinds)
+
+
+def population_of_model(exp: Experiment, model) -> Population:
+    """A user's Keras model (ml.fit) as a population of one."""
+    return Population([exp], 1, [model], [member_of(exp, model)], program_of(exp, model), ModelFacts.of(model),
+                      shares_compiled=False)
 
 
 def diverged_rule_for(data: Dataset, loss: str):
@@ -180,11 +240,12 @@ def diverged_rule_for(data: Dataset, loss: str):
     return divergence_rule(data.info.num_classes, data.info.class_counts.get("train"), loss)
 
 
-def train_population(chunk: list[Experiment], kinds: list, data: Dataset, on_epoch=None, prepared=None,
-                     on_step=None, hooks: tuple = ()):
-    """Train one chunk as a population: its outcomes. No store involved.
-    prepared: what `build_population` gave for it, when the caller already built it;
-    on_step: progress inside epochs (engine.train)."""
-    _, members, program = prepared or build_population(chunk, kinds, data.info)
-    return train(program, members, data, on_epoch=on_epoch, compiled=compiled_for(chunk[0], program, members, data.info),
-                 diverged_rule=diverged_rule_for(data, program.loss), on_step=on_step, hooks=hooks)
+def train_population(population: Population, data: Dataset, on_epoch=None, on_step=None, hooks: tuple = (),
+                     diverged: bool = True):
+    """Train a population: its outcomes. No store involved; the package's one call of engine.train.
+    on_epoch, on_step (progress inside epochs), hooks: engine.train's; `diverged`: stop a member the status
+    rule calls diverged (analysis.status; the scikit-learn estimator trains without it)."""
+    p = population
+    return train(p.program, p.members, data, on_epoch=on_epoch, compiled=p.compiled(data.info),
+                 diverged_rule=diverged_rule_for(data, p.program.loss) if diverged else None, on_step=on_step,
+                 hooks=hooks)

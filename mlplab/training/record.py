@@ -28,12 +28,13 @@ from ..data import Dataset
 from ..errors import BadInput
 from ..engine.inference import hidden_sample, layer_index
 from ..engine.program import Member, Outcome
-from ..engine.models import count_params, set_weights, summary
+from ..engine.models import set_weights
 from ..spec import Experiment, describe_model
 from ..store import Store, dumps
 from ..store.artifacts import (FINAL_WEIGHTS, HIDDEN, HISTORY, INITIAL_WEIGHTS, MODEL_SUMMARY, POPULATION, PREDICTIONS,
                                SCALING, SPEC, STATS)
 from ..stored.model import write_model_file
+from .population import ModelFacts, Population
 
 YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)   # libyaml's: the same text, 6x faster
 
@@ -67,10 +68,9 @@ class RunResult:
         }
 
 
-def start_runs(store: Store, experiments: list[Experiment], info, model, sweep_id: str | None,
+def start_runs(store: Store, experiments: list[Experiment], info, facts: ModelFacts, sweep_id: str | None,
                description: str | None = None) -> list[str]:
     """Create the runs (status running) with their spec and model summary."""
-    summary_text = summary(model)
     run_ids, files = [], []
     for exp in experiments:
         resolved = exp.resolved()
@@ -78,7 +78,7 @@ def start_runs(store: Store, experiments: list[Experiment], info, model, sweep_i
                                   model=description or describe_model(exp.model), optimizer=exp.train.optimizer.name,
                                   learning_rate=exp.train.lr, sweep_id=sweep_id)
         files += [(run_id, SPEC, yaml.dump(resolved, Dumper=YAML_DUMPER, sort_keys=False)),
-                  (run_id, MODEL_SUMMARY, summary_text)]
+                  (run_id, MODEL_SUMMARY, facts.summary)]
         run_ids.append(run_id)
     write_all(store, files)
     return run_ids
@@ -106,16 +106,16 @@ def epoch_logger(store: Store, experiments: list[Experiment], run_ids: list[str]
     return log
 
 
-def finish_runs(store: Store, run_ids: list[str], chunk: list[Experiment], models: list, members: list,
-                outcomes: list[Outcome], data: Dataset, extra_summary: dict | None = None) -> list[RunResult]:
-    """Evaluate, save the artifacts and close each run."""
-    info = data.info
-    summary_text, params = summary(models[0]), count_params(models[0])
-    layers = [layer.name for layer in models[0].layers]
+def finish_runs(store: Store, run_ids: list[str], population: Population, outcomes: list[Outcome], data: Dataset,
+                summaries: list[dict] | None = None) -> list[RunResult]:
+    """Evaluate, save the artifacts and close each run; `summaries`: what each run's summary holds besides
+    (ml.fit's Keras model, a repair candidate's repair_of)."""
+    info, facts, models, chunk = data.info, population.facts, population.models, population.stored
     restore = bool(chunk[0].train.early_stopping and chunk[0].train.early_stopping.restore_best)
     shared = write_population(store, run_ids, models[0], outcomes)
     files, docs, results = [], [], []
-    for exp, run_id, member, outcome in zip(chunk, run_ids, members, outcomes):
+    for exp, run_id, member, outcome, extra in zip(chunk, run_ids, population.members, outcomes,
+                                                   summaries or [{}] * len(chunk)):
         evaluation = evaluate(outcome.test_probabilities, data.y_test, info.class_names)
         epoch = result_epoch(outcome.status, outcome.epochs_run, outcome.best_epoch, restore)
         result = {"epoch": epoch, **outcome.result,
@@ -127,17 +127,17 @@ def finish_runs(store: Store, run_ids: list[str], chunk: list[Experiment], model
         if not (shared and len(run_ids) > 1):   # a population of one: its model now, and its t-SNE's input
             note = _save_model(store, run_id, exp, models[0], outcome)
             files += _hidden_file(run_id, models[0], data)
-        docs.append({"evaluation": evaluation, "data": _info_dict(info), "model_summary": summary_text,
-                     "result": result, "layers": layers, **({"weights": shared[run_id]} if shared else {}),
-                     **(extra_summary or {}), **({"note": note} if note else {})})
+        docs.append({"evaluation": evaluation, "data": _info_dict(info), "model_summary": facts.summary,
+                     "result": result, "layers": facts.layers, **({"weights": shared[run_id]} if shared else {}),
+                     **extra, **({"note": note} if note else {})})
         results.append(RunResult(run_id, exp, outcome.status, outcome.epochs_run, outcome.best_epoch,
-                                 outcome.seconds, outcome.history, evaluation, test_loss, test_acc, params,
-                                 list(info.warnings), result, layers))
+                                 outcome.seconds, outcome.history, evaluation, test_loss, test_acc, facts.params,
+                                 list(info.warnings), result, list(facts.layers)))
     write_all(store, files)   # every file of every member, before any run is finished
     for r, outcome, doc in zip(results, outcomes, docs):
         store.finish_run(r.run_id, status=outcome.status, epochs_run=outcome.epochs_run,
                          best_epoch=outcome.best_epoch, seconds=outcome.seconds, test_loss=r.test_loss,
-                         test_accuracy=r.test_accuracy, params=params, warnings=list(info.warnings), summary=doc,
+                         test_accuracy=r.test_accuracy, params=facts.params, warnings=list(info.warnings), summary=doc,
                          error=outcome.diverged_how)
     return results
 

@@ -50,29 +50,23 @@ def _experiment(run: dict, fix: dict, text: str):
     return stored_experiment(raw)
 
 
-def _train(original, experiments: list, store: Store, on_epoch, on_start) -> list:
+def _train(original, experiments: list, repairs: list[dict], store: Store, on_epoch, on_start) -> list:
     """Train the candidates: those that run the original's very programs alone, each alone (the compilation
     cache holds them since the original ran: nothing to compile), the others together (one program per
-    structure). Their results in the candidates' order."""
+    structure). Each run's summary gets its `repair_of` (`repairs`, in the candidates' order) as it is
+    created. Their results in the candidates' order."""
     shared = [shares_programs(original, e) for e in experiments]
     rest = [e for e, s in zip(experiments, shared) if not s]
     batches = [[e] for e, s in zip(experiments, shared) if s] + ([rest] if rest else [])
+    repair_of = {id(e): {"repair_of": r} for e, r in zip(experiments, repairs)}
     results = []
     for batch in batches:
-        results += run_experiments(batch, store, on_epoch=on_epoch, on_start=on_start)
+        results += run_experiments(batch, store, on_epoch=on_epoch, on_start=on_start,
+                                   summaries=[repair_of[id(e)] for e in batch])
         if any(r.status == "interrupted" for r in results):
             break   # Ctrl-C: train nothing more
     order = {id(e): i for i, e in enumerate(experiments)}
     return sorted(results, key=lambda r: order[id(r.experiment)])
-
-
-def _link(store: Store, run_id: str, repair_of: dict) -> None:
-    """Record in the candidate run's summary which run and fix it repairs."""
-    r = store.get_run(run_id)
-    store.finish_run(run_id, status=r["status"], epochs_run=r.get("epochs_run") or 0, best_epoch=r.get("best_epoch"),
-                     seconds=r.get("seconds") or 0.0, test_loss=r.get("test_loss"), test_accuracy=r.get("test_accuracy"),
-                     params=r.get("params"), warnings=r.get("warnings") or [],
-                     summary={**(r.get("summary") or {}), "repair_of": repair_of}, error=r.get("error"))
 
 
 def _measure(run: dict) -> tuple[str, int | None]:
@@ -116,10 +110,10 @@ def repair(store: Store, run_ref: str, *, candidates: int = CANDIDATES,
             c.error = str(e)
     if trainable:
         started = time.perf_counter()
-        results = _train(_experiment(run, {}, "the original"), [e for _, e in trainable], store, on_epoch, on_start)
+        results = _train(_experiment(run, {}, "the original"), [e for _, e in trainable],
+                         [{"run": run["id"], "fix": c.fix, "cause": c.cause} for c, _ in trainable], store, on_epoch,
+                         on_start)
         report.seconds = time.perf_counter() - started
-        for (c, _), result in zip(trainable, results):
-            _link(store, result.run_id, {"run": run["id"], "fix": c.fix, "cause": c.cause})
         if len(results) < len(trainable) or any(r.status == "interrupted" for r in results):
             raise KeyboardInterrupt   # stopped: nothing is judged, the last finished repair report stays
         for (c, _), result in zip(trainable, results):
