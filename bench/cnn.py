@@ -6,7 +6,7 @@ Set MLPLAB_DATA to a folder with mnist/.
 
     python bench/cnn.py [--rows 6000] [--rounds 2] [--steps scan,step,unrolled:8] [--plain]
 
-Each way of running mlplab's steps (engine.program.Steps) is measured on its own compiled
+Each way of running mlplab's steps (engine.layout.Steps) is measured on its own compiled
 program; --plain adds the scan without engine.xla_cpu's rewrites (the old engine). `fit`
 and `mlplab` are training alone; `+val`/`+eval` add the per-epoch evaluation (fit: the
 validation rows; mlplab: train sample, validation and test rows, as every mlplab run
@@ -30,7 +30,7 @@ from mlplab.data import Dataset, load_data
 from mlplab.engine import train as engine
 from mlplab.engine.models import build_model
 from mlplab.engine.optimizers import keras_optimizer
-from mlplab.engine.program import Steps
+from mlplab.engine.layout import Steps, choose
 from mlplab.engine.progress import COMPILE_CLOCK
 from mlplab.spec import load_spec
 from mlplab.training import population
@@ -63,10 +63,10 @@ def main() -> None:
     member = population.member_of(exp, model)
     program = population.program_of(exp, model)
     regularized = engine.regularized_variables([member])
-    ways = {f"mlplab {w}": engine.Compiled(program, info.num_classes, regularized, Steps.parse(w))
+    ways = {f"mlplab {w}": engine.Compiled(program, info.num_classes, regularized, choose(model, steps=Steps.parse(w)))
             for w in args.steps.split(",")}
     if args.plain:
-        ways["mlplab scan, not rewritten"] = engine.Compiled(program, info.num_classes, regularized, for_cpu=False)
+        ways["mlplab scan, not rewritten"] = engine.Compiled(program, info.num_classes, regularized, choose(model, for_cpu=False))
     first = next(iter(ways))
 
     def mlplab_epoch(compiled, d):

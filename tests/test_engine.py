@@ -1,10 +1,12 @@
 """The engine against Keras `fit`, and a population member against the same run alone."""
+import dataclasses
+
 import numpy as np
 import pytest
 
 from mlplab.engine import parts
 from mlplab.engine import train as engine
-from mlplab.engine.program import VECTORIZE_BELOW
+from mlplab.engine.layout import VECTORIZE_BELOW
 from mlplab.data import load_data
 from mlplab.training import population
 from mlplab.engine.models import build_model, set_weights
@@ -134,7 +136,7 @@ def test_large_members_loop_inside_the_program_and_equal_members_alone():
     members[2].hyper["learning_rate"] = 0.01
     program = population.program_of(exps[0], models[0])
     compiled = engine.Compiled(program, 10, engine.regularized_variables(members))
-    assert models[0].count_params() >= VECTORIZE_BELOW and not compiled.vectorize
+    assert models[0].count_params() >= VECTORIZE_BELOW and not compiled.layout.vectorize
     together = engine.train(program, members, data, compiled=compiled)
     for member, out in zip(members, together):
         alone = engine.train(program, [member], data)[0]
@@ -144,7 +146,7 @@ def test_large_members_loop_inside_the_program_and_equal_members_alone():
 
 
 def test_populations_are_vmapped_on_a_gpu_and_for_small_dense_nets_on_cpu():
-    from mlplab.engine.program import VECTORIZE_BELOW, vectorize_members
+    from mlplab.engine.layout import VECTORIZE_BELOW, vectorize_members
 
     def mlp(width):
         return keras.Sequential([keras.Input((784,)), keras.layers.Dense(width), keras.layers.Dense(10)])
@@ -230,6 +232,6 @@ def test_small_dense_populations_train_in_a_part_per_core_on_cpu(monkeypatch):
     program = population.program_of(exps[0], models[0])
     compiled = engine.Compiled(program, 10, engine.regularized_variables(members))
     monkeypatch.setattr(parts, "_cores", lambda: 2)
-    assert parts.member_threads(compiled, 3) == 2 and parts.member_threads(compiled, 1) == 1
-    monkeypatch.setattr(compiled, "vectorize", False)   # large members: XLA's own threads are busy enough
-    assert parts.member_threads(compiled, 3) == 1
+    assert parts.member_threads(compiled.layout, 3) == 2 and parts.member_threads(compiled.layout, 1) == 1
+    large = dataclasses.replace(compiled.layout, vectorize=False)   # large members: XLA's own threads are busy enough
+    assert parts.member_threads(large, 3) == 1

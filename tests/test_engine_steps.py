@@ -10,8 +10,10 @@ import pytest
 
 from mlplab.data import Dataset
 from mlplab.engine import progress
+from mlplab.engine.callbacks import CallbackList
 from mlplab.engine import train as engine
-from mlplab.engine.program import Compiled, Steps
+from mlplab.engine.layout import Steps, choose
+from mlplab.engine.program import Compiled
 from mlplab.engine.progress import CompileClock, Pace, StepProgress
 from mlplab.engine.xla_cpu import for_xla_cpu
 from mlplab.training import population
@@ -41,9 +43,8 @@ def assert_same(a, b, rtol=1e-5, atol=1e-6):
 def test_every_way_of_running_the_steps_gives_the_same_numbers(monkeypatch):
     exp, data, model, members, program = tiny_cnn("train.epochs=2", dropout=True)
     regularized = engine.regularized_variables(members)
-    ways = {"scan": Compiled(program, 10, regularized, Steps()),
-            "step": Compiled(program, 10, regularized, Steps.parse("step")),
-            "unrolled:3": Compiled(program, 10, regularized, Steps.parse("unrolled:3"))}
+    ways = {way: Compiled(program, 10, regularized, choose(model, steps=Steps.parse(way)))
+            for way in ("scan", "step", "unrolled:3")}
     out = {name: engine.train(program, members, data, compiled=c)[0] for name, c in ways.items()}
     for name in ways:
         assert_same(out[name], out["scan"])
@@ -55,11 +56,11 @@ def test_every_way_of_running_the_steps_gives_the_same_numbers(monkeypatch):
 
 
 def test_quick_compiling_gives_the_same_numbers_and_is_chosen_for_small_dense_training_only():
-    from mlplab.engine.program import compile_quickly
+    from mlplab.engine.layout import compile_quickly
     exps, data, models, members = setup("train.epochs=3", "model.dropout=0.2", "model.batchnorm=true")
     program = population.program_of(exps[0], models[0])
     regularized = engine.regularized_variables(members)
-    full, quick = (engine.train(program, members, data, compiled=Compiled(program, 10, regularized, quick=q))[0]
+    full, quick = (engine.train(program, members, data, compiled=Compiled(program, 10, regularized, choose(models[0], quick=q)))[0]
                    for q in (False, True))
     # float32 rounding differs with the summation order: metrics to 2e-4; Adam turns a weight's rounding noise
     # under a near-zero gradient into steps of up to the learning rate (as against Keras: test_schedules)
@@ -110,10 +111,10 @@ def test_a_scanned_conv_step_has_only_fast_convolutions_on_cpu():
     """Why the rewrite exists: inside a loop XLA CPU leaves backward convolutions in slow forms."""
     exp, data, model, members, program = tiny_cnn("train.epochs=1")
     compiled = Compiled(program, 10, engine.regularized_variables(members))
-    run = engine._Run(program, members, data, compiled, None)  # noqa: SLF001 (the host loop's own state)
+    run = engine._Run(program, members, data, compiled, CallbackList())  # noqa: SLF001 (the host loop's own state)
     batches = jnp.zeros((4, 32), "int32")
-    hlo = compiled.loop.lower(run.state[0], run.consts[0], run.x, run.y, batches[None], jnp.ones((1, 4, 32)),
-                              np.int32(0), np.int32(4)).compile().as_text()
+    hlo = run.steps.loop.lower(run.state[0], run.consts[0], run.feed.x, run.feed.y, batches[None],
+                               jnp.ones((1, 4, 32)), np.int32(0), np.int32(4)).compile().as_text()
     labels = [line.split("dim_labels=")[1].split(",")[0] for line in hlo.splitlines() if " convolution(" in line]
     assert labels and all(label.startswith("b01f_01io->b01f") for label in labels), labels
     assert "select-and-scatter" not in hlo
@@ -153,7 +154,7 @@ def test_steps_are_named_and_chosen(monkeypatch):
             Steps.parse(bad)
     monkeypatch.setenv("MLPLAB_STEPS", "unrolled:4")
     exp, data, model, members, program = tiny_cnn("train.epochs=1")
-    assert Compiled(program, 10).steps == Steps("unrolled", 4)
+    assert Compiled(program, 10).layout.steps == Steps("unrolled", 4)
 
 
 def test_compile_clock_counts_nested_spans_once_and_pace_aims_at_the_segment_time():

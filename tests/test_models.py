@@ -145,3 +145,15 @@ def test_output_l2_switches_the_output_layers_penalty_as_keras_notebooks_do():
     kernels = [0, 2]  # dense_1 kernel, output kernel (biases carry no penalty)
     assert [regularization(both)[i][1] for i in kernels] == [0.01, 0.01]
     assert [regularization(hidden_only)[i][1] for i in kernels] == [0.01, 0.0]
+
+
+def test_building_a_model_leaves_the_callers_random_generators_alone():
+    import random
+    exp = load_spec(None, ["model.dropout=0.2"])
+    random.seed(7), np.random.seed(7)
+    expected = random.random(), np.random.rand()
+    random.seed(7), np.random.seed(7)
+    a = build_model(exp.model, (64,), 10, seed=3)
+    assert (random.random(), np.random.rand()) == expected
+    b = build_model(exp.model, (64,), 10, seed=3)   # and the same seed still gives the same model
+    assert [w.tolist() for w in a.get_weights()] == [w.tolist() for w in b.get_weights()]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..engine.callbacks import Callback
 from ..errors import BadInput
 
 BATCH_HOOKS = ("on_batch_begin", "on_batch_end", "on_train_batch_begin", "on_train_batch_end")
@@ -79,8 +80,8 @@ def early_stopping_of(callback) -> dict:
             "min_delta": abs(float(callback.min_delta)), "restore_best": bool(callback.restore_best_weights)}
 
 
-class KerasCallbacks:
-    """engine.train's hooks for a population of one: the callbacks see the Keras model."""
+class KerasCallbacks(Callback):
+    """engine.train's callbacks for a population of one: the Keras callbacks see the Keras model."""
 
     def __init__(self, callbacks: list, model, train, steps: int):
         import keras
@@ -109,7 +110,7 @@ class KerasCallbacks:
         self.callbacks.on_epoch_begin(epoch - 1)
         return np.array([self.rate()])
 
-    def epoch_end(self, epoch: int, records: list, view) -> list[int] | None:
+    def on_epoch_end(self, epoch: int, records: list, view) -> list[int] | None:
         from ..engine.models import set_weights
         if records[0] is None:
             return None

@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 import keras
 
+from .layout import lift
 from .xla_cpu import for_xla_cpu
 
 
@@ -91,73 +92,27 @@ class MemberMath:
                 **self.sums(state, yb, weight, value, probs)}
 
     def stack_update(self, state, consts, xb, yb, weight, counts, shared):
-        """One optimizer step of a stack of members (axis 0) on their batches (one batch for all when
-        `shared`). A mixed population's members come in runs of one optimizer kind, counts[k] of kind k,
-        and each run gets its own kind's update only (optimizers.mixed's by_kind), not every kind's.
-        A stack of one runs unbatched."""
+        """One optimizer step of a stack of members (axis 0) of several optimizer kinds, in runs of one
+        kind, counts[k] of kind k: each run gets its own kind's update only (optimizers.mixed's by_kind),
+        not every kind's. Every member takes its own batch, or one for all when `shared`."""
         rows = None if shared else 0
-        if self.alone(state):
-            one = jax.tree.map(lambda a: a[0], (state, consts))
-            batch = (xb, yb, weight) if shared else jax.tree.map(lambda a: a[0], (xb, yb, weight))
-            return jax.tree.map(lambda a: a[None], self.train_step(*one, *batch))
         weights = {k: state[k] for k in ("trainable", "non_trainable")}
-        (value, (probs, non_trainable)), grads = jax.vmap(self.train_gradients, in_axes=(0, 0, rows, rows, rows))(
+        (value, (probs, non_trainable)), grads = lift(self.train_gradients, (0, 0, rows, rows, rows), True)(
             weights, consts, xb, yb, weight)
-        if self.opt.by_kind is None:
-            params, opt_state = jax.vmap(self.opt.update)(grads, state["opt"], state["trainable"], consts["hyper"])
-        else:
-            params, opt_state = self.opt.by_kind.update(counts, grads, state["opt"], state["trainable"],
-                                                        consts["hyper"])
+        params, opt_state = self.opt.by_kind.update(counts, grads, state["opt"], state["trainable"], consts["hyper"])
         running = {k: state[k] for k in ("loss_sum", "correct", "seen")}
         return {"trainable": params, "non_trainable": non_trainable, "opt": opt_state,
-                **jax.vmap(self.sums, in_axes=(0, rows, rows, 0, 0))(running, yb, weight, value, probs)}
+                **lift(self.sums, (0, rows, rows, 0, 0), True)(running, yb, weight, value, probs)}
 
     def step(self, state, consts, x, y, idx, weight):
-        """idx: (B,) rows of this member's batch."""
+        """One member's step on its batch of rows idx (B,)."""
         return self.train_step(state, consts, x[idx], y[idx], weight)
 
-    def steps(self, state, consts, x, y, batches, weights, start, count):
-        """Steps start .. start+count-1 of the epoch's batches (steps, B), as one loop on device."""
-        def body(i, carry):
-            return self.step(carry, consts, x, y, batches[i], weights[i])
-        return jax.lax.fori_loop(start, start + count, body, state)
-
-    def alone(self, state) -> bool:
-        """A stack of one member (of one optimizer kind): it runs unbatched."""
-        return jax.tree.leaves(state)[0].shape[0] == 1 and self.opt.by_kind is None
-
-    def stack_steps(self, state, consts, x, y, batches, weights, start, count, counts, shared):
-        """Steps start .. start+count-1 of a stack of members as one loop on device: batches and weights
-        (P, steps, B), or (steps, B) when every member takes the same rows (`shared`: the batch is not
-        batched over members, so the first layer is one wide matmul). A stack of one drops its member axis
-        outside the loop."""
-        if self.alone(state) and not shared:
-            one = jax.tree.map(lambda a: a[0], (state, consts, batches, weights))
-            return jax.tree.map(lambda a: a[None], self.steps(*one[:2], x, y, *one[2:], start, count))
-
-        def body(i, carry):
-            return self.stack_row_step(carry, consts, x, y, batches, weights, i, counts, shared)
-        return jax.lax.fori_loop(start, start + count, body, state)
-
-    def stack_row_step(self, state, consts, x, y, batches, weights, i, counts, shared):
-        idx, weight = (batches[i], weights[i]) if shared else (batches[:, i], weights[:, i])
-        return self.stack_update(state, consts, x[idx], y[idx], weight, counts, shared)
-
-    def stack_unrolled(self, k: int) -> Callable:
-        """Steps start .. start+k-1 of a stack as straight-line code."""
-        def run(state, consts, x, y, batches, weights, start, counts, shared):
-            for j in range(k):
-                state = self.stack_row_step(state, consts, x, y, batches, weights, start + j, counts, shared)
-            return state
-        return run
-
-    def unrolled(self, k: int) -> Callable:
-        """Steps start .. start+k-1 as straight-line code (no loop for XLA to compile)."""
-        def run(state, consts, x, y, batches, weights, start):
-            for j in range(k):
-                state = self.step(state, consts, x, y, batches[start + j], weights[start + j])
-            return state
-        return run
+    def stack_step(self, counts, shared) -> Callable:
+        """`step` for a stack of members of several optimizer kinds (stack_update): idx/weight (P, B), or
+        (B,) when shared."""
+        return lambda state, consts, x, y, idx, weight: self.stack_update(state, consts, x[idx], y[idx], weight,
+                                                                          counts, shared)
 
     def evaluate(self, trainable, non_trainable, reg, x, y, split, test_rows):
         """Inference-mode loss and accuracy per split, the test rows' probabilities, and whether
@@ -179,3 +134,29 @@ class MemberMath:
     def inference_objective(self, trainable, non_trainable, reg, x, y):
         probs, _ = self.forward(trainable, non_trainable, x, False)
         return jnp.mean(self.per_sample(_targets(self.loss, y, self.num_classes), probs)) + self.penalty(trainable, reg)
+
+
+def loop(step: Callable) -> Callable:
+    """Steps start .. start+count-1 of an epoch's batches, as one loop on device: batches and weights
+    (steps, B) of a member, or (P, steps, B) of a stack (`step` takes a stack), (steps, B) when shared."""
+    def run(state, consts, x, y, batches, weights, start, count):
+        def body(i, carry):
+            return step(carry, consts, x, y, *_at(batches, weights, i))
+        return jax.lax.fori_loop(start, start + count, body, state)
+    return run
+
+
+def unrolled(step: Callable, k: int) -> Callable:
+    """Steps start .. start+k-1 as straight-line code (no loop for XLA to compile)."""
+    def run(state, consts, x, y, batches, weights, start):
+        for j in range(k):
+            state = step(state, consts, x, y, *_at(batches, weights, start + j))
+        return state
+    return run
+
+
+def _at(batches, weights, i):
+    """Step i's rows and weights: of a member (steps, B) or of a stack (P, steps, B)."""
+    if batches.ndim == 3:
+        return batches[:, i], weights[:, i]
+    return batches[i], weights[i]

@@ -1,5 +1,8 @@
 """Experiment.model -> a real keras.Model.
 
+It reads the validated model section (spec.ModelSpec, its layers spec.Layer, their spec.Init) by
+attribute; the engine imports nothing from spec/.
+
 The output layer comes from the data: softmax over the classes, or one sigmoid
 unit for binary cross-entropy. Weights are initialised exactly as a Keras
 notebook would after `keras.utils.set_random_seed(seed)`. Layers are named by
@@ -11,8 +14,9 @@ from __future__ import annotations
 
 import io
 import math
+import random
 import re
-from contextlib import redirect_stdout
+from contextlib import contextmanager, redirect_stdout
 from typing import Any, Callable
 
 from . import backend as _backend  # noqa: F401  (KERAS_BACKEND=jax before keras)
@@ -24,7 +28,6 @@ from keras.src.initializers.random_initializers import compute_fans
 
 from ..catalog import INITIALIZERS
 from ..errors import BadInput
-from ..spec import Init, Layer, ModelSpec
 
 
 def initializer(init: Init) -> keras.initializers.Initializer:
@@ -39,20 +42,6 @@ def regularizer(l1: float, l2: float) -> keras.regularizers.Regularizer | None:
 
 def _activation(name: str | None) -> Any:
     return "leaky_relu" if name == "leaky_relu" else name
-
-
-def spec_layers(m: ModelSpec) -> list[Layer]:
-    """The hidden/activation shorthand spelled out as a `layers` list."""
-    if m.layers is not None:
-        return m.layers
-    out: list[Layer] = []
-    for width in m.hidden:
-        out.append(Layer(type="dense", units=width, activation=None if m.batchnorm else m.activation))
-        if m.batchnorm:
-            out.append(Layer(type="batchnorm", activation=m.activation))
-        if m.dropout:
-            out.append(Layer(type="dropout", rate=m.dropout))
-    return out
 
 
 class _Names:
@@ -145,15 +134,38 @@ def _check_shapes(placed: list[tuple[int, Layer, keras.layers.Layer]], input_sha
         shape = out
 
 
+@contextmanager
+def seeded(seed: int):
+    """Inside: Python's, NumPy's and Keras' global generators as `keras.utils.set_random_seed(seed)` sets
+    them (unseeded Keras layers draw their seeds from Python's); after: the caller's, as they were."""
+    from keras.src.backend.common import global_state
+    from keras.src.random.seed_generator import GLOBAL_SEED_GENERATOR
+    from keras.src.utils.rng_utils import GLOBAL_RANDOM_SEED
+    keys = (GLOBAL_RANDOM_SEED, GLOBAL_SEED_GENERATOR)
+    saved = random.getstate(), np.random.get_state(), [global_state.get_global_attribute(k) for k in keys]
+    keras.utils.set_random_seed(seed)
+    try:
+        yield
+    finally:
+        random.setstate(saved[0])
+        np.random.set_state(saved[1])
+        for key, value in zip(keys, saved[2]):
+            global_state.set_global_attribute(key, value)
+
+
 def build_model(m: ModelSpec, input_shape: tuple[int, ...], num_classes: int,
                 loss: str = "sparse_categorical_crossentropy", seed: int = 0) -> keras.Model:
     """A Sequential model for the spec; same seed, same initial weights, same layer names."""
     if loss == "binary_crossentropy" and num_classes != 2:
         raise BadInput(f"train.loss = \"binary_crossentropy\": needs two classes, the data has {num_classes}; "
                        "use sparse_categorical_crossentropy")
-    keras.utils.set_random_seed(seed)  # dropout seed states as a notebook would have them
+    with seeded(seed):   # dropout seed states as a notebook would have them
+        return _build(m, input_shape, num_classes, loss, seed)
+
+
+def _build(m, input_shape: tuple[int, ...], num_classes: int, loss: str, seed: int) -> keras.Model:
     name = _Names()
-    placed = [(i, layer, k) for i, layer in enumerate(spec_layers(m)) for k in _keras_layer(layer, m, name)]
+    placed = [(i, layer, k) for i, layer in enumerate(m.spelled_out()) for k in _keras_layer(layer, m, name)]
     _check_shapes(placed, input_shape)
     layers: list[keras.layers.Layer] = [keras.Input(shape=input_shape), *(k for _, _, k in placed)]
     if len(input_shape) > 1 and not any(isinstance(x, keras.layers.Flatten) for x in layers):

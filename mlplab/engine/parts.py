@@ -17,17 +17,17 @@ from . import backend as _backend  # noqa: F401
 import jax
 import numpy as np
 
-from .program import Compiled
+from .layout import Layout
 
 
 def _cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def member_threads(compiled: Compiled, size: int) -> int:
+def member_threads(layout: Layout, size: int) -> int:
     """At most how many parts of a population of `size` train side by side: on CPU, one per core for a
     vectorized (small dense) population; else 1 (XLA's own threads keep the cores busy on larger work)."""
-    if not compiled.vectorize or jax.default_backend() != "cpu":
+    if not layout.vectorize or jax.default_backend() != "cpu":
         return 1
     return max(1, min(size, _cores()))
 

@@ -15,32 +15,23 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Callable, Protocol
 
 from . import backend as _backend  # noqa: F401
 import jax.numpy as jnp
 import numpy as np
 
-from . import probe
+from . import probe, tracker
+from .callbacks import Callback, CallbackList
 from .schedules import learning_rate
 from ..data import Dataset
 from .inference import as_probabilities
+from .layout import Layout
 from .parts import Parts, member_threads
 from .program import Compiled, Member, Outcome, Program, regularized_variables
 from .progress import COMPILE_CLOCK, DeferredInterrupt, Pace, StepProgress
 from .rows import epoch_batches, evaluation_rows
 
 SPLITS = ("train", "val", "test")
-
-
-class Hooks(Protocol):
-    """What a caller may do between epochs (Keras callbacks in api.callbacks, live TensorBoard in
-    training.tensorboard); both methods are optional.
-
-    learning_rates(epoch, rates): each member's learning rate for the epoch about to run, given
-    the rates its schedule says (the optimizer's without one); returns the rates to use.
-    epoch_end(epoch, records, view): after the epoch (records as on_epoch's; view: EpochView);
-    returns the indices of members to stop (status "stopped"), or None."""
 
 
 @dataclass
@@ -72,12 +63,30 @@ class EpochView:
         """Per member, the loss gradient of each trainable variable on the probe rows (inference mode)."""
         run = self.run
         grads = run.parts.gather(run.parts.each(lambda p: run.compiled.gradients(
-            run.state[p]["trainable"], run.state[p]["non_trainable"], run.consts[p]["reg"], *run.probe_rows)))
+            run.state[p]["trainable"], run.state[p]["non_trainable"], run.consts[p]["reg"], *run.feed.probe_rows)))
         return [[g[i] for g in grads] for i in range(len(run.members))]
 
 
-def _monitor_mode(monitor: str) -> str:
-    return "max" if monitor.endswith("accuracy") else "min"
+@dataclass(frozen=True)
+class Feed:
+    """A population's data on device: the training rows, the rows evaluated after each epoch
+    (engine.rows.evaluation_rows), the probe rows of the statistics, the splits that have rows."""
+    x: object
+    y: object
+    eval_rows: tuple
+    probe_rows: tuple
+    splits: tuple[str, ...]
+
+    @property
+    def n(self) -> int:
+        return len(self.x)
+
+
+def feed_of(data: Dataset) -> Feed:
+    rows = np.random.default_rng(1).permutation(len(data.x_train))[:probe.PROBE_ROWS]
+    return Feed(jnp.asarray(data.x_train), jnp.asarray(data.y_train), evaluation_rows(data),
+                (jnp.asarray(data.x_train[rows]), jnp.asarray(data.y_train[rows])),
+                tuple(s for s, rows in zip(SPLITS, (1, len(data.x_val), 1)) if rows))
 
 
 def _weights(state: dict) -> dict:
@@ -100,53 +109,45 @@ def _initial_state(compiled: Compiled, members: list[Member], counts: tuple[int,
 
 
 class _Run:
-    """One population's training: its data on device, its state, and per-member bookkeeping
-    (histories, statistics, early stopping, status).
+    """One population's training: its data on device (Feed), its device state, and per member its
+    history, statistics and standing (engine.tracker).
 
     The device state is kept per part (engine.parts): `state`, `consts` and `best` are lists with one
     entry per part, whose arrays hold that part's members on axis 0."""
 
     def __init__(self, program: Program, members: list[Member], data: Dataset, compiled: Compiled,
-                 diverged_rule: Callable | None, on_step: Callable[[StepProgress], None] | None = None,
-                 hooks: tuple = (), threads: int | None = None):
-        self.program, self.members, self.compiled, self.diverged_rule = program, members, compiled, diverged_rule
-        self.hooks, self.interrupt = hooks, DeferredInterrupt()
-        self.described = probe.describe(program.model)   # weight and layer names, for every epoch's stats
-        self.on_step, self.pace, self.epoch_seconds = on_step, Pace(), []
-        P, self.n = len(members), len(data.x_train)
-        self.parts = Parts([int(m.hyper.get("kind", 0)) for m in members], threads or member_threads(compiled, P),
+                 callbacks: CallbackList, threads: int | None = None):
+        self.program, self.members, self.compiled, self.callbacks = program, members, compiled, callbacks
+        self.interrupt, self.pace, self.epoch_seconds = DeferredInterrupt(), Pace(), []
+        self.feed = feed = feed_of(data)
+        P = len(members)
+        self.parts = Parts([int(m.hyper.get("kind", 0)) for m in members], threads or member_threads(compiled.layout, P),
                            len(program.optimizers))
         # vectorized members with one seed see the same batches (their shuffle streams are equal),
         # so they share each batch: one wide first-layer matmul instead of P small ones
         self.shared = compiled.shares_batches and self.parts.size > 1 and len({m.seed for m in members}) == 1
-        self.x, self.y = jnp.asarray(data.x_train), jnp.asarray(data.y_train)
-        self.eval_rows = evaluation_rows(data)
-        self.splits = [s for s, rows in zip(SPLITS, (1, len(data.x_val), 1)) if rows]
+        self.steps = compiled.steps(self.parts.counts, self.shared)
         starts = [_initial_state(compiled, [members[i] for i in part], self.parts.counts)
                   for part in self.parts.members]
         self.consts, self.state = [c for c, _ in starts], [s for _, s in starts]
-        self.zeros = [s["seen"] for s in self.state]
-        rows = np.random.default_rng(1).permutation(self.n)[:probe.PROBE_ROWS]
-        self.probe_rows = jnp.asarray(data.x_train[rows]), jnp.asarray(data.y_train[rows])
-        es = program.early_stopping
-        self.es = es
-        self.monitor = es.monitor if es else ("val_loss" if "val" in self.splits else "loss")
-        self.sign = -1.0 if _monitor_mode(self.monitor) == "max" else 1.0
-        self.best_value, self.wait = np.full(P, np.inf), np.zeros(P, int)
-        self.best_epoch: list[int | None] = [None] * P
         self.best = None  # the best epoch's weights per part (restore_best only)
+        self.tracker = tracker.start(P, program.early_stopping, "val" in feed.splits)
         self.histories: list[dict[str, list[float]]] = [dict() for _ in range(P)]
+        self.described = probe.describe(program.model)   # weight and layer names, for every epoch's stats
         self.stats: list[dict[str, list]] = [{} for _ in range(P)]
-        self.status, self.how = ["ok"] * P, [None] * P
-        self.training, self.seconds = np.ones(P, bool), np.zeros(P)
-        self.record_stats(0, self.state, self.training)
+        self.seconds = np.zeros(P)
+        self.record_stats(0, self.state, self.tracker.training)
+
+    def each(self, fn) -> list:
+        """fn(state, consts) of every part, side by side."""
+        return self.parts.each(lambda p: fn(self.state[p], self.consts[p]))
 
     def record_stats(self, epoch: int, previous: list[dict], who: np.ndarray) -> None:
         """The probe's statistics after `epoch`; previous: the parts' states at the epoch's start."""
-        c, state, consts = self.compiled, self.state, self.consts
-        values = self.parts.gather(self.parts.each(lambda p: c.probe(
-            state[p]["trainable"], state[p]["non_trainable"], previous[p]["trainable"], consts[p]["reg"],
-            *self.probe_rows)))
+        probe_ = self.compiled.probe
+        values = self.parts.gather(self.parts.each(lambda p: probe_(
+            self.state[p]["trainable"], self.state[p]["non_trainable"], previous[p]["trainable"],
+            self.consts[p]["reg"], *self.feed.probe_rows)))
         for i in np.flatnonzero(who):
             self.stats[i].setdefault("epoch", []).append(epoch)
             for k, v in values.items():
@@ -155,25 +156,25 @@ class _Run:
     def run_epoch(self, epoch: int, t0: float) -> None:
         """Every batch of one epoch: the full batches in segments of about half a second (progress
         between them), then a short last one. The state changes only if the whole epoch ran."""
-        c, consts, x, y, shared, parts = self.compiled, self.consts, self.x, self.y, self.shared, self.parts
+        steps_, consts, x, y, parts, n = self.steps, self.consts, self.feed.x, self.feed.y, self.parts, self.feed.n
         cut = self.epoch_batches(epoch)
-        state = [{**s, "loss_sum": z, "correct": z, "seen": z} for s, z in zip(self.state, self.zeros)]
+        zeros = np.zeros(self.parts.size, "float32")
+        state = [{**s, "loss_sum": zeros, "correct": zeros, "seen": zeros} for s in self.state]
         steps = cut[0][0].shape[-2]
         total = steps + (cut[0][2] is not None)
         done = count = 0
         while done < steps:
-            count = self.pace.next(steps - done, count, c.steps.k if c.steps.kind == "unrolled" else 1)
+            count = self.pace.next(steps - done, count, self.compiled.layout.steps.multiple)
             t = time.time()
             # the host waits for every part here, so Ctrl-C is seen between segments
-            state = parts.each(lambda p: c.advance(state[p], consts[p], x, y, *cut[p][:2], done, count, shared,
-                                                   parts.counts))
+            state = parts.each(lambda p: steps_.advance(state[p], consts[p], x, y, *cut[p][:2], done, count))
             self.pace.measured(count, time.time() - t, COMPILE_CLOCK.seconds(t))
             self.interrupt.check()   # Ctrl-C: the epoch is dropped
             done += count
-            self.report(epoch, t0, done, total, min(done * self.program.batch_size, self.n))
+            self.report(epoch, t0, done, total, min(done * self.program.batch_size, n))
         if steps < total:
-            state = parts.each(lambda p: c.last_step(state[p], consts[p], x, y, *cut[p][2:], shared, parts.counts))
-            self.report(epoch, t0, total, total, self.n)
+            state = parts.each(lambda p: steps_.last_step(state[p], consts[p], x, y, *cut[p][2:]))
+            self.report(epoch, t0, total, total, n)
         self.state = state
 
     def epoch_batches(self, epoch: int) -> list[list]:
@@ -181,8 +182,8 @@ class _Run:
         None without a short last batch): (P, steps, B) and (P, rest), or one row order for every member of
         every part, (steps, B) and (rest,), when the members share their batches."""
         def of(members):
-            (order, weight), last = epoch_batches(members, self.n, self.program.batch_size, epoch, self.program.shuffle,
-                                             self.compiled.pad_last_batch)
+            (order, weight), last = epoch_batches(members, self.feed.n, self.program.batch_size, epoch,
+                                                  self.program.shuffle, self.compiled.layout.pad_last_batch)
             return [None if a is None else jnp.asarray(a[0] if self.shared else a)
                     for a in (order, weight, *(last or (None, None)))]
         if self.shared:
@@ -190,70 +191,49 @@ class _Run:
         return [of([self.members[i] for i in part]) for part in self.parts.members]
 
     def report(self, epoch: int, t0: float, step: int, steps: int, samples: int, phase: str = "training") -> None:
-        if self.on_step is None:
-            return
-        self.on_step(StepProgress(
-            epoch=epoch, epochs=self.program.epochs, step=step, steps=steps, samples=samples, rows=self.n,
+        self.callbacks.on_step(StepProgress(
+            epoch=epoch, epochs=self.program.epochs, step=step, steps=steps, samples=samples, rows=self.feed.n,
             members=len(self.members), seconds=time.time() - t0, compile_seconds=COMPILE_CLOCK.seconds(t0),
             phase=phase, epoch_seconds=float(np.mean(self.epoch_seconds)) if self.epoch_seconds else None))
 
-    def metrics(self) -> tuple[dict[str, np.ndarray], np.ndarray]:
-        """This epoch's metrics per member (running, and inference mode per split) and which diverged."""
-        c, state, consts = self.compiled, self.state, self.consts
-
-        def evaluate(p):
-            losses, accuracies, _, finite = c.evaluate(state[p]["trainable"], state[p]["non_trainable"],
-                                                       consts[p]["reg"], *self.eval_rows)
-            return losses, accuracies, finite
-        losses, accuracies, finite = self.parts.gather(self.parts.each(evaluate))
-        running = self.parts.gather([{k: s[k] for k in ("seen", "loss_sum", "correct")} for s in state])
-        seen = running["seen"]
-        metrics = {"loss": running["loss_sum"] / np.maximum(seen, 1),
-                   "accuracy": running["correct"] / np.maximum(seen, 1)}
+    def metrics(self) -> tuple[dict[str, np.ndarray], list[str | None]]:
+        """This epoch's metrics per member (running, and inference mode per split) and why each
+        diverged (None: it did not): non-finite numbers, or what the callbacks' rule says."""
+        evaluate, eval_rows = self.compiled.evaluate, self.feed.eval_rows
+        losses, accuracies, _, finite = self.parts.gather(self.each(
+            lambda state, consts: evaluate(state["trainable"], state["non_trainable"], consts["reg"], *eval_rows)))
+        running = self.parts.gather([{k: s[k] for k in ("seen", "loss_sum", "correct")} for s in self.state])
+        seen = np.maximum(running["seen"], 1)
+        metrics = {"loss": running["loss_sum"] / seen, "accuracy": running["correct"] / seen}
         for j, split in enumerate(SPLITS):
-            if split in self.splits:
+            if split in self.feed.splits:
                 metrics[f"{split}_loss"], metrics[f"{split}_accuracy"] = losses[:, j], accuracies[:, j]
-        diverged = ~(np.isfinite(metrics["loss"]) & np.asarray(finite))
-        for i in np.flatnonzero(self.training & ~diverged) if self.diverged_rule else ():  # the caller's rule
-            so_far = {k: [*self.histories[i].get(k, []), float(v[i])] for k, v in metrics.items()}
-            self.how[i] = self.diverged_rule(so_far)
-            diverged[i] = self.how[i] is not None
-        return metrics, diverged
+        finite = np.isfinite(metrics["loss"]) & np.asarray(finite)
+        why: list[str | None] = [None if ok else tracker.NON_FINITE for ok in finite]
+        for i in np.flatnonzero(self.tracker.training & finite):
+            why[i] = self.callbacks.diverged({k: [*self.histories[i].get(k, []), float(v[i])]
+                                              for k, v in metrics.items()})
+        return metrics, why
 
-    def judge(self, epoch: int, metrics: dict, diverged: np.ndarray, seconds: float):
-        """Record the epoch for each training member; (records, improved, stop) per member."""
-        P = len(self.members)
-        records: list[dict | None] = [None] * P
-        improved, stop = np.zeros(P, bool), np.zeros(P, bool)
-        es = self.es
-        for i in np.flatnonzero(self.training):
+    def record(self, metrics: dict, seconds: float) -> list[dict | None]:
+        """The epoch in each training member's history: its records (None for the others)."""
+        records: list[dict | None] = [None] * len(self.members)
+        for i in np.flatnonzero(self.tracker.training):
             records[i] = rec = {**{k: float(v[i]) for k, v in metrics.items()}, "seconds": seconds}
             for k, v in rec.items():
                 self.histories[i].setdefault(k, []).append(v)
             self.seconds[i] += seconds
-            if diverged[i]:
-                self.status[i], stop[i] = "diverged", True
-                self.how[i] = self.how[i] or "the loss or the weights became NaN/infinite"
-                continue
-            value = self.sign * rec[self.monitor]
-            if math.isfinite(value) and value < self.best_value[i] - (es.min_delta if es else 0.0):
-                self.best_value[i], self.best_epoch[i], self.wait[i], improved[i] = value, epoch, 0, True
-            elif es:
-                self.wait[i] += 1
-                if self.wait[i] >= es.patience and epoch > 1:  # Keras' rule
-                    self.status[i], stop[i] = "stopped", True
-        return records, improved, stop
+        return records
 
-    def settle(self, start: list[dict], improved: np.ndarray, diverged: np.ndarray, stop: np.ndarray) -> None:
-        """Keep the best weights; members that stopped before this epoch, or diverged in it,
-        go back to where they were."""
-        if self.es and self.es.restore_best:
+    def settle(self, start: list[dict], kept: np.ndarray, improved: np.ndarray) -> None:
+        """Keep the best weights (restore_best); members not `kept` (they stopped before this epoch, or
+        diverged in it) go back to where they were."""
+        es = self.program.early_stopping
+        if es and es.restore_best:
             current = [_weights(s) for s in self.state]
             self.best = current if self.best is None else self.select(improved, current, self.best)
-        keep = self.training & ~diverged
-        self.training &= ~stop
-        if not keep.all():
-            self.state = self.select(keep, self.state, start)
+        if not kept.all():
+            self.state = self.select(kept, self.state, start)
 
     def select(self, mask: np.ndarray, new: list, old: list) -> list:
         """Per part, per member: `new` where `mask` (one value per member) else `old`."""
@@ -261,107 +241,112 @@ class _Run:
                 for m, a, b in zip(self.parts.cut(mask), new, old)]
 
     def schedule(self, epoch: int) -> np.ndarray | None:
-        """Each member's learning rate for this epoch (its schedule's, then the hooks'), set in the
+        """Each member's learning rate for this epoch (its schedule's, then the callbacks'), set in the
         program's data; None when every member trains at its optimizer's rate."""
-        setters = [hook for hook in self.hooks if hasattr(hook, "learning_rates")]
-        if all(m.schedule is None for m in self.members) and not setters:
+        if all(m.schedule is None for m in self.members) and not self.callbacks.sets_learning_rates:
             return None
         rates = np.array([learning_rate(m.schedule or {"name": "constant"}, m.hyper["learning_rate"], epoch,
                                         self.program.epochs, self.histories[i])
                           for i, m in enumerate(self.members)])
-        for hook in setters:
-            rates = np.asarray(hook.learning_rates(epoch, rates), "float64")
+        rates = self.callbacks.learning_rates(epoch, rates)
         self.consts = [{**consts, "hyper": {**consts["hyper"], "learning_rate": jnp.asarray(lr)}}
                        for consts, lr in zip(self.consts, self.parts.cut(rates.astype("float32")))]
         return rates
 
-    def epoch(self, epoch: int, on_epoch: Callable | None) -> None:
-        t0 = time.time()
-        start = self.state
+    def epoch(self, epoch: int) -> None:
+        t0, start = time.time(), self.state
         rates = self.schedule(epoch)
         self.run_epoch(epoch, t0)
         if self.interrupt.pending:   # Ctrl-C during the last steps: the epoch is dropped, its steps too
             self.state = start
             self.interrupt.check()
-        steps = math.ceil(self.n / self.program.batch_size)
-        self.report(epoch, t0, steps, steps, self.n, phase="evaluating")
+        steps = math.ceil(self.feed.n / self.program.batch_size)
+        self.report(epoch, t0, steps, steps, self.feed.n, phase="evaluating")
         metrics, diverged = self.metrics()
         if rates is not None:   # the rate each epoch trained with, in the history (as Keras' callbacks log it)
             metrics["learning_rate"] = rates
-        self.record_stats(epoch, start, self.training)
+        self.record_stats(epoch, start, self.tracker.training)
         seconds = time.time() - t0
         self.epoch_seconds.append(seconds - COMPILE_CLOCK.seconds(t0))
-        records, improved, stop = self.judge(epoch, metrics, diverged, seconds)
-        self.settle(start, improved, diverged, stop)
-        if on_epoch:
-            on_epoch(epoch, records)
-        for hook in self.hooks:
-            stopped = hook.epoch_end(epoch, records, EpochView(self)) if hasattr(hook, "epoch_end") else None
-            for i in stopped or ():
-                if self.training[i]:
-                    self.status[i], self.training[i] = "stopped", False
+        records = self.record(metrics, seconds)
+        kept = self.tracker.training & np.array([why is None for why in diverged])
+        self.tracker, improved = tracker.judge(self.tracker, epoch, records, diverged)
+        self.settle(start, kept, improved)
+        stopped = self.callbacks.on_epoch_end(epoch, records, EpochView(self))
+        self.tracker = tracker.stop(self.tracker, stopped)
 
     def outcomes(self, compile_seconds: float = 0.0) -> list[Outcome]:
         """The weights each member ends with: its best epoch's when restoring, else its last good
         ones (analysis.status.result_epoch); the result is measured on exactly those weights."""
-        c, ends = self.compiled, [_weights(s) for s in self.state]
+        ends, t = [_weights(s) for s in self.state], self.tracker
         if self.best is not None:
-            ends = self.select(np.array([b is not None for b in self.best_epoch]), self.best, ends)
+            ends = self.select(np.array([b is not None for b in t.best_epoch]), self.best, ends)
+        evaluate, eval_rows = self.compiled.evaluate, self.feed.eval_rows
 
         def final(p):
-            losses, accuracies, probs, _ = c.evaluate(ends[p]["trainable"], ends[p]["non_trainable"],
-                                                      self.consts[p]["reg"], *self.eval_rows)
+            losses, accuracies, probs, _ = evaluate(ends[p]["trainable"], ends[p]["non_trainable"],
+                                                    self.consts[p]["reg"], *eval_rows)
             return {**ends[p], "probs": probs, "losses": losses, "accuracies": accuracies}
         final = self.parts.gather(self.parts.each(final))
-        return [Outcome(history=h, status=self.status[i], epochs_run=len(h.get("loss", [])),
-                        best_epoch=self.best_epoch[i],
+        return [Outcome(history=h, status=t.status[i], epochs_run=len(h.get("loss", [])), best_epoch=t.best_epoch[i],
                         trainable=[w[i] for w in final["trainable"]],
                         non_trainable=[w[i] for w in final["non_trainable"]],
                         test_probabilities=as_probabilities(final["probs"][i]).astype("float32"),
                         seconds=float(self.seconds[i]), stats={**self.described, **self.stats[i]},
                         result={f"{split}_{kind}": float(final[key][i, j]) for j, split in enumerate(SPLITS)
-                                if split in self.splits for kind, key in (("loss", "losses"), ("accuracy", "accuracies"))},
-                        diverged_how=self.how[i] if self.status[i] == "diverged" else None,
+                                if split in self.feed.splits
+                                for kind, key in (("loss", "losses"), ("accuracy", "accuracies"))},
+                        diverged_how=t.how[i] if t.status[i] == "diverged" else None,
                         compile_seconds=compile_seconds)
                 for i, h in enumerate(self.histories)]
 
 
-def train(program: Program, members: list[Member], data: Dataset,
-          on_epoch: Callable[[int, list[dict | None]], None] | None = None,
-          compiled: Compiled | None = None,
-          diverged_rule: Callable[[dict[str, list[float]]], str | None] | None = None,
-          on_step: Callable[[StepProgress], None] | None = None, hooks: tuple = (),
-          threads: int | None = None) -> list[Outcome]:
+def train(program: Program, members: list[Member], data: Dataset, callbacks: list[Callback] | tuple = (),
+          compiled: Compiled | None = None, layout: Layout | None = None, threads: int | None = None,
+          on_epoch=None, on_step=None, diverged_rule=None, hooks=()) -> list[Outcome]:
     """Train every member of one program together; one Outcome per member.
 
-    `on_epoch(epoch, records)` is called after each epoch with one metrics dict
-    per member (None for members no longer training); `on_step(StepProgress)`
-    inside each epoch, about every half second, and once more before the epoch's
-    evaluation. Ctrl-C stops cleanly, within about half a second of steps: the
-    interrupted epoch is dropped and the members still training end with status
-    "interrupted". A member whose loss or weights become non-finite diverges;
-    `diverged_rule(history so far)` may say why a member with finite numbers has
-    diverged too (the caller's policy: see analysis.status.divergence_rule).
-    Each Outcome's compile_seconds says how much of the time went to compiling. `hooks` (Hooks):
-    between epochs, callers may set learning rates, read weights and gradients, stop members.
-    `threads`: how many parts train side by side (default: engine.parts.member_threads); the same numbers.
+    `callbacks` (engine.callbacks.Callback): progress inside each epoch, about every half second
+    (on_step); each member's learning rate (learning_rates); the caller's divergence rule (diverged);
+    after each epoch the members' records and an EpochView, and members to stop (on_epoch_end).
+    Ctrl-C stops cleanly, within about half a second of steps: the interrupted epoch is dropped and
+    the members still training end with status "interrupted". A member whose loss or weights become
+    non-finite diverges. Each Outcome's compile_seconds says how much of the time went to compiling.
+    `compiled`: the program's compiled functions, when the caller keeps them (built for `layout`,
+    default engine.layout.choose). `threads`: how many parts train side by side (default:
+    engine.parts.member_threads); the same numbers.
     """
     t0 = time.time()
     regularized = regularized_variables(members)
     if compiled is None or compiled.regularized != regularized:
-        compiled = Compiled(program, data.info.num_classes, regularized)
-    run = _Run(program, members, data, compiled, diverged_rule, on_step, tuple(hooks), threads)
+        compiled = Compiled(program, data.info.num_classes, regularized, layout)
+    callbacks = CallbackList([*callbacks, *_legacy(on_epoch, on_step, diverged_rule, hooks)])
+    run = _Run(program, members, data, compiled, callbacks, threads)
     try:
         with run.interrupt:
             for epoch in range(1, program.epochs + 1):
                 run.interrupt.check()
-                run.epoch(epoch, on_epoch)
-                if not run.training.any():
+                run.epoch(epoch)
+                if not run.tracker.training.any():
                     break
     except KeyboardInterrupt:
-        for i in np.flatnonzero(run.training):
-            run.status[i] = "interrupted"
+        run.tracker = tracker.stop(run.tracker, range(len(members)), "interrupted")
     try:
         return run.outcomes(COMPILE_CLOCK.seconds(t0))
     finally:
         run.parts.close()
+
+
+class _Hook(Callback):   # TEMPORARY: the old hooks, until every caller passes callbacks
+    def __init__(self, hook):
+        self.hook = hook
+        if hasattr(hook, "learning_rates"):
+            self.learning_rates = hook.learning_rates
+
+    def on_epoch_end(self, epoch, records, view):
+        return self.hook.epoch_end(epoch, records, view) if hasattr(self.hook, "epoch_end") else None
+
+
+def _legacy(on_epoch, on_step, diverged_rule, hooks):
+    from .callbacks import LambdaCallback
+    return [LambdaCallback(on_epoch, on_step, diverged_rule), *(h if isinstance(h, Callback) else _Hook(h) for h in hooks)]

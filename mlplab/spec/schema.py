@@ -169,6 +169,19 @@ class ModelSpec(_Strict):
     def convolutional(self) -> bool:
         return any(layer.type in IMAGE_LAYERS for layer in self.layers or [])
 
+    def spelled_out(self) -> list[Layer]:
+        """The layers, the hidden/activation shorthand spelled out as a `layers` list."""
+        if self.layers is not None:
+            return self.layers
+        out: list[Layer] = []
+        for width in self.hidden:
+            out.append(Layer(type="dense", units=width, activation=None if self.batchnorm else self.activation))
+            if self.batchnorm:
+                out.append(Layer(type="batchnorm", activation=self.activation))
+            if self.dropout:
+                out.append(Layer(type="dropout", rate=self.dropout))
+        return out
+
 
 # ModelSpec keys that `layers` replaces, and how to say the same with layers
 SHORTHAND = {

@@ -15,7 +15,8 @@ import numpy as np
 
 from ..analysis.status import divergence_rule
 from ..data import Dataset, load_data
-from ..engine.program import Compiled, Member, Program, compile_quickly, regularized_variables
+from ..engine.layout import choose as choose_layout
+from ..engine.program import Compiled, EarlyStopping, Member, Program, regularized_variables
 from ..engine.train import train
 from ..engine.models import build_model, count_params, regularization, summary
 from ..catalog import OPTIMIZERS, STATIC_OPTIONS as STATIC
@@ -71,15 +72,15 @@ def compiled_for(exp: Experiment, program: Program, members: list[Member], info)
     """The compiled functions of a population's math, shared by every population and call in this process
     that computes the same function: the same model structure (a new Keras model of it computes the same
     function), input shape, classes, loss, optimizer kinds and regularized variables, compiled quickly or
-    not (engine.program.compile_quickly: a single small run). Data, the member count
+    not (engine.layout.compile_quickly: a single small run). Data, the member count
     and batch size (shapes), epochs, early stopping and shuffling are arguments or the host's: a sweep's
     chunks, groups that differ only in data (a repair's `data.scale`), scikit-learn refits and the notebook's
     next run reuse it instead of compiling again."""
     regularized = regularized_variables(members)
-    quick = compile_quickly(program.model, len(members), info.n_train, program.epochs)
+    layout = choose_layout(program.model, len(members), info.n_train, program.epochs)
     key = json.dumps([_structure(exp), info.input_shape, info.num_classes, program.loss, program.optimizers,
-                      regularized, quick], sort_keys=True, default=str)
-    compiled = _COMPILED.pop(key, None) or Compiled(program, info.num_classes, regularized, quick=quick)
+                      regularized, layout], sort_keys=True, default=str)
+    compiled = _COMPILED.pop(key, None) or Compiled(program, info.num_classes, regularized, layout)
     _COMPILED[key] = compiled
     while len(_COMPILED) > _KEEP:
         del _COMPILED[next(iter(_COMPILED))]
@@ -107,10 +108,15 @@ def member_of(exp: Experiment, model, kinds: list[tuple[str, tuple]] | None = No
     return Member(trainable, non_trainable, hyper, regularization(model), seed=exp.seed, schedule=schedule)
 
 
+def early_stopping_of(exp: Experiment) -> EarlyStopping | None:
+    es = exp.train.early_stopping
+    return EarlyStopping(**es.model_dump()) if es else None
+
+
 def program_of(exp: Experiment, model, kinds: list[tuple[str, tuple]] | None = None) -> Program:
     return Program(model=model, optimizers=tuple(kinds or [optimizer_kind(exp)]), loss=exp.train.loss,
                           batch_size=exp.train.batch_size, epochs=exp.train.epochs, shuffle=exp.train.shuffle,
-                          early_stopping=exp.train.early_stopping)
+                          early_stopping=early_stopping_of(exp))
 
 
 MEMORY_BUDGET = 2 * 2**30  # bytes a population may take; larger groups train in chunks
