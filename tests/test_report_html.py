@@ -17,7 +17,7 @@ def test_a_run_summary_escapes_its_name_and_error_and_shows_its_status_badge():
     assert "<script" not in html and "<img" not in html
     assert f"<tr><th>name</th><td>{ESCAPED}</td></tr>" in html
     assert "<td>&lt;img src=x onerror=alert(1)&gt;</td>" in html
-    assert '<span class="status-diverged" style="color:' in html and ">ok/diverged</span>" in html  # worst word's colour
+    assert '<span class="status-diverged" style="color:' in html and ">ok/diverged</span>" in html  # the worse word
     assert "<td>None (10 train / 2 validation / 3 test rows, 2 classes)</td>" in html
     assert "<td>None · 8970 parameters</td>" in html and "<td>adam" not in html   # what the run lacks shows as None
     assert "<tr><th>test accuracy</th><td>0.9123</td></tr>" in html and "<td>1.23 s</td>" in html
