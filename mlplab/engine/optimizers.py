@@ -110,6 +110,43 @@ def _iterations() -> jax.Array:
     return jnp.zeros((), jnp.int32)
 
 
+# --- the pieces: one variable's step, applied to every variable ------------
+
+
+def _per_variable(slots: Callable[[list, dict], dict[str, list]], step: Callable) -> Optimizer:
+    """An optimizer from one variable's step (optax's idea: the maths of one piece, the bookkeeping
+    once). `slots(params, hyper)`: the state kept per variable ({name: [array per variable]});
+    `step(g, p, slots, hyper, iterations)` -> (new p, its new slots) for one variable, g already
+    cast to its dtype as Keras casts it."""
+    def init(params, hyper):
+        return {"iterations": _iterations(), **slots(params, hyper)}
+
+    def update(grads, state, params, hyper):
+        names = [k for k in state if k != "iterations"]
+        new_params, new_slots = [], {k: [] for k in names}
+        for i, (g, p) in enumerate(zip(grads, params)):
+            p, own = step(g.astype(p.dtype), p, {k: state[k][i] for k in names}, hyper, state["iterations"])
+            new_params.append(p)
+            for k in names:
+                new_slots[k].append(own[k])
+        return new_params, {"iterations": state["iterations"] + 1, **new_slots}
+
+    return Optimizer(init, update)
+
+
+def _slots(*names: str) -> Callable[[list, dict], dict[str, list]]:
+    """Zero-initialised slots of these names."""
+    return lambda params, hyper: {k: _zeros(params) for k in names}
+
+
+def _decayed(step: Callable) -> Callable:
+    """`step` after decoupled weight decay (base_optimizer._apply_weight_decay, before the update
+    step: variable - variable * wd * lr, applied to every variable)."""
+    def decayed(g, p, slots, hyper, it):
+        return step(g, p - p * _h(hyper, "weight_decay", p) * _h(hyper, "learning_rate", p), slots, hyper, it)
+    return decayed
+
+
 # --- SGD -------------------------------------------------------------------
 
 
@@ -118,80 +155,39 @@ def _sgd(nesterov: bool = False) -> Optimizer:
     # momentum is data, so the buffer always exists. With momentum 0 the
     # formula reduces exactly to Keras' plain step: m = m*0 - g*lr and
     # p + (-(g*lr)) == p - g*lr.
-    def init(params, hyper):
-        return {"iterations": _iterations(), "momentum": _zeros(params)}
+    def step(g, p, slots, hyper, it):
+        lr, mu = _h(hyper, "learning_rate", p), _h(hyper, "momentum", p)
+        m = slots["momentum"] * mu - g * lr
+        return (p + (m * mu - g * lr) if nesterov else p + m), {"momentum": m}
 
-    def update(grads, state, params, hyper):
-        new_params, new_m = [], []
-        for g, p, m in zip(grads, params, state["momentum"]):
-            lr = _h(hyper, "learning_rate", p)
-            mu = _h(hyper, "momentum", p)
-            g = g.astype(p.dtype)
-            m = m * mu - g * lr
-            if nesterov:
-                p = p + (m * mu - g * lr)
-            else:
-                p = p + m
-            new_params.append(p)
-            new_m.append(m)
-        return new_params, {"iterations": state["iterations"] + 1, "momentum": new_m}
-
-    return Optimizer(init, update)
+    return _per_variable(_slots("momentum"), step)
 
 
 # --- Adam / AdamW ----------------------------------------------------------
 
 
-def _adam(amsgrad: bool = False, decoupled_weight_decay: bool = False) -> Optimizer:
-    def init(params, hyper):
-        state = {
-            "iterations": _iterations(),
-            "momentum": _zeros(params),
-            "velocity": _zeros(params),
-        }
+def _adam_step(amsgrad: bool) -> Callable:
+    def step(g, p, slots, hyper, it):
+        lr = _h(hyper, "learning_rate", p)
+        b1, b2, eps = _h(hyper, "beta_1", p), _h(hyper, "beta_2", p), _h(hyper, "epsilon", p)
+        local_step = (it + 1).astype(p.dtype)
+        alpha = lr * jnp.sqrt(1 - jnp.power(b2, local_step)) / (1 - jnp.power(b1, local_step))
+        m = slots["momentum"] + (g - slots["momentum"]) * (1 - b1)
+        v = slots["velocity"] + (jnp.square(g) - slots["velocity"]) * (1 - b2)
+        new = {"momentum": m, "velocity": v}
         if amsgrad:
-            state["velocity_hat"] = _zeros(params)
-        return state
+            new["velocity_hat"] = v = jnp.maximum(slots["velocity_hat"], v)
+        return p - (m * alpha) / (jnp.sqrt(v) + eps), new
+    return step
 
-    def update(grads, state, params, hyper):
-        it = state["iterations"]
-        v_hats = state["velocity_hat"] if amsgrad else [None] * len(params)
-        new_params, new_m, new_v, new_vh = [], [], [], []
-        for g, p, m, v, vh in zip(grads, params, state["momentum"], state["velocity"], v_hats):
-            lr = _h(hyper, "learning_rate", p)
-            if decoupled_weight_decay:
-                # base_optimizer._apply_weight_decay, before the update step:
-                # variable - variable * wd * lr (applied to every variable).
-                p = p - p * _h(hyper, "weight_decay", p) * lr
-            b1 = _h(hyper, "beta_1", p)
-            b2 = _h(hyper, "beta_2", p)
-            eps = _h(hyper, "epsilon", p)
-            g = g.astype(p.dtype)
-            local_step = (it + 1).astype(p.dtype)
-            b1_power = jnp.power(b1, local_step)
-            b2_power = jnp.power(b2, local_step)
-            alpha = lr * jnp.sqrt(1 - b2_power) / (1 - b1_power)
-            m = m + (g - m) * (1 - b1)
-            v = v + (jnp.square(g) - v) * (1 - b2)
-            v_used = v
-            if amsgrad:
-                vh = jnp.maximum(vh, v)
-                v_used = vh
-                new_vh.append(vh)
-            p = p - (m * alpha) / (jnp.sqrt(v_used) + eps)
-            new_params.append(p)
-            new_m.append(m)
-            new_v.append(v)
-        new_state = {"iterations": it + 1, "momentum": new_m, "velocity": new_v}
-        if amsgrad:
-            new_state["velocity_hat"] = new_vh
-        return new_params, new_state
 
-    return Optimizer(init, update)
+def _adam(amsgrad: bool = False) -> Optimizer:
+    return _per_variable(_slots("momentum", "velocity", *(["velocity_hat"] if amsgrad else [])), _adam_step(amsgrad))
 
 
 def _adamw(amsgrad: bool = False) -> Optimizer:
-    return _adam(amsgrad, decoupled_weight_decay=True)
+    return _per_variable(_slots("momentum", "velocity", *(["velocity_hat"] if amsgrad else [])),
+                         _decayed(_adam_step(amsgrad)))
 
 
 # --- RMSprop ---------------------------------------------------------------
@@ -200,75 +196,34 @@ def _adamw(amsgrad: bool = False) -> Optimizer:
 def _rmsprop(centered: bool = False) -> Optimizer:
     # As for SGD, the momentum buffer always exists; with momentum 0,
     # m = 0*m + increment and p - m == p - increment, Keras' plain step.
-    def init(params, hyper):
-        state = {
-            "iterations": _iterations(),
-            "velocity": _zeros(params),
-            "momentum": _zeros(params),
-        }
+    def step(g, p, slots, hyper, it):
+        lr, rho = _h(hyper, "learning_rate", p), _h(hyper, "rho", p)
+        mu, eps = _h(hyper, "momentum", p), _h(hyper, "epsilon", p)
+        v = rho * slots["velocity"] + (1 - rho) * jnp.square(g)
+        new = {"velocity": v}
         if centered:
-            state["average_gradient"] = _zeros(params)
-        return state
+            new["average_gradient"] = a = rho * slots["average_gradient"] + (1 - rho) * g
+            denominator = v - jnp.square(a) + eps
+        else:
+            denominator = v + eps
+        new["momentum"] = m = mu * slots["momentum"] + (lr * g) / jnp.sqrt(denominator)
+        return p - m, new
 
-    def update(grads, state, params, hyper):
-        avgs = state["average_gradient"] if centered else [None] * len(params)
-        new_params, new_v, new_m, new_a = [], [], [], []
-        for g, p, v, m, a in zip(grads, params, state["velocity"], state["momentum"], avgs):
-            lr = _h(hyper, "learning_rate", p)
-            rho = _h(hyper, "rho", p)
-            mu = _h(hyper, "momentum", p)
-            eps = _h(hyper, "epsilon", p)
-            g = g.astype(p.dtype)
-            v = rho * v + (1 - rho) * jnp.square(g)
-            if centered:
-                a = rho * a + (1 - rho) * g
-                denominator = v - jnp.square(a) + eps
-                new_a.append(a)
-            else:
-                denominator = v + eps
-            increment = (lr * g) / jnp.sqrt(denominator)
-            m = mu * m + increment
-            p = p - m
-            new_params.append(p)
-            new_v.append(v)
-            new_m.append(m)
-        new_state = {
-            "iterations": state["iterations"] + 1,
-            "velocity": new_v,
-            "momentum": new_m,
-        }
-        if centered:
-            new_state["average_gradient"] = new_a
-        return new_params, new_state
-
-    return Optimizer(init, update)
+    return _per_variable(_slots("velocity", "momentum", *(["average_gradient"] if centered else [])), step)
 
 
 # --- Adagrad ---------------------------------------------------------------
 
 
 def _adagrad() -> Optimizer:
-    def init(params, hyper):
-        return {
-            "iterations": _iterations(),
-            "accumulator": [
-                jnp.full_like(p, _h(hyper, "initial_accumulator_value", p)) for p in params
-            ],
-        }
+    def slots(params, hyper):
+        return {"accumulator": [jnp.full_like(p, _h(hyper, "initial_accumulator_value", p)) for p in params]}
 
-    def update(grads, state, params, hyper):
-        new_params, new_acc = [], []
-        for g, p, acc in zip(grads, params, state["accumulator"]):
-            lr = _h(hyper, "learning_rate", p)
-            eps = _h(hyper, "epsilon", p)
-            g = g.astype(p.dtype)
-            acc = acc + jnp.square(g)
-            p = p - (lr * g) / jnp.sqrt(acc + eps)
-            new_params.append(p)
-            new_acc.append(acc)
-        return new_params, {"iterations": state["iterations"] + 1, "accumulator": new_acc}
+    def step(g, p, slots, hyper, it):
+        acc = slots["accumulator"] + jnp.square(g)
+        return p - (_h(hyper, "learning_rate", p) * g) / jnp.sqrt(acc + _h(hyper, "epsilon", p)), {"accumulator": acc}
 
-    return Optimizer(init, update)
+    return _per_variable(slots, step)
 
 
 # --- public constructors ---------------------------------------------------
