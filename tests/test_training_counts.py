@@ -56,3 +56,28 @@ def test_a_notebook_sweep_is_expanded_once(tmp_path, calls):
     import mlplab as ml
     ml.sweep(grid={"train.learning_rate": [0.01, 0.1]}, epochs=1, store=str(tmp_path), progress=True)
     assert calls["expand"] == 1 and calls["build_model"] == 1   # both rates start from seed 0's model
+
+
+def test_a_sweep_diagnoses_its_runs_from_memory_as_the_store_would(tmp_path, monkeypatch):
+    """Each run's health is diagnosed from its results in memory as it finishes and kept with it: the same verdict
+    the doctor gives the stored run, and the sweep's rows need no store read of its runs."""
+    from mlplab.analysis.health import of_run
+    from mlplab.store import Store
+    from mlplab.store.health import read_stats
+    from mlplab.training.sweeps import run_sweep
+    raw = {"data": {"scale": "none"}, "train": {"epochs": 3, "optimizer": "sgd", "early_stopping": False},
+           "sweep": {"grid": {"train.learning_rate": [0.001, 0.05, 10.0]}}}
+    store = Store(tmp_path)
+    monkeypatch.setattr(Store, "list_runs", lambda *a, **k: pytest.fail("the sweep re-read its runs"))
+    result = run_sweep(raw, store)
+    monkeypatch.undo()
+    verdicts = {}
+    for row in result.rows:
+        [run_id] = row["runs"]
+        run = store.get_run(run_id, health=False)
+        fresh = of_run(run, read_stats(store.artifact_dir(run_id)))
+        stored = store.get_run(run_id)
+        assert (stored["health"], stored["headline"]) == (fresh["health"], fresh["headline"])
+        assert (row["health"], row["headline"]) == (fresh["health"], fresh["headline"])
+        verdicts[row["values"]["train.learning_rate"]] = fresh["health"]
+    assert verdicts[10.0] == "error" and len(set(verdicts.values())) >= 2

@@ -64,6 +64,13 @@ class StoredHealth:
         except Exception as e:  # one unreadable run must not take the whole list down; not stored
             return {"health": None, "headline": f"the doctor could not read this run ({type(e).__name__}: {e})"}
 
+    def keep_health(self, verdicts: list[tuple[str, str, dict]]) -> None:
+        """Keep verdicts computed where a run's results are still in memory (training.record, as it finishes
+        runs): (run id, the status diagnosed, its health), under the current version."""
+        from ..analysis.health import version
+        self._keep_health([({"id": run_id, "status": status}, v) for run_id, status, v in verdicts
+                           if v.get("health") is not None], version())
+
     def _keep_health(self, fresh: list[tuple[dict, dict]], current: str) -> None:
         """Write fresh verdicts, only while each run's status is the one diagnosed (a run finished or
         lost meanwhile had its columns cleared: the next reader diagnoses it)."""

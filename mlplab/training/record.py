@@ -23,6 +23,7 @@ import numpy as np
 import yaml
 
 from ..analysis.evaluate import evaluate
+from ..analysis.health import of_run
 from ..analysis.status import describe_result, result_epoch, status_of
 from ..data import Dataset
 from ..errors import BadInput
@@ -55,6 +56,7 @@ class RunResult:
     warnings: list[str] = field(default_factory=list)
     result: dict = field(default_factory=dict)  # mlplab.status: {"epoch": ..., "train_loss": ..., ...}
     layers: list[str] = field(default_factory=list)
+    health: dict = field(default_factory=dict)   # analysis.health: the doctor's verdict, {"health", "headline"}
 
     def to_json(self) -> dict:
         """The `--json` document of `mlplab run` (schema in the README)."""
@@ -139,7 +141,22 @@ def finish_runs(store: Store, run_ids: list[str], population: Population, outcom
                          best_epoch=outcome.best_epoch, seconds=outcome.seconds, test_loss=r.test_loss,
                          test_accuracy=r.test_accuracy, params=facts.params, warnings=list(info.warnings), summary=doc,
                          error=outcome.diverged_how)
+    for r, outcome, doc in zip(results, outcomes, docs):   # diagnosed from memory, kept with the run
+        try:
+            r.health = of_run(_record(r, doc, outcome), outcome.stats)
+        except Exception as e:  # as the store's reader: a run the doctor cannot read keeps no verdict
+            r.health = {"health": None, "headline": f"the doctor could not read this run ({type(e).__name__}: {e})"}
+    store.keep_health([(r.run_id, r.status, r.health) for r in results])
     return results
+
+
+def _record(r: RunResult, summary: dict, outcome: Outcome) -> dict:
+    """A finished run as the store returns it (Store.get_run), for the doctor, from what is in memory."""
+    history = {"epoch": list(range(1, len(outcome.history.get("loss", [])) + 1)), **outcome.history}
+    return {"id": r.run_id, "name": r.experiment.display_name, "status": r.status, "spec": r.experiment.resolved(),
+            "history": history, "summary": summary, "params": r.params, "warnings": list(r.warnings),
+            "error": outcome.diverged_how, "epochs_run": r.epochs_run, "best_epoch": r.best_epoch,
+            "seconds": r.seconds, "test_loss": r.test_loss, "test_accuracy": r.test_accuracy}
 
 
 def write_population(store: Store, run_ids: list[str], model, outcomes: list[Outcome]) -> dict[str, dict]:

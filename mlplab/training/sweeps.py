@@ -80,7 +80,7 @@ def record_sweep(store, name: str, spec: dict[str, Any], keys: list[str],
         if status != "ok":
             store.finish_sweep(sweep_id, status=status, summary={})
     rows = table(configs, results)
-    with_health(rows, store.list_runs(sweep_id=sweep_id))   # each run diagnosed once, kept with it
+    with_health(rows, [{"id": r.run_id, **r.health} for r in done])   # diagnosed as each run finished
     result = SweepResult(sweep_id, name, keys, rows, noise_note(rows), time.perf_counter() - t0)
     store.finish_sweep(sweep_id, status="ok", summary=result.to_json())
     return result
