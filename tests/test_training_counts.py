@@ -81,3 +81,30 @@ def test_a_sweep_diagnoses_its_runs_from_memory_as_the_store_would(tmp_path, mon
         assert (row["health"], row["headline"]) == (fresh["health"], fresh["headline"])
         verdicts[row["values"]["train.learning_rate"]] = fresh["health"]
     assert verdicts[10.0] == "error" and len(set(verdicts.values())) >= 2
+
+
+def test_ctrl_c_in_a_builder_sweep_ends_it_interrupted_and_trains_nothing_more(tmp_path, monkeypatch):
+    """ml.sweep over a model-building function runs on the one sweep engine: a run interrupted by Ctrl-C ends the
+    sweep `interrupted` (as mlplab sweep), and the next configurations are not trained."""
+    import dataclasses
+    import keras
+    import mlplab as ml
+    from mlplab.api import stored_sweep
+    from mlplab.store import Store
+    real, calls = stored_sweep.fit, []
+
+    def fit(*args, **kwargs):
+        calls.append(kwargs["learning_rate"])
+        run = real(*args, **kwargs)
+        run.result = dataclasses.replace(run.result, status="interrupted")
+        return run
+    monkeypatch.setattr(stored_sweep, "fit", fit)
+
+    def build(units=8):
+        return keras.Sequential([keras.Input((64,)), keras.layers.Dense(units, activation="relu"),
+                                 keras.layers.Dense(10, activation="softmax")])
+    with pytest.raises(KeyboardInterrupt):
+        ml.sweep(build, {"units": [8], "train.learning_rate": [0.01, 0.1]}, epochs=1, store=str(tmp_path),
+                 progress=False)
+    [sweep] = Store(tmp_path).list_sweeps()
+    assert sweep["status"] == "interrupted" and calls == [0.01]
