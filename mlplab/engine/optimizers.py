@@ -40,6 +40,7 @@ import jax
 import jax.numpy as jnp
 
 from . import backend as _backend  # noqa: F401  (selects the JAX backend before keras loads)
+from .layout import lift
 from ..catalog import OPTIMIZER_CLASSES, OPTIMIZERS, STATIC_OPTIONS
 from ..errors import BadInput
 
@@ -311,7 +312,7 @@ def mixed(kinds: list[tuple[str, dict[str, bool]]]) -> Optimizer:
         return [jax.tree.map(lambda a: a[run], tree) for tree in trees]
 
     def stack_init(counts, params, hyper):
-        return [jax.vmap(opt.init)(*cut(run, params, hyper)) if run.stop > run.start else None
+        return [lift(opt.init, (0, 0), True)(*cut(run, params, hyper)) if run.stop > run.start else None
                 for opt, run in runs(counts)]
 
     def stack_update(counts, grads, state, params, hyper):
@@ -321,7 +322,7 @@ def mixed(kinds: list[tuple[str, dict[str, bool]]]) -> Optimizer:
                 new_state.append(None)
                 continue
             g, p, h = cut(run, grads, params, hyper)
-            p, s = jax.vmap(opt.update)(g, s, p, h)
+            p, s = lift(opt.update, (0, 0, 0, 0), True)(g, s, p, h)
             new_params.append(p)
             new_state.append(s)
         return [jnp.concatenate(parts) for parts in zip(*new_params)], new_state
