@@ -105,6 +105,7 @@ def test_no_module_over_about_400_lines():
     "from mlplab.spec import load_spec; load_spec(None, ['train.epochs=3']).resolved()",
     "from mlplab.cli import parser; parser()",
     "from mlplab.store import Store",
+    "from mlplab.stored import RunArtifacts, load_findings; import mlplab.stored.repair_report",
     "from mlplab.analysis.doctor import diagnose",
 ])
 def test_no_jax_where_nothing_trains(code):
@@ -182,3 +183,10 @@ def test_cycles_finds_a_cycle_inside_a_folder_and_none_in_a_chain():
 
 def test_no_import_cycle():
     assert cycles(import_graph()) == []
+
+
+def test_the_engine_imports_nothing_from_spec():
+    """The engine takes plain values (and reads a validated model section by attribute)."""
+    wrong = sorted(f"{me} -> {t}" for me, targets in import_graph().items() for t in targets
+                   if me.startswith("mlplab.engine") and t.startswith("mlplab.spec"))
+    assert wrong == []
