@@ -19,9 +19,11 @@ import numpy as np
 
 from .errors import BadInput
 from .store import Store
-from .store.artifacts import FINAL_WEIGHTS, INITIAL_WEIGHTS, MODEL
+from .store.artifacts import INITIAL_WEIGHTS, MODEL
 from .stored import load_model
+from .stored.model import trained_weights
 from .stored.tensorboard import add_histogram, check_output_dir, clean_tag, summary_writer, tag_of
+
 
 def check_output_file(option: str, path: str | Path, suffixes: tuple[str, ...] = ()) -> Path:
     """`path` as a file this process can write, or BadInput naming `option`: checked before
@@ -87,9 +89,8 @@ def _npz(path: Path) -> dict[str, np.ndarray]:
 
 def _final_weights(store: Store, run: dict) -> dict[str, np.ndarray]:
     """The trained weights: those in model.keras, or weights_final.npz where Keras could not save the model."""
-    artifacts = store.artifact_dir(run["id"])
-    final = _npz(artifacts / FINAL_WEIGHTS)
-    if final or not (artifacts / MODEL).exists():
+    final = trained_weights(store, run["id"])
+    if final or not (store.artifact_dir(run["id"]) / MODEL).exists():
         return final
     return {v.path: np.asarray(v.value) for v in load_model(store, run).trainable_variables}
 
