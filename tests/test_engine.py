@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from mlplab.engine import parts
+from mlplab.engine.callbacks import Callback
 from mlplab.engine import train as engine
 from mlplab.engine.layout import VECTORIZE_BELOW
 from mlplab.data import load_data
@@ -172,19 +173,22 @@ def test_parts_are_alike_runs_of_members_by_kind_the_fewest_that_make_them_small
     assert layout([0, 1], 2) == [[0, 1]]                            # two parts of two: no smaller
 
 
-class Watch:
-    """A hook that reads a member's weights and every member's gradients at each epoch's end."""
+class Watch(Callback):
+    """A callback that reads a member's weights and every member's gradients at each epoch's end."""
     def __init__(self, member):
         self.member, self.seen = member, []
 
-    def epoch_end(self, epoch, records, view):
+    def on_epoch_end(self, epoch, records, view):
         self.seen.append((view.weights(self.member)[0][0], view.gradients()[self.member][0]))
+
+    def on_train_end(self):
+        self.ended = len(self.seen)
 
 
 @pytest.mark.parametrize("shared, mixed", [(True, False), (False, False), (True, True)])
 def test_a_population_in_parts_side_by_side_equals_it_in_one(shared, mixed):
     """Parts on threads (with a repeated member to fill the last) give every member the numbers of one
-    program: early stopping and restoring, a member that diverges, a schedule, a hook's views; with several
+    program: early stopping and restoring, a member that diverges, a schedule, a callback's views; with several
     optimizers (each kind's update on its own members), the numbers of each member trained alone."""
     common = ("train.epochs=6", "train.early_stopping={ patience = 1 }",
               'train.schedule={ name = "step", every = 2, factor = 0.5 }')
@@ -203,9 +207,10 @@ def test_a_population_in_parts_side_by_side_equals_it_in_one(shared, mixed):
     runs = {}
     for threads in (1, 2, 3):
         watch = Watch(member=3)
-        runs[threads] = engine.train(program, members, data, compiled=compiled, hooks=(watch,), threads=threads), watch
+        runs[threads] = engine.train(program, members, data, [watch], compiled=compiled, threads=threads), watch
     one, watched = runs[1]
     assert [o.status for o in one][2] == "diverged" and "stopped" in [o.status for o in one]
+    assert watched.ended == len(watched.seen) == max(o.epochs_run for o in one)   # ended once, after the last epoch
     for threads in (2, 3):
         outs, watch = runs[threads]
         for a, b in zip(one, outs):

@@ -15,6 +15,7 @@ import pytest
 from mlplab.api import progress as api_progress
 from mlplab.cli import output
 from mlplab.engine.progress import StepProgress
+from mlplab.engine.callbacks import LambdaCallback
 
 DATA = os.environ.get("MLPLAB_DATA") or "/work/shared/datasets"
 
@@ -146,7 +147,7 @@ def test_a_ctrl_c_during_an_epoch_drops_that_epoch_and_ends_interrupted(ctrl_c):
             os.kill(os.getpid(), signal.SIGINT)
 
     program = population.program_of(exps[0], models[0])
-    [out] = engine.train(program, members, data, on_step=on_step)
+    [out] = engine.train(program, members, data, [LambdaCallback(on_step=on_step)])
     assert sent and out.status == "interrupted" and out.epochs_run == 1
     [one] = engine.train(dataclasses.replace(program, epochs=1), members, data)
     for ours, alone in zip(out.trainable, one.trainable):   # its weights are epoch 1's: epoch 2's steps dropped

@@ -10,7 +10,7 @@ import pytest
 
 from mlplab.data import Dataset
 from mlplab.engine import progress
-from mlplab.engine.callbacks import CallbackList
+from mlplab.engine.callbacks import CallbackList, LambdaCallback
 from mlplab.engine import train as engine
 from mlplab.engine.layout import Steps, choose
 from mlplab.engine.program import Compiled
@@ -60,7 +60,8 @@ def test_quick_compiling_gives_the_same_numbers_and_is_chosen_for_small_dense_tr
     exps, data, models, members = setup("train.epochs=3", "model.dropout=0.2", "model.batchnorm=true")
     program = population.program_of(exps[0], models[0])
     regularized = engine.regularized_variables(members)
-    full, quick = (engine.train(program, members, data, compiled=Compiled(program, 10, regularized, choose(models[0], quick=q)))[0]
+    full, quick = (engine.train(program, members, data,
+                                compiled=Compiled(program, 10, regularized, choose(models[0], quick=q)))[0]
                    for q in (False, True))
     # float32 rounding differs with the summation order: metrics to 2e-4; Adam turns a weight's rounding noise
     # under a near-zero gradient into steps of up to the learning rate (as against Keras: test_schedules)
@@ -131,7 +132,7 @@ def test_progress_inside_an_epoch_and_ctrl_c_between_segments(monkeypatch):
         if p.epoch == 2 and p.step == 3:
             raise KeyboardInterrupt  # as Ctrl-C between two segments
 
-    [out] = engine.train(program, members, data, compiled=compiled, on_step=on_step)
+    [out] = engine.train(program, members, data, [LambdaCallback(on_step=on_step)], compiled=compiled)
     assert out.status == "interrupted" and out.epochs_run == 1  # the interrupted epoch is dropped
     first = [p for p in reports if p.epoch == 1]
     training = [p for p in first if p.phase == "training"]

@@ -219,12 +219,13 @@ def fit(model, data: Any = "digits", *, optimizer: Any = "adam", learning_rate: 
     bar = progress_bar(progress, exp.display_name, epochs)
     extra = {"keras_model": {"class": type(model).__name__, "name": model.name, "spec_is_exact": exact,
                              "layers": [type(layer).__name__ for layer in model.layers]}}
-    hooks = (KerasCallbacks(callbacks, model, exp.train, -(-len(dataset.x_train) // batch_size)),) if callbacks else ()
-    for hook in hooks:
+    steps = -(-len(dataset.x_train) // batch_size)
+    keras_callbacks = (KerasCallbacks(callbacks, model, exp.train, steps),) if callbacks else ()
+    for hook in keras_callbacks:
         hook.begin()
     result = run_model(model, dataset, exp, s, description=description, on_epoch=bar, extra_summary=extra,
-                       sweep_id=_sweep_id, on_step=bar.step if bar else None, hooks=hooks)
-    for hook in hooks:
+                       sweep_id=_sweep_id, on_step=bar.step if bar else None, callbacks=keras_callbacks)
+    for hook in keras_callbacks:
         hook.end()
     if bar:
         bar.close(f"{result.status} after {result.epochs_run} epochs, test accuracy {result.test_accuracy:.4f}")

@@ -275,6 +275,18 @@ class _Run:
         stopped = self.callbacks.on_epoch_end(epoch, records, EpochView(self))
         self.tracker = tracker.stop(self.tracker, stopped)
 
+    def epochs(self) -> None:
+        """Every epoch, until no member trains; Ctrl-C: the members still training are interrupted."""
+        try:
+            with self.interrupt:
+                for epoch in range(1, self.program.epochs + 1):
+                    self.interrupt.check()
+                    self.epoch(epoch)
+                    if not self.tracker.training.any():
+                        break
+        except KeyboardInterrupt:
+            self.tracker = tracker.stop(self.tracker, range(len(self.members)), "interrupted")
+
     def outcomes(self, compile_seconds: float = 0.0) -> list[Outcome]:
         """The weights each member ends with: its best epoch's when restoring, else its last good
         ones (analysis.status.result_epoch); the result is measured on exactly those weights."""
@@ -302,8 +314,7 @@ class _Run:
 
 
 def train(program: Program, members: list[Member], data: Dataset, callbacks: list[Callback] | tuple = (),
-          compiled: Compiled | None = None, layout: Layout | None = None, threads: int | None = None,
-          on_epoch=None, on_step=None, diverged_rule=None, hooks=()) -> list[Outcome]:
+          compiled: Compiled | None = None, layout: Layout | None = None, threads: int | None = None) -> list[Outcome]:
     """Train every member of one program together; one Outcome per member.
 
     `callbacks` (engine.callbacks.Callback): progress inside each epoch, about every half second
@@ -320,33 +331,13 @@ def train(program: Program, members: list[Member], data: Dataset, callbacks: lis
     regularized = regularized_variables(members)
     if compiled is None or compiled.regularized != regularized:
         compiled = Compiled(program, data.info.num_classes, regularized, layout)
-    callbacks = CallbackList([*callbacks, *_legacy(on_epoch, on_step, diverged_rule, hooks)])
-    run = _Run(program, members, data, compiled, callbacks, threads)
+    callbacks = CallbackList(callbacks)
     try:
-        with run.interrupt:
-            for epoch in range(1, program.epochs + 1):
-                run.interrupt.check()
-                run.epoch(epoch)
-                if not run.tracker.training.any():
-                    break
-    except KeyboardInterrupt:
-        run.tracker = tracker.stop(run.tracker, range(len(members)), "interrupted")
-    try:
-        return run.outcomes(COMPILE_CLOCK.seconds(t0))
+        run = _Run(program, members, data, compiled, callbacks, threads)
+        try:
+            run.epochs()
+            return run.outcomes(COMPILE_CLOCK.seconds(t0))
+        finally:
+            run.parts.close()
     finally:
-        run.parts.close()
-
-
-class _Hook(Callback):   # TEMPORARY: the old hooks, until every caller passes callbacks
-    def __init__(self, hook):
-        self.hook = hook
-        if hasattr(hook, "learning_rates"):
-            self.learning_rates = hook.learning_rates
-
-    def on_epoch_end(self, epoch, records, view):
-        return self.hook.epoch_end(epoch, records, view) if hasattr(self.hook, "epoch_end") else None
-
-
-def _legacy(on_epoch, on_step, diverged_rule, hooks):
-    from .callbacks import LambdaCallback
-    return [LambdaCallback(on_epoch, on_step, diverged_rule), *(h if isinstance(h, Callback) else _Hook(h) for h in hooks)]
+        callbacks.on_train_end()

@@ -4,7 +4,7 @@ While a run trains, `progress.json` in its artifact folder holds the latest
 engine.progress.StepProgress (its fields, rates, ETA and the CLI's one-line text),
 rewritten at most every `EVERY` seconds (stored.artifacts.read_progress reads it); it is removed when
 the run ends.
-`LiveChecks` (engine hooks) asks the doctor's cheap rules after every epoch and tells
+`LiveChecks` (an engine callback) asks the doctor's cheap rules after every epoch and tells
 each new warning once.
 """
 from __future__ import annotations
@@ -15,6 +15,7 @@ import time
 from typing import Callable
 
 from ..analysis.doctor import Finding, live_check
+from ..engine.callbacks import Callback
 from ..engine.progress import StepProgress
 from ..store import Store
 from ..store.artifacts import PROGRESS
@@ -45,8 +46,8 @@ def clear_progress(store: Store, run_ids: list[str]) -> None:
             (store.artifact_dir(run_id) / PROGRESS).unlink()
 
 
-class LiveChecks:
-    """engine.train's hooks (epoch_end): the doctor's live rules on each member after each epoch;
+class LiveChecks(Callback):
+    """An engine.train callback (on_epoch_end): the doctor's live rules on each member after each epoch;
     `on_warning(run_id, epoch, finding)` once per run and finding code."""
 
     def __init__(self, run_ids: list[str], specs: list[dict], on_warning: Callable[[str, int, Finding], None],
@@ -55,7 +56,7 @@ class LiveChecks:
         self.summary = {"data": data or {}}   # class names and counts: chance level for the live rules
         self.told: set[tuple[str, str]] = set()
 
-    def epoch_end(self, epoch: int, records: list, view) -> None:
+    def on_epoch_end(self, epoch: int, records: list, view) -> None:
         for i, (run_id, spec) in enumerate(zip(self.run_ids, self.specs)):   # padding members have no run
             if records[i] is None:
                 continue

@@ -17,6 +17,7 @@ from ..analysis.status import divergence_rule
 from ..data import Dataset, load_data
 from ..engine.layout import choose as choose_layout
 from ..engine.program import Compiled, EarlyStopping, Member, Program, regularized_variables
+from ..engine.callbacks import LambdaCallback
 from ..engine.train import train
 from ..engine.models import build_model, count_params, regularization, summary
 from ..catalog import OPTIMIZERS, STATIC_OPTIONS as STATIC
@@ -246,12 +247,10 @@ def diverged_rule_for(data: Dataset, loss: str):
     return divergence_rule(data.info.num_classes, data.info.class_counts.get("train"), loss)
 
 
-def train_population(population: Population, data: Dataset, on_epoch=None, on_step=None, hooks: tuple = (),
-                     diverged: bool = True):
+def train_population(population: Population, data: Dataset, callbacks: list = (), diverged: bool = True):
     """Train a population: its outcomes. No store involved; the package's one call of engine.train.
-    on_epoch, on_step (progress inside epochs), hooks: engine.train's; `diverged`: stop a member the status
-    rule calls diverged (analysis.status; the scikit-learn estimator trains without it)."""
+    callbacks: engine.train's (engine.callbacks); `diverged`: stop a member the status rule calls diverged
+    (analysis.status; the scikit-learn estimator trains without it)."""
     p = population
-    return train(p.program, p.members, data, on_epoch=on_epoch, compiled=p.compiled(data.info),
-                 diverged_rule=diverged_rule_for(data, p.program.loss) if diverged else None, on_step=on_step,
-                 hooks=hooks)
+    rule = [LambdaCallback(diverged=diverged_rule_for(data, p.program.loss))] if diverged else []
+    return train(p.program, p.members, data, [*rule, *callbacks], compiled=p.compiled(data.info))

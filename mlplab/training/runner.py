@@ -11,6 +11,7 @@ from typing import Callable
 import numpy as np
 
 from ..data import Dataset
+from ..engine.callbacks import LambdaCallback
 from ..errors import BadInput
 from ..spec import Experiment
 from ..store import Store
@@ -67,36 +68,30 @@ def run_experiments(experiments: list[Experiment], store: Store, *, sweep_id: st
 def train_and_store(store: Store, population: Population, data: Dataset, *, sweep_id: str | None = None,
                     description: str | None = None, summaries: list[dict] | None = None,
                     on_epoch: Callable | None = None, on_start: Callable | None = None, on_step: Callable | None = None,
-                    on_warning: Callable | None = None, hooks: tuple = ()) -> list[RunResult]:
+                    on_warning: Callable | None = None, callbacks: list = ()) -> list[RunResult]:
     """The one run skeleton (mlplab run, sweeps, repairs, ml.fit): create the population's runs, train it with
-    heartbeat, progress and the hooks (the caller's, live TensorBoard, the doctor's live checks), finish the runs;
-    whatever stops training marks them failed (interrupted on Ctrl-C); progress files go and hooks close."""
+    heartbeat, progress and engine callbacks (the store's epoch rows and progress files, the caller's, live
+    TensorBoard, the doctor's live checks), finish the runs; whatever stops training marks them failed
+    (interrupted on Ctrl-C); progress files go (the engine ends the callbacks)."""
     stored, info = population.stored, data.info
     run_ids = start_runs(store, stored, info, population.facts, sweep_id, description)
     if on_start:
         on_start(stored)
-    hooks = (*hooks, *LiveTensorBoard.of(stored, run_ids))
+    callbacks = [LambdaCallback(on_epoch=epoch_logger(store, stored, run_ids, on_epoch),
+                                on_step=progress_recorder(store, run_ids, on_step)),
+                 *callbacks, *LiveTensorBoard.of(stored, run_ids)]
     if on_warning:
-        hooks += (LiveChecks(run_ids, [e.resolved() for e in stored], on_warning,
-                             {"class_names": info.class_names, "class_counts": info.class_counts}),)
+        callbacks.append(LiveChecks(run_ids, [e.resolved() for e in stored], on_warning,
+                                    {"class_names": info.class_names, "class_counts": info.class_counts}))
     try:
         with store.heartbeat(run_ids):
-            outcomes = train_population(population, data, on_epoch=epoch_logger(store, stored, run_ids, on_epoch),
-                                        on_step=progress_recorder(store, run_ids, on_step), hooks=hooks)
+            outcomes = train_population(population, data, callbacks)
             return finish_runs(store, run_ids, population, outcomes, data, summaries)
     except BaseException as e:
         mark_failed(store, run_ids, e)
         raise
     finally:
-        finish_hooks(store, run_ids, hooks)
-
-
-def finish_hooks(store: Store, run_ids: list[str], hooks: tuple) -> None:
-    """After training, whatever its end: the runs' progress files go, the hooks that write files close."""
-    clear_progress(store, run_ids)
-    for hook in hooks:
-        if hasattr(hook, "close"):
-            hook.close()
+        clear_progress(store, run_ids)
 
 
 def run_experiment(exp: Experiment, store: Store, **callbacks) -> RunResult:
@@ -126,14 +121,14 @@ def check_probability_output(model, x: np.ndarray, loss: str) -> None:
 def run_model(model, data: Dataset, exp: Experiment, store: Store, *, description: str = "keras model",
               on_epoch: Callable[[Experiment, str, int, dict], None] | None = None,
               extra_summary: dict | None = None, sweep_id: str | None = None,
-              on_step: Callable | None = None, hooks: tuple = ()) -> RunResult:
+              on_step: Callable | None = None, callbacks: list = ()) -> RunResult:
     """Train a user's Keras model (any layers) with the engine, as a stored run.
 
     `exp` carries the training settings (optimizer, loss, epochs, batch size,
     early stopping, seed) and the data section that reloads `data`; its model
     section is at best an approximation of `model`, which is stored as
-    `model.keras` (or, when Keras cannot save it, `weights_final.npz`). `hooks`: engine.train's,
-    between epochs (Keras callbacks, api.callbacks); live TensorBoard when the spec asks for it.
+    `model.keras` (or, when Keras cannot save it, `weights_final.npz`). `callbacks`: engine.train's
+    (the Keras callbacks, api.callbacks); live TensorBoard when the spec asks for it.
     """
     info = data.info
     check_compatible(exp, data)
@@ -143,5 +138,5 @@ def run_model(model, data: Dataset, exp: Experiment, store: Store, *, descriptio
     check_probability_output(model, data.x_train, exp.train.loss)
     [result] = train_and_store(store, population_of_model(exp, model), data, sweep_id=sweep_id,
                                description=description, summaries=[extra_summary or {}], on_epoch=on_epoch,
-                               on_step=on_step, hooks=hooks)
+                               on_step=on_step, callbacks=callbacks)
     return result

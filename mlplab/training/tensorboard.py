@@ -13,11 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..engine.callbacks import Callback
 from ..stored.tensorboard import add_histogram, check_output_dir, clean_tag, summary_writer, tag_of
 
 
-class LiveTensorBoard:
-    """engine.train's hooks (epoch_end) writing each member's epoch under its folder/<run-id>/
+class LiveTensorBoard(Callback):
+    """An engine.train callback (on_epoch_end) writing each member's epoch under its folder/<run-id>/
     (folders: one per member, None for members that write none)."""
 
     def __init__(self, folders: list[str | Path | None], run_ids: list[str], names: list[str],
@@ -38,11 +39,11 @@ class LiveTensorBoard:
 
     @classmethod
     def of(cls, experiments: list, run_ids: list[str]) -> tuple:
-        """The hooks for these runs: (LiveTensorBoard,) when any of them asks for it, else ()."""
+        """The callbacks for these runs: (LiveTensorBoard,) when any of them asks for it, else ()."""
         folders = [e.train.tensorboard for e in experiments]
         return (cls(folders, run_ids, [e.display_name for e in experiments]),) if any(folders) else ()
 
-    def epoch_end(self, epoch: int, records: list[dict | None], view) -> None:
+    def on_epoch_end(self, epoch: int, records: list[dict | None], view) -> None:
         names = [clean_tag(n) for n in view.names]
         gradients = view.gradients()
         for i, (writer, record) in enumerate(zip(self.writers, records)):   # padding members have no writer
@@ -60,7 +61,7 @@ class LiveTensorBoard:
                     writer.add_scalar(f"grad_norm/{name}", float(np.linalg.norm(g)), epoch)
             writer.flush()
 
-    def close(self) -> None:
+    def on_train_end(self) -> None:
         for w in self.writers:
             if w:
                 w.close()
