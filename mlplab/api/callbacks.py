@@ -1,4 +1,4 @@
-"""Keras callbacks in `ml.fit`: driven between epochs by the engine (engine.train.Hooks).
+"""Keras callbacks in `ml.fit`: driven between epochs by the engine (an engine.callbacks.Callback).
 
 mlplab's engine runs an epoch's steps as one compiled program, so a callback gets the epoch
 hooks Keras gives it (`on_train_begin`, `on_epoch_begin`, `on_epoch_end` with the epoch's logs,
