@@ -31,6 +31,7 @@ def test_the_store_home_is_one_explicit_setting(home, tmp_path):
     assert ml.home() == home
 
 
+@pytest.mark.slow
 def test_import_stays_cheap():
     code = "import sys, mlplab, mlplab.cli; print('keras' in sys.modules, 'pandas' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
@@ -43,6 +44,7 @@ def test_load_dataset_gives_arrays_and_info():
     assert len(ds.x_train) + len(ds.x_val) == 200 or ds.info.n_train > 0
 
 
+@pytest.mark.slow
 def test_run_with_overrides_returns_a_stored_run(run, home):
     assert run.status in ("ok", "stopped") and run.spec["train"]["optimizer"]["learning_rate"] == 0.01
     h = run.history
@@ -52,6 +54,7 @@ def test_run_with_overrides_returns_a_stored_run(run, home):
     assert "<table" in run._repr_html_() and "<table" in ml.runs()._repr_html_()
 
 
+@pytest.mark.slow
 def test_override_forms_agree(home):
     a = ml.run({"train.epochs": 1, "model": {"hidden": [16]}}, progress=False)
     b = ml.run(epochs=1, model__hidden=[16], progress=False)
@@ -61,6 +64,7 @@ def test_override_forms_agree(home):
         ml.run(epochs=0, progress=False)
 
 
+@pytest.mark.slow
 def test_findings_figures_model_and_report(run, tmp_path):
     assert isinstance(run.findings, ml.Findings) and "<" in run.findings._repr_html_()
     for fig in (run.learning_curves(), run.confusion_matrix(), run.weights(), run.training_statistics()):
@@ -71,11 +75,13 @@ def test_findings_figures_model_and_report(run, tmp_path):
     assert "Learning curves" in path.read_text()
 
 
+@pytest.mark.slow
 def test_runs_table(run):
     table = ml.runs()
     assert run.id in set(table["id"]) and {"test_accuracy", "status", "model"} <= set(table.columns)
 
 
+@pytest.mark.slow
 def test_sweep_table_and_best(home):
     sw = ml.sweep(grid={"train.learning_rate": [0.001, 0.05]}, epochs=2, progress=False)
     assert len(sw.table) == 2 and "train.learning_rate" in sw.table.columns
@@ -83,6 +89,7 @@ def test_sweep_table_and_best(home):
     assert "<table" in sw._repr_html_() and len(ml.runs(sweep=sw.id)) == 2
 
 
+@pytest.mark.slow
 def test_fit_any_keras_model(home):
     import keras
 
@@ -107,6 +114,7 @@ def test_fit_any_keras_model(home):
     assert ml.load_run(r.id).samples()  # the arrays were kept in the store: the data reloads
 
 
+@pytest.mark.slow
 def test_fit_sequential_by_name_and_rejects_logits(home):
     import keras
     model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(16, activation="tanh"),
@@ -118,6 +126,7 @@ def test_fit_sequential_by_name_and_rejects_logits(home):
         ml.fit(logits, "digits", epochs=1, progress=False)
 
 
+@pytest.mark.slow
 def test_sweep_over_a_model_building_function(home):
     import keras
 

@@ -18,6 +18,8 @@ from mlplab.store import Store
 from mlplab.stored import RunArtifacts
 from mlplab.training.runner import run_experiment
 
+pytestmark = pytest.mark.slow   # every test here trains, spawns a process or opens a browser
+
 TINY = ["train.epochs=2", "model.hidden=[16]"]
 
 

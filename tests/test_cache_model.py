@@ -14,6 +14,8 @@ from mlplab.store.artifacts import POPULATION
 from mlplab.stored import RunArtifacts, load_model, model_file
 from mlplab.training.sweeps import run_sweep
 
+pytestmark = pytest.mark.slow   # every test here trains, spawns a process or opens a browser
+
 GRID = {"model": {"hidden": [16], "dropout": 0.1}, "train": {"epochs": 2},
         "sweep": {"grid": {"train.learning_rate": [0.001, 0.01], "train.optimizer": ["adam", "sgd"]}}}
 

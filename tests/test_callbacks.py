@@ -39,6 +39,7 @@ class InferenceHistory(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+@pytest.mark.slow
 def test_epoch_callbacks_see_the_model_set_the_rate_and_stop_the_run(tmp_path):
     data = ml.load_dataset("digits")
     own = InferenceHistory(data.x_test, data.y_test)
@@ -58,6 +59,7 @@ def test_epoch_callbacks_see_the_model_set_the_rate_and_stop_the_run(tmp_path):
                                atol=1e-6)
 
 
+@pytest.mark.slow
 def test_reduce_lr_on_plateau_and_early_stopping(tmp_path):
     # min_delta 10: only the first epoch counts as an improvement, so the rate halves after every later one
     run = ml.fit(mlp(), "digits", epochs=4, early_stopping=False, progress=False, store=tmp_path, learning_rate=0.01,
@@ -84,6 +86,7 @@ def test_callbacks_that_need_batches_are_refused(tmp_path, callback, message):
     assert Store(tmp_path).list_runs() == []   # refused before a run was started
 
 
+@pytest.mark.slow
 def test_tensorboard_is_written_while_the_run_trains(tmp_path):
     logs = tmp_path / "tb"
     seen = []
@@ -106,6 +109,7 @@ def test_tensorboard_is_written_while_the_run_trains(tmp_path):
     assert [e.step for e in events.Histograms(kernels[0])] == [1, 2, 3]
 
 
+@pytest.mark.slow
 def test_a_sweep_writes_tensorboard_per_member(tmp_path):
     raw = {"model": {"hidden": [16]}, "train": {"epochs": 2, "early_stopping": False, "tensorboard": str(tmp_path / "tb")},
            "sweep": {"grid": {"train.learning_rate": [0.001, 0.01]}}}

@@ -1,6 +1,8 @@
 """Comparing runs: what differs, their results, curves of any metric labelled by what differs."""
 import json
 
+import pytest
+
 from mlplab.analysis.compare import labels
 from mlplab.cli import main
 from mlplab.store import Store
@@ -13,6 +15,7 @@ def test_labels_say_what_differs():
     assert labels(runs, {}) == ["a1", "b2"]  # nothing differs: their ids
 
 
+@pytest.mark.slow
 def test_compare_any_metric_with_results_not_last_epochs(tmp_path, capsys):
     home = str(tmp_path / "home")
     for lr in ("0.01", "0.3"):

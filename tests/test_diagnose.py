@@ -26,12 +26,14 @@ def problems(findings):
     return [f.code for f in findings if f.severity != "info"]
 
 
+@pytest.mark.slow
 def test_healthy_run_gets_no_alarm(store):
     result, findings, _ = doctor(store)  # the default spec: digits, 64-64 relu, adam
     assert result.status == "ok"
     assert problems(findings) == []
 
 
+@pytest.mark.slow
 def test_zero_init_is_stuck_by_symmetry(store):
     _, findings, by = doctor(store, 'model.init="zeros"', "train.epochs=6")
     stuck = by["stuck"]
@@ -42,6 +44,7 @@ def test_zero_init_is_stuck_by_symmetry(store):
     assert stuck.suggestion.startswith("--set model.init=")
 
 
+@pytest.mark.slow
 def test_learning_rate_far_too_small_is_stuck(store):
     _, _, by = doctor(store, 'train.optimizer={ name = "sgd", learning_rate = 1e-6 }', "train.epochs=5")
     assert "below the usual range for sgd" in by["stuck"].causes[0] and by["stuck"].explained_by[0] == "lr_too_low"
@@ -51,6 +54,7 @@ def test_learning_rate_far_too_small_is_stuck(store):
                                       "(or --set train.learning_rate=0.01; or --set train.learning_rate=0.1)")
 
 
+@pytest.mark.slow
 def test_huge_init_diverges_to_nan(store):
     result, findings, by = doctor(store, 'model.init={ name = "random_normal", stddev = 1e20 }', "train.epochs=5")
     assert result.status == "diverged"
@@ -61,6 +65,7 @@ def test_huge_init_diverges_to_nan(store):
     assert problems(findings) == ["init_too_large", "diverged"]   # its cause, and nothing else on garbage numbers
 
 
+@pytest.mark.slow
 def test_learning_rate_too_high_plateaus_at_the_clip_value(store):
     # no NaN: crossentropy clips probabilities, the loss jumps to ~14.5 with accuracy at chance
     result, _, by = doctor(store, "train.learning_rate=1.0", "train.epochs=6")
@@ -75,6 +80,7 @@ def test_learning_rate_too_high_plateaus_at_the_clip_value(store):
     assert d.suggestion == "--set train.learning_rate=0.001 (or --set train.learning_rate=0.1)"
 
 
+@pytest.mark.slow
 def test_overfitting_names_the_epoch(store):
     result, _, by = doctor(store, "model.hidden=[512, 512]", "data.validation_split=0.9", "train.epochs=40",
                            "train.early_stopping=false")
@@ -90,6 +96,7 @@ def test_overfitting_names_the_epoch(store):
     assert {"train.epochs": f.epoch} not in f.fixes and {"train.early_stopping": True} not in f.fixes
 
 
+@pytest.mark.slow
 def test_deep_sigmoid_net_has_vanishing_gradients(store):
     _, _, by = doctor(store, "model.hidden=[32, 32, 32, 32, 32, 32, 32, 32, 32, 32]", 'model.activation="sigmoid"',
                       'train.optimizer="sgd"', "train.epochs=5")
@@ -99,6 +106,7 @@ def test_deep_sigmoid_net_has_vanishing_gradients(store):
     assert "stuck" in by and "gradient fades" in by["stuck"].causes[0]
 
 
+@pytest.mark.slow
 def test_huge_sgd_steps_kill_relus(store):
     _, _, by = doctor(store, 'train.optimizer={ name = "sgd", learning_rate = 3.0 }', "train.epochs=5")
     dead = by["dead_units"]
@@ -108,6 +116,7 @@ def test_huge_sgd_steps_kill_relus(store):
     assert "too high" in by["stuck"].causes[0]
 
 
+@pytest.mark.slow
 def test_unscaled_inputs_saturate_sigmoids(store):
     _, _, by = doctor(store, 'data.scale="none"', 'model.activation="sigmoid"', 'train.optimizer="sgd"',
                       "train.epochs=4")
@@ -116,12 +125,14 @@ def test_unscaled_inputs_saturate_sigmoids(store):
     assert "scale = 'none'" in by["unscaled_inputs"].explanation and by["unscaled_inputs"].kind == "cause"
 
 
+@pytest.mark.slow
 def test_tiny_model_underfits(store):
     _, _, by = doctor(store, "model.hidden=[2]", "train.epochs=6", "train.early_stopping=false")
     u = by["underfitting"]
     assert u.evidence["train_accuracy"] < 0.85 and u.evidence["narrowest_hidden_layer"] == 2
 
 
+@pytest.mark.slow
 def test_dropout_explains_running_vs_inference_loss(store):
     _, findings, by = doctor(store, "model.dropout=0.5")
     f = by["running_vs_inference"]
@@ -242,6 +253,7 @@ def test_running_vs_inference_with_losses_only_does_not_crash():
 
 # ---------------------------------------------------------------- the course runs, end to end
 
+@pytest.mark.slow
 @pytest.mark.parametrize("optimizer", ['{ name = "sgd", learning_rate = 0.1 }', '{ name = "adam", learning_rate = 0.001 }'])
 def test_the_seed_notebooks_initialization_baseline_is_healthy(store, optimizer):
     # raw 0..16 pixels, 64-64 tanh, truncated normal 0.01, 15 epochs, batch 32: ~99 % train, 0.956 / 0.967 test
@@ -252,6 +264,7 @@ def test_the_seed_notebooks_initialization_baseline_is_healthy(store, optimizer)
     assert problems(findings) == []     # what the statistics show on the way is a note on a good result
 
 
+@pytest.mark.slow
 def test_a_run_that_learned_nothing_is_never_healthy(store):
     # full-batch steps, 2 epochs: 2 optimizer steps, 0.13 test accuracy on 10 classes, status ok
     result, findings, by = doctor(store, "model.hidden=[8]", "train.batch_size=1294", "train.epochs=2",

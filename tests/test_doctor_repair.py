@@ -15,6 +15,7 @@ def home(tmp_path_factory):
     return tmp_path_factory.mktemp("repair")
 
 
+@pytest.mark.slow
 def test_raw_pixels_with_sgd_at_0_1_name_the_rate_first_and_the_verified_repair_answers_with_a_better_run(home, capsys):
     # raw pixels (0..16) with SGD at 0.1: the loss blows up. The learning rate is named first, the unscaled inputs
     # after it (on the oracle benchmark scaling alone rarely fixed a raw-pixel run; the rate did)
@@ -49,6 +50,7 @@ def test_raw_pixels_with_sgd_at_0_1_name_the_rate_first_and_the_verified_repair_
     assert stored["best"]["run_id"] == best["run_id"]
 
 
+@pytest.mark.slow
 def test_repair_answers_with_the_best_validation_accuracy_not_the_warning_free_candidate(home, capsys):
     """The issue's case: raw digits with SGD at lr 10 diverges. Among the candidates that end ok or stopped, the
     answer is within noise of the best validation accuracy (and a simpler one only when within noise), better than
@@ -86,6 +88,7 @@ def test_repair_answers_with_the_best_validation_accuracy_not_the_warning_free_c
     assert first.startswith(f"latest repair: the answer: {best.text}:")
 
 
+@pytest.mark.slow
 def test_a_healthy_run_has_nothing_to_repair_and_trains_nothing(home, capsys):
     run = ml.run(None, {}, store=home, progress=False)   # the default experiment: healthy
     before = len(Store(home).list_runs())
@@ -99,6 +102,7 @@ def test_a_healthy_run_has_nothing_to_repair_and_trains_nothing(home, capsys):
     assert len(Store(home).list_runs()) == before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("status", ["lost", "failed", "interrupted"])
 def test_a_run_that_did_not_finish_is_not_offered_a_repair(home, capsys, status):
     from mlplab.stored.repair_report import declined
@@ -118,6 +122,7 @@ def test_a_run_that_did_not_finish_is_not_offered_a_repair(home, capsys, status)
     assert "run it again" in capsys.readouterr().out and len(store.list_runs()) == before
 
 
+@pytest.mark.slow
 def test_a_stopped_repair_judges_nothing_and_keeps_the_last_report(tmp_path, monkeypatch):
     """Ctrl-C (the dashboard's Stop) during the candidates: interrupted, and repair.json is not overwritten."""
     import dataclasses
@@ -141,6 +146,7 @@ def test_a_stopped_repair_judges_nothing_and_keeps_the_last_report(tmp_path, mon
     assert candidate["status"] == "interrupted" and candidate["summary"]["repair_of"]["run"] == run_id
 
 
+@pytest.mark.slow
 def test_candidates_that_run_the_originals_programs_train_alone_the_others_together(tmp_path, monkeypatch):
     """A candidate with the original's model, optimizer and shapes trains alone (its programs are the original's,
     in the compilation cache); the others train as one call; the report keeps the candidates' order."""

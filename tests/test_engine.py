@@ -37,6 +37,7 @@ def keras_fit(exp, model, data, epochs):
     return clone, hist.history
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("optimizer", [
     "train.optimizer={ name = \"sgd\", learning_rate = 0.05, momentum = 0.9, nesterov = true }",
     "train.optimizer={ name = \"adam\", learning_rate = 0.003 }",
@@ -58,6 +59,7 @@ def test_engine_matches_keras_fit(optimizer):
     assert out.history["test_accuracy"][-1] == pytest.approx(test_acc, abs=1e-6)
 
 
+@pytest.mark.slow
 def test_batchnorm_model_matches_keras_fit():
     exps, data, models, members = setup("model.batchnorm=true", "train.epochs=1", "train.shuffle=false",
                                         "train.early_stopping=false")
@@ -69,6 +71,7 @@ def test_batchnorm_model_matches_keras_fit():
         np.testing.assert_allclose(ours, theirs, rtol=1e-3, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_member_in_population_equals_member_alone():
     """Dropout + batch-norm + shuffling: each member keeps its own RNG streams."""
     overrides = ("model.dropout=0.2", "model.batchnorm=true", "train.epochs=3", "train.early_stopping=false")
@@ -91,6 +94,7 @@ def train_alone(*overrides, seed=0):
     return engine.train(population.program_of(exps[0], models[0]), members, data)[0]
 
 
+@pytest.mark.slow
 def test_same_seed_same_numbers():
     first, again = train_alone("train.epochs=3"), train_alone("train.epochs=3")
     assert first.history["loss"] == again.history["loss"]
@@ -98,6 +102,7 @@ def test_same_seed_same_numbers():
     assert train_alone("train.epochs=3", seed=1).history["loss"] != first.history["loss"]
 
 
+@pytest.mark.slow
 def test_early_stopping_restores_best_epoch():
     exps, data, models, members = setup("train.epochs=60", "train.learning_rate=0.01",
                                         "train.early_stopping={ patience = 2 }")
@@ -115,6 +120,7 @@ def test_early_stopping_restores_best_epoch():
     np.testing.assert_allclose(probs, out.test_probabilities, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_divergence_freezes_only_that_member():
     common = ("train.optimizer=\"sgd\"", "train.epochs=4", "train.early_stopping=false")
     # weights of 1e20 overflow to inf in the second layer: the loss is NaN at the first step
@@ -130,6 +136,7 @@ def test_divergence_freezes_only_that_member():
     np.testing.assert_allclose(good.history["loss"], alone.history["loss"], rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_large_members_loop_inside_the_program_and_equal_members_alone():
     """Above VECTORIZE_BELOW parameters the population loops over members (lax.map): same numbers."""
     exps, data, models, members = setup("model.hidden=[256, 128]", "model.dropout=0.1", "train.epochs=2",
@@ -185,6 +192,7 @@ class Watch(Callback):
         self.ended = len(self.seen)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("shared, mixed", [(True, False), (False, False), (True, True)])
 def test_a_population_in_parts_side_by_side_equals_it_in_one(shared, mixed):
     """Parts on threads (with a repeated member to fill the last) give every member the numbers of one
@@ -232,6 +240,7 @@ def test_a_population_in_parts_side_by_side_equals_it_in_one(shared, mixed):
             np.testing.assert_allclose(g1, g2, rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_small_dense_populations_train_in_a_part_per_core_on_cpu(monkeypatch):
     exps, data, models, members = setup(seeds=[0, 1, 2])
     program = population.program_of(exps[0], models[0])

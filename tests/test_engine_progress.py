@@ -86,6 +86,7 @@ def ctrl_c():
     signal.signal(signal.SIGINT, before)
 
 
+@pytest.mark.slow
 def test_ctrl_c_in_a_long_epoch_stops_within_seconds(tmp_path: Path):
     """`mlplab run` piped: progress lines on stderr during a long epoch, then SIGINT (Ctrl-C): the run
     ends `interrupted` (exit 130) a few seconds later, without finishing the epoch."""
@@ -114,6 +115,7 @@ def test_ctrl_c_in_a_long_epoch_stops_within_seconds(tmp_path: Path):
     assert lines[-1].startswith("epoch 1/2  step ")
 
 
+@pytest.mark.slow
 def test_ctrl_c_while_training_is_acted_on_between_segments_never_lost(ctrl_c):
     """A SIGINT inside the context only sets a flag (a KeyboardInterrupt raised inside JAX's C++
     callbacks would be printed and lost); check() raises it; a second Ctrl-C raises at once."""
@@ -134,6 +136,7 @@ def test_ctrl_c_while_training_is_acted_on_between_segments_never_lost(ctrl_c):
         interrupt.check()
 
 
+@pytest.mark.slow
 def test_a_ctrl_c_during_an_epoch_drops_that_epoch_and_ends_interrupted(ctrl_c):
     from mlplab.engine import train as engine
     from mlplab.training import population

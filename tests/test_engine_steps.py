@@ -40,6 +40,7 @@ def assert_same(a, b, rtol=1e-5, atol=1e-6):
         np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_every_way_of_running_the_steps_gives_the_same_numbers(monkeypatch):
     exp, data, model, members, program = tiny_cnn("train.epochs=2", dropout=True)
     regularized = engine.regularized_variables(members)
@@ -55,6 +56,7 @@ def test_every_way_of_running_the_steps_gives_the_same_numbers(monkeypatch):
     assert all((a == b).all() for a, b in zip(segmented.trainable, out["scan"].trainable))
 
 
+@pytest.mark.slow
 def test_quick_compiling_gives_the_same_numbers_and_is_chosen_for_small_dense_training_only():
     from mlplab.engine.layout import compile_quickly
     exps, data, models, members = setup("train.epochs=3", "model.dropout=0.2", "model.batchnorm=true")
@@ -75,6 +77,7 @@ def test_quick_compiling_gives_the_same_numbers_and_is_chosen_for_small_dense_tr
     assert not compile_quickly(tiny_cnn()[2], 1, 250, 1)                    # convs: their work is not weights x rows
 
 
+@pytest.mark.slow
 def test_tiny_cnn_matches_keras_fit():
     exp, data, model, members, program = tiny_cnn("train.epochs=2", "train.shuffle=false")
     [out] = engine.train(program, members, data)  # (the other ways give the same numbers: above)
@@ -107,6 +110,7 @@ def test_cpu_rewrites_keep_the_numbers():
             np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(jax.default_backend() != "cpu", reason="what XLA's CPU compiler makes of a loop")
 def test_a_scanned_conv_step_has_only_fast_convolutions_on_cpu():
     """Why the rewrite exists: inside a loop XLA CPU leaves backward convolutions in slow forms."""
@@ -121,6 +125,7 @@ def test_a_scanned_conv_step_has_only_fast_convolutions_on_cpu():
     assert "select-and-scatter" not in hlo
 
 
+@pytest.mark.slow
 def test_progress_inside_an_epoch_and_ctrl_c_between_segments(monkeypatch):
     monkeypatch.setattr(progress, "SEGMENT_SECONDS", 0.0)  # a report after every step
     exp, data, model, members, program = tiny_cnn("train.epochs=3")

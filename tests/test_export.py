@@ -7,6 +7,8 @@ import pytest
 import mlplab as ml
 from mlplab.cli import main
 
+pytestmark = pytest.mark.slow   # every test here trains, spawns a process or opens a browser
+
 pytest.importorskip("tensorboardX")
 
 

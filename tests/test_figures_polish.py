@@ -45,6 +45,7 @@ def kernel_of(run, name):
     return trained_weights(run.store, run.id)[name]
 
 
+@pytest.mark.slow
 def test_logistic_regression_tiles_are_its_class_templates(logistic):
     fig = logistic.first_layer_weights()
     kernel = kernel_of(logistic, "mlplab/output/kernel")                     # 64 x 10
@@ -71,6 +72,7 @@ def test_a_hidden_layer_shows_at_most_n_units():
     assert "receptive fields of 12 units, the first 5 shown" in fig._suptitle.get_text().replace("\n", " ")
 
 
+@pytest.mark.slow
 def test_a_conv_first_layer_shows_its_filters(cnn):
     kernel = kernel_of(cnn, "mlplab/conv2d_1/kernel")                        # 3 x 3 x 1 x 6
     shown = tiles(cnn.first_layer_weights())
@@ -80,6 +82,7 @@ def test_a_conv_first_layer_shows_its_filters(cnn):
     assert len(tiles(cnn.first_layer_weights(n=4))) == 4
 
 
+@pytest.mark.slow
 def test_only_image_runs_get_the_figure(store, logistic):
     plane = trained(store, **{"data.dataset": "cosine2d", "model.hidden": [8], "train.epochs": 1})
     assert "first-layer-weights" not in applicable(plane) and "weights" in applicable(plane)
@@ -113,6 +116,7 @@ def test_one_violin_axis_per_layer_with_its_own_range():
     assert fig.axes[1].get_ylim()[1] < 0.05                                  # tiny weights are not flattened
 
 
+@pytest.mark.slow
 def test_per_layer_violins_of_a_run(cnn):
     fig = cnn.weights(per_layer=True)
     assert [ax.get_title().split(" ")[0] for ax in fig.axes] == ["conv2d_1/kernel", "output/kernel"]

@@ -116,6 +116,7 @@ def verdicts(rows) -> dict:
     return {r["id"]: (r["health"], r["headline"]) for r in rows}
 
 
+@pytest.mark.slow
 def test_every_list_shows_the_same_health(trained):
     home, sweep_json = trained
     listed = cli_json("--home", str(home), "runs")
@@ -147,6 +148,7 @@ def test_every_list_shows_the_same_health(trained):
         assert shown == [e["health"] for e in expected]
 
 
+@pytest.mark.slow
 def test_health_is_stored_with_the_run_and_not_diagnosed_again(trained, monkeypatch):
     home, _ = trained
     Store(home).list_runs()
@@ -160,6 +162,7 @@ def test_health_is_stored_with_the_run_and_not_diagnosed_again(trained, monkeypa
     assert verdicts(Store(home).list_runs()) == verdicts(cli_json("--home", str(home), "runs"))
 
 
+@pytest.mark.slow
 def test_a_stale_doctor_version_is_diagnosed_again_once(store_copy, monkeypatch):
     """The doctor is recalibrated (a new DOCTOR_VERSION): a run that ended `ok` after learning little now
     gets an error, and every list says so without a new run; each run is diagnosed once."""
@@ -183,6 +186,7 @@ def test_a_stale_doctor_version_is_diagnosed_again_once(store_copy, monkeypatch)
     assert calls == []   # stored and current: read, not diagnosed
 
 
+@pytest.mark.slow
 def test_a_read_only_store_lists_health_without_writing(store_copy, monkeypatch):
     monkeypatch.setattr(doctor, "DOCTOR_VERSION", doctor.DOCTOR_VERSION + 1)
     monkeypatch.setattr(doctor, "diagnose", lambda run, stats=None: [finding("warning", "Too few epochs")])
@@ -222,6 +226,7 @@ def test_a_running_run_has_none_and_is_diagnosed_when_it_ends(tmp_path):
     assert run["health"] == "error" and store.get_run(run_id)["health"] == "error"
 
 
+@pytest.mark.slow
 def test_try_it_warns_about_a_run_that_ended_ok_but_is_unhealthy(store_copy, monkeypatch):
     """Try it's picker labels each run with its health, and by default picks the newest run whose status
     and health are both good; the page carries the verdict its warning shows."""

@@ -101,6 +101,7 @@ def test_no_module_over_about_400_lines():
     assert long == {}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("code", [
     "from mlplab.spec import load_spec; load_spec(None, ['train.epochs=3']).resolved()",
     "from mlplab.cli import parser; parser()",

@@ -1,4 +1,6 @@
 """In-epoch progress kept with a running run (training.live), for the dashboard's live page."""
+import pytest
+
 from mlplab.spec import load_spec
 from mlplab.store import Store
 from mlplab.stored.artifacts import read_progress
@@ -6,6 +8,7 @@ from mlplab.training import live
 from mlplab.training.runner import run_experiment
 
 
+@pytest.mark.slow
 def test_a_running_run_keeps_its_latest_progress_and_drops_it_when_it_ends(tmp_path, monkeypatch):
     store, seen = Store(tmp_path), []
     monkeypatch.setattr(live, "EVERY", 0.0)   # every report is written (2 s apart otherwise)
@@ -45,6 +48,7 @@ def test_progress_is_written_at_most_every_few_seconds(tmp_path, monkeypatch):
     assert read_progress(store, run_id) is None
 
 
+@pytest.mark.slow
 def test_live_checks_warn_once_per_run_while_it_trains(tmp_path):
     """A deep sigmoid net under SGD: vanishing gradients are told after the first epoch, once."""
     told = []

@@ -93,6 +93,7 @@ def test_layer_names_are_stable_and_unique():
     assert [layer.name for layer in conv.layers] == ["conv2d_1", "max_pool_1", "conv2d_2", "flatten_1", "output"]
 
 
+@pytest.mark.slow
 def test_summary_stats_and_saved_model_name_the_same_layers(tmp_path):
     import json
     import re

@@ -101,6 +101,7 @@ def canvas_of(digit8: np.ndarray) -> bytes:
     return png(img)
 
 
+@pytest.mark.slow
 def test_test_digits_drawn_on_a_canvas_are_read_back(store):
     from mlplab.data import load_raw
     raw = load_raw("digits")
@@ -118,12 +119,14 @@ def stroke_seven(width: int) -> bytes:
     return png(img)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("width", [6, 20, 32])
 def test_a_hand_drawn_seven_is_a_seven_whatever_the_pen(store, width):
     p = predict_image(store, "last", stroke_seven(width))
     assert p.predicted == 7, np.round(p.probabilities, 3)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("digit", [0, 1, 7])
 def test_model_trained_on_digits_reads_a_drawn_digit(store, digit):
     p = predict_image(store, "last", png(drawn(digit)))
@@ -131,6 +134,7 @@ def test_model_trained_on_digits_reads_a_drawn_digit(store, digit):
     assert p.side == 8 and abs(sum(p.probabilities) - 1) < 1e-4
 
 
+@pytest.mark.slow
 def test_cli_predict(store, tmp_path, capsys):
     f = tmp_path / "seven.jpg"
     drawn(7).convert("RGB").save(f, "JPEG")
@@ -163,6 +167,7 @@ def diverged(bad_store):
     return store.get_run(result.run_id)
 
 
+@pytest.mark.slow
 def test_predicting_with_a_diverged_run_warns(bad_store, diverged):
     store = bad_store
     from mlplab.predict import RunModel, RunStatusWarning
@@ -175,6 +180,7 @@ def test_predicting_with_a_diverged_run_warns(bad_store, diverged):
                               + (f"{acc:.4f})" if acc == acc and acc is not None else "unknown)"))
 
 
+@pytest.mark.slow
 def test_cli_predict_with_a_diverged_run_prints_one_warning_line(bad_store, diverged, tmp_path, capsys):
     store = bad_store
     f = tmp_path / "one.png"
@@ -186,6 +192,7 @@ def test_cli_predict_with_a_diverged_run_prints_one_warning_line(bad_store, dive
     assert captured.out.startswith(f"{f}: ")
 
 
+@pytest.mark.slow
 def test_healthy_runs_predict_without_a_warning(store):
     import warnings
 
@@ -205,6 +212,7 @@ def test_status_warning_names_run_status_and_accuracy():
     assert status_warning({**run, "status": "stopped"}) is None and status_warning({**run, "status": "ok"}) is None
 
 
+@pytest.mark.slow
 def test_runs_without_a_model_are_bad_input(bad_store):
     from mlplab.predict import RunModel
     store = bad_store
@@ -227,6 +235,7 @@ def standard_run(tmp_path_factory):
     return store, store.get_run(result.run_id), exp
 
 
+@pytest.mark.slow
 def test_a_run_stores_the_statistics_its_training_rows_were_scaled_with(standard_run):
     from mlplab.data import load_data, load_raw
     from mlplab.stored.artifacts import load_scaling
@@ -242,6 +251,7 @@ def test_a_run_stores_the_statistics_its_training_rows_were_scaled_with(standard
     np.testing.assert_array_equal(scaling.apply(raw[:n_fit].copy()), data.x_train)
 
 
+@pytest.mark.slow
 def test_predict_uses_the_stored_statistics_without_loading_the_data(standard_run, monkeypatch):
     import mlplab.data
     from mlplab.predict import RunModel
@@ -258,6 +268,7 @@ def test_predict_uses_the_stored_statistics_without_loading_the_data(standard_ru
     assert len(p.probabilities) == 10 and abs(sum(p.probabilities) - 1) < 1e-4
 
 
+@pytest.mark.slow
 def test_a_run_stored_without_statistics_gets_them_from_its_data(standard_run):
     from mlplab.predict import RunModel
     from mlplab.store.artifacts import SCALING

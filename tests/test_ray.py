@@ -13,6 +13,8 @@ from mlplab.training import sweeps as sweeping  # noqa: E402
 from mlplab.store.store import Store  # noqa: E402
 from mlplab.stored import RunArtifacts  # noqa: E402
 
+pytestmark = pytest.mark.slow   # every test here trains, spawns a process or opens a browser
+
 SPEC = {"train": {"epochs": 3, "early_stopping": False},
         "sweep": {"grid": {"model.hidden": [[16], [32]], "train.learning_rate": [0.003, 0.03]}}}
 

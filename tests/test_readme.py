@@ -7,6 +7,7 @@ import shlex
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from mlplab.cli import main
 from mlplab.store import Store
@@ -28,6 +29,7 @@ def test_the_readme_shows_the_cli_tour():
     assert len(commands) >= 15 and ["run"] in commands and ["sweep", "examples/relu-vs-sigmoid-adam-vs-sgd.toml"] in commands
 
 
+@pytest.mark.slow
 def test_every_readme_command_runs(tmp_path, monkeypatch):
     from PIL import Image
     monkeypatch.chdir(tmp_path)  # the commands write curves.png, coats.png, ... here

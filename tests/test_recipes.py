@@ -43,6 +43,7 @@ def test_every_recipe_builds_its_model_for_its_data(name):
     assert count_params(model) > 100_000 and exp.data.dataset == name.split("-")[0].replace("fashion", "fashion-mnist")
 
 
+@pytest.mark.slow
 def test_a_recipe_runs_by_name(tmp_path):
     code, text = run_cli("--home", str(tmp_path), "run", "recipe:fashion-mlp", "--set", "data.dataset=digits",
                          "--set", "train.epochs=1", "--set", "model.hidden=[32]")

@@ -47,6 +47,7 @@ def drawn(fig):
     return fig
 
 
+@pytest.mark.slow
 def test_every_image_figure_for_an_mlp(store, mlp):
     art = RunArtifacts(store, store.get_run(mlp))
     for name in ("samples", "class-samples", "learning-curves", "confusion-matrix", "mistakes", "random-mistakes",
@@ -61,6 +62,7 @@ def test_every_image_figure_for_an_mlp(store, mlp):
     assert "P(predicted) - P(true)" in fig._suptitle.get_text()
 
 
+@pytest.mark.slow
 def test_cnn_figures_and_embedding(store, cnn):
     art = RunArtifacts(store, store.get_run(cnn))
     assert art.data.x_test.shape[1:] == (8, 8, 1)
@@ -71,6 +73,7 @@ def test_cnn_figures_and_embedding(store, cnn):
     assert "t-SNE" in fig.axes[0].get_title()
 
 
+@pytest.mark.slow
 def test_a_run_stores_its_last_hidden_layer_for_the_t_sne(store, mlp):
     """A run trained alone stores its last hidden layer's outputs on the t-SNE's test samples: the t-SNE
     read from them equals the one computed from the loaded model, and a new process draws it without Keras."""
@@ -113,6 +116,7 @@ def test_only_hidden_layers_up_to_the_stored_width_are_stored():
         assert [name for _, name, _ in files] == (["hidden.npz"] if stored else []), width
 
 
+@pytest.mark.slow
 def test_decision_regions_for_2d_data(store, cosine):
     art = RunArtifacts(store, store.get_run(cosine))
     fig = drawn(figure_for(art, "decision-regions", resolution=60))
@@ -124,6 +128,7 @@ def test_decision_regions_for_2d_data(store, cosine):
 
 
 
+@pytest.mark.slow
 def test_report_of_an_image_run(store, mlp, tmp_path, screenshot):
     path = write_report(store, mlp)
     assert path == store.artifact_dir(mlp) / "report.html"
@@ -143,6 +148,7 @@ def test_report_of_an_image_run(store, mlp, tmp_path, screenshot):
         pytest.skip("chromium is not installed")
 
 
+@pytest.mark.slow
 def test_report_of_2d_data(store, cosine, tmp_path, screenshot):
     out = write_report(store, cosine, tmp_path / "sub" / "cos.html", embed_samples=200)
     text = out.read_text()
@@ -164,6 +170,7 @@ def test_the_registry_is_the_one_list_of_figures():
         figure_for(None, "nonsense")
 
 
+@pytest.mark.slow
 def test_which_figures_apply_to_which_runs(store, mlp, cosine):
     image = applicable(RunArtifacts(store, store.get_run(mlp)))
     plane = applicable(RunArtifacts(store, store.get_run(cosine)))
@@ -171,6 +178,7 @@ def test_which_figures_apply_to_which_runs(store, mlp, cosine):
     assert "decision-regions" in plane and "mistakes" not in plane and "class-samples" not in plane
 
 
+@pytest.mark.slow
 def test_importing_figures_and_reports_changes_no_global_state():
     code = ("import sys, matplotlib\n"
             "backend = dict.__getitem__(matplotlib.rcParams, 'backend')\n"

@@ -54,6 +54,7 @@ def test_plateau_is_reduce_lr_on_plateau(options, monitor, values):
     assert theirs < 0.1   # each case reduces at least once
 
 
+@pytest.mark.slow
 def test_a_scheduled_run_is_keras_fit_with_a_learning_rate_scheduler():
     exps, data, models, members = setup('train.optimizer={ name = "sgd", learning_rate = 0.1 }', "train.epochs=3",
                                         "train.shuffle=false", "train.early_stopping=false",
@@ -73,6 +74,7 @@ def test_a_scheduled_run_is_keras_fit_with_a_learning_rate_scheduler():
     assert not np.allclose(plain["loss"], hist.history["loss"], rtol=1e-3)
 
 
+@pytest.mark.slow
 def test_members_with_different_schedules_train_in_one_population_as_alone():
     schedules = ['train.schedule="cosine"', 'train.schedule={ name = "step", every = 1, factor = 0.5 }',
                  'train.schedule={ name = "plateau", patience = 1, factor = 0.5 }']

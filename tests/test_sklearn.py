@@ -2,12 +2,15 @@
 import warnings
 
 import numpy as np
+import pytest
 from sklearn.datasets import load_digits
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler
 
 import mlplab as ml
+
+pytestmark = pytest.mark.slow   # every test here trains, spawns a process or opens a browser
 
 # scikit-learn's own checks that ml.Classifier does not run, and why
 SKIPPED_CHECKS = {

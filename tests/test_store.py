@@ -329,6 +329,7 @@ with Store(home) as s:
 """
 
 
+@pytest.mark.slow
 def test_two_processes_write_concurrently(tmp_path):
     home = tmp_path / "shared"  # brand-new: both processes also race to create the schema
     start = time.time() + 1.5

@@ -83,6 +83,7 @@ def test_bad_sweeps_are_one_clear_line(bad, message):
     assert message in str(e.value) and "\n" not in str(e.value)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("threads", [1, 2])
 def test_mixed_optimizers_member_equals_member_alone(threads):
     """SGD (momentum), Adam and RMSprop in one compiled population, with dropout and batch-norm; in one
@@ -109,6 +110,7 @@ def test_mixed_optimizers_member_equals_member_alone(threads):
     assert len({round(o.history["loss"][-1], 4) for o in together}) == 6
 
 
+@pytest.mark.slow
 def test_sweep_end_to_end_through_the_cli(tmp_path):
     spec = tmp_path / "sweep.toml"
     spec.write_text('[train]\nepochs = 4\n[sweep]\ngrid = { "train.optimizer" = ["sgd", "adam"], '
@@ -140,6 +142,7 @@ def test_sweep_end_to_end_through_the_cli(tmp_path):
     assert bad.returncode == 2 and "train.epoch" in bad.stderr and "Traceback" not in bad.stderr
 
 
+@pytest.mark.slow
 def test_named_variants_are_swept_and_labelled_by_name(tmp_path):
     from mlplab.spec.sweep import expand
     raw = {"train": {"epochs": 1},
@@ -160,6 +163,7 @@ def test_named_variants_are_swept_and_labelled_by_name(tmp_path):
         expand({"sweep": {"variants": {"empty": {}}}})
 
 
+@pytest.mark.slow
 def test_api_sweep_over_variants(tmp_path):
     import mlplab as ml
     result = ml.sweep(variants={"logistic": {"hidden": []}, "one-layer": {"hidden": [16]}}, epochs=2,

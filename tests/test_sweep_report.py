@@ -13,6 +13,8 @@ from mlplab.present.report import SWEEP_SECTIONS, write_sweep_report
 from mlplab.store.store import Store
 from mlplab.training.sweeps import run_sweep
 
+pytestmark = pytest.mark.slow   # every test here trains, spawns a process or opens a browser
+
 GRID = {"train": {"epochs": 3},
         "sweep": {"grid": {"train.optimizer": ["sgd", "adam"], "train.learning_rate": [0.01, 0.1]}, "repeats": 2}}
 ONE_KEY = {"train": {"epochs": 2}, "sweep": {"grid": {"train.learning_rate": [0.003, 0.03]}}}

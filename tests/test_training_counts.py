@@ -7,6 +7,8 @@ import pytest
 
 from mlplab import cli
 
+pytestmark = pytest.mark.slow   # every test here trains, spawns a process or opens a browser
+
 SWEEP = """
 [train]
 epochs = 1

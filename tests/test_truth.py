@@ -63,6 +63,7 @@ def test_a_loss_stuck_far_above_a_uniform_guess_is_divergence():
     assert divergence({"loss": [14.5, 14.3, 14.35], "accuracy": [0.1] * 3}, 10, 0.1)[0] == 3   # a 1.4 % dip first
 
 
+@pytest.mark.slow
 def test_the_slow_sgd_exercise_trains_every_epoch_over_several_seeds(tmp_path):
     from mlplab.spec import validate
     from mlplab.training.runner import run_experiments
@@ -99,6 +100,7 @@ def test_ranking_says_what_it_ranks_by():
 
 # ---------------------------------------------------------------- lost runs
 
+@pytest.mark.slow
 def test_dead_process_is_lost(tmp_path):
     store = Store(tmp_path)
     run_id = store.create_run(name="x", spec={}, dataset="digits")
@@ -153,6 +155,7 @@ def test_read_only_store_can_be_listed(tmp_path, monkeypatch):
         ro.create_run(name="y", spec={}, dataset="digits")
 
 
+@pytest.mark.slow
 def test_kill_9_leaves_a_lost_run_everywhere(tmp_path):
     env = {**os.environ, "MLPLAB_HOME": str(tmp_path)}
     proc = subprocess.Popen([sys.executable, "-m", "mlplab.cli", "run", "--set", "train.epochs=100000",
@@ -178,6 +181,7 @@ def test_kill_9_leaves_a_lost_run_everywhere(tmp_path):
 
 # ---------------------------------------------------------------- statuses from real runs
 
+@pytest.mark.slow
 def test_loss_plateau_ends_diverged_with_exit_1(tmp_path, capsys):
     code = cli.main(["--home", str(tmp_path), "run", "--set", "train.optimizer=sgd", "--set", "train.learning_rate=10",
                      "--set", "data.scale=none", "--set", "train.epochs=8", "--set", "train.early_stopping=false"])
@@ -238,6 +242,7 @@ def _random_spec(rng: random.Random) -> dict:
                       "early_stopping": rng.choice([False, {"monitor": "loss", "patience": 1}])}}
 
 
+@pytest.mark.slow
 def test_generated_specs_every_view_tells_the_same_story(tmp_path):
     rng = random.Random(11)
     seen = set()
@@ -271,6 +276,7 @@ def test_generated_bad_specs_are_one_line_exit_2(tmp_path, capsys):
     assert Store(tmp_path).list_runs() == []  # nothing was trained
 
 
+@pytest.mark.slow
 def test_sweep_table_is_the_runs_result_without_early_stopping(tmp_path, capsys):
     """The issue's case: with early stopping off, the table showed best-epoch numbers (0.9747)
     while the stored run had the final weights' (0.9768)."""
@@ -289,6 +295,7 @@ def test_sweep_table_is_the_runs_result_without_early_stopping(tmp_path, capsys)
     assert run_row(Store(tmp_path).get_run(sweep.best.id))["test_accuracy"] == table.iloc[0]["test_accuracy"]
 
 
+@pytest.mark.slow
 def test_sweep_without_validation_says_it_ranks_by_test(tmp_path, capsys):
     code = cli.main(["--home", str(tmp_path), "sweep", "examples/relu-vs-sigmoid-adam-vs-sgd.toml",
                      "--set", "data.dataset=digits", "--set", "data.validation_split=0",

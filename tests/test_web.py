@@ -14,6 +14,8 @@ from mlplab.spec import validate  # noqa: E402
 from mlplab.store.store import Store  # noqa: E402
 from mlplab.web import create_app  # noqa: E402
 
+pytestmark = pytest.mark.slow   # every test here trains, spawns a process or opens a browser
+
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):

@@ -30,6 +30,8 @@ from mlplab.spec import validate  # noqa: E402
 from mlplab.store.store import Store  # noqa: E402
 from mlplab.web import create_app  # noqa: E402
 
+pytestmark = pytest.mark.slow   # every test here trains, spawns a process or opens a browser
+
 OUT = Path(__file__).parent / "output"
 EVIL = "evil.example.test"   # the browser resolves it to 127.0.0.1: DNS rebinding, simulated
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

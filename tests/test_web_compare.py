@@ -12,6 +12,8 @@ from mlplab.spec import validate  # noqa: E402
 from mlplab.store import Store  # noqa: E402
 from mlplab.web import create_app  # noqa: E402
 
+pytestmark = pytest.mark.slow   # every test here trains, spawns a process or opens a browser
+
 CNN = [{"type": "conv2d", "filters": 4}, {"type": "max_pool"}, {"type": "flatten"}, {"type": "dense", "units": 8}]
 
 

@@ -158,6 +158,7 @@ def npz_bytes(n=200, features=6) -> bytes:
     return buf.getvalue()
 
 
+@pytest.mark.slow
 def test_an_uploaded_file_becomes_a_dataset_choice(app, client, stand_in):
     r = client.post("/data/upload", files={"file": ("../../mine.npz", npz_bytes(), "application/octet-stream")},
                     follow_redirects=False)
@@ -202,6 +203,7 @@ def test_upload_size_and_duplicates(tmp_path):
 
 # ---------------------------------------------------------------- the queue, Stop, and server stop
 
+@pytest.mark.slow
 def test_one_run_at_a_time_a_bounded_queue_and_stop(tmp_path, stand_in):
     app = create_app(tmp_path, token="t", limits=Limits(max_queued=2))
     jobs, store = app.state.jobs, app.state.store
@@ -233,6 +235,7 @@ def test_one_run_at_a_time_a_bounded_queue_and_stop(tmp_path, stand_in):
     assert jobs.jobs[ids[2]].state == "done"
 
 
+@pytest.mark.slow
 def test_a_job_deaf_to_sigint_is_killed_and_its_run_not_left_running(tmp_path, stand_in):
     stand_in["value"] = "deaf"
     app = create_app(tmp_path, token="t")
@@ -247,6 +250,7 @@ def test_a_job_deaf_to_sigint_is_killed_and_its_run_not_left_running(tmp_path, s
         assert post(c).status_code == 400   # a stopping server takes no new runs
 
 
+@pytest.mark.slow
 def test_a_run_that_cannot_start_reports_its_error(client, stand_in):
     stand_in["value"] = "fail"
     job = post(client).headers["location"].split("/")[-1]

@@ -18,6 +18,8 @@ from mlplab.store import Store  # noqa: E402
 from mlplab.training.runner import run_experiments  # noqa: E402
 from mlplab.web import create_app  # noqa: E402
 
+pytestmark = pytest.mark.slow   # every test here trains, spawns a process or opens a browser
+
 BASE = "http://127.0.0.1:8765"
 LONG = "a-very-long-run-name-" * 10_000   # 210,000 characters
 

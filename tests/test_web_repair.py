@@ -22,6 +22,8 @@ from mlplab.web import create_app  # noqa: E402
 from mlplab.web import jobs as jobs_module  # noqa: E402
 from test_web_jobs import wait_for  # noqa: E402
 
+pytestmark = pytest.mark.slow   # every test here trains, spawns a process or opens a browser
+
 BASE = "http://127.0.0.1:8765"
 
 STAND_IN = """
@@ -29,6 +31,7 @@ import ctypes, signal, sys, time
 signal.signal(signal.SIGINT, signal.default_int_handler)   # as jobs.LAUNCH
 ctypes.CDLL(None).prctl(1, int(signal.SIGINT))
 from mlplab.store import Store
+
 store = Store(sys.argv[1])
 store.create_run(name="stand-in candidate", spec={}, dataset="digits")
 store.close()
