@@ -27,6 +27,23 @@ def cli_json(*argv: str):
     return json.loads(buf.getvalue())
 
 
+def cli(*argv: str) -> tuple[int, str, str]:
+    """`mlplab ARGV` in this process: its exit code, stdout and stderr."""
+    from mlplab import cli as command
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = command.main(list(argv))
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="session")
+def digits_run(tmp_path_factory) -> tuple[Path, dict]:
+    """One short digits run (the default experiment for 5 epochs), trained once per session in a store of its
+    own: (its home, its `mlplab run --json` document). Tests read it; they never write into its store."""
+    home = tmp_path_factory.mktemp("digits-run") / "runs"
+    return home, cli_json("--home", str(home), "run", "--set", "train.epochs=5")
+
+
 @pytest.fixture
 def screenshot(tmp_path):
     """screenshot(html_file, png_name, height) -> the PNG under tests/output/, or None without Chromium."""

@@ -1,8 +1,5 @@
-"""`mlplab` end to end: the real CLI in subprocesses, against a run store in a temporary folder.
-
-Each subprocess pays a few seconds of imports, so independent invocations run side by side
-(`start` + `finish`) and every invocation checks as much as it can.
-"""
+"""`mlplab` end to end, against a run store in a temporary folder: the commands run in this process
+(`cli.main`), and once as the real command in a subprocess for its exit code and clean stderr."""
 import csv
 import json
 import os
@@ -13,40 +10,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import cli, cli_json
+
 DATA = os.environ.get("MLPLAB_DATA") or "/work/shared/datasets"
-ROOT = Path(__file__).resolve().parents[1]
-TIMEOUT = 240
 
 
-def start(home: Path, *args: str, cwd: Path | None = None) -> subprocess.Popen:
-    env = {**os.environ, "MLPLAB_HOME": str(home), "MLPLAB_DATA": DATA}
-    return subprocess.Popen([sys.executable, "-m", "mlplab.cli", *args], env=env, cwd=cwd or home.parent,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def finish(proc: subprocess.Popen) -> subprocess.CompletedProcess:
-    out, err = proc.communicate(timeout=TIMEOUT)
-    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
-
-
-def mlplab(home: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return finish(start(home, *args, cwd=cwd))
-
-
-def as_json(proc: subprocess.CompletedProcess):
-    """stdout must be exactly one JSON document."""
-    text = proc.stdout.strip()
-    assert text[:1] in "{[" and text[-1:] in "}]", proc.stdout[:500]
-    return json.loads(text)
-
-
-def one_line_error(proc: subprocess.CompletedProcess, *words: str) -> str:
+def one_line_error(result: tuple[int, str, str], *words: str) -> str:
     """Exit 2, nothing on stdout, one `mlplab: error:` line on stderr holding every word."""
-    assert proc.returncode == 2, (proc.returncode, proc.stderr)
-    assert proc.stdout == ""
-    assert "Traceback" not in proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1, proc.stderr
+    code, out, err = result
+    assert code == 2, (code, err)
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
     assert lines[0].startswith("mlplab: error:"), lines[0]
     for w in words:
         assert w in lines[0], (w, lines[0])
@@ -58,21 +33,9 @@ def assert_history(doc_history: dict, epochs: int) -> None:
         assert len(doc_history[key]) == epochs, key
 
 
-@pytest.fixture(scope="module")
-def home(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("cli") / "runs"
-
-
-@pytest.fixture(scope="module")
-def shared_run(home):
-    """One short digits run that several tests read back."""
-    proc = mlplab(home, "run", "--json", "--set", "train.epochs=5")
-    assert proc.returncode == 0, proc.stderr
-    return as_json(proc)
-
-
-def test_run_json_document(shared_run):
-    doc = shared_run
+@pytest.mark.slow
+def test_run_json_document(digits_run):
+    _, doc = digits_run
     assert doc["status"] == "ok" and doc["epochs_run"] == 5
     assert isinstance(doc["run_id"], str) and doc["run_id"]
     assert set(doc["test"]) >= {"loss", "accuracy"}
@@ -86,23 +49,22 @@ def test_run_json_document(shared_run):
     assert doc["spec"]["train"]["epochs"] == 5
 
 
-def test_runs_show_and_artifacts(home, shared_run):
+@pytest.mark.slow
+def test_runs_show_and_artifacts(digits_run):
+    home, shared_run = digits_run
     run_id = shared_run["run_id"]
-    runs, shown, last = (finish(p) for p in [start(home, "runs", "--json"),
-                                             start(home, "show", run_id[:-2], "--json"),
-                                             start(home, "show", "last")])
-    for proc in (runs, shown, last):
-        assert proc.returncode == 0, proc.stderr
-    listed = {r["id"]: r for r in as_json(runs)}
+    listed = {r["id"]: r for r in cli_json("--home", str(home), "runs")}
     assert listed[run_id]["status"] == "ok" and listed[run_id]["epochs_run"] == 5
     assert listed[run_id]["test_accuracy"] == pytest.approx(shared_run["test"]["accuracy"])
-    run = as_json(shown)
+    run = cli_json("--home", str(home), "show", run_id[:-2])
     assert run["id"] == run_id and run["status"] == "ok"
     assert run["history"]["loss"] == pytest.approx(shared_run["history"]["loss"])
     assert run["history"]["epoch"] == [1, 2, 3, 4, 5]
+    code, last, _ = cli("--home", str(home), "show", "last")
+    assert code == 0
     # 64 inputs -> 64 -> 64 -> 10: 4160 + 4160 + 650 weights and biases
-    assert "Total params: 8,970" in last.stdout
-    assert run_id in last.stdout
+    assert "Total params: 8,970" in last
+    assert run_id in last
 
     folder = home / "artifacts" / run_id
     assert {"spec.yaml", "model.keras", "history.csv", "predictions.npz"} <= {p.name for p in folder.iterdir()}
@@ -126,13 +88,11 @@ def test_runs_show_and_artifacts(home, shared_run):
     assert (stored["probabilities"].argmax(1) == data.y_test).mean() == pytest.approx(shared_run["test"]["accuracy"])
 
 
-def test_two_runs_at_once_rerun_exactly_and_the_default_reaches_95(home, shared_run):
-    spec = home / "artifacts" / shared_run["run_id"] / "spec.yaml"
-    rerun_p, default_p = start(home, "run", str(spec), "--json"), start(home, "run", "--json")
-    rerun, default = finish(rerun_p), finish(default_p)
-    assert rerun.returncode == 0, rerun.stderr
-    assert default.returncode == 0, default.stderr
-    again, full = as_json(rerun), as_json(default)
+@pytest.mark.slow
+def test_a_stored_spec_reruns_exactly_and_the_default_reaches_95(digits_run, tmp_path):
+    shared_home, shared_run = digits_run
+    home = str(tmp_path / "runs")
+    again = cli_json("--home", home, "run", str(shared_home / "artifacts" / shared_run["run_id"] / "spec.yaml"))
 
     # the stored spec re-runs exactly: same seed, same numbers
     assert again["run_id"] != shared_run["run_id"]
@@ -142,17 +102,16 @@ def test_two_runs_at_once_rerun_exactly_and_the_default_reaches_95(home, shared_
     assert again["spec"] == shared_run["spec"]
 
     # the full default (20 epochs, early stopping on val_loss) is a good digits classifier
+    full = cli_json("--home", home, "run")
     assert full["test"]["accuracy"] >= 0.95
     assert full["status"] in ("ok", "stopped") and 1 <= full["epochs_run"] <= 20
     assert full["spec"]["train"]["early_stopping"]["monitor"] == "val_loss"
 
-    # both processes wrote their whole runs into the one store
-    runs = finish(start(home, "runs", "--json"))
-    listed = {r["id"]: r for r in as_json(runs)}
-    assert {again["run_id"], full["run_id"], shared_run["run_id"]} <= set(listed)
+    listed = {r["id"]: r for r in cli_json("--home", home, "runs")}
+    assert set(listed) == {again["run_id"], full["run_id"]}
     for doc in (again, full):
         assert listed[doc["run_id"]]["epochs_run"] == doc["epochs_run"]
-        with open(home / "artifacts" / doc["run_id"] / "history.csv") as f:
+        with open(Path(home) / "artifacts" / doc["run_id"] / "history.csv") as f:
             assert len(list(csv.DictReader(f))) == doc["epochs_run"]
 
 
@@ -167,79 +126,72 @@ def _corrupt_idx_folder(folder: Path) -> Path:
     return folder
 
 
-def test_bad_input_is_one_line_and_exit_2(tmp_path, home):
-    bad_home = tmp_path / "runs"
+def test_bad_input_is_one_line_and_exit_2(tmp_path):
+    home = str(tmp_path / "runs")
     corrupt = _corrupt_idx_folder(tmp_path / "idx")
-    procs = {
-        "activation": start(bad_home, "run", "--set", "model.activation=rleu"),
-        "missing file": start(bad_home, "run", str(tmp_path / "nosuch.toml")),
-        "dataset": start(bad_home, "run", "--json", "--set", "data.dataset=nosuch"),
-        "corrupt idx": start(bad_home, "run", "--json", "--set", f"data.dataset={corrupt}"),
-        "no equals": start(bad_home, "run", "--set", "train.epochs"),
-        "show": start(home, "show", "nosuchid"),
-        "subcommand": start(bad_home, "frobnicate"),
-        "flag": start(bad_home, "run", "--frobnicate"),
-    }
-    done = {name: finish(p) for name, p in procs.items()}
-    one_line_error(done["activation"], "model.activation", '"rleu"', '"relu"')
-    one_line_error(done["missing file"], str(tmp_path / "nosuch.toml"), "not found")
-    one_line_error(done["dataset"], "data.dataset", "nosuch", "mnist")
-    one_line_error(done["corrupt idx"], str(corrupt / "train-images-idx3-ubyte"), "truncated")
-    one_line_error(done["no equals"], "--set train.epochs", "KEY=VALUE")
-    one_line_error(done["show"], "nosuchid")
-    for name in ("subcommand", "flag"):  # argparse: usage line plus one error line
-        proc = done[name]
-        assert proc.returncode == 2 and "Traceback" not in proc.stderr and proc.stdout == ""
-        assert "frobnicate" in proc.stderr.strip().splitlines()[-1]
+    one_line_error(cli("--home", home, "run", "--set", "model.activation=rleu"), "model.activation", '"rleu"', '"relu"')
+    one_line_error(cli("--home", home, "run", str(tmp_path / "nosuch.toml")), str(tmp_path / "nosuch.toml"), "not found")
+    one_line_error(cli("--home", home, "run", "--json", "--set", "data.dataset=nosuch"), "data.dataset", "nosuch", "mnist")
+    one_line_error(cli("--home", home, "run", "--set", "data.dataset=nosuch"), "data.dataset", "nosuch")  # text mode
+    one_line_error(cli("--home", home, "run", "--json", "--set", f"data.dataset={corrupt}"),
+                   str(corrupt / "train-images-idx3-ubyte"), "truncated")
+    one_line_error(cli("--home", home, "run", "--set", "train.epochs"), "--set train.epochs", "KEY=VALUE")
+    one_line_error(cli("--home", home, "show", "nosuchid"), "nosuchid")
+    for argv in (["frobnicate"], ["run", "--frobnicate"]):  # argparse: usage line plus one error line
+        code, out, err = cli("--home", home, *argv)
+        assert code == 2 and out == ""
+        assert "frobnicate" in err.strip().splitlines()[-1]
 
 
-def test_bad_dataset_in_text_mode_is_one_line(tmp_path):
-    one_line_error(mlplab(tmp_path / "runs", "run", "--set", "data.dataset=nosuch"), "data.dataset", "nosuch")
+@pytest.mark.slow
+def test_the_command_exits_2_without_a_traceback_on_bad_input(tmp_path):
+    """The real `mlplab` process: what main returns is its exit code, and stderr holds no traceback."""
+    env = {**os.environ, "MLPLAB_HOME": str(tmp_path / "runs"), "MLPLAB_DATA": DATA}
+    for argv in (["run", "--set", "model.activation=rleu"], ["frobnicate"]):
+        proc = subprocess.run([sys.executable, "-m", "mlplab.cli", *argv], env=env, cwd=tmp_path,
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 2 and proc.stdout == "", (proc.returncode, proc.stderr)
+        assert "Traceback" not in proc.stderr and proc.stderr.strip().splitlines()[-1].startswith("mlplab")
 
 
-def test_diverging_run_exits_1_and_keeps_its_history(home):
-    proc = mlplab(home, "run", "--json", "--set", 'model.init={ name = "random_normal", stddev = 1e20 }',
-                  "--set", "train.epochs=3")
-    assert proc.returncode == 1, proc.stderr
-    assert "Traceback" not in proc.stderr
-    doc = as_json(proc)
+@pytest.mark.slow
+def test_diverging_run_exits_1_and_keeps_its_history(tmp_path):
+    home = str(tmp_path / "runs")
+    code, out, err = cli("--home", home, "run", "--json", "--set", 'model.init={ name = "random_normal", stddev = 1e20 }',
+                         "--set", "train.epochs=3")
+    assert code == 1, err
+    doc = json.loads(out)
     assert doc["status"] == "diverged"
     assert 1 <= doc["epochs_run"] <= 3
     assert_history(doc["history"], doc["epochs_run"])
-    shown = mlplab(home, "show", doc["run_id"], "--json")
-    assert shown.returncode == 0, shown.stderr
-    run = as_json(shown)
+    run = cli_json("--home", home, "show", doc["run_id"])
     assert run["status"] == "diverged" and len(run["history"]["epoch"]) == doc["epochs_run"]
 
 
 def test_data_list_and_show(tmp_path):
-    home = tmp_path / "runs"
-    listed, shown, three = (finish(p) for p in [
-        start(home, "data", "list"),
-        start(home, "data", "show", "digits", "--out", str(tmp_path / "x.png"), "--json"),
-        start(home, "data", "show", "digits", "--class", "3", "--out", str(tmp_path / "three.png")),
-    ])
-    for proc in (listed, shown, three):
-        assert proc.returncode == 0, proc.stderr
+    home = str(tmp_path / "runs")
+    code, listed, _ = cli("--home", home, "data", "list")
+    assert code == 0
     for name in ("digits", "mnist", "fashion-mnist", "cosine2d"):
-        assert name in listed.stdout
-    doc = as_json(shown)
+        assert name in listed
+    doc = cli_json("--home", home, "data", "show", "digits", "--out", str(tmp_path / "x.png"))
     assert doc["name"] == "digits" and doc["train"][0] == 1437 and doc["test"][0] == 360
     assert sum(doc["class_counts"]["train"]) == 1437 and len(doc["class_counts"]["train"]) == 10
     assert doc["value_range"] == [0.0, 1.0]
     png = tmp_path / "x.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and doc["samples_png"] == str(png)
-    assert (tmp_path / "three.png").read_bytes()[:4] == b"\x89PNG"
-    assert "1437" in three.stdout
+    code, three, _ = cli("--home", home, "data", "show", "digits", "--class", "3", "--out", str(tmp_path / "three.png"))
+    assert code == 0 and (tmp_path / "three.png").read_bytes()[:4] == b"\x89PNG"
+    assert "1437" in three
 
 
 def test_the_command_exits_with_mains_code_without_a_last_collection(monkeypatch):
     import gc
-    import mlplab.cli as cli
-    monkeypatch.setattr(cli, "main", lambda: 2)
+    import mlplab.cli as command
+    monkeypatch.setattr(command, "main", lambda: 2)
     try:
         with pytest.raises(SystemExit) as e:
-            cli.entry()
+            command.entry()
         assert e.value.code == 2
         assert gc.get_freeze_count() > 0   # what is left is frozen: the exit does not walk it
     finally:
