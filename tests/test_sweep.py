@@ -1,11 +1,8 @@
 """Sweeps: expansion, grouping into populations, member equivalence, store linkage, the table."""
-import json
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
+from conftest import cli, cli_json
 from mlplab.engine import train as engine
 from mlplab.data import load_data
 from mlplab.engine.models import build_model
@@ -115,11 +112,8 @@ def test_sweep_end_to_end_through_the_cli(tmp_path):
     spec = tmp_path / "sweep.toml"
     spec.write_text('[train]\nepochs = 4\n[sweep]\ngrid = { "train.optimizer" = ["sgd", "adam"], '
                     '"train.learning_rate" = [0.001, 0.01] }\nrepeats = 2\n')
-    env = {"MLPLAB_HOME": str(tmp_path / "runs"), "PATH": "/usr/bin:/bin"}
-    done = subprocess.run([sys.executable, "-m", "mlplab.cli", "sweep", str(spec), "--json"],
-                          capture_output=True, text=True, env=env, timeout=300)
-    assert done.returncode == 0, done.stderr
-    doc = json.loads(done.stdout)
+    home = str(tmp_path / "runs")
+    doc = cli_json("--home", home, "sweep", str(spec))
     rows = doc["rows"]
     assert len(rows) == 4 and doc["keys"] == ["train.optimizer", "train.learning_rate"]
     # sorted by validation accuracy, best first; repeats give a spread
@@ -134,12 +128,9 @@ def test_sweep_end_to_end_through_the_cli(tmp_path):
     assert sorted(m["id"] for m in members) == sorted(i for r in rows for i in r["runs"])
     run = store.get_run(rows[0]["runs"][0])
     assert run["test_accuracy"] == pytest.approx(run["history"]["test_accuracy"][run["best_epoch"] - 1])
-    listed = subprocess.run([sys.executable, "-m", "mlplab.cli", "runs", "--sweep", doc["sweep_id"][:13], "--json"],
-                            capture_output=True, text=True, env=env, timeout=120)
-    assert len(json.loads(listed.stdout)) == 8
-    bad = subprocess.run([sys.executable, "-m", "mlplab.cli", "sweep", str(spec), "--set",
-                          "sweep.grid={ \"train.epoch\" = [1] }"], capture_output=True, text=True, env=env, timeout=120)
-    assert bad.returncode == 2 and "train.epoch" in bad.stderr and "Traceback" not in bad.stderr
+    assert len(cli_json("--home", home, "runs", "--sweep", doc["sweep_id"][:13])) == 8
+    code, out, err = cli("--home", home, "sweep", str(spec), "--set", "sweep.grid={ \"train.epoch\" = [1] }")
+    assert code == 2 and out == "" and "train.epoch" in err and len(err.strip().splitlines()) == 1
 
 
 @pytest.mark.slow
