@@ -86,9 +86,7 @@ def test_report_of_a_two_key_sweep(store, grid, tmp_path, screenshot):
     href = re.search(r'<a href="([^"]+)">report</a>', other.read_text()).group(1)
     assert Path(os.path.normpath(other.parent / href)).parent.parent == store.artifacts
 
-    png = screenshot(path, "sweep_report.png", height=3000)
-    if png is None:
-        pytest.skip("chromium is not installed")
+    screenshot(path, "sweep_report.png", height=3000)   # a picture to look at, where Chromium is installed
 
 
 def test_report_of_a_one_key_sweep_has_no_heatmap(store, one_key):
