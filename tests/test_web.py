@@ -97,7 +97,7 @@ def test_unknown_or_malformed_run_ids_are_404_pages(client, bad):
     for url in (f"/runs/{bad}", f"/api/runs/{bad}", f"/api/runs/{bad}/history", f"/runs/{bad}/live",
                 f"/runs/{bad}/files/spec.yaml", f"/runs/{bad}/figures/weights.png"):
         r = client.get(url)
-        assert r.status_code in (404, 400), (url, r.status_code)
+        assert r.status_code == 404, (url, r.status_code)
 
 
 def test_run_json_history_and_confusion(client, ids):
