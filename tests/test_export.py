@@ -13,10 +13,10 @@ pytest.importorskip("tensorboardX")
 
 
 @pytest.fixture(scope="module")
-def stored(tmp_path_factory):
-    home = tmp_path_factory.mktemp("home")
-    run = ml.run(epochs=3, store=str(home), progress=False)
-    return home, run
+def stored(digits_run):
+    """The session's 5-epoch digits run (conftest.digits_run), read only."""
+    home, doc = digits_run
+    return home, ml.load_run(doc["run_id"], store=home)
 
 
 def test_export_tensorboard_scalars_and_histograms(stored, tmp_path, capsys):
@@ -29,10 +29,10 @@ def test_export_tensorboard_scalars_and_histograms(stored, tmp_path, capsys):
     tags = acc.Tags()
     assert {"loss/train_running", "loss/val", "accuracy/test"} <= set(tags["scalars"])
     val = [(e.step, e.value) for e in acc.Scalars("loss/val")]
-    assert [s for s, _ in val] == [1, 2, 3]
+    assert [s for s, _ in val] == [1, 2, 3, 4, 5]
     assert np.allclose([v for _, v in val], run.history["val_loss"].to_numpy(), rtol=1e-6)
     kernel = [t for t in tags["histograms"] if t.endswith("output/kernel")]
-    assert len(kernel) == 1 and [e.step for e in acc.Histograms(kernel[0])] == [0, 3]
+    assert len(kernel) == 1 and [e.step for e in acc.Histograms(kernel[0])] == [0, 5]
 
 
 def test_export_needs_a_target(stored, capsys):
