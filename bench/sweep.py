@@ -33,7 +33,7 @@ from collections import defaultdict
 import mlplab.engine.backend  # noqa: F401
 
 from mlplab.data import load_data
-from mlplab.training import runner, sweeps
+from mlplab.training import record, runner
 from mlplab.training.sweeps import run_sweep
 from mlplab.spec.sweep import expand
 from mlplab.engine.models import build_model
@@ -54,8 +54,8 @@ def grid_a() -> dict:
 def phases(spent: dict):
     """Time the sweep's phases (by wrapping the functions the runner and the sweep call)."""
     wrapped = [(runner, "start_runs", "create runs"), (runner, "train_population", "train"),
-               (runner, "finish_runs", "finish runs"), (runner, "plan_group", "plan (data, template)"),
-               (sweeps, "headline", "table findings")]
+               (runner, "finish_runs", "finish runs"), (runner, "plan_group", "plan (data, first models)"),
+               (record, "of_run", "diagnose (in finish runs)")]
     originals = [(module, name, getattr(module, name)) for module, name, _ in wrapped]
 
     def timer(fn, label):
