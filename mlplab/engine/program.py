@@ -83,7 +83,7 @@ def _optimizer(program: Program):
 class Compiled:
     """The jitted functions of one program and Layout, built once and reused across populations,
     chunks and epochs: `probe`, `gradients` and `evaluate` of a stack of members, and `steps(counts,
-    shared)`, the step functions of one population (StackSteps)."""
+    shared)`, one population's functions (StackSteps)."""
 
     def __init__(self, program: Program, num_classes: int, regularized: tuple[bool, ...] = (),
                  layout: Layout | None = None):
@@ -104,9 +104,9 @@ class Compiled:
                                  static_argnums=6)
         # a vectorized mixed population keeps each optimizer kind's state for its own members only
         self.by_kind = vectorize and self.opt.by_kind is not None
-        self._init = self.jit(self.opt.by_kind.init, static_argnums=0) if self.by_kind else \
+        self.opt_init = self.jit(self.opt.by_kind.init, static_argnums=0) if self.by_kind else \
             self.jit(lift(self.opt.init, (0, 0), vectorize))
-        self._select = self.jit(_select, static_argnums=3)
+        self.where = self.jit(_select, static_argnums=3)   # per member: new where a mask says, else old
         self._steps: dict[tuple, StackSteps] = {}
 
     @property
@@ -122,22 +122,17 @@ class Compiled:
             self._steps[key] = StackSteps(self, *key)
         return self._steps[key]
 
-    def init(self, trainable, hyper, counts: tuple[int, ...]):
-        """The optimizer state of a stack of members (counts: members per optimizer kind, in runs)."""
-        return self._init(counts, trainable, hyper) if self.by_kind else self._init(trainable, hyper)
-
-    def select(self, mask, new, old, counts: tuple[int, ...]):
-        """Per member, `new` where `mask` else `old`: states or weights of a stack (counts as for `init`)."""
-        return self._select(mask, new, old, counts if self.by_kind else None)
 
 
 class StackSteps:
-    """A population's training steps, jitted for its Layout: `advance` runs a segment of an epoch's
-    steps, `last_step` its short last batch. A member's step is lifted over the stack (engine.layout.lift);
-    a vectorized mixed population (counts) runs each optimizer kind on its own members in every step."""
+    """A population's functions of a stack of members, jitted for its Layout: `init` the optimizer state,
+    `advance` a segment of an epoch's steps, `last_step` its short last batch, `select` per member. A
+    member's step is lifted over the stack (engine.layout.lift); a vectorized mixed population (counts)
+    runs each optimizer kind on its own members in every step and keeps each kind's state for them."""
 
     def __init__(self, compiled: Compiled, counts: tuple[int, ...] | None, shared: bool):
         math_, layout, jit = compiled.math, compiled.layout, compiled.jit
+        self.compiled, self.counts = compiled, counts
         rows = None if shared else 0
         self.kind, self.k = layout.steps.kind, layout.steps.k
         if counts is not None:   # the stack's own step, looped
@@ -168,6 +163,15 @@ class StackSteps:
     def last_step(self, state, consts, x, y, rows, weight):
         """One step on the epoch's short last batch: rows/weight (P, rest), or (rest,) when shared."""
         return self.step(state, consts, x, y, rows, weight)
+
+    def init(self, trainable, hyper):
+        """The optimizer state of the stack."""
+        init = self.compiled.opt_init
+        return init(self.counts, trainable, hyper) if self.counts is not None else init(trainable, hyper)
+
+    def select(self, mask, new, old):
+        """Per member, `new` where `mask` else `old`: states or weights of the stack."""
+        return self.compiled.where(mask, new, old, self.counts)
 
 
 def _select(mask, new, old, counts=None):

@@ -27,7 +27,7 @@ from ..data import Dataset
 from .inference import as_probabilities
 from .layout import Layout
 from .parts import Parts, member_threads
-from .program import Compiled, Member, Outcome, Program, regularized_variables
+from .program import Compiled, Member, Outcome, Program, StackSteps, regularized_variables
 from .progress import COMPILE_CLOCK, DeferredInterrupt, Pace, StepProgress
 from .rows import epoch_batches, evaluation_rows
 
@@ -93,9 +93,8 @@ def _weights(state: dict) -> dict:
     return {"trainable": state["trainable"], "non_trainable": state["non_trainable"]}
 
 
-def _initial_state(compiled: Compiled, members: list[Member], counts: tuple[int, ...]) -> tuple[dict, dict]:
-    """(consts, state) of a population: hyperparameters and L1/L2 factors, stacked weights (counts: members
-    per optimizer kind, in runs)."""
+def _initial_state(steps: StackSteps, members: list[Member]) -> tuple[dict, dict]:
+    """(consts, state) of a population: hyperparameters and L1/L2 factors, stacked weights."""
     P = len(members)
     hyper = {k: jnp.asarray(np.array([m.hyper[k] for m in members], "float32")) for k in members[0].hyper}
     reg = np.asarray([m.regularization for m in members], "float32").reshape(P, -1, 2)  # (P, variables, 2)
@@ -103,7 +102,7 @@ def _initial_state(compiled: Compiled, members: list[Member], counts: tuple[int,
     trainable = [jnp.asarray(np.stack(w)) for w in zip(*(m.trainable for m in members))]
     non_trainable = [jnp.asarray(np.stack(w)) for w in zip(*(m.non_trainable for m in members))]
     zeros = jnp.asarray(np.zeros(P, "float32"))
-    opt = compiled.init(trainable, hyper, counts)
+    opt = steps.init(trainable, hyper)
     return consts, {"trainable": trainable, "non_trainable": non_trainable, "opt": opt,
                     "loss_sum": zeros, "correct": zeros, "seen": zeros}
 
@@ -127,7 +126,7 @@ class _Run:
         # so they share each batch: one wide first-layer matmul instead of P small ones
         self.shared = compiled.shares_batches and self.parts.size > 1 and len({m.seed for m in members}) == 1
         self.steps = compiled.steps(self.parts.counts, self.shared)
-        starts = [_initial_state(compiled, [members[i] for i in part], self.parts.counts)
+        starts = [_initial_state(self.steps, [members[i] for i in part])
                   for part in self.parts.members]
         self.consts, self.state = [c for c, _ in starts], [s for _, s in starts]
         self.best = None  # the best epoch's weights per part (restore_best only)
@@ -237,7 +236,7 @@ class _Run:
 
     def select(self, mask: np.ndarray, new: list, old: list) -> list:
         """Per part, per member: `new` where `mask` (one value per member) else `old`."""
-        return [self.compiled.select(jnp.asarray(m), a, b, self.parts.counts)
+        return [self.steps.select(jnp.asarray(m), a, b)
                 for m, a, b in zip(self.parts.cut(mask), new, old)]
 
     def schedule(self, epoch: int) -> np.ndarray | None:
