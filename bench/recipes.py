@@ -4,7 +4,7 @@ and what the doctor says of these healthy runs (any error or warning is a false 
 
     MLPLAB_DATA=../shared/datasets python bench/recipes.py [NAME ...] [--seeds 3] [--set KEY=VALUE ...]
 
-`--set train.epochs=1` makes it a smoke run (the test suite's is tests/test_recipes.py).
+`--set train.epochs=1` makes it a smoke run (the test suite's is tests/spec/test_recipes.py).
 """
 from __future__ import annotations
 

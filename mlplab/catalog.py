@@ -59,7 +59,7 @@ IMAGE_LAYERS = ("conv2d", "max_pool")
 # ---------------------------------------------------------------- training
 
 # Optimizer name -> Keras' constructor default for every parameter mlplab supports
-# (the Keras 3 signatures; tests/test_catalog.py instantiates each class to check).
+# (the Keras 3 signatures; tests/spec/test_catalog.py instantiates each class to check).
 OPTIMIZERS: dict[str, dict[str, float | bool]] = {
     "sgd": {"learning_rate": 0.01, "momentum": 0.0, "nesterov": False},
     "adam": {"learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7, "amsgrad": False},

@@ -22,7 +22,7 @@ Sources, cited at each number:
                   initialization, the loss matching the last layer's softmax, non-linear hidden
                   activations, regularization placement).
     measured      our own measurement on the doctor benchmark (bench/doctor.py, digits) or the
-                  tests' runs built to show each problem (tests/test_diagnose.py).
+                  tests' runs built to show each problem (tests/analysis/test_diagnose.py).
     by hand       a round value chosen so the runs built to show a problem are caught while the
                   default experiment gets no alarm: a convention, not a measurement.
 """

@@ -13,7 +13,7 @@ import pytest
 from mlplab.errors import BadInput
 from mlplab.store import SCHEMA_VERSION, Store, loads
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

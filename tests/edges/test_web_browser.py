@@ -32,7 +32,7 @@ from mlplab.web import create_app  # noqa: E402
 
 pytestmark = pytest.mark.slow   # every test here trains, spawns a process or opens a browser
 
-OUT = Path(__file__).parent / "output"
+OUT = Path(__file__).resolve().parents[1] / "output"
 EVIL = "evil.example.test"   # the browser resolves it to 127.0.0.1: DNS rebinding, simulated
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run", "--disable-dev-shm-usage", f"--host-resolver-rules=MAP {EVIL} 127.0.0.1",

@@ -11,7 +11,7 @@ import pytest
 from mlplab.errors import BadInput
 from mlplab.spec import INITIALIZERS, Experiment, load_spec, parse_value, set_dotted, validate
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "examples").glob("*.toml"))
 
 

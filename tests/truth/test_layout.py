@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[1] / "mlplab"
+PACKAGE = Path(__file__).resolve().parents[2] / "mlplab"
 STAGES = ["errors catalog", "spec", "data", "engine", "analysis", "store", "stored", "training", "present",
           "cli api sklearn predict export web __init__"]
 STAGE = {name: i for i, names in enumerate(STAGES) for name in names.split()}

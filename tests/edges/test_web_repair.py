@@ -2,7 +2,7 @@
 job (CSRF-protected, one job at a time, stoppable), and the run page shows the stored repair.json.
 
 The faulty run: digits with raw pixels (scale none) and SGD at 0.1, 3 epochs of a 16-unit net: it diverges,
-and a repair answers with the candidate that trains best on validation (as tests/test_doctor_repair.py checks
+and a repair answers with the candidate that trains best on validation (as tests/training/test_doctor_repair.py checks
 on the CLI); the run page shows that answer first, above the findings.
 """
 import html

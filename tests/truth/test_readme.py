@@ -1,5 +1,5 @@
 """Every `mlplab ...` command of the README's CLI tour and dashboard sections works (training commands
-run one epoch here; the Ray section runs in tests/test_ray.py, `mlplab serve` in the dashboard tests)."""
+run one epoch here; the Ray section runs in tests/edges/test_ray.py, `mlplab serve` in the dashboard tests)."""
 import contextlib
 import io
 import re
@@ -12,7 +12,7 @@ import pytest
 from mlplab.cli import main
 from mlplab.store import Store
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 NOT_HERE = ("serve",)  # blocks until Ctrl-C: the dashboard tests start it
 
 

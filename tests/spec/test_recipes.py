@@ -13,7 +13,7 @@ from mlplab.engine.models import build_model, count_params
 from mlplab.errors import BadInput
 from mlplab.spec import load_spec
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 from recipes import target_of  # noqa: E402
 
 TARGETS = {"fashion-mlp": 0.900, "fashion-cnn": 0.930, "mnist-mlp": 0.986, "mnist-cnn": 0.992}
@@ -32,7 +32,7 @@ def test_every_recipe_is_listed_with_its_target_and_measurement():
     assert code == 0 and set(listed) == set(TARGETS)
     for name, r in listed.items():
         assert target_of(r["target"]) == TARGETS[name] and r["recipe"] and r["measured"]
-        assert (Path(__file__).resolve().parents[1] / r["search"].split()[0]).is_file()   # a sweep around it
+        assert (Path(__file__).resolve().parents[2] / r["search"].split()[0]).is_file()   # a sweep around it
 
 
 @pytest.mark.parametrize("name", sorted(TARGETS))
