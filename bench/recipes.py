@@ -1,4 +1,4 @@
-"""Every recipe (examples/recipes/*.toml) re-run: test accuracy over seeds 0, 1, 2 (mean and
+"""Every recipe (mlplab/recipes/*.toml) re-run: test accuracy over seeds 0, 1, 2 (mean and
 spread; the seeds train together as one population) and wall time, against the recipe's target;
 and what the doctor says of these healthy runs (any error or warning is a false alarm to look at).
 

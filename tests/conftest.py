@@ -16,6 +16,10 @@ os.environ.setdefault("KERAS_BACKEND", "jax")
 
 OUTPUT = Path(__file__).resolve().parent / "output"
 
+# The time limit of a test's subprocess or wait: a safety net so that a hung test cannot hang CI forever, never a
+# verdict (a busy 2-core machine may take many times the usual time; correctness is asserted on values).
+SAFETY_NET = 1800  # seconds
+
 
 def cli_json(*argv: str):
     """`mlplab ARGV --json` in this process: its exit code must be 0; its output, parsed."""

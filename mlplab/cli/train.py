@@ -93,5 +93,5 @@ def cmd_recipes(args: argparse.Namespace) -> int:
         out.print(f"[bold]recipe:{r.name}[/]  {r.recipe}")
         out.print(f"    target:   {r.target}")
         out.print(f"    measured: {r.measured}")
-    out.print("run one: mlplab run recipe:NAME; a sweep around its settings: examples/recipes/search/NAME.toml")
+    out.print("run one: mlplab run recipe:NAME; a sweep around its settings: mlplab/recipes/search/NAME.toml")
     return 0

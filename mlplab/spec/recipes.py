@@ -1,12 +1,13 @@
-"""Recipes: spec files in examples/recipes/ that beat published baselines on a laptop CPU.
+"""Recipes: spec files in mlplab/recipes/ that beat published baselines on a laptop CPU (package data:
+an installed wheel has them).
 
     mlplab recipes                    # each with its target, measured accuracy and time
-    mlplab run recipe:fashion-mlp     # `recipe:NAME` stands for examples/recipes/NAME.toml
+    mlplab run recipe:fashion-mlp     # `recipe:NAME` stands for mlplab/recipes/NAME.toml
 
 A recipe says what it is in its first comment lines, `# key: text`, read here:
 recipe (what the model is), target (the accuracy to beat and whose), measured
 (mean and spread over seeds, wall time on the machine it was measured on) and
-search (a sweep around its settings, beside it in examples/recipes/search/).
+search (a sweep around its settings, beside it in mlplab/recipes/search/).
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from ..errors import BadInput
 
-FOLDER = Path(__file__).resolve().parents[2] / "examples" / "recipes"
+FOLDER = Path(__file__).resolve().parents[1] / "recipes"
 PREFIX = "recipe:"
 FIELDS = ("recipe", "target", "measured", "search")
 
@@ -40,11 +41,12 @@ def names() -> list[str]:
 def recipe_path(ref: str) -> Path:
     """The file of `recipe:NAME` (or NAME), or BadInput naming the recipes there are."""
     name = ref.removeprefix(PREFIX)
-    path = FOLDER / f"{name}.toml"
-    if not path.is_file():
-        known = ", ".join(names()) or f"none (no folder {FOLDER})"
-        raise BadInput(f"recipe {name!r}: no such recipe; expected one of {known}")
-    return path
+    known = names()
+    if name not in known:   # a name of the folder's files, never a path: recipe:../x stays inside
+        from .messages import did_you_mean
+        raise BadInput(f"recipe {name!r}: no such recipe; {did_you_mean(name, known)}expected one of "
+                       + (", ".join(known) or f"none (no folder {FOLDER})"))
+    return FOLDER / f"{name}.toml"
 
 
 def header(path: Path) -> dict[str, str]:

@@ -18,7 +18,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "mlplab"
 STAGES = ["errors catalog", "spec", "data", "engine", "analysis", "store", "stored", "training", "present",
-          "cli api sklearn predict export web __init__"]
+          "cli api sklearn predict export web __init__ __main__"]
 STAGE = {name: i for i, names in enumerate(STAGES) for name in names.split()}
 
 
