@@ -3,15 +3,15 @@
     export_tensorboard(store, "last", "tb/")    # then: tensorboard --logdir tb/
     export_onnx(store, "last", "model.onnx")    # needs the `onnx` extra (jax2onnx, onnx)
 
-TensorBoard gets, under DIR/<run-id>/: every per-epoch metric as a scalar
-(`loss/train_running`, `loss/val`, `accuracy/test`, ...), the doctor's per-layer
-statistics as scalars, and a histogram of each weight tensor at step 0
-(weights_init.npz) and at the last epoch (the trained model). Events are
+TensorBoard gets, under DIR/<run-id>/, what a run writes while it trains, in the same layout
+and under the same tags (stored.tensorboard: Keras' callback layout, train/ and validation/
+overlaid): every per-epoch metric (`train/epoch_loss`, `validation/epoch_loss`,
+`test/epoch_accuracy`, ...), the doctor's per-layer statistics, and a histogram of each weight
+tensor at step 0 (weights_init.npz) and at the last epoch (the trained model). Events are
 written with tensorboardX, TensorBoard's own file format without TensorFlow.
 """
 from __future__ import annotations
 
-import math
 import os
 from pathlib import Path
 
@@ -22,7 +22,7 @@ from .store import Store
 from .store.artifacts import INITIAL_WEIGHTS, MODEL
 from .stored import load_model
 from .stored.model import trained_weights
-from .stored.tensorboard import add_histogram, check_output_dir, clean_tag, summary_writer, tag_of
+from .stored.tensorboard import RunEvents, check_output_dir, clean_tag, summary_writer
 
 
 def check_output_file(option: str, path: str | Path, suffixes: tuple[str, ...] = ()) -> Path:
@@ -43,40 +43,29 @@ def check_output_file(option: str, path: str | Path, suffixes: tuple[str, ...] =
 
 
 def export_tensorboard(store: Store, run_ref: str, out_dir: str | Path) -> Path:
-    """Write the run's TensorBoard event file under out_dir/<run-id>/; returns that folder."""
+    """Write the run's TensorBoard event files under out_dir/<run-id>/; returns that folder."""
     check_output_dir("--tensorboard", out_dir)
-    SummaryWriter = summary_writer("--tensorboard")
+    summary_writer("--tensorboard")
     from .stored import load_stats
     run = store.get_run(run_ref)
     folder = check_output_dir("--tensorboard", Path(out_dir) / run["id"])
     folder.mkdir(parents=True, exist_ok=True)
     history = run.get("history") or {}
     epochs = history.get("epoch") or []
-    artifacts = store.artifact_dir(run["id"])
-    with SummaryWriter(logdir=str(folder), flush_secs=1) as writer:
-        writer.add_text("run", f"{run['id']} · {run.get('name')} · {run.get('status')} · test accuracy "
-                               f"{run.get('test_accuracy')}", 0)
-        for key, values in history.items():
-            tag = tag_of(key)
-            if tag is None:
-                continue
-            for epoch, value in zip(epochs, values):
-                if value is not None and math.isfinite(value):
-                    writer.add_scalar(tag, float(value), int(epoch))
-        stats = load_stats(store, run["id"]) or {}
-        names = stats.get("weights") or []
-        for key in ("weight_norm", "grad_norm", "update_ratio"):
-            for epoch, row in zip(stats.get("epoch") or [], stats.get(key) or []):
-                for name, value in zip(names, row):
-                    if value is not None and math.isfinite(value):
-                        writer.add_scalar(f"{key}/{clean_tag(name)}", float(value), int(epoch))
-        last = int(epochs[-1]) if epochs else 1
-        initial, final = _npz(artifacts / INITIAL_WEIGHTS), _final_weights(store, run)
+    stats = load_stats(store, run["id"]) or {}
+    events = RunEvents(folder, "--tensorboard", flush_secs=1)
+    try:
+        events.text("run", f"{run['id']} · {run.get('name')} · {run.get('status')} · test accuracy "
+                           f"{run.get('test_accuracy')}")
+        for row, epoch in enumerate(epochs):
+            events.epoch(int(epoch), {k: v[row] for k, v in history.items() if row < len(v)}, stats)
+        initial, final = _npz(store.artifact_dir(run["id"]) / INITIAL_WEIGHTS), _final_weights(store, run)
         if len(initial) == len(final):  # a reloaded model names its variables without the model's prefix
             final = dict(zip(initial, final.values()))
-        for step, weights in ((0, initial), (last, final)):
-            for name, w in weights.items():
-                add_histogram(writer, f"weights/{clean_tag(name)}", w, step)
+        events.weights(0, initial)
+        events.weights(int(epochs[-1]) if epochs else 1, final)
+    finally:
+        events.close()
     return folder
 
 

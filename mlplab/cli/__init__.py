@@ -6,6 +6,7 @@ Exit codes: 0 ok, 1 the run failed or diverged, 2 bad input, 130 interrupted.
 
 import argparse
 import gc
+import re
 import sys
 
 from ..errors import BadInput, MlplabError
@@ -24,6 +25,58 @@ def _version() -> str:
         return __version__
 
 
+class UsageError(Exception):
+    """What argparse would print with a usage block: here one line, `mlplab run: ...; see mlplab run --help`."""
+
+    def __init__(self, prog: str, message: str):
+        super().__init__(f"{prog}: {message}; see {prog} --help")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that raises UsageError instead of printing its usage and exiting (its subparsers too)."""
+
+    def error(self, message: str):
+        from ..spec.messages import did_you_mean
+        choice = re.match(r"(.*invalid choice: '([^']*)') \(choose from (.*)\)$", message)
+        if choice:   # argparse lists every choice; the nearest one first
+            head, given, allowed = choice.groups()
+            known = re.findall(r"'([^']*)'", allowed)
+            message = f"{head}; {did_you_mean(given, known)}expected one of {', '.join(known)}"
+        raise UsageError(self.prog, message)
+
+
+def whole(low: int, high: int | None = None):
+    """An argparse type: a whole number from `low` (to `high`), else the range in one line."""
+    allowed = f"a whole number >= {low}" if high is None else f"a whole number from {low} to {high}"
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"{text}: expected {allowed}")
+        return value
+    return parse
+
+
+FIGURES = (".png", ".svg", ".pdf")   # what a figure's --out may end in
+
+
+def check_outputs(args: argparse.Namespace) -> None:
+    """Every file and folder a command will write, checked before any work (a typo costs nothing):
+    --out (its suffixes: the command's out_suffixes), --onnx, --tensorboard."""
+    if not any(getattr(args, a, None) for a in ("out", "onnx", "tensorboard")):
+        return
+    from ..export import check_output_dir, check_output_file
+    if getattr(args, "out", None):
+        check_output_file("--out", args.out, args.out_suffixes)
+    if getattr(args, "onnx", None):
+        check_output_file("--onnx", args.onnx)
+    if getattr(args, "tensorboard", None):
+        check_output_dir("--tensorboard", args.tensorboard)
+
+
 def _add(sub, name: str, help_: str) -> argparse.ArgumentParser:
     sp = sub.add_parser(name, help=help_)
     sp.add_argument("--json", action="store_true", help="print one JSON document on stdout")
@@ -31,8 +84,8 @@ def _add(sub, name: str, help_: str) -> argparse.ArgumentParser:
     return sp
 
 
-TENSORBOARD_HELP = ("while training, write TensorBoard event files under DIR/<run-id>/ (scalars, weight and "
-                    "gradient histograms per epoch; train.tensorboard in a spec)")
+TENSORBOARD_HELP = ("while training, write TensorBoard event files under DIR/<run-id>/ (Keras' layout: train/ and "
+                    "validation/ overlaid; weight histograms per epoch; train.tensorboard in a spec)")
 
 
 def _training_commands(add) -> None:
@@ -62,7 +115,7 @@ def _reading_commands(add) -> None:
     sp.add_argument("--status")
     sp.add_argument("--dataset")
     sp.add_argument("--sweep", help="only the runs of this sweep (id, prefix or 'last')")
-    sp.add_argument("--limit", type=int)
+    sp.add_argument("--limit", type=whole(1), metavar="N", help="at most N runs")
     sp.set_defaults(func=cmd_runs)
 
     sp = add("compare", "spec differences and metrics of runs side by side")
@@ -71,7 +124,7 @@ def _reading_commands(add) -> None:
     sp.add_argument("--metric", action="append", metavar="NAME",
                     help="a curve to overlay (repeatable): loss, accuracy, train_/val_/test_loss or _accuracy; "
                          "default val_loss and val_accuracy")
-    sp.set_defaults(func=cmd_compare)
+    sp.set_defaults(func=cmd_compare, out_suffixes=FIGURES)
 
     sp = add("show", "show one run: spec, model, history, evaluation")
     sp.add_argument("run", help="run id, a unique prefix of one, or 'last'")
@@ -82,18 +135,18 @@ def _reading_commands(add) -> None:
     sp.add_argument("--fix", action="store_true",
                     help="train the top candidate fixes as repairs of the run and answer with the one that reaches the "
                          "best validation accuracy (a simpler one within noise of it wins)")
-    sp.add_argument("--candidates", type=int, default=3, metavar="N", help="how many fixes --fix tries (default 3)")
+    sp.add_argument("--candidates", type=whole(1), default=3, metavar="N", help="how many fixes --fix tries (default 3)")
     sp.set_defaults(func=cmd_doctor)
 
     sp = add("report", "write a self-contained HTML report of a run (or, with --sweep, of a sweep)")
     sp.add_argument("run", help="run id (or sweep id with --sweep), a unique prefix of one, or 'last'")
     sp.add_argument("--sweep", action="store_true", help="RUN is a sweep: table, heatmap, overlaid curves")
     sp.add_argument("--out", help="HTML file to write (default: report.html in the run's artifact folder)")
-    sp.set_defaults(func=cmd_report)
+    sp.set_defaults(func=cmd_report, out_suffixes=(".html",))
 
     sp = add("serve", "the local web dashboard: browse, compare, watch live, draw a digit")
     sp.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
-    sp.add_argument("--port", type=int, default=8765)
+    sp.add_argument("--port", type=whole(0, 65535), default=8765)
     sp.add_argument("--allow-host", action="append", default=[], metavar="NAME",
                     help="also answer requests for this Host name (localhost names, loopback addresses and --host "
                          "always are; others get 403, which stops DNS rebinding)")
@@ -121,19 +174,20 @@ def _data_command(add) -> None:
     ds = dsub.add_parser("show", help="shapes, value range, class counts and a PNG grid of samples")
     ds.add_argument("name", help="digits | mnist | fashion-mnist | cosine2d | a path")
     ds.add_argument("--out", help="PNG file for the sample grid (default NAME-samples.png)")
-    ds.add_argument("--class", dest="class_index", type=int, help="show samples of this class only")
-    ds.add_argument("--index", type=int, help="show this row (large, with its label), as plt.imshow(x_train[i])")
-    ds.add_argument("--count", type=int, help="how many rows from --index (default 1), or random samples (25)")
+    ds.add_argument("--class", dest="class_index", type=whole(0), help="show samples of this class only")
+    ds.add_argument("--index", type=whole(0), help="show this row (large, with its label), as plt.imshow(x_train[i])")
+    ds.add_argument("--count", type=whole(1), help="how many rows from --index (default 1), or random samples (25)")
     ds.add_argument("--split", choices=["train", "test"], default="train", help="which split to show (default train)")
     ds.add_argument("--scale", default="unit", help="unit | symmetric | standard | none")
-    ds.add_argument("--seed", type=int, default=0)
+    ds.add_argument("--seed", type=whole(0), default=0)
     ds.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="data set option, e.g. n=2000")
     ds.add_argument("--json", action="store_true")
+    ds.set_defaults(out_suffixes=FIGURES)
     sp.set_defaults(func=cmd_data)
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="mlplab", description="Train and study neural-network classifiers.")
+    p = Parser(prog="mlplab", description="Train and study neural-network classifiers.")
     p.add_argument("--home", help="run store folder (default $MLPLAB_HOME or ./mlplab-runs)")
     p.add_argument("--version", action="version", version=f"mlplab {_version()}")
     sub = p.add_subparsers(dest="command", required=True)
@@ -146,13 +200,26 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    """The command line's arguments, or UsageError naming the (sub)command they were meant for."""
     p = parser()
+    args, extra = p.parse_known_args(argv)
+    if extra:   # argparse finds them at the top; they belong to the command
+        prog = " ".join(["mlplab", *(c for c in (args.command, getattr(args, "data_command", None)) if c)])
+        raise UsageError(prog, f"unrecognized argument{'s' if len(extra) > 1 else ''} {' '.join(extra)}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
     try:
-        args = p.parse_args(argv)
-    except SystemExit as e:  # argparse already printed a one-line usage error
+        args = parse(argv)
+    except SystemExit as e:  # --help or --version, printed
         return 2 if e.code else 0
+    except UsageError as e:
+        err.print(str(e), markup=False, soft_wrap=True)
+        return 2
     try:
+        check_outputs(args)
         return args.func(args)
     except BadInput as e:
         err.print(f"mlplab: error: {e}", markup=False, soft_wrap=True)

@@ -12,6 +12,7 @@ from ..errors import RunFailed
 from ..spec.sweep import Config, expand
 from .record import RunResult
 from .runner import run_experiments
+from .tensorboard import write_hparams
 
 
 @dataclass
@@ -51,7 +52,9 @@ def run_sweep(raw: dict[str, Any], store, executor: str = "local", address: str 
         results = run_experiments(experiments, store, sweep_id=sweep_id, executor=executor, address=address,
                                   **callbacks, **kwargs)
         by_exp = {id(r.experiment): r for r in results}
-        return configs, [[by_exp[id(e)] for e in c.experiments if id(e) in by_exp] for c in configs]
+        trained = [[by_exp[id(e)] for e in c.experiments if id(e) in by_exp] for c in configs]
+        write_hparams(configs, trained)
+        return configs, trained
     return record_sweep(store, raw.get("name") or f"sweep over {', '.join(keys)}", raw, keys, train)
 
 

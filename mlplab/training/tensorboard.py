@@ -1,20 +1,20 @@
 """TensorBoard event files written while runs train (`--tensorboard DIR`, `train.tensorboard`,
-`ml.fit(tensorboard=DIR)`), under the tags `mlplab export --tensorboard` uses (stored.tensorboard).
+`ml.fit(tensorboard=DIR)`), in the layout and under the tags `mlplab export --tensorboard` uses
+(stored.tensorboard: Keras' callback layout, train/ and validation/ overlaid).
 
-Under DIR/<run-id>/, after every epoch: each metric as a scalar (`loss/train_running`, `loss/val`,
-`accuracy/test`, `other/learning_rate`, ...), a histogram of every weight tensor and of its loss
-gradient on a fixed batch of training rows (inference mode, the doctor's probe rows), and the
-gradient's norm per weight tensor. Written with tensorboardX (TensorBoard's format, no TensorFlow),
+Under DIR/<run-id>/, after every epoch: each metric as a scalar (`train/epoch_loss`,
+`validation/epoch_loss`, `test/epoch_accuracy`, `train/epoch_learning_rate`, ...), the doctor's
+per-layer statistics (`weight_norm/...`, `grad_norm/...`, `update_ratio/...`) and a histogram of every
+weight tensor (`weights/...`). A sweep's members also get their HParams (the swept values and the
+result's metrics) when the sweep ends. Written with tensorboardX (TensorBoard's format, no TensorFlow),
 flushed every epoch, so `tensorboard --logdir DIR` shows a run as it trains.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from ..engine.callbacks import Callback
-from ..stored.tensorboard import add_histogram, check_output_dir, clean_tag, summary_writer, tag_of
+from ..stored.tensorboard import RunEvents, check_output_dir, summary_writer
 
 
 class LiveTensorBoard(Callback):
@@ -23,12 +23,11 @@ class LiveTensorBoard(Callback):
 
     def __init__(self, folders: list[str | Path | None], run_ids: list[str], names: list[str],
                  option: str = "train.tensorboard"):
-        writer = summary_writer(option)
-        self.writers = [writer(logdir=str(check_output_dir(option, folder) / run_id), flush_secs=30)
-                        if folder else None for folder, run_id in zip(folders, run_ids)]
-        for w, run_id, name in zip(self.writers, run_ids, names):
-            if w:
-                w.add_text("run", f"{run_id} · {name}", 0)
+        self.events = [RunEvents(check_output_dir(option, folder) / run_id, option) if folder else None
+                       for folder, run_id in zip(folders, run_ids)]
+        for events, run_id, name in zip(self.events, run_ids, names):
+            if events:
+                events.text("run", f"{run_id} · {name}")
 
     @staticmethod
     def check(experiments: list) -> None:
@@ -44,24 +43,26 @@ class LiveTensorBoard(Callback):
         return (cls(folders, run_ids, [e.display_name for e in experiments]),) if any(folders) else ()
 
     def on_epoch_end(self, epoch: int, records: list[dict | None], view) -> None:
-        names = [clean_tag(n) for n in view.names]
-        gradients = view.gradients()
-        for i, (writer, record) in enumerate(zip(self.writers, records)):   # padding members have no writer
-            if record is None or writer is None:
+        for i, (events, record) in enumerate(zip(self.events, records)):   # padding members have no writer
+            if record is None or events is None:
                 continue
-            for key, value in record.items():
-                tag = tag_of(key)
-                if tag and value is not None and np.isfinite(value):
-                    writer.add_scalar(tag, float(value), epoch)
-            trainable, _ = view.weights(i)
-            for name, w, g in zip(names, trainable, gradients[i]):
-                add_histogram(writer, f"weights/{name}", w, epoch)
-                add_histogram(writer, f"gradients/{name}", g, epoch)
-                if np.isfinite(g).all():
-                    writer.add_scalar(f"grad_norm/{name}", float(np.linalg.norm(g)), epoch)
-            writer.flush()
+            events.epoch(epoch, record, view.stats(i))
+            events.weights(epoch, dict(zip(view.names, view.weights(i)[0])))
+            events.flush()
 
     def on_train_end(self) -> None:
-        for w in self.writers:
-            if w:
-                w.close()
+        for events in self.events:
+            if events:
+                events.close()
+
+
+def write_hparams(configs: list, results: list[list]) -> None:
+    """A sweep's HParams: each member that wrote TensorBoard gets its configuration's swept values and its
+    result's metrics (configs: spec.sweep.Config; results: each configuration's training.record.RunResult)."""
+    for config, runs in zip(configs, results):
+        for r in runs:
+            if r.experiment.train.tensorboard:
+                events = RunEvents(Path(r.experiment.train.tensorboard) / r.run_id, "train.tensorboard")
+                metrics = {k: r.result.get(k) for k in ("val_accuracy", "val_loss", "test_accuracy", "test_loss")}
+                events.hparams(config.values, metrics)
+                events.close()

@@ -21,6 +21,8 @@ def mlp():
 
 def scalars(folder: Path, tag: str) -> list[tuple[int, float]]:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    if not folder.is_dir():
+        return []
     events = EventAccumulator(str(folder), size_guidance={"scalars": 0, "histograms": 0})
     events.Reload()
     return [(e.step, e.value) for e in events.Scalars(tag)] if tag in events.Tags()["scalars"] else []
@@ -86,37 +88,72 @@ def test_callbacks_that_need_batches_are_refused(tmp_path, callback, message):
     assert Store(tmp_path).list_runs() == []   # refused before a run was started
 
 
+def event_tags(folder: Path) -> set[str]:
+    """Every subfolder/tag (scalars and histograms) of a run's event files."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    tags = set()
+    for sub in [p for p in folder.iterdir() if p.is_dir()]:
+        events = EventAccumulator(str(sub), size_guidance={"scalars": 0, "histograms": 0})
+        events.Reload()
+        tags |= {f"{sub.name}/{t}" for t in events.Tags()["scalars"] + events.Tags()["histograms"]}
+    return tags
+
+
 @pytest.mark.slow
-def test_tensorboard_is_written_while_the_run_trains(tmp_path):
+def test_tensorboard_is_written_while_the_run_trains_as_export_writes_it(tmp_path):
+    from mlplab.cli import main
     logs = tmp_path / "tb"
     seen = []
 
     class Look(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs_=None):
             folders = list(logs.iterdir())
-            seen.append([step for step, _ in scalars(folders[0], "loss/val")] if folders else None)
+            seen.append([step for step, _ in scalars(folders[0] / "validation", "epoch_loss")] if folders else None)
 
     run = ml.fit(mlp(), "digits", epochs=3, early_stopping=False, progress=False, store=tmp_path / "runs",
                  tensorboard=logs, callbacks=[Look()])
     assert seen == [[], [1], [1, 2]]   # each epoch's scalars are on disk by the next epoch
     folder = logs / run.id
-    assert [round(v, 5) for _, v in scalars(folder, "loss/val")] == [round(v, 5) for v in run.history["val_loss"]]
+    # Keras' callback layout: the splits in subfolders under the same tag, so TensorBoard overlays them
+    assert [round(v, 5) for _, v in scalars(folder / "validation", "epoch_loss")] == \
+        [round(v, 5) for v in run.history["val_loss"]]
+    assert [round(v, 5) for _, v in scalars(folder / "train", "epoch_loss")] == \
+        [round(v, 5) for v in run.history["loss"]]
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-    events = EventAccumulator(str(folder), size_guidance={"histograms": 0})
+    events = EventAccumulator(str(folder / "train"), size_guidance={"histograms": 0})
     events.Reload()
     kernels = [t for t in events.Tags()["histograms"] if t.endswith("kernel")]
-    assert {t.split("/")[0] for t in kernels} == {"weights", "gradients"} and len(kernels) == 4
+    assert {t.split("/")[0] for t in kernels} == {"weights"} and len(kernels) == 2
     assert [e.step for e in events.Histograms(kernels[0])] == [1, 2, 3]
+    # the same run exported: the same tags
+    assert main(["--home", str(tmp_path / "runs"), "export", run.id, "--tensorboard", str(tmp_path / "exported")]) == 0
+    live, exported = event_tags(folder), event_tags(tmp_path / "exported" / run.id)
+    assert {"train/epoch_loss", "validation/epoch_accuracy", "test/epoch_loss", "train_eval/epoch_accuracy",
+            "train/epoch_learning_rate"} <= live
+    assert live == exported
 
 
 @pytest.mark.slow
-def test_a_sweep_writes_tensorboard_per_member(tmp_path):
+def test_a_sweep_writes_tensorboard_per_member_with_hparams(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams import plugin_data_pb2
     raw = {"model": {"hidden": [16]}, "train": {"epochs": 2, "early_stopping": False, "tensorboard": str(tmp_path / "tb")},
            "sweep": {"grid": {"train.learning_rate": [0.001, 0.01]}}}
     result = run_sweep(raw, Store(tmp_path / "runs"))
-    ids = sorted(r["id"] for r in Store(tmp_path / "runs").list_runs(sweep_id=result.sweep_id))
+    runs = Store(tmp_path / "runs").list_runs(sweep_id=result.sweep_id)
+    ids = sorted(r["id"] for r in runs)
     assert sorted(p.name for p in (tmp_path / "tb").iterdir()) == ids
-    assert all(len(scalars(tmp_path / "tb" / i, "accuracy/test")) == 2 for i in ids)
+    assert all(len(scalars(tmp_path / "tb" / i / "test", "epoch_accuracy")) == 2 for i in ids)
+    rates = {}
+    for run in runs:
+        events = EventAccumulator(str(tmp_path / "tb" / run["id"]))
+        events.Reload()
+        session = plugin_data_pb2.HParamsPluginData.FromString(
+            events.PluginTagToContent("hparams")["_hparams_/session_start_info"]).session_start_info
+        rates[run["id"]] = session.hparams["train.learning_rate"].number_value
+        assert [v for _, v in scalars(tmp_path / "tb" / run["id"], "hparams/test_accuracy")] == \
+            pytest.approx([run["test_accuracy"]])
+    assert sorted(rates.values()) == [0.001, 0.01]
 
 
 def test_a_tensorboard_folder_that_is_a_file_is_refused_before_training(tmp_path):

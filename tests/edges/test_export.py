@@ -23,15 +23,18 @@ def test_export_tensorboard_scalars_and_histograms(stored, tmp_path, capsys):
     event_accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
     home, run = stored
     assert main(["--home", str(home), "export", run.id, "--tensorboard", str(tmp_path / "tb")]) == 0
-    acc = event_accumulator.EventAccumulator(str(tmp_path / "tb" / run.id),
-                                             size_guidance={"scalars": 0, "histograms": 0})
-    acc.Reload()
-    tags = acc.Tags()
-    assert {"loss/train_running", "loss/val", "accuracy/test"} <= set(tags["scalars"])
-    val = [(e.step, e.value) for e in acc.Scalars("loss/val")]
+    def events(split):
+        acc = event_accumulator.EventAccumulator(str(tmp_path / "tb" / run.id / split),
+                                                 size_guidance={"scalars": 0, "histograms": 0})
+        acc.Reload()
+        return acc
+    for split in ("train", "validation", "test"):   # Keras' callback layout: one tag, a folder per split
+        assert {"epoch_loss", "epoch_accuracy"} <= set(events(split).Tags()["scalars"])
+    val = [(e.step, e.value) for e in events("validation").Scalars("epoch_loss")]
     assert [s for s, _ in val] == [1, 2, 3, 4, 5]
     assert np.allclose([v for _, v in val], run.history["val_loss"].to_numpy(), rtol=1e-6)
-    kernel = [t for t in tags["histograms"] if t.endswith("output/kernel")]
+    acc = events("train")
+    kernel = [t for t in acc.Tags()["histograms"] if t.endswith("output/kernel")]
     assert len(kernel) == 1 and [e.step for e in acc.Histograms(kernel[0])] == [0, 5]
 
 
