@@ -62,7 +62,7 @@ def screenshot(tmp_path):
                         "--disable-component-update", "--disable-sync", "--no-first-run",
                         f"--user-data-dir={tmp_path / 'chromium'}", f"--screenshot={png}",
                         f"--window-size=1280,{height}", report.resolve().as_uri()],
-                       check=True, capture_output=True, timeout=60)
+                       check=True, capture_output=True, timeout=SAFETY_NET)
         assert png.stat().st_size > 50_000             # a page with pictures, not a blank one
         return png
     return take

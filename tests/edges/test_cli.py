@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import cli, cli_json
+from conftest import SAFETY_NET, cli, cli_json
 
 DATA = os.environ.get("MLPLAB_DATA") or "/work/shared/datasets"
 
@@ -149,7 +149,7 @@ def test_the_command_exits_2_without_a_traceback_on_bad_input(tmp_path):
     env = {**os.environ, "MLPLAB_HOME": str(tmp_path / "runs"), "MLPLAB_DATA": DATA}
     for argv in (["run", "--set", "model.activation=rleu"], ["frobnicate"]):
         proc = subprocess.run([sys.executable, "-m", "mlplab.cli", *argv], env=env, cwd=tmp_path,
-                              capture_output=True, text=True, timeout=120)
+                              capture_output=True, text=True, timeout=SAFETY_NET)
         assert proc.returncode == 2 and proc.stdout == "", (proc.returncode, proc.stderr)
         assert "Traceback" not in proc.stderr and proc.stderr.strip().splitlines()[-1].startswith("mlplab")
 

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import SAFETY_NET
+
 pytestmark = pytest.mark.slow   # every test here trains, spawns a process or opens a browser
 
 nbformat = pytest.importorskip("nbformat")
@@ -24,7 +26,7 @@ def execute(path: Path, folder: Path):
     nb = nbformat.read(path, as_version=4)
     folder.mkdir(parents=True)
     env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}   # the kernel starts as a user's does
-    client = nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
+    client = nbclient.NotebookClient(nb, timeout=SAFETY_NET, kernel_name="python3",
                                      resources={"metadata": {"path": str(folder)}})
     try:
         client.execute(env={**env, "MLPLAB_HOME": str(folder / "store")})

@@ -15,8 +15,11 @@ from typing import NamedTuple
 
 import pytest
 
+from conftest import SAFETY_NET
+
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect   # waits without eval: the dashboard's CSP forbids it (wait_for_function needs it)
+expect.set_options(timeout=SAFETY_NET * 1000)   # its waits: a safety net, never a verdict
 pytest.importorskip("uvicorn")
 
 CHROMIUM = os.environ.get("MLPLAB_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -77,7 +80,7 @@ def server(tmp_path_factory):
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
-    deadline = time.time() + 20
+    deadline = time.time() + SAFETY_NET
     while not srv.started and time.time() < deadline:
         time.sleep(0.05)
     assert srv.started, "uvicorn did not start"
@@ -104,6 +107,7 @@ def page(browser, server):
     """A tab that opened the URL `mlplab serve` prints (so it holds the token cookie)."""
     ctx = browser.new_context(viewport={"width": 1280, "height": 900})
     pg = ctx.new_page()
+    pg.set_default_timeout(SAFETY_NET * 1000)   # clicks and navigations wait as long as the machine needs
     errors = []
     pg.on("pageerror", lambda e: errors.append(str(e)))
     pg.goto(f"{server.url}/?token={TOKEN}")
@@ -160,7 +164,7 @@ def test_start_a_run_from_the_form_and_watch_it_live(server, page):
     page.fill("[name='train.epochs']", "2")
     page.click("#start-run")
     page.wait_for_url("**/jobs/*")
-    expect(page.locator("#live-status")).to_have_text("ok", timeout=90_000)
+    expect(page.locator("#live-status")).to_have_text("ok")
     assert "epoch 2 of 2" in page.inner_text("#live-progress")
     assert page.is_hidden("#stop-form")
     assert "ok:" in page.inner_text("#live-verdict")
@@ -180,9 +184,9 @@ def test_a_run_started_from_the_form_can_be_stopped(server, page):
     page.click("#start-run")
     page.wait_for_url("**/jobs/*")
     job = server.app.state.jobs.get(page.url.rsplit("/", 1)[1])
-    expect(page.locator("#live-progress")).to_have_text(re.compile("^run "), timeout=90_000)  # its run exists
+    expect(page.locator("#live-progress")).to_have_text(re.compile("^run "))  # its run exists
     page.click("#stop-run")
-    expect(page.locator("#live-status")).to_have_text("interrupted", timeout=60_000)
+    expect(page.locator("#live-status")).to_have_text("interrupted")
     assert "interrupted" in page.inner_text("#live-verdict") and page.is_hidden("#stop-form")
     run = server.store.get_run(job.run_id)
     assert run["status"] == "interrupted" and run["epochs_run"] < 1000
@@ -360,7 +364,7 @@ def test_the_live_page_shows_progress_inside_a_long_epoch(server, page):
     progress_recorder(server.store, [run_id])(p)
     try:
         page.goto(f"{server.url}/runs/{run_id}/live")
-        expect(page.locator("#live-progress")).to_have_text(f"run {run_id}: {p.text()}", timeout=20_000)
+        expect(page.locator("#live-progress")).to_have_text(f"run {run_id}: {p.text()}")
         width = page.eval_on_selector("#live-bar", "e => e.style.width")
         assert float(width.rstrip("%")) == pytest.approx(100 * 1.3 / 5)   # 1 epoch and 30 % of the next, of 5
     finally:

@@ -13,6 +13,8 @@ import time
 import numpy as np
 import pytest
 
+from conftest import SAFETY_NET
+
 pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
 
@@ -84,7 +86,7 @@ def errors_of(html: str) -> dict:
     return dict(re.findall(r'<(?:span|p) class="[^"]*field-error" data-field="([^"]+)">([^<]*)</', html))
 
 
-def wait_for(predicate, timeout=30.0):
+def wait_for(predicate, timeout=SAFETY_NET):
     deadline = time.time() + timeout
     while time.time() < deadline:
         if predicate():
@@ -230,7 +232,7 @@ def test_one_run_at_a_time_a_bounded_queue_and_stop(tmp_path, stand_in):
         assert wait_for(lambda: c.get(f"/api/jobs/{ids[2]}").json()["state"] == "running")
         assert c.post("/jobs/nope/stop").status_code == 404
     # leaving the client stops the server: the running job is stopped, no run is left running
-    assert wait_for(lambda: all(r["status"] != "running" for r in store.list_runs()), 10)
+    assert wait_for(lambda: all(r["status"] != "running" for r in store.list_runs()))
     assert {r["status"] for r in store.list_runs()} == {"interrupted"}
     assert jobs.jobs[ids[2]].state == "done"
 
@@ -243,9 +245,8 @@ def test_a_job_deaf_to_sigint_is_killed_and_its_run_not_left_running(tmp_path, s
     with client_of(app) as c:
         job_id = post(c).headers["location"].split("/")[-1]
         assert wait_for(lambda: c.get(f"/api/jobs/{job_id}").json()["run_id"])
-        started = time.time()
         jobs.stop_all(grace=1)   # what the server does when it stops (with a shorter grace)
-        assert time.time() - started < 10 and jobs.jobs[job_id].proc.poll() is not None
+        assert jobs.jobs[job_id].proc.poll() is not None
         assert [r["status"] for r in store.list_runs()] == ["interrupted"]
         assert post(c).status_code == 400   # a stopping server takes no new runs
 

@@ -86,14 +86,14 @@ def test_a_repair_can_be_stopped_and_its_runs_are_not_left_running(home, faulty,
         job = r.headers["location"].split("/")[-1]
         again = c.post(f"/runs/{faulty}/repair")
         assert again.status_code == 400 and f"repair of run {faulty}: already" in again.text
-        assert wait_for(lambda: c.get(f"/api/jobs/{job}").json()["run_id"], 60)
+        assert wait_for(lambda: c.get(f"/api/jobs/{job}").json()["run_id"])
         doc = c.get(f"/api/jobs/{job}").json()
         assert doc["repair_of"] == faulty and doc["stoppable"]
         assert f'href="/jobs/{job}"' in c.get(f"/runs/{faulty}").text   # the run page links to its repair
         assert 'id="repair-run"' not in c.get(f"/runs/{faulty}").text
         candidate = doc["run_id"]
         c.post(f"/jobs/{job}/stop", headers={"Accept": "application/json"})
-        assert wait_for(lambda: c.get(f"/api/jobs/{job}").json()["state"] == "done", 20)
+        assert wait_for(lambda: c.get(f"/api/jobs/{job}").json()["state"] == "done")
         assert c.get(f"/api/jobs/{job}").json()["error"] == "stopped from the dashboard"
         assert store.get_run(candidate)["status"] == "interrupted"
         assert store.get_run(faulty)["status"] == "diverged"   # the repaired run is left as it was

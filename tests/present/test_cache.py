@@ -7,6 +7,8 @@ import time
 from dataclasses import replace
 
 import pytest
+
+from conftest import SAFETY_NET
 from matplotlib.figure import Figure
 
 from mlplab.present import run_report, views
@@ -157,7 +159,7 @@ def test_two_different_views_compute_at_once(fresh):
     b_done = threading.Event()
 
     def compute_a() -> bytes:
-        assert b_done.wait(10), "view B waited for view A: a lock shared between different views"
+        assert b_done.wait(SAFETY_NET), "view B waited for view A: a lock shared between different views"
         return b"a"
     thread = threading.Thread(target=lambda: views.stored_view(fresh, "test-a", "txt", {}, compute_a))
     thread.start()

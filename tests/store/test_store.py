@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import SAFETY_NET
+
 from mlplab.errors import BadInput
 from mlplab.store import SCHEMA_VERSION, Store, loads
 
@@ -340,7 +342,7 @@ def test_two_processes_write_concurrently(tmp_path):
         for tag in ("A", "B")
     ]
     for p in procs:
-        out, err = p.communicate(timeout=60)
+        out, err = p.communicate(timeout=SAFETY_NET)
         assert p.returncode == 0, err
     with Store(home) as s:
         runs = s.list_runs()

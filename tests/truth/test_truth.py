@@ -9,7 +9,7 @@ import sys
 import time
 
 import pytest
-from conftest import cli_json
+from conftest import SAFETY_NET, cli_json
 
 import mlplab as ml
 from mlplab import cli
@@ -162,7 +162,7 @@ def test_kill_9_leaves_a_lost_run_everywhere(tmp_path):
                              "--set", "train.early_stopping=false"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.time() + 120
+        deadline = time.time() + SAFETY_NET
         while time.time() < deadline:
             rows = Store(tmp_path).list_runs() if (tmp_path / "runs.db").exists() else []
             if rows and rows[0]["epochs_run"] >= 1:
