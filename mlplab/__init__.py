@@ -14,7 +14,7 @@ import os as _os
 _os.environ.setdefault("KERAS_BACKEND", "jax")
 
 _API = ("load_dataset", "run", "sweep", "fit", "runs", "sweeps", "load_run", "load_sweep", "set_home", "home",
-        "Run", "Sweep", "Findings")
+        "help", "Run", "Sweep", "Findings")
 
 __all__ = [*_API, "Classifier"]
 

@@ -72,6 +72,22 @@ OPTIMIZERS: dict[str, dict[str, float | bool]] = {
 # The Keras class of each optimizer (keras.optimizers.<class>).
 OPTIMIZER_CLASSES = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop", "adagrad": "Adagrad"}
 
+# What each optimizer parameter does, one line each (`mlplab optimizers NAME`, `ml.help(NAME)`; a
+# parameter means the same in every optimizer that takes it).
+OPTIMIZER_PARAMETERS: dict[str, str] = {
+    "learning_rate": "the step size: how far each update moves the weights along the (scaled) gradient",
+    "momentum": "the fraction of the previous update carried into this one (0: none); speeds up steady directions",
+    "nesterov": "Nesterov momentum: the gradient is taken at the point momentum leads to (needs momentum > 0)",
+    "beta_1": "decay rate of the running mean of the gradients (the first moment)",
+    "beta_2": "decay rate of the running mean of the squared gradients (the second moment)",
+    "epsilon": "a small constant added to the denominator for numerical stability",
+    "amsgrad": "AMSGrad: divide by the largest second moment seen so far instead of the current one",
+    "weight_decay": "decoupled weight decay: each step also shrinks every weight by learning_rate x weight_decay x it",
+    "rho": "decay rate of the running mean of the squared gradients",
+    "centered": "divide by the gradients' estimated variance instead of their second moment (steadier, a little slower)",
+    "initial_accumulator_value": "the starting value of each weight's sum of squared gradients",
+}
+
 # Structural options: they change which state exists or which formula runs, so they are
 # part of a compiled program (a population shares them); every other parameter is data.
 STATIC_OPTIONS = ("nesterov", "amsgrad", "centered")

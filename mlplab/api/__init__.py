@@ -24,7 +24,9 @@ Every call that reads or writes runs takes `store=`; without it the session's ho
     stored_run    Run, Findings, run, load_run, runs
     stored_sweep  Sweep, sweep, load_sweep, sweeps
     keras_fit     fit (any Keras model), describe_keras
+    help          help (what an optimizer takes: each parameter, its default and what it does)
 """
+from .help import help
 from .home import home, set_home
 from .inputs import TOP_LEVEL, load_dataset
 from .inputs import raw_spec as _raw   # the older private name (tests)
@@ -34,4 +36,4 @@ from .stored_run import Findings, Run, load_run, run, runs
 from .stored_sweep import Sweep, load_sweep, sweep, sweeps
 
 __all__ = ["load_dataset", "run", "sweep", "fit", "runs", "sweeps", "load_run", "load_sweep", "set_home", "home",
-           "Run", "Sweep", "Findings"]
+           "help", "Run", "Sweep", "Findings"]

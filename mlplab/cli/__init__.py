@@ -13,7 +13,7 @@ from ..errors import BadInput, MlplabError
 from .output import err
 from .inspect import (cmd_compare, cmd_data, cmd_doctor, cmd_export, cmd_predict, cmd_report, cmd_runs, cmd_serve,
                       cmd_show)
-from .train import cmd_recipes, cmd_run, cmd_sweep
+from .train import cmd_optimizers, cmd_recipes, cmd_run, cmd_sweep
 
 
 def _version() -> str:
@@ -105,6 +105,10 @@ def _training_commands(add) -> None:
     sp.add_argument("--address", help="Ray cluster to join (auto, ray://HOST:PORT); default: a local Ray instance")
     sp.add_argument("--tensorboard", metavar="DIR", help=TENSORBOARD_HELP)
     sp.set_defaults(func=cmd_sweep)
+
+    sp = add("optimizers", "what an optimizer takes: each parameter, its default (Keras') and what it does")
+    sp.add_argument("name", nargs="?", help="sgd | adam | adamw | rmsprop | adagrad (default: all of them)")
+    sp.set_defaults(func=cmd_optimizers)
 
     sp = add("recipes", "specs that beat published baselines on a laptop CPU: targets, measured accuracy, time")
     sp.set_defaults(func=cmd_recipes)

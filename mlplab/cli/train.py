@@ -95,3 +95,17 @@ def cmd_recipes(args: argparse.Namespace) -> int:
         out.print(f"    measured: {r.measured}")
     out.print("run one: mlplab run recipe:NAME; a sweep around its settings: mlplab/recipes/search/NAME.toml")
     return 0
+
+
+def cmd_optimizers(args: argparse.Namespace) -> int:
+    """`mlplab optimizers [NAME]`: each parameter of an optimizer (of all without NAME), Keras' default
+    and what it does."""
+    from ..catalog import OPTIMIZERS
+    from ..spec.help import optimizer_help, optimizer_text
+    names = [args.name] if args.name else list(OPTIMIZERS)
+    if args.json:
+        print_json({str(n).lower(): optimizer_help(n) for n in names})
+        return 0
+    out.print("\n\n".join(optimizer_text(n) for n in names), markup=False)
+    return 0
+

@@ -16,9 +16,11 @@ from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationI
                       model_serializer, model_validator)
 
 from ..catalog import (ACTIVATIONS, COSINE2D_OPTIONS, DATASET_OPTIONS, IMAGE_LAYERS, INITIALIZER_BOUNDS, INITIALIZERS, LAYER_KEYS,
-                       LAYER_NEEDS, LOSSES, MONITORS, OPTIMIZER_BOUNDS, OPTIMIZERS, SCALES, SCHEDULE_BOUNDS, SCHEDULES)
+                       LAYER_NEEDS, LOSSES, MONITORS, OPTIMIZER_BOUNDS, OPTIMIZER_PARAMETERS, OPTIMIZERS, SCALES,
+                       SCHEDULE_BOUNDS, SCHEDULES)
 from ..errors import BadInput
-from .messages import MISSING, FieldError, format_error, kinds, show
+from .help import optimizer_keys
+from .messages import MISSING, FieldError, did_you_mean, format_error, kinds, show
 
 __all__ = ["COSINE2D_OPTIONS", "SHORTHAND", "Data", "EarlyStopping", "Experiment", "Init", "Layer", "ModelSpec",
            "Optimizer", "Schedule", "Sweep", "Train", "derive_name", "describe_model", "validate"]
@@ -212,13 +214,17 @@ class _OptimizerChecks(_Strict):
     """An optimizer: a name (catalog.OPTIMIZERS) and any of its parameters; unset ones take Keras' defaults."""
     name: Literal[tuple(OPTIMIZERS)] = "adam"  # type: ignore[valid-type]
 
-    @model_validator(mode="after")
-    def _applies(self) -> "_OptimizerChecks":
-        takes, bad = OPTIMIZERS[self.name], _not_taken(self, OPTIMIZERS[self.name])
-        if bad:
-            raise FieldError(*bad, f"does not apply to {self.name}; {self.name} takes "
-                             + ", ".join(["learning_rate", *sorted(set(takes) - {"learning_rate"})]))
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _takes(cls, data: Any) -> Any:
+        """A key this optimizer does not take, named with the parameters it does take (its own alone)."""
+        name = data.get("name", "adam") if isinstance(data, dict) else None
+        for key in data if name in OPTIMIZERS else ():
+            if key != "name" and key not in OPTIMIZERS[name]:
+                what = (f"does not apply to {name}; " if key in OPTIMIZER_PARAMETERS
+                        else f"unknown key; {did_you_mean(key, list(OPTIMIZERS[name]))}")
+                raise FieldError(key, data[key], f"{what}{name} takes {optimizer_keys(name)}")
+        return data
 
     def settings(self) -> dict[str, float | bool]:
         """Every parameter of this optimizer, Keras defaults filled in."""
