@@ -14,7 +14,7 @@ from ..store import Store
 from ..stored import RunArtifacts
 from .display import shown
 from .home import store_of
-from .inputs import pandas, raw_spec
+from .inputs import overrides_of, pandas, raw_spec
 from .progress import progress_bar
 
 
@@ -134,6 +134,14 @@ class Run(RunArtifacts):
             warnings.warn(text, RunStatusWarning, stacklevel=2)
         return predict_probabilities(self.model, np.asarray(x, dtype="float32"))
 
+    def features(self, x, layer: int | str | None = None) -> np.ndarray:
+        """What a hidden layer outputs for inputs x (shaped as the training inputs), in inference mode, one
+        flattened row per input: the run's model truncated after `layer` (a name such as "dense_2" or an index
+        in the model's layers; default the last hidden layer), as `keras.Model(model.inputs,
+        model.get_layer(layer).output).predict(x)` would give."""
+        from ..engine.inference import layer_output
+        return layer_output(self.model, x, layer)
+
     def repair(self, *, candidates: int = 3):
         """Train the doctor's top `candidates` fixes as repairs of this run (one population, the run's seed, data
         and epochs; each stored as a run with summary["repair_of"]) and judge each: a RepairReport whose `.best` is
@@ -203,7 +211,7 @@ def run(spec_or_path: Any = None, overrides: dict | None = None, /, *, store: St
     """
     from ..spec import validate
     from ..training.runner import run_experiment
-    raw = raw_spec(spec_or_path, {**(overrides or {}), **kw_overrides})
+    raw = raw_spec(spec_or_path, overrides_of(overrides, kw_overrides))
     raw.pop("sweep", None)
     exp = validate(raw)
     s = store_of(store)

@@ -2,6 +2,7 @@
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import mlplab as ml
@@ -74,6 +75,19 @@ def test_findings_figures_model_and_report(run, tmp_path):
     assert run.predict(ml.load_dataset("digits").x_test[:4]).shape == (4, 10)
     path = run.report(tmp_path / "r.html", embed_samples=100)
     assert "Learning curves" in path.read_text()
+
+
+@pytest.mark.slow
+def test_features_are_a_truncated_models_outputs(run):
+    import keras
+    x = ml.load_dataset("digits").x_test[:5]
+    names = [layer.name for layer in run.model.layers]
+    truncated = keras.Model(run.model.inputs, run.model.get_layer(names[0]).output)
+    assert np.allclose(run.features(x, layer=names[0]), truncated.predict(x, verbose=0), atol=1e-5)
+    assert run.features(x).shape == (5, 64)                      # default: the last hidden layer (64 units)
+    assert np.allclose(run.features(x, layer=-1), run.predict(x), atol=1e-6)
+    with pytest.raises(BadInput, match="layer 'dense_9': not in the model; its layers are "):
+        run.features(x, layer="dense_9")
 
 
 @pytest.mark.slow
