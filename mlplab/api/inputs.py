@@ -37,6 +37,23 @@ def dotted(key: str) -> str:
     return f"{section}.{key}" if section else key
 
 
+def table_argument(name: str, value: Any, example: str) -> dict:
+    """An argument that takes a dict (overrides, a grid, variants): the dict ({} for None), or BadInput
+    naming the argument, what it was given and what it takes."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        from ..spec.messages import show
+        raise BadInput(f"{name} = {show(value)}: expected a dict, e.g. {example}")
+    return value
+
+
+def overrides_of(overrides: Any, keywords: dict) -> dict:
+    """The overrides argument and the keyword overrides as one dict (the keywords win)."""
+    return {**table_argument("overrides", overrides, '{"train.epochs": 1}, or keyword arguments: epochs=1'),
+            **keywords}
+
+
 def merge(raw: dict, overrides: dict, prefix: str = "") -> dict:
     """Apply overrides (dotted keys, or nested tables merged key by key) to a raw spec.
 

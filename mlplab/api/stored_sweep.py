@@ -11,7 +11,7 @@ from typing import Any, Callable
 from ..errors import BadInput
 from ..store import Store
 from .home import store_of
-from .inputs import dotted, merge, pandas, raw_spec
+from .inputs import dotted, merge, pandas, raw_spec, table_argument
 from .keras_fit import fit
 from .progress import progress_bar
 from .stored_run import Run
@@ -104,6 +104,8 @@ def sweep(spec_or_path: Any = None, grid: dict | None = None, *, repeats: int | 
     With a model-building function, grid keys that are its parameters go to it and dotted keys to
     the training settings; every configuration is trained with `fit` (one run at a time).
     """
+    grid = table_argument("grid", grid, '{"train.learning_rate": [0.001, 0.01, 0.1]}')
+    variants = table_argument("variants", variants, '{"small": {"hidden": [32]}}')
     if callable(spec_or_path) and not isinstance(spec_or_path, (str, os.PathLike, dict)):
         return sweep_builder(spec_or_path, grid or {}, data=data if data is not None else "digits",
                              repeats=repeats or 1, store=store, progress=progress, **kw_overrides)

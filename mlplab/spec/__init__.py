@@ -6,11 +6,11 @@
     sweep.py     a spec's [sweep] -> its configurations, each a list of experiments
 """
 from ..catalog import ACTIVATIONS, INITIALIZERS, OPTIMIZERS
-from .files import (apply_override, get_dotted, load_raw, load_spec, parse_value, read_file, set_dotted,
-                    stored_experiment)
+from .files import (apply_override, get_dotted, load_raw, load_spec, parse_assignment, parse_value, read_file,
+                    set_dotted, stored_experiment)
 from .schema import (Data, EarlyStopping, Experiment, Init, Layer, ModelSpec, Optimizer, Train, describe_model,
                      validate)
 
 __all__ = ["ACTIVATIONS", "INITIALIZERS", "OPTIMIZERS", "Data", "EarlyStopping", "Experiment", "Init", "Layer",
            "ModelSpec", "Optimizer", "Train", "apply_override", "describe_model", "get_dotted", "load_raw", "load_spec",
-           "parse_value", "read_file", "set_dotted", "stored_experiment", "validate"]
+           "parse_assignment", "parse_value", "read_file", "set_dotted", "stored_experiment", "validate"]

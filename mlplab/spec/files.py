@@ -8,6 +8,7 @@ the Python API, sweep points); `stored_experiment` reads a stored run's spec.
 """
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,7 @@ def stored_experiment(resolved: dict[str, Any]) -> Experiment:
 
 
 def read_file(path: str | Path) -> dict[str, Any]:
-    """A spec file as a raw dict; `recipe:NAME` reads examples/recipes/NAME.toml (spec.recipes)."""
+    """A spec file as a raw dict; `recipe:NAME` reads mlplab/recipes/NAME.toml (spec.recipes)."""
     if str(path).startswith("recipe:"):
         from .recipes import recipe_path
         path = recipe_path(str(path))
@@ -64,19 +65,44 @@ def read_file(path: str | Path) -> dict[str, Any]:
 
 
 def apply_override(raw: dict[str, Any], assignment: str) -> None:
+    set_dotted(raw, *parse_assignment(assignment))
+
+
+def parse_assignment(assignment: str) -> tuple[str, Any]:
+    """A `--set KEY=VALUE` as (key, value), or BadInput naming the --set."""
     key, sep, value = assignment.partition("=")
     key = key.strip()
     if not sep or not key:
         raise BadInput(f"--set {assignment}: expected KEY=VALUE, e.g. --set train.learning_rate=0.01")
-    set_dotted(raw, key, parse_value(value.strip()))
+    return key, parse_value(value.strip(), where=f"--set {assignment}")
 
 
-def parse_value(text: str) -> Any:
-    """A --set VALUE: a TOML value (0.1, [128, 64], true, { name = "sgd" }), else a bare string."""
+STRUCTURED = ("{", "[", '"', "'")   # how a TOML table, list or string starts: no bare word starts so
+VALUE_EXAMPLES = '0.01, [128, 64], true, "sgd" or { name = "sgd", momentum = 0.9 }'
+
+
+def parse_value(text: str, where: str | None = None) -> Any:
+    """A --set VALUE: a TOML value (0.1, [128, 64], true, { name = "sgd" }), else a bare string (sgd).
+
+    A value that starts as a table, list or string does but is not valid TOML is a mistake: with
+    `where` (the option it came from), BadInput naming it and the column; without, the text as it
+    is (the caller's validation names the field)."""
     try:
         return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        return text
+    except tomllib.TOMLDecodeError as e:
+        if where is None or not text.startswith(STRUCTURED):
+            return text
+        raise BadInput(f"{where}: not valid TOML {toml_error_at(str(e), text, len('v = '))}; "
+                       f"expected a TOML value, e.g. {VALUE_EXAMPLES}") from None
+
+
+def toml_error_at(message: str, text: str, offset: int = 0) -> str:
+    """tomllib's "Invalid value (at line 1, column 40)" as "at column 36 of the value: invalid value", the column
+    in `text` (`offset`: characters parsed before it)."""
+    what, _, at = message.partition(" (at ")
+    column = re.search(r"column (\d+)", at)
+    place = f"column {int(column.group(1)) - offset}" if column else f"column {len(text) + 1}, the end,"
+    return f"at {place} of the value: {what[:1].lower()}{what[1:]}"
 
 
 def set_dotted(raw: dict[str, Any], key: str, value: Any) -> None:

@@ -2,7 +2,8 @@
 
 `format_error` turns pydantic's ValidationError into that line; `FieldError` is
 what a check across several keys raises to blame one of them. `show` writes a
-value as the user wrote it, `kinds` reads the plain types of an annotation.
+value as the user wrote it, `kinds` reads the plain types of an annotation,
+`did_you_mean` is the hint for every unknown name (spec keys, options, commands).
 """
 from __future__ import annotations
 
@@ -41,8 +42,10 @@ def format_error(e: ValidationError, root: type[BaseModel]) -> str:
     field = _dotted(loc) or "spec"
     if err["type"] == "extra_forbidden":
         keys = _section_keys(root, loc[:-1])
-        near = difflib.get_close_matches(str(loc[-1]), keys, n=1)
-        hint = f"did you mean {near[0]}? " if near else ""
+        hint = did_you_mean(str(loc[-1]), keys)
+        if len(loc) == 1 and not hint:   # a top-level key near a key inside a section: hiden -> model.hidden
+            hint = did_you_mean(str(loc[0]), {f"{k}.{f}": f for k in keys if (cls := _model_at(root, [k]))
+                                              for f in cls.model_fields})
         return f"{field}: unknown key; {hint}expected one of {', '.join(keys)}"
     if err["type"] == "missing":
         return f"{field}: missing; {_HINTS.get(_pattern(loc), 'this key is required')}"
@@ -50,14 +53,31 @@ def format_error(e: ValidationError, root: type[BaseModel]) -> str:
     return f"{field}: {msg}" if given is MISSING else f"{field} = {show(given)}: {msg}"
 
 
+def did_you_mean(given: str, known: Any) -> str:
+    """ "did you mean epochs? " when a known name is close to the one given, else "". `known`: the
+    names, or a mapping of what to suggest -> the name it is matched on."""
+    names = known if isinstance(known, dict) else {k: k for k in known}
+    by_name: dict[str, str] = {}
+    for suggestion, name in names.items():
+        by_name.setdefault(str(name), str(suggestion))
+    near = difflib.get_close_matches(str(given), list(by_name), n=1)
+    return f"did you mean {by_name[near[0]]}? " if near else ""
+
+
 def show(value: Any) -> str:
     """A value as the user wrote it (JSON/TOML-like), never a Python repr."""
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)  # inf, -inf, nan as TOML writes them
     try:
-        return json.dumps(value, default=str)
+        text = json.dumps(value, default=str)
     except (TypeError, ValueError):
-        return str(value)
+        text = str(value)
+    if len(text) > SHOWN and isinstance(value, (list, dict)):   # a one-line message: its start and its size
+        return f"{text[:SHOWN - 40].rsplit(', ', 1)[0]}, ... ({len(value):,} items)"
+    return text
+
+
+SHOWN = 160   # characters of a value a message shows
 
 
 def kinds(annotation: Any) -> set:
