@@ -12,7 +12,6 @@ searched in `$MLPLAB_DATA/<name>/`, `~/.keras/datasets/` and
 """
 from __future__ import annotations
 
-import difflib
 import gzip
 import hashlib
 import json
@@ -27,6 +26,7 @@ import numpy as np
 
 from ..catalog import DATASET_OPTIONS
 from ..errors import BadInput
+from ..spec.messages import did_you_mean
 from .files import IDX_FILES, RawData, idx_paths, load_csv, load_idx_folder, load_npz, show_value
 
 DATASETS: dict[str, str] = {
@@ -121,9 +121,7 @@ def _check_options(options: dict, name, resolved: str | Path) -> None:
             raise BadInput(f"data.{key}: only for {owner} (options {', '.join(DATASET_OPTIONS[owner])}); "
                            f"dataset {show_value(os.fspath(name))} does not take it")
         if owner is None:
-            near = difflib.get_close_matches(key, takes, n=1)
-            hint = f"did you mean {near[0]}? " if near else ""
-            raise BadInput(f"data.{key}: unknown option; {hint}"
+            raise BadInput(f"data.{key}: unknown option; {did_you_mean(key, takes)}"
                            + (f"{resolved}'s options are {', '.join(takes)}" if takes
                               else f"dataset {show_value(os.fspath(name))} takes none"))
 
