@@ -37,10 +37,10 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str):
         from ..spec.messages import did_you_mean
-        choice = re.match(r"(.*invalid choice: '([^']*)') \(choose from (.*)\)$", message)
-        if choice:   # argparse lists every choice; the nearest one first
+        choice = re.match(r"(.*invalid choice: '?([^' ]*)'?) \(choose from (.*)\)$", message)
+        if choice:   # argparse lists every choice (quoted before Python 3.12.8); the nearest one first
             head, given, allowed = choice.groups()
-            known = re.findall(r"'([^']*)'", allowed)
+            known = [c.strip().strip("'") for c in allowed.split(",")]
             message = f"{head}; {did_you_mean(given, known)}expected one of {', '.join(known)}"
         raise UsageError(self.prog, message)
 
