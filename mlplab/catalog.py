@@ -56,6 +56,10 @@ LAYER_NEEDS: dict[str, dict[str, int]] = {
 # Layer types that work on images (N, H, W, C): a model with one keeps its inputs unflattened.
 IMAGE_LAYERS = ("conv2d", "max_pool")
 
+# The most layers a model may have, as built (the hidden shorthand spelled out: a width with batch-norm and
+# dropout is three): Keras' model building recurses per layer and fails near 1,000; 256 layers train.
+MAX_LAYERS = 256
+
 # ---------------------------------------------------------------- training
 
 # Optimizer name -> Keras' constructor default for every parameter mlplab supports

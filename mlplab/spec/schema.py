@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, create_model, field_validator,
                       model_serializer, model_validator)
 
-from ..catalog import (ACTIVATIONS, COSINE2D_OPTIONS, DATASET_OPTIONS, IMAGE_LAYERS, INITIALIZER_BOUNDS, INITIALIZERS, LAYER_KEYS,
+from ..catalog import (ACTIVATIONS, COSINE2D_OPTIONS, DATASET_OPTIONS, IMAGE_LAYERS, INITIALIZER_BOUNDS, MAX_LAYERS, INITIALIZERS, LAYER_KEYS,
                        LAYER_NEEDS, LOSSES, MONITORS, OPTIMIZER_BOUNDS, OPTIMIZER_PARAMETERS, OPTIMIZERS, SCALES,
                        SCHEDULE_BOUNDS, SCHEDULES)
 from ..errors import BadInput
@@ -157,6 +157,14 @@ class ModelSpec(_Strict):
         if any(w <= 0 for w in v):
             raise ValueError("expected positive layer widths, e.g. [128, 64] ([] is logistic regression)")
         return v
+
+    @model_validator(mode="after")
+    def _depth(self) -> "ModelSpec":
+        if (count := len(self.spelled_out())) > MAX_LAYERS:
+            key = "hidden" if self.layers is None else "layers"
+            raise FieldError(key, getattr(self, key), f"{count} layers as built; a model has at most {MAX_LAYERS} "
+                             "(Keras builds them recursively and fails near 1,000)")
+        return self
 
     @model_validator(mode="after")
     def _layers_replace_shorthand(self) -> "ModelSpec":

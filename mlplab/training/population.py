@@ -8,11 +8,13 @@ call of `engine.train.train` in the package.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 
 import numpy as np
 
+from ..analysis.cost import estimate, fits
 from ..analysis.status import divergence_rule
 from ..data import Dataset, load_data
 from ..engine.layout import choose as choose_layout
@@ -203,15 +205,25 @@ class GroupPlan:
         return Population(chunk, self.real[index], models, members, program, self.facts)
 
 
+def check_memory(exp: Experiment, data: Dataset, params: int | None = None, members: int = 1) -> int:
+    """BadInput (analysis.cost) unless `members` of `exp` fit in this machine's memory, checked before they
+    are built (`params`: the count of a model built already, ml.fit's); the batch size as trained."""
+    info = data.info
+    est = estimate(exp, info.input_shape, info.num_classes, len(data.x_train) + len(data.x_val), len(data.x_test))
+    fits(exp, est if params is None else dataclasses.replace(est, params=params), members)
+    return est.batch
+
+
 def plan_group(group: list[Experiment], memory_budget: float = MEMORY_BUDGET) -> GroupPlan:
     first = group[0]
     data = load_data(first)
     for exp in group:
         check_compatible(exp, data)
+    batch = check_memory(first, data)   # the group shares its model's structure, batch size and data shapes
     info = data.info
     template = build_model(first.model, info.input_shape, info.num_classes, first.train.loss, first.seed)
     facts = ModelFacts.of(template)
-    size = population_size(facts.params, first.train.batch_size, int(np.prod(info.input_shape)), memory_budget)
+    size = population_size(facts.params, batch, int(np.prod(info.input_shape)), memory_budget)
     index_chunks = equal_chunks(list(range(len(group))), size)
     return GroupPlan(group, data, sorted({optimizer_kind(e) for e in group}),
                      [[group[i] for i in c] for c in index_chunks], [len(set(c)) for c in index_chunks],
@@ -250,7 +262,12 @@ def diverged_rule_for(data: Dataset, loss: str):
 def train_population(population: Population, data: Dataset, callbacks: list = (), diverged: bool = True):
     """Train a population: its outcomes. No store involved; the package's one call of engine.train.
     callbacks: engine.train's (engine.callbacks); `diverged`: stop a member the status rule calls diverged
-    (analysis.status; the scikit-learn estimator trains without it)."""
+    (analysis.status; the scikit-learn estimator trains without it). The memory is checked first (a user's
+    model, ml.fit's, is built already: its parameters counted); a batch larger than the training rows
+    trains on all of them at once, as in Keras."""
     p = population
+    check_memory(p.experiments[0], data, sum(w.size for w in p.members[0].trainable + p.members[0].non_trainable),
+                 len(p.members))
+    program = dataclasses.replace(p.program, batch_size=min(p.program.batch_size, len(data.x_train)))
     rule = [LambdaCallback(diverged=diverged_rule_for(data, p.program.loss))] if diverged else []
-    return train(p.program, p.members, data, [*rule, *callbacks], compiled=p.compiled(data.info))
+    return train(program, p.members, data, [*rule, *callbacks], compiled=p.compiled(data.info))

@@ -5,15 +5,12 @@ checks them) plus a budget, so that one form cannot take the machine down.
     est = estimate(exp, facts)                    # parameters, bytes, floating-point operations
     problems(exp, facts, Limits())                # {"model.hidden": "...", ...}: one line per field
 
-The form builds a dense net (model.hidden), so the estimate is exact for parameters and
-a close upper bound for memory: weights, gradients, optimizer slots and the best/initial
-copies (about 12 float32 copies of the parameters, as training.population budgets a
-member), a batch with every layer's activations forward and backward, and the data as
-float32. Work is 6 x parameters x training rows x epochs (a forward and backward pass)
-plus the per-epoch evaluation passes; at the ~150 GFLOP/s two CPU cores reach (DESIGN.md),
-1e15 is about 2 hours.
+The estimate is analysis.cost's, the one every run is checked with (weights and optimizer
+state, a batch's activations, the data; the work in floating-point operations); at the ~150
+GFLOP/s two CPU cores reach (DESIGN.md), 1e15 is about 2 hours.
 
-The CLI has none of these limits: what the dashboard refuses, `mlplab run` still trains.
+The CLI has none of these limits (it refuses only what this machine's memory cannot hold):
+what the dashboard refuses, `mlplab run` still trains.
 """
 from __future__ import annotations
 
@@ -21,6 +18,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..analysis.cost import Estimate, estimate as cost_estimate, size_text
 from ..spec import Experiment
 
 GFLOPS = 150e9  # what 2 CPU cores reach in float32 (DESIGN.md, measured)
@@ -49,20 +47,6 @@ class DataFacts:
     classes: int
 
 
-@dataclass(frozen=True)
-class Estimate:
-    params: int
-    train_rows: int     # after the validation split
-    weights_bytes: int
-    batch_bytes: int
-    data_bytes: int
-    work: float         # floating-point operations
-
-    @property
-    def memory(self) -> int:
-        return self.weights_bytes + self.batch_bytes + self.data_bytes
-
-
 def data_facts(dataset: str, cache: dict | None = None) -> DataFacts:
     """Rows, features and classes of a built-in data set or a file; `cache` (the app's) keeps them per
     file version, so that a form is checked without reading MNIST again."""
@@ -80,27 +64,8 @@ def data_facts(dataset: str, cache: dict | None = None) -> DataFacts:
 
 
 def estimate(exp: Experiment, facts: DataFacts) -> Estimate:
-    """Parameters, memory and work of a dense net (the form's model) on these data."""
-    outputs = 1 if exp.train.loss == "binary_crossentropy" else facts.classes
-    widths = [facts.features, *exp.model.hidden, outputs]
-    params = sum((a + 1) * b for a, b in zip(widths, widths[1:]))
-    if exp.model.batchnorm:
-        params += 4 * sum(exp.model.hidden)
-    n_val = int(facts.rows * exp.data.validation_split)
-    train_rows = facts.rows - n_val
-    batch = exp.train.batch_size
-    evaluated = min(train_rows, 10_000) + n_val + facts.test_rows   # inference after every epoch
-    work = exp.train.epochs * (6 * params * train_rows + 2 * params * evaluated)
-    return Estimate(params=params, train_rows=train_rows, weights_bytes=4 * 12 * params,
-                    batch_bytes=4 * batch * (4 * facts.features + 3 * sum(widths[1:])),
-                    data_bytes=4 * 2 * (facts.rows + facts.test_rows) * facts.features, work=float(work))
-
-
-def size_text(n: float) -> str:
-    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if n >= size:
-            return f"{n / size:.3g} {unit}"
-    return f"{int(n)} bytes"
+    """Parameters, memory and work of the form's experiment on these data (analysis.cost, as every run)."""
+    return cost_estimate(exp, (facts.features,), facts.classes, facts.rows, facts.test_rows)
 
 
 def time_text(seconds: float) -> str:
@@ -132,9 +97,9 @@ def problems(exp: Experiment, facts: DataFacts, limits: Limits) -> dict[str, str
         out["model.hidden"] = (f"model.hidden = {m.hidden}: {est.params:,} parameters on {facts.name} "
                                f"({facts.features} inputs, {facts.classes} classes); the dashboard's budget is "
                                f"{limits.max_params:,}")
-    if est.memory > limits.max_memory:
+    if est.memory() > limits.max_memory:
         field = "train.batch_size" if est.batch_bytes > est.weights_bytes else "model.hidden"
-        out.setdefault(field, f"needs about {size_text(est.memory)} of memory (weights and optimizer state "
+        out.setdefault(field, f"needs about {size_text(est.memory())} of memory (weights and optimizer state "
                               f"{size_text(est.weights_bytes)}, a batch {size_text(est.batch_bytes)}, the data "
                               f"{size_text(est.data_bytes)}); the dashboard's budget is "
                               f"{size_text(limits.max_memory)}")
