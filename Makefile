@@ -7,10 +7,11 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test test-fast bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml mlplab-keras-backend.pth
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
+	cp mlplab-keras-backend.pth "$$($(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/"   # KERAS_BACKEND=jax when unset (setup.py)
 	touch $(STAMP)
 
 run: $(STAMP)

@@ -248,7 +248,7 @@ def summary(model: keras.Model) -> str:
     """`model.summary()` as text (same parameter counts as Keras prints)."""
     buf = io.StringIO()
     with redirect_stdout(buf):
-        model.summary(line_length=80)
+        model.summary(line_length=80, print_fn=lambda text, **_: print(text))   # not rich's Jupyter display
     return buf.getvalue()
 
 
