@@ -16,5 +16,10 @@ class BadInput(MlplabError):
     """
 
 
+class StoreFault(BadInput):
+    """The store's disk or files refused a read or write (full, read-only, no permission, I/O error): exit
+    code 2, one line naming the store and the cause (store.faults makes it)."""
+
+
 class RunFailed(MlplabError):
     """The run itself failed (exit code 1)."""

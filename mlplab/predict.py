@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import BadInput
-from .stored import load_model
+from .stored import load_model, run_folder
 from .stored.artifacts import load_scaling
 
 MAX_BYTES = 8 * 2**20          # upload size limit
@@ -218,6 +218,7 @@ class RunModel:
     def __init__(self, store, ref: str):
         run = store.get_run(ref)
         self.run_id = run["id"]
+        run_folder(store, self.run_id)   # BadInput when it is gone: said before anything else about its model
         data = (run.get("summary") or {}).get("data") or {}
         self.spec = run.get("spec") or {}
         self.input_shape = [int(d) for d in data.get("input_shape") or []]

@@ -1,4 +1,5 @@
-"""A run's artifact folder (``artifacts/<run-id>/``): safe names and atomic writes."""
+"""A run's artifact folder (``artifacts/<run-id>/``): safe names and atomic writes, readable as the user's
+umask says (FILE_MODE), their I/O errors one line (store.faults)."""
 from __future__ import annotations
 
 import contextlib
@@ -11,6 +12,7 @@ from typing import Any, Iterator
 
 from ..errors import BadInput
 from .encoding import dumps
+from .faults import faults
 
 # The files of a run's folder, named once: training.record writes them, mlplab.stored and the edges read them.
 SPEC = "spec.yaml"                    # the run's resolved spec
@@ -26,6 +28,15 @@ HIDDEN = "hidden.npz"                 # a single run's last hidden layer on the 
 SCALING = "scaling.json"              # the statistics its inputs were scaled with (data.Scaling)
 PROGRESS = "progress.json"            # a running run's latest in-epoch progress
 REPAIR = "repair.json"                # its latest repair's report
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)   # reading the umask means setting it: set it back at once
+    os.umask(mask)
+    return mask
+
+
+FILE_MODE = 0o666 & ~_umask()   # what open() would give a new file: an artifact's mode (a temp file's is 0o600)
 
 
 def _safe_id(run_id: str) -> str:
@@ -55,31 +66,37 @@ def _remove(p: Path) -> None:
 class ArtifactFolders:
     """The artifact half of a Store: `self.artifacts` is the folder of run folders."""
     artifacts: Path
+    home: Path
 
     def artifact_dir(self, run_id: str) -> Path:
+        """The run's folder, made if missing: for writers (readers check it with stored.run_folder)."""
         d = self.artifacts / _safe_id(run_id)
-        d.mkdir(parents=True, exist_ok=True)
+        with faults(self.home):
+            d.mkdir(parents=True, exist_ok=True)
         return d
 
     def _target(self, run_id: str, name: str) -> Path:
         target = self.artifact_dir(run_id) / _safe_relpath(name)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        with faults(self.home):
+            target.parent.mkdir(parents=True, exist_ok=True)
         return target
 
     def write_artifact(self, run_id: str, name: str, data: bytes | str) -> Path:
         """Write ``artifacts/<run>/<name>`` atomically (temp file in the same folder + os.replace)."""
         target = self._target(run_id, name)
         payload = data.encode("utf-8") if isinstance(data, str) else bytes(data)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(payload)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            _remove(Path(tmp))
-            raise
+        with faults(self.home):
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    os.fchmod(f.fileno(), FILE_MODE)
+                    f.write(payload)
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.replace(tmp, target)
+            except BaseException:
+                _remove(Path(tmp))
+                raise
         return target
 
     def write_json(self, run_id: str, name: str, obj: Any) -> Path:
@@ -97,11 +114,13 @@ class ArtifactFolders:
         target = self._target(run_id, name)
         suffix = "".join(target.suffixes[-1:])
         tmp = target.with_name(f".{target.stem}.tmp-{uuid.uuid4().hex[:8]}{suffix}")
-        try:
-            yield tmp
-            if not tmp.exists():
-                raise FileNotFoundError(f"artifact_writer: nothing was written to {tmp} for {target}")
-            os.replace(tmp, target)
-        except BaseException:
-            _remove(tmp)
-            raise
+        with faults(self.home):
+            try:
+                yield tmp
+                if not tmp.exists():
+                    raise FileNotFoundError(f"artifact_writer: nothing was written to {tmp} for {target}")
+                os.chmod(tmp, FILE_MODE)
+                os.replace(tmp, target)
+            except BaseException:
+                _remove(tmp)
+                raise

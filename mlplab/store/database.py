@@ -3,20 +3,28 @@ its schema and migrations, and short write transactions.
 
 Several processes may write at once (two ``mlplab run`` processes, sweep
 members): each Store has its own connection, every write is one short
-transaction, and SQLite's ``busy_timeout`` (30 s) waits out other writers.
+transaction, and SQLite's ``busy_timeout`` (30 s) waits out other writers. A store closes (at the
+latest when the process exits) with a checkpoint that empties the WAL into runs.db, so the database
+file alone is a complete copy of a store no process has open. A read-only store is read with what its
+WAL holds (see `Database._open`). Its I/O errors are one line (store.faults).
 """
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
+import shutil
 import sqlite3
+import tempfile
 import threading
 import time
 import uuid
+import weakref
 from pathlib import Path
 from typing import Any, Iterator
 
 from ..errors import BadInput
+from .faults import fault, faults
 
 BUSY_TIMEOUT_S = 30.0
 
@@ -121,8 +129,10 @@ class Database:
         self._lock = threading.RLock()
         self._conn_: sqlite3.Connection | None = None
         self._pid = os.getpid()
+        self._snapshot: Path | None = None   # a read-only store's private copy (see _open)
         self._prepare_home()
         self._conn_ = self._connect()
+        OPEN.add(self)
 
     # -- opening ------------------------------------------------------------
     def _prepare_home(self) -> None:
@@ -145,16 +155,30 @@ class Database:
     def _bad_db(self, e: Exception) -> BadInput:
         return BadInput(f"store {self.db_path}: not an mlplab store ({e})")
 
+    def _open(self) -> sqlite3.Connection:
+        """The connection to runs.db. A read-only store is read with what its WAL holds: without a WAL
+        the file alone (immutable: SQLite makes no files beside it); with one, in place (mode=ro, which
+        needs the WAL's -shm file beside it, or a folder to make it in); else a private copy of the
+        database and its WAL, removed when the store closes."""
+        if not self.readonly:
+            return _sqlite(str(self.db_path))
+        wal = self.db_path.with_name(self.db_path.name + "-wal")
+        if not (wal.is_file() and wal.stat().st_size):
+            return _sqlite(self.db_path.resolve().as_uri() + "?immutable=1")
+        conn = _sqlite(self.db_path.resolve().as_uri() + "?mode=ro")
+        try:
+            conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+            return conn
+        except sqlite3.OperationalError:   # "unable to open database file": no -shm, and none can be made
+            conn.close()
+        self._snapshot = Path(tempfile.mkdtemp(prefix="mlplab-store-"))
+        for f in (self.db_path, wal):
+            shutil.copyfile(f, self._snapshot / f.name)
+        return _sqlite(str(self._snapshot / self.db_path.name))
+
     def _connect(self) -> sqlite3.Connection:
         try:
-            conn = sqlite3.connect(
-                # a read-only folder: read the database as it is (SQLite cannot make its WAL files there)
-                f"file:{self.db_path.resolve()}?immutable=1" if self.readonly else self.db_path,
-                uri=self.readonly,
-                timeout=BUSY_TIMEOUT_S,
-                isolation_level=None,  # we issue BEGIN/COMMIT ourselves
-                check_same_thread=False,  # guarded by self._lock
-            )
+            conn = self._open()
         except sqlite3.Error as e:
             raise self._bad_db(e) from None
         try:
@@ -172,7 +196,7 @@ class Database:
             conn.close()
             if "locked" in str(e) or "busy" in str(e):
                 raise
-            raise self._bad_db(e) from None
+            raise (fault(e, self.home) or self._bad_db(e)) from None
         except sqlite3.DatabaseError as e:  # "file is not a database", "malformed"
             conn.close()
             raise self._bad_db(e) from None
@@ -258,26 +282,41 @@ class Database:
         """One short write transaction (takes the write lock up front)."""
         if self.readonly:
             raise BadInput(f"store home {self.home}: not writable; choose a writable folder (--home or MLPLAB_HOME)")
-        with self._lock:
+        with self._lock, faults(self.home):
             conn = self._conn
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
+                conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:   # SQLite may have rolled back itself (a full disk)
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
                 raise
-            conn.execute("COMMIT")
 
     def _query(self, sql: str, args: tuple | list = ()) -> list[sqlite3.Row]:
-        with self._lock:
+        with self._lock, faults(self.home):
             return self._conn.execute(sql, args).fetchall()
 
     def close(self) -> None:
+        """Close the connection; a writer first moves the WAL into runs.db and empties it, unless another
+        connection is using it (the last one to close does)."""
         with self._lock:
             if self._conn_ is not None:
                 if os.getpid() == self._pid:
+                    if not self.readonly:
+                        with contextlib.suppress(sqlite3.Error):
+                            self._conn_.execute("PRAGMA busy_timeout = 0")   # never wait for it
+                            self._conn_.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
                     self._conn_.close()
                 self._conn_ = None
+            if self._snapshot is not None:
+                shutil.rmtree(self._snapshot, ignore_errors=True)
+                self._snapshot = None
+
+    def __del__(self) -> None:   # a store dropped unclosed (a command's): its connection alone may live on
+        with contextlib.suppress(Exception):
+            self.close()
 
     def __enter__(self) -> "Database":
         return self
@@ -287,3 +326,21 @@ class Database:
 
     def __repr__(self) -> str:
         return f"Store({str(self.home)!r})"
+
+
+def _sqlite(target: str) -> sqlite3.Connection:
+    """A connection to a file path or a ``file:`` URI."""
+    return sqlite3.connect(target, uri=target.startswith("file:"), timeout=BUSY_TIMEOUT_S,
+                           isolation_level=None,      # we issue BEGIN/COMMIT ourselves
+                           check_same_thread=False)   # guarded by Database._lock
+
+
+OPEN: "weakref.WeakSet[Database]" = weakref.WeakSet()   # the stores this process has open
+
+
+@atexit.register
+def close_open_stores() -> None:
+    """At exit, close the stores still open (a command's, the dashboard's), so the last writer empties the WAL."""
+    for db in list(OPEN):
+        with contextlib.suppress(Exception):
+            db.close()

@@ -14,6 +14,7 @@ import contextlib
 import sqlite3
 from pathlib import Path
 
+from ..errors import StoreFault
 from .artifacts import STATS
 from .encoding import loads
 
@@ -76,7 +77,7 @@ class StoredHealth:
         lost meanwhile had its columns cleared: the next reader diagnoses it)."""
         if self.readonly:   # (a writable store always has the columns: it is migrated when opened)
             return
-        with contextlib.suppress(sqlite3.OperationalError):   # a store busy past its timeout: next time
+        with contextlib.suppress(sqlite3.OperationalError, StoreFault):   # busy past its timeout, or full: next time
             with self._tx() as c:
                 c.executemany("UPDATE runs SET health = ?, headline = ?, health_version = ? "
                               "WHERE id = ? AND status = ?",

@@ -18,12 +18,13 @@ from ..analysis.doctor import Finding, diagnose
 from ..store import Store, loads
 from ..store.artifacts import HIDDEN, INITIAL_WEIGHTS, MODEL, PREDICTIONS, PROGRESS, SCALING
 from ..store.health import read_stats
+from .folder import run_folder
 from .model import load_model, population_of, trained_weights
 
 
 def load_stats(store: Store, run_ref: str) -> dict | None:
     """The run's stats.json (per-epoch statistics for the doctor and figures), or None."""
-    return read_stats(store.artifact_dir(store.resolve(run_ref)))
+    return read_stats(run_folder(store, store.resolve(run_ref)))
 
 
 def load_findings(store: Store, run_ref: str) -> list[Finding]:
@@ -36,7 +37,7 @@ def load_scaling(store: Store, run_id: str):
     """The data.Scaling the run's inputs were scaled with (its scaling.json), or None: a run stored before
     runs kept it, or one trained on arrays mlplab did not scale."""
     from ..data import Scaling   # the data stage when needed: serving stored views needs none
-    path = store.artifact_dir(run_id) / SCALING
+    path = run_folder(store, run_id) / SCALING
     return Scaling.from_json(loads(path.read_text())) if path.exists() else None
 
 
@@ -44,7 +45,7 @@ def read_progress(store: Store, run_id: str) -> dict | None:
     """The run's latest in-epoch progress (training.live writes it), or None (not running, or no epoch
     long enough yet)."""
     try:
-        return loads((store.artifact_dir(run_id) / PROGRESS).read_text())
+        return loads((store.artifacts / run_id / PROGRESS).read_text())
     except (FileNotFoundError, ValueError):
         return None
 
@@ -57,7 +58,7 @@ class RunArtifacts:
 
     def __post_init__(self):
         self.id = self.run["id"]
-        self.folder = self.store.artifact_dir(self.id)
+        self.folder = run_folder(self.store, self.id)   # BadInput when it is gone
         self._cache: dict = {}
         self._loading: dict[str, threading.Lock] = {}   # threads drawing one run's views load each thing once
 

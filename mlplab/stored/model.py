@@ -13,6 +13,7 @@ import numpy as np
 from ..errors import BadInput
 from ..store import Store
 from ..store.artifacts import FINAL_WEIGHTS, MODEL, POPULATION
+from .folder import run_folder
 
 _making: dict[str, threading.Lock] = {}   # run id -> lock: one model.keras made at a time per run
 
@@ -35,11 +36,14 @@ def load_model(store: Store, run: dict, *, safe_mode: bool = True, custom_object
 def model_file(store: Store, run: dict, *, safe_mode: bool = True, custom_objects: dict | None = None) -> Path:
     """The path of the run's model.keras, written now from its population's weights if missing
     (BadInput when the run stored no model)."""
-    path = Path(store.artifact_dir(run["id"])) / MODEL
+    path = run_folder(store, run["id"]) / MODEL
     if path.exists():
         return path
     where = population_of(store, run)
     if where is None:
+        owner = ((run.get("summary") or {}).get("weights") or {}).get("run")
+        if owner:
+            run_folder(store, owner)   # its population's file went with that run's folder
         note = (run.get("summary") or {}).get("note") or f"the run stored no model (status {run.get('status')})"
         raise BadInput(f"run {run['id']}: {note}")
     with _making.setdefault(run["id"], threading.Lock()):
@@ -72,7 +76,7 @@ def population_weights(store: Store, run: dict) -> tuple[str, list[str], list[np
 
 def trained_weights(store: Store, run_id: str) -> dict[str, np.ndarray]:
     """The run's weights_final.npz: its trained weights by variable name ({} if it has none)."""
-    path = store.artifact_dir(run_id) / FINAL_WEIGHTS
+    path = run_folder(store, run_id) / FINAL_WEIGHTS
     if not path.exists():
         return {}
     with np.load(path) as z:
@@ -102,4 +106,4 @@ def write_model_file(store: Store, run_id: str, model, train) -> Path:
     model.optimizer.build(model.trainable_variables)
     with store.artifact_writer(run_id, MODEL) as tmp:
         model.save(tmp)
-    return store.artifact_dir(run_id) / MODEL
+    return run_folder(store, run_id) / MODEL

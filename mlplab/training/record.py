@@ -72,17 +72,22 @@ class RunResult:
 
 def start_runs(store: Store, experiments: list[Experiment], info, facts: ModelFacts, sweep_id: str | None,
                description: str | None = None) -> list[str]:
-    """Create the runs (status running) with their spec and model summary."""
+    """Create the runs (status running) with their spec and model summary; what stops that (a full disk)
+    marks the runs created so far failed."""
     run_ids, files = [], []
-    for exp in experiments:
-        resolved = exp.resolved()
-        run_id = store.create_run(name=exp.display_name, spec=resolved, dataset=info.name,
-                                  model=description or describe_model(exp.model), optimizer=exp.train.optimizer.name,
-                                  learning_rate=exp.train.lr, sweep_id=sweep_id)
-        files += [(run_id, SPEC, yaml.dump(resolved, Dumper=YAML_DUMPER, sort_keys=False)),
-                  (run_id, MODEL_SUMMARY, facts.summary)]
-        run_ids.append(run_id)
-    write_all(store, files)
+    try:
+        for exp in experiments:
+            resolved = exp.resolved()
+            run_id = store.create_run(name=exp.display_name, spec=resolved, dataset=info.name,
+                                      model=description or describe_model(exp.model),
+                                      optimizer=exp.train.optimizer.name, learning_rate=exp.train.lr, sweep_id=sweep_id)
+            files += [(run_id, SPEC, yaml.dump(resolved, Dumper=YAML_DUMPER, sort_keys=False)),
+                      (run_id, MODEL_SUMMARY, facts.summary)]
+            run_ids.append(run_id)
+        write_all(store, files)
+    except BaseException as e:
+        mark_failed(store, run_ids, e)
+        raise
     return run_ids
 
 

@@ -8,7 +8,7 @@ from ..analysis.health import unhealthy
 from ..analysis.status import STATUSES
 from ..errors import BadInput
 from ..store import Store
-from ..stored import RunArtifacts
+from ..stored import RunArtifacts, missing_folder
 from .common import Web, check_id, image_side, json_response, row_of
 
 router = APIRouter()
@@ -20,7 +20,7 @@ def image_run(store: Store, r: dict) -> dict | None:
     or error about its result either (analysis.health)."""
     data = (r.get("summary") or {}).get("data") or {}
     side = image_side(data.get("input_shape"))
-    if r["status"] == "running" or not side or not RunArtifacts(store, r).has_model:
+    if r["status"] == "running" or not side or missing_folder(store, r["id"]) or not RunArtifacts(store, r).has_model:
         return None
     row = row_of(r)
     ended_well = STATUSES[r["status"]].healthy
