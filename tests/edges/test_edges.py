@@ -108,3 +108,18 @@ def test_sweep_figures_tell_a_diverged_configuration_from_a_missing_metric():
     assert {"NaN (diverged)", "no value", "0.900"} <= texts
     spread = figures.sweep_spread(rows, "val_accuracy")
     assert [t.get_text() for t in spread.axes[0].texts] == ["NaN (diverged)", "no value"]
+
+
+def test_an_onnx_file_onnxruntime_cannot_run_or_that_predicts_otherwise_is_refused():
+    from mlplab.errors import BadInput
+    from mlplab.export import check_onnx
+    x = np.ones((4, 3), "float32")
+
+    def maxpool(_):
+        raise RuntimeError("[ONNXRuntimeError] : MaxPool ... Unsupported pooling size\nmore")
+    with pytest.raises(BadInput, match=r"^--onnx: onnxruntime cannot run the converted model \(RuntimeError: "
+                                       r"\[ONNXRuntimeError\] : MaxPool \.\.\. Unsupported pooling size\); nothing written$"):
+        check_onnx(maxpool, lambda a: a, x)
+    with pytest.raises(BadInput, match=r"largest difference 0.5, shapes \(4, 3\) and \(4, 3\)\); nothing written$"):
+        check_onnx(lambda a: a + 0.5, lambda a: a, x)
+    check_onnx(lambda a: a + 1e-6, lambda a: a, x)   # equal within float rounding: written
