@@ -17,35 +17,18 @@ import numpy as np
 from ..errors import BadInput
 from ..store import Store
 from .home import store_of
+from .keras_model import check_fits, check_metrics, compile_settings, loss_of, optimizer_of
 from .progress import progress_bar
 from .stored_run import Run
 
-_KERAS_OPTIMIZERS = {"SGD": "sgd", "Adam": "adam", "AdamW": "adamw", "RMSprop": "rmsprop", "Adagrad": "adagrad"}
 _INIT_NAMES = {"GlorotUniform": "glorot_uniform", "GlorotNormal": "glorot_normal", "HeNormal": "he_normal",
                "HeUniform": "he_uniform", "LecunNormal": "lecun_normal", "LecunUniform": "lecun_uniform",
                "RandomNormal": "random_normal", "TruncatedNormal": "truncated_normal",
                "RandomUniform": "random_uniform", "Zeros": "zeros", "Ones": "ones", "Constant": "constant"}
 
 
-def _optimizer_spec(optimizer: Any, learning_rate: float | None) -> dict:
-    """"adam", {"name": "sgd", "momentum": 0.9} or a keras optimizer instance -> the spec's table."""
-    if isinstance(optimizer, str):
-        spec: dict = {"name": optimizer.lower()}
-    elif isinstance(optimizer, dict):
-        spec = dict(optimizer)
-    else:
-        kind = _KERAS_OPTIMIZERS.get(type(optimizer).__name__)
-        if kind is None:
-            raise BadInput(f"optimizer {type(optimizer).__name__}: mlplab's engine trains with "
-                           f"{', '.join(_KERAS_OPTIMIZERS)} (as names or keras instances)")
-        from ..engine.optimizers import defaults
-        cfg = optimizer.get_config()
-        spec = {"name": kind, **{k: cfg[k] for k in defaults(kind) if k in cfg and not isinstance(cfg[k], dict)}}
-        if not isinstance(cfg.get("learning_rate"), (int, float)):
-            raise BadInput("optimizer: a learning-rate schedule is not supported; give a number")
-    if learning_rate is not None:
-        spec["learning_rate"] = learning_rate
-    return spec
+# what a spec's dense layer cannot say: a layer with any of these is described inexactly
+UNSAID = ("kernel_regularizer", "bias_regularizer", "activity_regularizer", "kernel_constraint", "bias_constraint")
 
 
 def _init_spec(init: Any) -> dict | None:
@@ -69,7 +52,8 @@ def describe_keras(model) -> tuple[dict, bool, str]:
     L = keras.layers
     layers = [layer for layer in model.layers if not isinstance(layer, L.InputLayer)]
     body = layers[:-1] if layers and isinstance(layers[-1], L.Dense) else layers
-    exact = len(body) < len(layers) and type(model) in (keras.Sequential,)
+    exact = len(body) < len(layers) and type(model) in (keras.Sequential,) \
+        and all(getattr(layers[-1], k, None) is None for k in UNSAID)
     out, words = [], []
     for layer in body:
         if isinstance(layer, L.Dense):
@@ -79,7 +63,7 @@ def describe_keras(model) -> tuple[dict, bool, str]:
             init = _init_spec(layer.kernel_initializer)
             if init:
                 entry["init"] = init
-            exact &= init is not None and layer.kernel_regularizer is None
+            exact &= init is not None and all(getattr(layer, k, None) is None for k in UNSAID)
             out.append(entry)
             words.append(str(layer.units))
         elif isinstance(layer, L.Dropout):
@@ -171,8 +155,30 @@ def _validated(raw: dict, exact: bool):
         return validate({**raw, "model": {"hidden": []}}), False
 
 
-def fit(model, data: Any = "digits", *, optimizer: Any = "adam", learning_rate: float | None = None,
-        loss: str = "sparse_categorical_crossentropy", epochs: int = 20, batch_size: int = 32,
+def _model_section(model) -> tuple[dict, bool, str, bool]:
+    """(the spec's model table, whether it says all of the model, a short description, whether the data
+    is fed flat: the model takes rows, and makes images itself if it needs them)."""
+    rank = _input_rank(model)
+    flatten = rank is None or rank <= 1
+    approx, exact, description = describe_keras(model)
+    if flatten and any(layer["type"] in ("conv2d", "max_pool") for layer in approx["layers"]):
+        approx, exact = {"hidden": []}, False   # images made inside the model (Reshape): the spec cannot say it
+    return approx, exact, description, flatten
+
+
+def _train_section(model, optimizer: Any, learning_rate: float | None, loss: str | None) -> tuple[dict, Any, bool]:
+    """(the spec's optimizer and loss, the optimizer's step rules, whether the table says all of them):
+    as given, else as `model.compile` set them, else Adam and sparse categorical cross-entropy."""
+    settings = compile_settings(model)
+    check_metrics(settings.get("metrics", []))
+    if loss is None:
+        loss = loss_of(settings["loss"]) if settings.get("loss") is not None else "sparse_categorical_crossentropy"
+    spec, rules, honoured = optimizer_of(optimizer or settings.get("optimizer") or "adam", learning_rate)
+    return {"optimizer": spec, "loss": loss}, rules, honoured
+
+
+def fit(model, data: Any = "digits", *, optimizer: Any = None, learning_rate: float | None = None,
+        loss: str | None = None, epochs: int = 20, batch_size: int = 32,
         early_stopping: Any = True, validation_split: float = 0.1, scale: str | None = None, shuffle: bool = True,
         seed: int = 0, name: str | None = None, store: Store | str | None = None, progress: bool = True,
         callbacks: Any = None, schedule: Any = None, tensorboard: str | os.PathLike | None = None,
@@ -184,6 +190,11 @@ def fit(model, data: Any = "digits", *, optimizer: Any = "adam", learning_rate: 
     x_test, y_test) arrays (used as they are unless `scale` is given). The model must output
     probabilities: softmax over the classes, or one sigmoid unit with loss="binary_crossentropy".
     Like Keras' `fit`, it trains `model` in place; the returned Run holds it as `.model`.
+
+    optimizer, loss: as given, else what `model.compile(...)` set (its optimizer with its learning-rate
+    schedule, clipping and weight decay; its loss), else Adam and sparse categorical cross-entropy. What
+    the engine cannot honour (other optimizers, use_ema, metrics other than accuracy, logits, a model
+    whose output or input does not fit the data) is refused before training, in one line.
 
     callbacks: Keras callbacks, run between epochs (see api.callbacks: EarlyStopping becomes the
     run's early stopping; LearningRateScheduler, ReduceLROnPlateau, ModelCheckpoint, CSVLogger and
@@ -199,23 +210,22 @@ def fit(model, data: Any = "digits", *, optimizer: Any = "adam", learning_rate: 
     if not isinstance(model, keras.Model):
         raise BadInput(f"model {type(model).__name__}: expected a keras.Model (Sequential, functional or subclassed)")
     callbacks, stopping = epoch_callbacks(callbacks)
-    early_stopping = early_stopping if stopping is None else stopping
     s = store_of(store)
-    rank = _input_rank(model)
-    flatten = rank is None or rank <= 1
-    approx, exact, description = describe_keras(model)
+    approx, exact, description, flatten = _model_section(model)
+    train, rules, honoured = _train_section(model, optimizer, learning_rate, loss)
     data_name = (os.fspath(data) if isinstance(data, (str, os.PathLike))
                  else getattr(getattr(data, "info", None), "name", "arrays"))
     raw = {"name": name or f"{Path(str(data_name)).stem}-{model.name}", "seed": seed,
            "data": _data_section(data, flatten=flatten, scale=scale, validation_split=validation_split, store=s,
                                  options=data_options),
            "model": approx,
-           "train": {"optimizer": _optimizer_spec(optimizer, learning_rate), "loss": loss, "epochs": epochs,
-                     "batch_size": batch_size, "shuffle": shuffle, "early_stopping": early_stopping,
+           "train": {**train, "epochs": epochs, "batch_size": batch_size, "shuffle": shuffle,
+                     "early_stopping": early_stopping if stopping is None else stopping,
                      **({"schedule": schedule} if schedule is not None else {}),
                      **({"tensorboard": os.fspath(tensorboard)} if tensorboard is not None else {})}}
-    exp, exact = _validated(raw, exact)
+    exp, exact = _validated(raw, exact and honoured)
     dataset = load_data(exp)
+    check_fits(model, dataset.info.input_shape, dataset.info.num_classes, exp.train.loss)
     bar = progress_bar(progress, exp.display_name, epochs)
     extra = {"keras_model": {"class": type(model).__name__, "name": model.name, "spec_is_exact": exact,
                              "layers": [type(layer).__name__ for layer in model.layers]}}
@@ -224,7 +234,8 @@ def fit(model, data: Any = "digits", *, optimizer: Any = "adam", learning_rate: 
     for hook in keras_callbacks:
         hook.begin()
     result = run_model(model, dataset, exp, s, description=description, on_epoch=bar, extra_summary=extra,
-                       sweep_id=_sweep_id, on_step=bar.step if bar else None, callbacks=keras_callbacks)
+                       sweep_id=_sweep_id, on_step=bar.step if bar else None, callbacks=keras_callbacks,
+                       rules=rules)
     for hook in keras_callbacks:
         hook.end()
     if bar:

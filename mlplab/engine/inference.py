@@ -35,7 +35,11 @@ EMBED_SAMPLES = 1000   # test samples a run's t-SNE shows: enough for the classe
 
 
 def layer_index(model, layer: int | str | None = None) -> int:
-    """Index in model.layers of a layer given by index or name (default: the last hidden layer)."""
+    """Index in model.layers of a layer given by index or name (default: the last hidden layer). A
+    subclassed model has no graph of layers to read one from: BadInput."""
+    if not getattr(model, "inputs", None):
+        raise BadInput(f"model {type(model).__name__}: a subclassed model has no graph of layers, so a hidden "
+                       "layer's output cannot be read; write it as a Sequential or functional model")
     if layer is None:
         return default_layer(model)
     if isinstance(layer, str):

@@ -82,6 +82,12 @@ def _layers(model: keras.Model) -> list:
     return model._flatten_layers(include_self=False)
 
 
+def _sees_the_batch(layer) -> bool:
+    """Does a row's result depend on the other rows of its batch (so padding rows would change it)?
+    Batch-norm's statistics, and an activity regularizer's loss (divided by the batch's size)."""
+    return isinstance(layer, keras.layers.BatchNormalization) or getattr(layer, "activity_regularizer", None) is not None
+
+
 def choose_steps() -> Steps:
     """A loop on device for every model (2 CPU cores; bench/epoch.py, bench/cnn.py): convolutions in a
     loop were 4.5x slower than per-step calls on CPU; with the step rewritten by `for_xla_cpu` the loop
@@ -122,8 +128,7 @@ def choose(model: keras.Model, members: int = 2, rows: int = 0, epochs: int = 0,
     layout = Layout(vectorize=vectorize_members(model, platform), steps=choose_steps(),
                     for_cpu=rewrite_for_cpu(model, platform),
                     quick=compile_quickly(model, members, rows, epochs, platform),
-                    pad_last_batch=not any(isinstance(layer, keras.layers.BatchNormalization)
-                                           for layer in _layers(model)))
+                    pad_last_batch=not any(_sees_the_batch(layer) for layer in _layers(model)))
     return replace(layout, **chosen)
 
 

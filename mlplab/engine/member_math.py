@@ -51,6 +51,11 @@ class MemberMath:
                  for_cpu: bool = False):
         self.model, self.loss, self.num_classes, self.opt = model, loss, num_classes, opt
         self.regularized = regularized
+        # layers with an activity regularizer add their losses in training (Keras' add_loss): the call returns
+        # them before the weights' regularization losses, which `penalty` already counts
+        self.activity = any(getattr(layer, "activity_regularizer", None) is not None
+                            for layer in model._flatten_layers())
+        self.weight_losses = sum(getattr(v, "regularizer", None) is not None for v in model.trainable_weights)
         self.per_sample = _per_sample_loss(loss)
         self.train_step = for_xla_cpu(self.update) if for_cpu else self.update
         self.train_gradients = for_xla_cpu(self.gradients) if for_cpu else self.gradients
@@ -69,9 +74,14 @@ class MemberMath:
         target = _targets(self.loss, yb, self.num_classes)
 
         def objective(trainable):
-            probs, non_trainable = self.forward(trainable, state["non_trainable"], xb, True)
+            if self.activity:
+                probs, non_trainable, losses = self.model.stateless_call(
+                    trainable, state["non_trainable"], xb, training=True, return_losses=True)
+                extra = sum(losses[:len(losses) - self.weight_losses])
+            else:
+                (probs, non_trainable), extra = self.forward(trainable, state["non_trainable"], xb, True), 0.0
             value = jnp.sum(self.per_sample(target, probs) * weight) / jnp.sum(weight) \
-                + self.penalty(trainable, consts["reg"])
+                + self.penalty(trainable, consts["reg"]) + extra
             return value, (probs, non_trainable)
         return jax.value_and_grad(objective, has_aux=True)(state["trainable"])
 

@@ -227,6 +227,49 @@ def _adagrad() -> Optimizer:
     return _per_variable(slots, step)
 
 
+# --- around an update: what Keras' apply does besides the optimizer's step ----
+
+
+def _clip_by_norm(g, clipnorm):
+    """BaseOptimizer._clip_by_norm, operation for operation."""
+    l2sum = jnp.sum(jnp.square(g), keepdims=True)
+    pred = l2sum > 0
+    l2norm = jnp.where(pred, jnp.sqrt(jnp.where(pred, l2sum, jnp.ones_like(l2sum))), l2sum)
+    return (g * clipnorm) / jnp.maximum(l2norm, clipnorm)
+
+
+def clipped(grads: list, clip: tuple[str, float] | None) -> list:
+    """Gradients clipped as Keras' _clip_gradients: per variable by norm, by their global norm, or by value."""
+    if clip is None:
+        return grads
+    kind, value = clip
+    if kind == "clipnorm":
+        return [_clip_by_norm(g, value) for g in grads]
+    if kind == "global_clipnorm":
+        from keras.src.optimizers.base_optimizer import clip_by_global_norm
+        return clip_by_global_norm(grads, value)
+    return [jnp.clip(g, -value, value) for g in grads]
+
+
+def applied(opt: Optimizer, schedule: Callable | None = None, clip: tuple[str, float] | None = None,
+            weight_decay: float | None = None, constraints: list | None = None) -> Optimizer:
+    """`opt` inside Keras' apply: gradients clipped, the learning rate of this step (`schedule(step)`),
+    decoupled weight decay, the update, then each variable's constraint. Without any, `opt` itself."""
+    if schedule is None and clip is None and weight_decay is None and not any(constraints or []):
+        return opt
+
+    def update(grads, state, params, hyper):
+        if schedule is not None:   # Keras: the schedule of the iterations before this step
+            hyper = {**hyper, "learning_rate": schedule(state["iterations"])}
+        grads = clipped(grads, clip)
+        if weight_decay is not None:
+            params = [p - p * jnp.asarray(weight_decay, p.dtype) * _h(hyper, "learning_rate", p) for p in params]
+        params, state = opt.update(grads, state, params, hyper)
+        return [c(p) if c is not None else p for p, c in zip(params, constraints or [None] * len(params))], state
+
+    return Optimizer(opt.init, update, opt.by_kind)
+
+
 # --- public constructors ---------------------------------------------------
 
 

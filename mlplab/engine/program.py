@@ -12,6 +12,7 @@ members and run over the batches of an epoch as the program's Layout says (engin
 from __future__ import annotations
 
 import functools
+from typing import Callable
 from dataclasses import dataclass, field
 from . import backend as _backend  # noqa: F401
 import jax
@@ -36,6 +37,17 @@ class EarlyStopping:
 
 
 @dataclass(frozen=True)
+class StepRules:
+    """What a Keras optimizer adds around its update (ml.fit of a compiled model), as Keras' apply does:
+    schedule, a per-step learning rate (a keras LearningRateSchedule, called with the step count);
+    clip, ("clipnorm" | "global_clipnorm" | "clipvalue", value); weight_decay, decoupled, for
+    optimizers other than AdamW (whose own hyperparameter it is)."""
+    schedule: Callable | None = None
+    clip: tuple[str, float] | None = None
+    weight_decay: float | None = None
+
+
+@dataclass(frozen=True)
 class Program:
     """The static part of a group of members."""
     model: keras.Model
@@ -45,6 +57,7 @@ class Program:
     epochs: int = 20
     shuffle: bool = True
     early_stopping: EarlyStopping | None = None
+    rules: StepRules | None = None   # a lone Keras optimizer's extras (populations from specs have none)
 
 
 @dataclass
@@ -76,8 +89,15 @@ class Outcome:
 
 
 def _optimizer(program: Program):
+    """The program's optimizer, with its step rules and the model's variable constraints (Keras applies both
+    in its optimizer's apply)."""
     kinds = [(name, dict(static)) for name, static in program.optimizers]
-    return optimizers.make(kinds[0][0], **kinds[0][1]) if len(kinds) == 1 else optimizers.mixed(kinds)
+    if len(kinds) > 1:
+        return optimizers.mixed(kinds)
+    rules = program.rules or StepRules()
+    constraints = [v.constraint for v in program.model.trainable_variables]
+    return optimizers.applied(optimizers.make(kinds[0][0], **kinds[0][1]), rules.schedule, rules.clip,
+                              rules.weight_decay, constraints)
 
 
 class Compiled:

@@ -18,7 +18,7 @@ from ..analysis.cost import estimate, fits
 from ..analysis.status import divergence_rule
 from ..data import Dataset, load_data
 from ..engine.layout import choose as choose_layout
-from ..engine.program import Compiled, EarlyStopping, Member, Program, regularized_variables
+from ..engine.program import Compiled, EarlyStopping, Member, Program, StepRules, regularized_variables
 from ..engine.callbacks import LambdaCallback
 from ..engine.train import train
 from ..engine.models import build_model, count_params, regularization, summary
@@ -248,9 +248,10 @@ def build_population(chunk: list[Experiment], kinds: list, info,
     return models, members, program_of(chunk[0], models[0], kinds)
 
 
-def population_of_model(exp: Experiment, model) -> Population:
-    """A user's Keras model (ml.fit) as a population of one."""
-    return Population([exp], 1, [model], [member_of(exp, model)], program_of(exp, model), ModelFacts.of(model),
+def population_of_model(exp: Experiment, model, rules: StepRules | None = None) -> Population:
+    """A user's Keras model (ml.fit) as a population of one; rules: its Keras optimizer's extras."""
+    program = dataclasses.replace(program_of(exp, model), rules=rules)
+    return Population([exp], 1, [model], [member_of(exp, model)], program, ModelFacts.of(model),
                       shares_compiled=False)
 
 

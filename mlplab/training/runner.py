@@ -121,14 +121,15 @@ def check_probability_output(model, x: np.ndarray, loss: str) -> None:
 def run_model(model, data: Dataset, exp: Experiment, store: Store, *, description: str = "keras model",
               on_epoch: Callable[[Experiment, str, int, dict], None] | None = None,
               extra_summary: dict | None = None, sweep_id: str | None = None,
-              on_step: Callable | None = None, callbacks: list = ()) -> RunResult:
+              on_step: Callable | None = None, callbacks: list = (), rules=None) -> RunResult:
     """Train a user's Keras model (any layers) with the engine, as a stored run.
 
     `exp` carries the training settings (optimizer, loss, epochs, batch size,
     early stopping, seed) and the data section that reloads `data`; its model
     section is at best an approximation of `model`, which is stored as
     `model.keras` (or, when Keras cannot save it, `weights_final.npz`). `callbacks`: engine.train's
-    (the Keras callbacks, api.callbacks); live TensorBoard when the spec asks for it.
+    (the Keras callbacks, api.callbacks); live TensorBoard when the spec asks for it. `rules`: the
+    compiled Keras optimizer's extras (engine.program.StepRules: its schedule, clipping, weight decay).
     """
     info = data.info
     check_compatible(exp, data)
@@ -136,7 +137,7 @@ def run_model(model, data: Dataset, exp: Experiment, store: Store, *, descriptio
     if not model.built:
         model.build((None, *info.input_shape))
     check_probability_output(model, data.x_train, exp.train.loss)
-    [result] = train_and_store(store, population_of_model(exp, model), data, sweep_id=sweep_id,
+    [result] = train_and_store(store, population_of_model(exp, model, rules), data, sweep_id=sweep_id,
                                description=description, summaries=[extra_summary or {}], on_epoch=on_epoch,
                                on_step=on_step, callbacks=callbacks)
     return result
