@@ -21,10 +21,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     for metric in args.metric or []:
         if metric not in curves:
             raise BadInput(f"--metric {metric}: expected one of {', '.join(curves)}")
-    if args.out:
-        from ..export import check_output_file
-        check_output_file("--out", args.out, (".png", ".svg", ".pdf"))  # before any work
-    store = Store(args.home)
+    store = Store(args.home)   # --out was checked before any work (cli.check_outputs)
     runs = [store.get_run(ref) for ref in args.runs]
     doc = comparison(runs)
     if args.out:
@@ -73,7 +70,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     import yaml
     from ..store import Store
     from ..analysis.doctor import diagnose
-    from ..stored import load_stats
+    from ..stored import load_stats, run_folder
     store = Store(args.home)
     run = store.get_run(args.run)
     findings = diagnose(run, load_stats(store, run["id"]))
@@ -123,7 +120,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         out.print("confusion matrix (rows: true, columns: predicted)")
         for row in ev["confusion_matrix"]:
             out.print(" ".join(f"{v:>5}" for v in row))
-    out.print(f"\nartifacts: {Store(args.home).artifact_dir(run['id'])}")
+    out.print(f"\nartifacts: {run_folder(store, run['id'])}")
     return 0
 
 
@@ -134,8 +131,6 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     store = Store(args.home)
     run_id = store.resolve(args.run)
     findings = load_findings(store, run_id)
-    if args.fix and args.candidates < 1:
-        raise BadInput(f"--candidates {args.candidates}: expected a whole number >= 1")
     report = _repair(store, run_id, args) if args.fix else None
     if args.json:
         print_json({"run_id": run_id, "findings": [f.to_dict() for f in findings],
@@ -187,9 +182,6 @@ def _repair(store, run_id: str, args: argparse.Namespace):
 
 def cmd_report(args: argparse.Namespace) -> int:
     from ..store import Store
-    if args.out:
-        from ..export import check_output_file
-        check_output_file("--out", args.out, (".html",))
     store = Store(args.home)
     if args.sweep:
         from ..present.sweep_report import write_sweep_report
@@ -214,17 +206,17 @@ def cmd_data(args: argparse.Namespace) -> int:
                 out.print(f"[bold]{name:<14}[/] {text}")
             out.print("or a path: a .npz (x_train, y_train, x_test, y_test), a folder of IDX files, a .csv")
         return 0
-    options = {}
-    for assignment in args.set:
-        from ..spec import parse_value
-        key, _, value = assignment.partition("=")
-        options[key] = parse_value(value)
+    from ..spec import parse_assignment
+    out_path = Path(args.out or f"{Path(str(args.name)).stem}-samples.png")
+    if not args.out:   # a given --out was checked with the others (cli.check_outputs)
+        from ..export import check_output_file
+        check_output_file("--out", out_path)
+    options = dict(parse_assignment(assignment) for assignment in args.set)
     ds = load_dataset(args.name, scale=args.scale, validation_split=0.0, flatten=True, options=options)
     info = ds.info
     n = info.num_classes
     if args.class_index is not None and not 0 <= args.class_index < n:
         raise BadInput(f"--class {args.class_index}: expected 0..{n - 1} ({', '.join(info.class_names)})")
-    out_path = Path(args.out or f"{Path(str(args.name)).stem}-samples.png")
     from ..present.figures import dataset_samples
     fig = dataset_samples(ds, args.split, index=args.index, count=args.count, class_index=args.class_index,
                       seed=args.seed)
@@ -260,8 +252,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ImportError as e:
         raise BadInput(f"mlplab serve: needs the web packages ({e.name} is missing); "
                        "pip install 'fastapi>=0.110' 'uvicorn>=0.29' 'jinja2>=3.1' 'python-multipart>=0.0.9'") from None
-    if not 0 <= args.port <= 65535:
-        raise BadInput(f"--port {args.port}: expected 0..65535")
     loopback = args.host in ("127.0.0.1", "localhost", "::1")
     if args.no_token and not loopback:
         raise BadInput(f"--no-token with --host {args.host}: anyone who can reach this machine could start "
@@ -310,12 +300,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     if not args.tensorboard and not args.onnx:
         raise BadInput("export: nothing to write; give --tensorboard DIR and/or --onnx FILE")
-    from ..export import check_output_dir, check_output_file, export_onnx, export_tensorboard
+    from ..export import export_onnx, export_tensorboard
     from ..store import Store
-    if args.tensorboard:
-        check_output_dir("--tensorboard", args.tensorboard)  # both targets before any work
-    if args.onnx:
-        check_output_file("--onnx", args.onnx)
     store = Store(args.home)
     run_id = store.resolve(args.run)
     doc: dict[str, Any] = {"run_id": run_id}
