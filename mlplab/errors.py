@@ -16,9 +16,10 @@ class BadInput(MlplabError):
     """
 
 
-class StoreFault(BadInput):
+class StoreFault(BadInput, OSError):
     """The store's disk or files refused a read or write (full, read-only, no permission, I/O error): exit
-    code 2, one line naming the store and the cause (store.faults makes it)."""
+    code 2, one line naming the store and the cause (store.faults makes it). An OSError too, so a writer
+    that may fail (a cache of views: a read-only store keeps none) catches it as before."""
 
 
 class RunFailed(MlplabError):

@@ -200,7 +200,7 @@ def artifact(run_id: str, name: str, web: Web):
         try:   # a sweep member's model.keras is made from its stored weights on first download
             model_file(web.store, run)
         except OSError as e:
-            raise NotFound(f"model.keras of run {run['id']}: cannot be written ({e.strerror})") from None
+            raise NotFound(f"model.keras of run {run['id']}: cannot be written ({e.strerror or e})") from None
     path = safe_artifact(web.store, run["id"], name)
     return FileResponse(path, filename=f"{run['id']}-{path.name}",
                         media_type="text/plain" if path.suffix in (".yaml", ".csv", ".txt") else None)

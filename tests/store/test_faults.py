@@ -134,6 +134,8 @@ def test_store_faults_of_every_kind_are_one_line():
     assert fault(sqlite3.OperationalError("database is locked"), home) is None   # busy: waited out, not a fault
     assert fault(OSError(errno.ENOENT, "No such file or directory"), home) is None
     assert fault(ValueError("no"), home) is None
+    full = fault(OSError(errno.ENOSPC, "No space left on device"), home)
+    assert isinstance(full, BadInput) and isinstance(full, OSError)   # a cache's writer catches it as before
 
 
 @pytest.mark.slow
