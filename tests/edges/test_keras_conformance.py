@@ -137,6 +137,22 @@ CASES = [
      {"optimizer": O.Adam(0.01, global_clipnorm=0.1)}, "honour"),
     ("SGD clipvalue", lambda: dense(L.Dense(32, activation="relu")), {"optimizer": O.SGD(0.5, clipvalue=0.01)},
      "honour"),
+    ("Adam amsgrad", lambda: dense(L.Dense(32, activation="relu")), {"optimizer": O.Adam(0.01, amsgrad=True)},
+     "honour"),
+    ("SGD momentum + PiecewiseConstantDecay", lambda: dense(L.Dense(32, activation="relu")),
+     {"optimizer": O.SGD(S.PiecewiseConstantDecay([3, 6], [0.1, 0.05, 0.01]), momentum=0.9)}, "honour"),
+    ("RMSprop + InverseTimeDecay", lambda: compiled(dense(L.Dense(32, activation="relu")),
+                                                    O.RMSprop(S.InverseTimeDecay(0.01, 2, 0.5))), {}, "honour"),
+    ("Adagrad + PolynomialDecay", lambda: compiled(dense(L.Dense(32, activation="relu")),
+                                                   O.Adagrad(S.PolynomialDecay(0.1, 10, 0.01))), {}, "honour"),
+    ("conv kernel regularizer, bias constraint", lambda: image(
+        L.Conv2D(4, 3, activation="relu", kernel_regularizer="l2", bias_constraint=keras.constraints.MaxNorm(0.01)),
+        L.MaxPooling2D()), {}, "honour"),
+    ("DepthwiseConv2D, dilation", lambda: image(L.DepthwiseConv2D(3, activation="relu"),
+                                                 L.Conv2D(4, 2, dilation_rate=2, activation="relu")), {}, "honour"),
+    ("initializers orthogonal, he_normal", lambda: dense(
+        L.Dense(32, activation="relu", kernel_initializer="orthogonal"), kernel_initializer="he_normal"), {},
+     "honour"),
     ("compiled categorical_crossentropy", lambda: compiled(dense(L.Dense(32, activation="relu")),
                                                            loss="categorical_crossentropy"), {}, "honour"),
     ("compiled metrics accuracy", lambda: compiled(dense(L.Dense(32, activation="relu")), metrics=["accuracy"]),
@@ -210,12 +226,12 @@ def test_every_keras_model_trains_as_keras_would_or_is_refused_before_training(t
         print(name, flush=True)
         kind, detail = conform(case, tmp_path, data)
         shown = f"{detail:.1e}" if kind == "honoured" else detail[:100]
-        rows.append(f"{name:<36} {kind:<9} {shown}")
+        rows.append(f"{name:<40} {kind:<9} {shown}")
         if expected == "honour" and not (kind == "honoured" and detail <= TOLERANCE):
             wrong.append(f"{name}: {kind} {shown}")
         if expected != "honour" and not (kind == "refused" and expected in detail and "\n" not in detail):
             wrong.append(f"{name}: expected a one-line refusal naming {expected!r}, got {kind} {shown}")
-    print("\n" + "\n".join([f"{'model':<36} {'ml.fit':<9} max weight difference / refusal", *rows]))
+    print("\n" + "\n".join([f"{"model":<40} {'ml.fit':<9} max weight difference / refusal", *rows]))
     print(f"{len(CASES)} cases, {len(wrong)} not as expected")
     assert wrong == []
 
