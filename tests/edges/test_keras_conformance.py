@@ -231,7 +231,7 @@ def test_every_keras_model_trains_as_keras_would_or_is_refused_before_training(t
             wrong.append(f"{name}: {kind} {shown}")
         if expected != "honour" and not (kind == "refused" and expected in detail and "\n" not in detail):
             wrong.append(f"{name}: expected a one-line refusal naming {expected!r}, got {kind} {shown}")
-    print("\n" + "\n".join([f"{"model":<40} {'ml.fit':<9} max weight difference / refusal", *rows]))
+    print("\n" + "\n".join([f"{'model':<40} {'ml.fit':<9} max weight difference / refusal", *rows]))
     print(f"{len(CASES)} cases, {len(wrong)} not as expected")
     assert wrong == []
 
