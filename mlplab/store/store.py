@@ -29,7 +29,7 @@ import time
 from typing import Iterator
 
 from ..analysis.status import STATUSES as _STATUSES
-from ..errors import BadInput
+from ..errors import BadInput, StoreFault
 from .artifacts import ArtifactFolders
 from .database import Database, new_id, now
 from .encoding import dumps, loads, metric, real, unreal
@@ -140,14 +140,15 @@ class Store(Database, ArtifactFolders, StoredHealth):
             thread.join()
 
     def reap(self) -> None:
-        """Mark the running runs and sweeps whose process is gone as lost (see `gone`)."""
+        """Mark the running runs and sweeps whose process is gone as lost (see `gone`); a store that cannot
+        be written (read-only, a full disk) is read as it is: `_decode_run` still shows them as lost."""
         if self.readonly:
-            return  # `_decode_run` still shows them as lost
+            return
         for table in ("runs", "sweeps"):
             for row in self._query(f"SELECT * FROM {table} WHERE status = 'running'"):
                 why = gone(dict(row))
                 if why:
-                    with self._tx() as c:
+                    with contextlib.suppress(StoreFault), self._tx() as c:
                         if table == "runs":
                             c.execute("UPDATE runs SET status = 'lost', finished = COALESCE(finished, ?), error = ?, "
                                       f"{NO_HEALTH} WHERE id = ? AND status = 'running'",

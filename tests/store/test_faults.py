@@ -138,6 +138,17 @@ def test_store_faults_of_every_kind_are_one_line():
     assert isinstance(full, BadInput) and isinstance(full, OSError)   # a cache's writer catches it as before
 
 
+def test_a_full_store_is_still_listed_its_lost_runs_as_lost(tmp_path):
+    store = Store(tmp_path)
+    run_id = _new(store)
+    with store._tx() as c:   # its process is gone
+        c.execute("UPDATE runs SET pid = ? WHERE id = ?", (2**22 + 12345, run_id))
+    store._conn_ = FullDisk(store._conn_)   # marking it lost cannot be written
+    assert [(r["id"], r["status"]) for r in store.list_runs()] == [(run_id, "lost")]
+    store._conn_ = store._conn_.conn
+    store.close()
+
+
 @pytest.mark.slow
 def test_mlplab_run_on_a_full_disk_is_one_line_and_its_run_is_not_left_running(small_disk, tmp_path, monkeypatch):
     home = (small_disk or tmp_path) / "store"
