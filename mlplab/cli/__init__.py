@@ -5,12 +5,13 @@ Exit codes: 0 ok, 1 the run failed or diverged, 2 bad input, 130 interrupted.
 """
 
 import argparse
+import contextlib
 import gc
 import re
 import sys
 
 from ..errors import BadInput, MlplabError
-from .output import err
+from .output import err, json_only
 from .inspect import (cmd_compare, cmd_data, cmd_doctor, cmd_export, cmd_predict, cmd_report, cmd_runs, cmd_serve,
                       cmd_show)
 from .train import cmd_optimizers, cmd_recipes, cmd_run, cmd_sweep
@@ -224,7 +225,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         check_outputs(args)
-        return args.func(args)
+        with json_only() if getattr(args, "json", False) else contextlib.nullcontext():
+            return args.func(args)
     except BadInput as e:
         err.print(f"mlplab: error: {e}", markup=False, soft_wrap=True)
         return 2

@@ -1,7 +1,9 @@
 """What the CLI prints: consoles, number formats, coloured statuses, progress lines and tables."""
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 import sys
 import time
 from typing import Any
@@ -29,9 +31,39 @@ def epoch_text(v: Any) -> str:
     return str(int(v)) if float(v) == int(v) else f"{v:.1f}"
 
 
+_JSON_OUT: list = []   # the real standard output while a --json command runs (json_only)
+
+
 def print_json(doc: Any) -> None:
     from ..store import dumps
-    sys.stdout.write(dumps(doc, indent=2) + "\n")
+    stream = _JSON_OUT[-1] if _JSON_OUT else sys.stdout
+    stream.write(dumps(doc, indent=2) + "\n")
+    stream.flush()
+
+
+@contextlib.contextmanager
+def json_only():
+    """While a --json command runs, its document is the only thing on standard output: whatever else writes
+    to file descriptor 1 (a library's print, C code, Ray's "(raylet)" lines) goes to stderr. Where stdout is
+    not the process's descriptor 1 (captured in a test), nothing changes."""
+    try:
+        real = sys.stdout.fileno() == 1
+    except (AttributeError, OSError, ValueError):
+        real = False
+    if not real:
+        yield
+        return
+    sys.stdout.flush()
+    saved = os.dup(1)
+    _JSON_OUT.append(os.fdopen(os.dup(saved), "w"))
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+        _JSON_OUT.pop().close()
 
 
 # ---------------------------------------------------------------- progress

@@ -35,8 +35,10 @@ def connect(address: str | None = None, num_cpus: int | None = None):
         kwargs = {"address": address} if address else {"num_cpus": num_cpus or os.cpu_count()}
         try:
             ray.init(include_dashboard=False, log_to_driver=False, ignore_reinit_error=True, **kwargs)
-        except (ConnectionError, RuntimeError, ValueError) as e:
-            raise BadInput(f"--address {address}: cannot reach a Ray cluster: {str(e).splitlines()[0]}") from None
+        except Exception as e:   # any way Ray fails to start or connect: one line, no traceback
+            where = f"--address {address}: cannot reach a Ray cluster" if address else \
+                "--executor ray: a local Ray instance could not start"
+            raise BadInput(f"{where}: {(str(e).splitlines() or [type(e).__name__])[0]}") from None
     return ray
 
 

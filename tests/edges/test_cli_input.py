@@ -1,6 +1,8 @@
 """The command line refuses what users mistype with exit 2 and one line, before any work and storing
 nothing: argparse's errors, every numeric argument's range, every --out, recipe names, --set values.
 In-process (conftest.cli); nothing trains."""
+import json
+
 import pytest
 
 from conftest import cli
@@ -107,3 +109,21 @@ def test_a_sweeps_folds_beyond_the_data_name_sweep_folds_and_store_nothing(tmp_p
                    "each class, and the class 8 of digits has 139 training rows"), err
     code, out, _ = cli("--home", str(tmp_path / "runs"), "runs", "--json")
     assert code == 0 and out.strip() == "[]"
+
+
+@pytest.mark.slow
+def test_a_json_document_is_all_a_command_prints_on_stdout(tmp_path):
+    """Whatever else writes to file descriptor 1 while a --json command runs (here C-level writes, as Ray's
+    raylet lines are) goes to stderr: stdout parses as one JSON document."""
+    import subprocess
+    import sys
+    code = ("import os, sys\n"
+            "from mlplab import cli\n"
+            "real = cli.cmd_recipes\n"
+            "def noisy(args):\n"
+            "    os.write(1, b'(raylet) A worker died\\n'); print('a library prints'); return real(args)\n"
+            "cli.cmd_recipes = noisy\n"
+            "sys.exit(cli.main(['recipes', '--json']))\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-400:]
+    assert [r["name"] for r in json.loads(result.stdout)] and "(raylet) A worker died" in result.stderr
