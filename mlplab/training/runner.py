@@ -15,8 +15,8 @@ from ..engine.callbacks import LambdaCallback
 from ..errors import BadInput
 from ..spec import Experiment
 from ..store import Store
-from .population import (MEMORY_BUDGET, Population, check_compatible, groups_of, plan_group, population_of_model,
-                         train_population)
+from .population import (MEMORY_BUDGET, GroupPlan, Population, check_compatible, groups_of, plan_group,
+                         population_of_model, train_population)
 from .record import RunResult, epoch_logger, finish_runs, mark_failed, start_runs
 from .live import LiveChecks, clear_progress, progress_recorder
 from .tensorboard import LiveTensorBoard
@@ -27,7 +27,8 @@ def run_experiments(experiments: list[Experiment], store: Store, *, sweep_id: st
                     on_start: Callable[[list[Experiment]], None] | None = None,
                     memory_budget: float = MEMORY_BUDGET, executor: str = "local",
                     address: str | None = None, on_step: Callable | None = None,
-                    on_warning: Callable | None = None, summaries: list[dict] | None = None) -> list[RunResult]:
+                    on_warning: Callable | None = None, summaries: list[dict] | None = None,
+                    plans: list[GroupPlan] | None = None) -> list[RunResult]:
     """Train every experiment, one population per program; every member becomes a stored run.
 
     on_step(engine.progress.StepProgress): progress inside each epoch of the population training now
@@ -37,13 +38,10 @@ def run_experiments(experiments: list[Experiment], store: Store, *, sweep_id: st
 
     executor "local" trains the populations here, one after another; "ray" hands each
     population (or chunk of one) to a Ray cluster as a task (see mlplab.executors);
-    either way this process alone writes the store.
+    either way this process alone writes the store. plans: what `plan` made of them, when the caller
+    planned first.
     """
-    LiveTensorBoard.check(experiments)
-    plans = [plan_group(group, memory_budget) for group in groups_of(experiments)]
-    if executor == "ray" and any(e.train.tensorboard for e in experiments):
-        raise BadInput("train.tensorboard: written while training here; not with --executor ray "
-                       "(export a finished run: mlplab export RUN --tensorboard DIR)")
+    plans = plans or plan(experiments, memory_budget, executor)
     if executor == "ray":
         from .executors import run_on_ray
         results = run_on_ray(plans, store, sweep_id=sweep_id, address=address, on_start=on_start)
@@ -63,6 +61,17 @@ def run_experiments(experiments: list[Experiment], store: Store, *, sweep_id: st
             break
     order = {id(e): i for i, e in enumerate(experiments)}
     return sorted(results, key=lambda r: order[id(r.experiment)])
+
+
+def plan(experiments: list[Experiment], memory_budget: float = MEMORY_BUDGET,
+         executor: str = "local") -> list[GroupPlan]:
+    """The experiments' groups, each planned (its data loaded, its memory checked, its first models built):
+    BadInput for what cannot train, before anything is stored."""
+    LiveTensorBoard.check(experiments)
+    if executor == "ray" and any(e.train.tensorboard for e in experiments):
+        raise BadInput("train.tensorboard: written while training here; not with --executor ray "
+                       "(export a finished run: mlplab export RUN --tensorboard DIR)")
+    return [plan_group(group, memory_budget) for group in groups_of(experiments)]
 
 
 def train_and_store(store: Store, population: Population, data: Dataset, *, sweep_id: str | None = None,

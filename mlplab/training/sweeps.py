@@ -11,7 +11,7 @@ from ..analysis.sweep_table import noise_note, table
 from ..errors import RunFailed
 from ..spec.sweep import Config, expand
 from .record import RunResult
-from .runner import run_experiments
+from .runner import plan, run_experiments
 from .tensorboard import write_hparams
 
 
@@ -47,10 +47,11 @@ def run_sweep(raw: dict[str, Any], store, executor: str = "local", address: str 
     experiments = [e for c in configs for e in c.experiments]
     budget = (raw.get("sweep") or {}).get("memory_gb")
     kwargs = {"memory_budget": float(budget) * 2**30} if budget else {}
+    plans = plan(experiments, executor=executor, **kwargs)   # what cannot train is refused before the sweep exists
 
     def train(sweep_id: str) -> tuple[list[Config], list[list[RunResult]]]:
         results = run_experiments(experiments, store, sweep_id=sweep_id, executor=executor, address=address,
-                                  **callbacks, **kwargs)
+                                  plans=plans, **callbacks, **kwargs)
         by_exp = {id(r.experiment): r for r in results}
         trained = [[by_exp[id(e)] for e in c.experiments if id(e) in by_exp] for c in configs]
         write_hparams(configs, trained)

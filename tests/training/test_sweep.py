@@ -162,3 +162,13 @@ def test_api_sweep_over_variants(tmp_path):
     assert sorted(result.table["variant"]) == ["logistic", "one-layer"]
     params = dict(zip(result.table["variant"], result.table["params"]))
     assert params == {"logistic": 650, "one-layer": 64 * 16 + 16 + 16 * 10 + 10}
+
+
+def test_a_sweep_that_cannot_fit_in_memory_is_refused_before_it_is_stored(tmp_path):
+    from mlplab.store import Store
+    from mlplab.training.sweeps import run_sweep
+    store = Store(tmp_path / "store")
+    raw = {"model": {"hidden": [50_000_000]}, "sweep": {"grid": {"train.learning_rate": [0.1, 0.01]}}}
+    with pytest.raises(BadInput, match="memory"):
+        run_sweep(raw, store)
+    assert store.list_sweeps() == [] and store.list_runs() == []
