@@ -48,10 +48,10 @@ def run_experiments(experiments: list[Experiment], store: Store, *, sweep_id: st
     else:
         extra = {id(e): doc for e, doc in zip(experiments, summaries or [])}
         results = []
-        for plan in plans:
-            for index in range(len(plan.chunks)):
-                population = plan.population(index)
-                results += train_and_store(store, population, plan.data, sweep_id=sweep_id,
+        for group in plans:
+            for index in range(len(group.chunks)):
+                population = group.population(index)
+                results += train_and_store(store, population, group.data, sweep_id=sweep_id,
                                            summaries=[extra.get(id(e), {}) for e in population.stored],
                                            on_epoch=on_epoch, on_start=on_start, on_step=on_step, on_warning=on_warning)
                 if any(r.status == "interrupted" for r in results):
