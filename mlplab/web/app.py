@@ -33,7 +33,7 @@ from . import form, jobs, live, repair, runs, security, sweeps, tryit
 from ..present.html import number_text
 from .common import Dashboard, NotFound, json_response, script_json, value_text
 from .limits import Limits
-from .security import Forbidden, Guard, Security, TooLarge
+from .security import Forbidden, Guard, Security, TooLarge, status_title
 
 HERE = Path(__file__).parent
 
@@ -84,6 +84,7 @@ def templates() -> Jinja2Templates:
     t.env.globals["healths"] = {w: lv.meaning for w, lv in LEVELS.items()}   # the doctor's verdict words
     t.env.globals["health_order"] = list(LEVELS)   # least to most severe: how a health column sorts
     t.env.filters["tojson_safe"] = script_json
+    t.env.globals["status_title"] = status_title   # an error page's heading: the status and its meaning
     return t
 
 

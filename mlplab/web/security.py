@@ -19,7 +19,15 @@ Every request passes `Guard` (an ASGI middleware), in this order:
    the header ``X-CSRF-Token``. Another local origin (localhost:8000 is the same *site* as
    localhost:8765, so SameSite does not stop its cookies) fails both; a no-cors fetch or an
    auto-submitting form cannot read the token from our pages.
-4. Every response gets X-Frame-Options DENY, a Content-Security-Policy (scripts and everything
+4. What another site's page asked for (`fetch_site_problem`): browsers say who sent a request in
+   Sec-Fetch-Site. same-origin (our own pages) and none (the address bar, a bookmark, the printed
+   URL) go on; so does a request without the header (curl, scripts, older browsers: the token rules
+   hold them). same-site (a page on another local port: it gets our cookie) and cross-site go on
+   only as a top-level GET navigation (a link followed) to a page that starts no heavy work
+   (`HEAVY`: reports, figures such as a t-SNE, a confusion cell's images, files made when asked for);
+   images, scripts, fetches, frames and forms from them are refused, so they cannot make the machine
+   work. Requests carrying the token (Authorization header, ?token=) prove who sent them.
+5. Every response gets X-Frame-Options DENY, a Content-Security-Policy (scripts and everything
    else from this server only, no framing), X-Content-Type-Options nosniff, Referrer-Policy
    same-origin (our own posts keep their Origin; nothing leaks to other sites) and
    Cross-Origin-Resource/Opener-Policy same-origin.
@@ -29,10 +37,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import html
+import http
 import ipaddress
 import json
 import secrets
 import socket
+import re
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
@@ -45,6 +55,11 @@ PUBLIC_PREFIXES = ("/static/",)
 PUBLIC_PATHS = frozenset({"/login", "/healthz"})
 CSRF_FIELD, CSRF_HEADER = "_csrf", "x-csrf-token"
 WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::", "[::]"})
+
+# GETs that start heavy work: a report (HTML or PDF), a figure (a t-SNE takes seconds), a confusion cell's
+# images (the data set is loaded), a file made on first download; only the dashboard's own pages ask for them
+HEAVY = re.compile(r"/(report|figures|cell|files)(/|\.|$)")
+OWN_SITES = frozenset({"same-origin", "none"})
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
        "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
@@ -169,6 +184,19 @@ def origin_problem(headers: Headers, scheme: str) -> str | None:
     return "no Origin or Referer: state-changing requests must come from the dashboard's own pages"
 
 
+def fetch_site_problem(headers: Headers, method: str, path: str) -> str | None:
+    """Why a request that another site's page sent is refused (None: it goes on); rule 4 above."""
+    site = headers.get("sec-fetch-site")
+    if site is None or site in OWN_SITES:
+        return None
+    followed = (method in SAFE_METHODS and headers.get("sec-fetch-mode") == "navigate"
+                and headers.get("sec-fetch-dest") == "document")
+    if followed and not HEAVY.search(path):
+        return None
+    return (f"refused: {path[:100]} was asked for by another site's page (Sec-Fetch-Site: {site[:20]}); "
+            "open it from the dashboard's own pages")
+
+
 # ---------------------------------------------------------------- the middleware
 
 class Guard:
@@ -221,6 +249,9 @@ class Guard:
                 return 303, "", {"location": here + (f"?{rest}" if rest else ""), "set-cookie": cookie}
             by_header = True
         public = path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
+        problem = None if by_header or public else fetch_site_problem(headers, method, path)
+        if problem:
+            return 403, problem, {}
         if not (by_header or by_cookie or public):
             return 403, "LOGIN", {}
         if method not in SAFE_METHODS:  # scripts with the token header may send neither Origin nor Referer
@@ -262,7 +293,7 @@ async def respond(send, status: int, message: str, extra: dict, api: bool) -> No
         text = "this dashboard needs its token (Authorization: token TOKEN)" if message == "LOGIN" else message
         body, kind = json.dumps({"error": text}).encode(), "application/json"
     else:
-        body, kind = (login_page() if message == "LOGIN" else refusal_page(message)).encode(), "text/html; charset=utf-8"
+        body, kind = (login_page() if message == "LOGIN" else refusal_page(status, message)).encode(), "text/html; charset=utf-8"
     headers = [(b"content-type", kind.encode()), (b"content-length", str(len(body)).encode()),
                (b"cache-control", b"no-store")]
     headers += [(k.encode(), v.encode()) for k, v in extra.items()]
@@ -284,8 +315,17 @@ def login_page(problem: str = "") -> str:
     return PAGE.format(title="token", body=body)
 
 
-def refusal_page(message: str) -> str:
-    return PAGE.format(title="403", body=f'<h1>403 — forbidden</h1><p id="error-message">{html.escape(message)}</p>')
+def status_title(status: int) -> str:
+    """'413 — request entity too large': what an error page is titled (the status and its meaning)."""
+    try:
+        return f"{status} — {http.HTTPStatus(status).phrase.lower()}"
+    except ValueError:
+        return f"{status} — error"
+
+
+def refusal_page(status: int, message: str) -> str:
+    return PAGE.format(title=status, body=f'<h1>{html.escape(status_title(status))}</h1>'
+                                          f'<p id="error-message">{html.escape(message)}</p>')
 
 
 # ---------------------------------------------------------------- CSRF tokens (an app-wide dependency)

@@ -197,6 +197,7 @@ def test_upload_size_and_duplicates(tmp_path):
         assert "larger than" in errors_of(c.post("/data/upload", files={"file": ("a.npz", b"x" * 4001)}).text)["upload"]
         r = c.post("/data/upload", files={"file": ("big.npz", b"x" * (4000 + 2**20 + 10))})
         assert r.status_code == 413   # no request body over the limit is read at all
+        assert "<h1>413 — request entity too large</h1>" in r.text and "forbidden" not in r.text
         ok = c.post("/data/upload", files={"file": ("b.npz", npz_bytes(20, 2))}, follow_redirects=False)
         assert ok.status_code == 303
         again = c.post("/data/upload", files={"file": ("b.npz", npz_bytes(20, 2))})

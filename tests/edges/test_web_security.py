@@ -185,6 +185,41 @@ def test_scripts_with_the_token_header_need_no_csrf_token(app, anonymous):
     assert no_jobs(app)
 
 
+# ---------------------------------------------------------------- another site's pages: Sec-Fetch-Site
+
+HEAVY = ["/runs/abc/report", "/runs/abc/figures/hidden-representation.png", "/api/runs/abc/cell?true=0&pred=1",
+         "/runs/abc/files/model.keras", "/sweeps/abc/report"]
+ASKED = [("no-cors", "image"), ("navigate", "iframe"), ("navigate", "document"), ("cors", "empty")]
+
+
+def sent(site, mode="navigate", dest="document") -> dict:
+    """The headers a browser adds to say which page asked (no header at all: curl, a script)."""
+    return {} if site is None else {"Sec-Fetch-Site": site, "Sec-Fetch-Mode": mode, "Sec-Fetch-Dest": dest}
+
+
+@pytest.mark.parametrize("path", HEAVY)
+def test_heavy_gets_come_only_from_the_dashboards_own_pages(browser, path):
+    for site in ("same-site", "cross-site"):   # another local port is the same site: the cookie goes along
+        for mode, dest in ASKED:
+            r = browser.get(path, headers=sent(site, mode, dest))
+            assert r.status_code == 403 and f"Sec-Fetch-Site: {site}" in r.text, (site, mode, dest)
+    for site in ("same-origin", "none", None):   # our pages, the address bar, curl: past the rule (no such run)
+        assert browser.get(path, headers=sent(site, "no-cors", "image")).status_code == 404, site
+    token = {"Authorization": f"token {TOKEN}", **sent("cross-site", "no-cors", "image")}
+    assert browser.get(path, headers=token).status_code == 404   # the token proves who asks
+
+
+def test_another_sites_page_may_link_to_the_dashboard_but_not_load_from_it(browser):
+    assert browser.get("/", headers=sent("same-site")).status_code == 200   # a link followed from localhost:8888
+    assert browser.get("/runs/abc", headers=sent("cross-site")).status_code == 404
+    for mode, dest in ASKED[:2] + ASKED[3:]:
+        assert browser.get("/", headers=sent("same-site", mode, dest)).status_code == 403, dest
+        r = browser.get("/api/runs", headers=sent("same-site", mode, dest))
+        assert r.status_code == 403 and "another site" in r.json()["error"]
+    r = browser.post("/new", data=FORM, headers={"Origin": BASE, **sent("same-site")})
+    assert r.status_code == 403 and "another site" in r.text   # a form posted from another port
+
+
 # ---------------------------------------------------------------- headers
 
 def test_every_response_carries_the_security_headers(anonymous, browser):
