@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 
+from ..spec.sweep import value_text
+
 
 def _flatten(d: dict, prefix: str = "") -> dict:
     out = {}
@@ -34,13 +36,31 @@ def comparison(runs: list[dict]) -> dict:
             "labels": labels(runs, differ), "metrics": metrics}
 
 
+SHORT_KEYS = {"learning_rate": "lr", "batch_size": "batch"}   # a legend's names for the longest keys
+
+
+def implied(key: str, differences: dict[str, list]) -> bool:
+    """A parameter that differs only because its table's name does (adam's beta_1, absent from sgd): the
+    runs that have it agree on it."""
+    parent = key.rsplit(".", 1)[0]
+    present = {json.dumps(v, sort_keys=True) for v in differences[key] if v is not None}
+    return key != f"{parent}.name" and f"{parent}.name" in differences and len(present) <= 1
+
+
+def label_part(key: str, value) -> str:
+    """One difference as a legend shows it: a name bare ("adam"), else short key=short value ("lr=0.01")."""
+    text = value_text(value) if isinstance(value, (float, dict)) else \
+        json.dumps(value) if isinstance(value, list) else str(value)
+    last = key.rsplit(".", 1)[-1]
+    return text if last == "name" else f"{SHORT_KEYS.get(last, last)}={text}"
+
+
 def labels(runs: list[dict], differences: dict[str, list]) -> list[str]:
-    """A legend label per run that says what differs: "learning_rate=0.01, optimizer=sgd" (its id
-    when nothing does, or when two runs differ in nothing shown)."""
-    def text(v) -> str:
-        return f"{v:.3g}" if isinstance(v, float) else (v.get("name", json.dumps(v)) if isinstance(v, dict)
-                                                        else json.dumps(v) if isinstance(v, list) else str(v))
-    out = [", ".join(f"{key.rsplit('.', 1)[-1]}={text(values[i])}" for key, values in differences.items())
+    """A legend label per run that says what differs, short: "adam lr=0.001" against "sgd lr=0.01" (names
+    first; a parameter only another optimizer has is left out where those runs agree on it); its id when
+    nothing differs, or when two runs differ in nothing shown."""
+    keys = sorted((k for k in differences if not implied(k, differences)), key=lambda k: not k.endswith(".name"))
+    out = [" ".join(label_part(k, differences[k][i]) for k in keys if differences[k][i] is not None)
            for i in range(len(runs))]
     if not all(out) or len(set(out)) < len(out):
         out = [f"{r['id']}" + (f" {label}" if label else "") for r, label in zip(runs, out)]

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Callable, Iterator
 if TYPE_CHECKING:
     from ..stored import RunArtifacts
 
-VIEWS_VERSION = 2        # bump when a figure's drawing or the report's layout changes: every stored view is stale
+VIEWS_VERSION = 3        # bump when a figure's drawing or the report's layout changes: every stored view is stale
 FOLDER = "views"
 log = logging.getLogger(__name__)
 

@@ -103,9 +103,9 @@ def test_one_violin_axis_per_layer_with_its_own_range():
     initial = {"a/wide/kernel": rng.normal(0, 1, (64, 40)), "a/wide/bias": np.zeros(40),
                "a/tiny/kernel": rng.normal(0, 1e-3, (40, 10))}
     final = {k: v * 1.5 + 0.01 * (v.ndim > 1) for k, v in initial.items()}
-    shared = weight_distributions(initial, final)
-    assert len(shared.axes) == 1                                             # the default: one shared axis
-    fig = weight_distributions(initial, final, per_layer=True)
+    shared = weight_distributions(initial, final, per_layer=False)
+    assert len(shared.axes) == 1                                             # asked for: one shared axis
+    fig = weight_distributions(initial, final)                               # the default: one axis per layer
     assert len(fig.axes) == 2                                                # one per kernel, not the bias
     for ax, name in zip(fig.axes, ("a/wide/kernel", "a/tiny/kernel")):
         values = np.concatenate([initial[name].ravel(), final[name].ravel()])
@@ -118,10 +118,10 @@ def test_one_violin_axis_per_layer_with_its_own_range():
 
 @pytest.mark.slow
 def test_per_layer_violins_of_a_run(cnn):
-    fig = cnn.weights(per_layer=True)
+    fig = cnn.weights()
     assert [ax.get_title().split(" ")[0] for ax in fig.axes] == ["conv2d_1/kernel", "output/kernel"]
     conv = kernel_of(cnn, "mlplab/conv2d_1/kernel")
-    assert fig.axes[0].get_ylim()[1] >= conv.max() and len(cnn.weights().axes) == 1
+    assert fig.axes[0].get_ylim()[1] >= conv.max() and len(cnn.weights(per_layer=False).axes) == 1
 
 
 def inside(fig, text) -> bool:

@@ -39,20 +39,32 @@ def fit_title(text: str, width: float, size: float) -> str:
     return "\n".join(textwrap.fill(line, chars, break_on_hyphens=False) or line for line in text.split("\n"))
 
 
+def grid_shape(n: int) -> tuple[int, int]:
+    """(columns, rows) of a grid of `n` panels, as square as possible: from square (9 -> 3 x 3) to twice as
+    wide, the fewest empty cells (8 -> 4 x 2), the squarer of equals (5 -> 3 x 2)."""
+    if n <= 1:
+        return 1, 1
+    cols = min(range(math.ceil(math.sqrt(n)), math.ceil(math.sqrt(2 * n)) + 1),
+               key=lambda c: math.ceil(n / c) * c - n)
+    return cols, math.ceil(n / cols)
+
+
 def image_tiles(images, titles, *, colors=None, cell=(1.6, 1.9), cols: int | None = None, suptitle: str = "",
                 suptitle_size: float = 11, title_size: float = 8) -> Figure:
     """Images in a grid, each under its title (see `draw_tiles`): it looks as a grid of one Axes per
     image, and draws several times faster (no layout to solve, no ticks, one image to resample).
 
-    `cell`: inches per image and its title; `cols`: images per row (default: a little wider than tall)."""
+    `cell`: inches per image and its title; `cols`: images per row (default: grid_shape's, as square as
+    possible). The suptitle wraps to the figure's width (a long one over few images was cut on both sides)."""
     n = len(images)
-    cols = cols or max(1, min(n, math.ceil(math.sqrt(n * 1.5))))
+    cols = cols or grid_shape(n)[0]
     rows = max(1, math.ceil(n / cols))
     cw, ch = cell
     lines = max((str(t).count("\n") + 1 for t in titles), default=1)
     title_h = lines * title_size * 1.25 / 72 + 0.06             # inches of title above each image
     side = max(0.2, min(cw - 0.1, ch - title_h - 0.08))          # the image's longer side, inches
-    head = 0.45 if suptitle else 0.05
+    suptitle = fit_title(suptitle, cols * cw - 0.2, suptitle_size) if suptitle else ""
+    head = (suptitle.count("\n") + 1) * suptitle_size * 1.3 / 72 + 0.25 if suptitle else 0.05
     fig = Figure(figsize=(cols * cw, rows * ch + head))
     boxes = [(c * cw + (cw - side) / 2, head + r * ch + title_h, side) for r, c in (divmod(k, cols) for k in range(n))]
     draw_tiles(fig, images, boxes, titles, colors=colors, title_size=title_size)

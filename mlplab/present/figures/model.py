@@ -17,7 +17,7 @@ from matplotlib.ticker import MaxNLocator
 from ...analysis.embedding import tsne_points
 from ...engine.inference import hidden_sample, predict_probabilities
 from ...errors import BadInput
-from .common import class_colors, finite, fit_title, fixed_layout, inch_canvas, log_y, message
+from .common import class_colors, finite, fit_title, fixed_layout, grid_shape, inch_canvas, log_y, message
 
 
 def _short(name: str) -> str:
@@ -40,14 +40,15 @@ def _violins(ax, pos, initial: list, trained: list, *, offset: float = 0.6, widt
             body.set_alpha(0.6)
 
 
-def weight_distributions(initial: dict, final: dict, *, per_layer: bool = False, max_points: int = 20000,
+def weight_distributions(initial: dict, final: dict, *, per_layer: bool = True, max_points: int = 20000,
                          seed: int = 0) -> Figure:
     """Violin plots per weight matrix: at initialization vs after training.
 
     `initial` and `final`: {variable name: array}, matched by order (names may differ between
-    a model and its reloaded copy); only matrices/kernels (ndim >= 2) are drawn. Default: every
-    layer on one shared axis (their scales compared); `per_layer=True`: one small axis per layer,
-    each with its own y range, so a layer with tiny weights is not flattened by a wide one.
+    a model and its reloaded copy); only matrices/kernels (ndim >= 2) are drawn. Default: one small
+    axis per layer, each with its own y range, so a layer with small weights is not flattened by a
+    wide one (the first layer of 64 inputs against an output layer); `per_layer=False`: every layer on
+    one shared axis, their scales compared.
     """
     pairs = _kernel_pairs(initial, final)
     if not pairs:
@@ -199,10 +200,7 @@ def _weight_tiles(images: list, labels: list, heading: str) -> Figure:
     """Every tile in one Axes over the whole figure, each image an AxesImage of its own (its array and colour
     limits can be read back) in a diverging colour map symmetric about 0 per tile, in a thin frame, under its
     label and its largest |weight|. One Axes, not one per tile: 36 tiles drew in about a second, now a fifth."""
-    n = len(images)
-    widest = math.ceil(math.sqrt(2 * n))   # columns: from square to twice as wide, the fewest empty cells
-    cols = min(range(math.ceil(math.sqrt(n)), widest + 1), key=lambda c: math.ceil(n / c) * c - n)
-    rows = math.ceil(n / cols)
+    cols, rows = grid_shape(len(images))
     cell_w, cell_h = 1.15, 1.35
     fig_w = max(cols * cell_w, 5.5) + 0.2
     heading = fit_title(heading, fig_w - 0.2, 10)

@@ -1,14 +1,12 @@
 """Data samples: a grid of images (or a scatter of non-image data), optionally with predictions."""
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from matplotlib.figure import Figure
 
 from ...analysis.embedding import pca
 from ...errors import BadInput
-from .common import class_colors, image_tiles
+from .common import class_colors, grid_shape, image_tiles
 
 
 def sample_grid(x, y, class_names, image_shape, *, n=25, class_index=None, seed=0,
@@ -51,8 +49,7 @@ def sample_grid(x, y, class_names, image_shape, *, n=25, class_index=None, seed=
         titles.append(title)
         colors.append(color)
     return image_tiles([x[i].reshape(image_shape) for i in chosen], titles, colors=colors, cell=(1.5, 1.7),
-                       cols=math.ceil(math.sqrt(len(chosen))), suptitle=f"{len(chosen)} random samples of {subject}",
-                       suptitle_size=10)
+                       suptitle=f"{len(chosen)} random samples of {subject}", suptitle_size=10)
 
 
 def _scatter(x, y, names, rows, subject) -> Figure:
@@ -89,8 +86,7 @@ def indexed_samples(x, y, class_names, image_shape, index: int, *, count: int = 
     rows = np.arange(index, min(index + count, len(y)))
     if image_shape is None:
         return _scatter(x, y, list(class_names), rows, f"{split} rows {rows[0]}..{rows[-1]}")
-    cols = min(len(rows), 5)
-    nrows = math.ceil(len(rows) / cols)
+    cols, nrows = grid_shape(len(rows))
     side = 4.0 if len(rows) == 1 else 2.2
     fig = Figure(figsize=(side * cols, (side + 0.4) * nrows), layout="constrained")
     axes = fig.subplots(nrows, cols, squeeze=False)
