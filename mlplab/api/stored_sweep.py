@@ -10,6 +10,7 @@ from typing import Any, Callable
 
 from ..errors import BadInput
 from ..store import Store
+from .display import shown
 from .home import store_of
 from .inputs import dotted, merge, pandas, raw_spec, table_argument
 from .keras_fit import fit
@@ -63,6 +64,56 @@ class Sweep:
     @property
     def runs(self) -> list[Run]:
         return [Run(self.store, r["id"]) for r in self.sweep.get("runs") or []]
+
+    # -- what you say about it (store.labels); `note` is the ranking's note, yours is `set_note`'s
+    tags = property(lambda self: list(self.sweep.get("tags") or []))
+
+    def tag(self, *tags: str, remove: bool = False) -> list[str]:
+        """Add these tags to the sweep (or remove them, remove=True); its tags after."""
+        self.sweep["tags"] = self.store.tag("sweep", self.id, **{"remove" if remove else "add": tags})
+        return self.tags
+
+    def set_note(self, text: str) -> str:
+        """Write the sweep's note (empty text removes it); kept as the sweep row's `note`."""
+        self.sweep["note"] = self.store.note("sweep", self.id, text)
+        return self.sweep["note"]
+
+    def rename(self, name: str) -> "Sweep":
+        self.name = self.sweep["name"] = self.store.rename("sweep", self.id, name)
+        return self
+
+    def delete(self) -> list[str]:
+        """Delete the sweep and all its runs (rows and folders); the runs' ids."""
+        return self.store.delete_sweep(self.id)[1]
+
+    def figure(self, name: str):
+        """A figure of the sweep by name (SWEEP_FIGURE_NAMES in mlplab.present.registry:
+        "parallel-coordinates", "importance", "slices"), drawn from its table by its ranking metric."""
+        from ..present.registry import sweep_figure
+        return shown(sweep_figure(name, self.rows, self.keys, self.ranked_by))
+
+    def parallel_coordinates(self):
+        """Every configuration as a line through its swept values to its score (`ranked_by`)."""
+        return self.figure("parallel-coordinates")
+
+    def importance(self):
+        """Each swept key's share of the score's variance, as bars (the numbers: `importance_table`)."""
+        return self.figure("importance")
+
+    def slices(self):
+        """The score against each swept key alone."""
+        return self.figure("slices")
+
+    @property
+    def importance_table(self):
+        """Each swept key's first-order share of the variance of `ranked_by` over the configurations
+        (analysis.sweep_importance), most important first; `.attrs["note"]` says when there are too
+        few configurations to tell, `.attrs["rest"]` what no key explains alone (interactions)."""
+        from ..analysis.sweep_importance import importance
+        imp = importance(self.rows, self.keys, self.ranked_by).as_dict()
+        table = pandas().DataFrame(imp["keys"])
+        table.attrs.update(note=imp["note"], rest=imp["rest"], metric=imp["metric"])
+        return table.set_index("key") if len(table) else table
 
     def report(self, path: str | os.PathLike | None = None) -> Path:
         from ..present.report import write_sweep_report

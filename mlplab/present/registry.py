@@ -10,6 +10,10 @@ one method per entry (the name with "_": `run.confusion_matrix()`), and the dash
 `/runs/<id>/figures/<name>.png`. Adding a figure: its function in present/figures/, one entry
 below.
 
+A sweep's figures (SWEEP_REGISTRY: parallel coordinates, parameter importance, slices) are drawn
+from its table rows the same way: `sweep_figure(name, rows, keys, metric)`, `sweep.figure(name)`,
+the sweep report and `/sweeps/<id>/figures/<name>.png`.
+
 A figure of a run that has ended is a stored view (present.views): drawn the first time it is
 asked for (with these options), its PNG kept in the run's artifact folder, and served from there
 afterwards, by figure_for (a StoredFigure: the PNG until used as a figure) and figure_png (bytes).
@@ -265,3 +269,36 @@ def applicable(art: "RunArtifacts") -> tuple[str, ...]:
     """The names of the figures that apply to this run (those its report draws)."""
     traits = run_traits(art)
     return tuple(name for name, e in REGISTRY.items() if e.applies(traits))
+
+
+# ---------------------------------------------------------------- a sweep's figures, by name
+
+@dataclass(frozen=True)
+class SweepFigureEntry:
+    """One figure of a sweep, drawn from its table rows (best first), swept keys and ranking metric."""
+    name: str                                # "parallel-coordinates": the report's, the dashboard's, the API's name
+    draw: Callable[..., "Figure"]            # draw(rows, keys, metric) -> Figure
+    caption: str
+
+
+def _importance(rows, keys, metric):
+    from ..analysis.sweep_importance import importance
+    return _figures().importance_bars(importance(rows, keys, metric))
+
+
+SWEEP_REGISTRY: dict[str, SweepFigureEntry] = {e.name: e for e in (
+    SweepFigureEntry("parallel-coordinates", lambda rows, keys, metric: _figures().parallel_coordinates(
+        rows, keys, metric), "Parallel coordinates: every configuration through its values to its score"),
+    SweepFigureEntry("importance", _importance, "Parameter importance: each key's share of the score's variance"),
+    SweepFigureEntry("slices", lambda rows, keys, metric: _figures().slices(rows, keys, metric),
+                     "Slices: the score against each key alone"),
+)}
+
+SWEEP_FIGURE_NAMES: tuple[str, ...] = tuple(SWEEP_REGISTRY)
+
+
+def sweep_figure(name: str, rows: list[dict], keys: list[str], metric: str) -> "Figure":
+    """One figure of a sweep by name (SWEEP_FIGURE_NAMES; ValueError naming them) from its table rows."""
+    if name not in SWEEP_REGISTRY:
+        raise ValueError(f"sweep figure {name!r}: expected one of {', '.join(SWEEP_FIGURE_NAMES)}")
+    return SWEEP_REGISTRY[name].draw(rows, keys, metric)

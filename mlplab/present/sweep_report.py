@@ -3,7 +3,8 @@
     path = write_sweep_report(store, "last")     # <store home>/sweeps/<sweep id>/report.html
 
 Sections (SWEEP_SECTIONS): summary and best configuration, the comparison table (best
-first), the seed-noise verdict, a heatmap when two keys vary, overlaid learning curves,
+first), the seed-noise verdict, a heatmap when two keys vary, parallel coordinates, parameter
+importance and slices (present.registry's sweep figures), overlaid learning curves,
 mean ± spread over repeats, every member run with a relative link to its own report, the spec.
 """
 from __future__ import annotations
@@ -166,6 +167,33 @@ def _heatmap(p: SweepPage) -> tuple[str, str] | None:
     return "Heatmap", ui.heatmap(metric.replace("_", " "), kx, ky, figure)
 
 
+def _analysis_figure(p: SweepPage, name: str, caption: str) -> str:
+    from .registry import sweep_figure   # matplotlib only when a sweep report is drawn
+    return figure_html(lambda: sweep_figure(name, p.rows, p.keys, p.metric), caption)
+
+
+def _parallel(p: SweepPage) -> tuple[str, str] | None:
+    if not p.keys or not p.rows:
+        return None
+    return "Parallel coordinates", macros("sweep.html.j2").parallel(
+        p.metric.replace("_", " "), _analysis_figure(p, "parallel-coordinates", "parallel coordinates"))
+
+
+def _importance(p: SweepPage) -> tuple[str, str] | None:
+    from ..analysis.sweep_importance import importance
+    if not p.keys or not p.rows:
+        return None
+    return "Parameter importance", macros("sweep.html.j2").importance(
+        importance(p.rows, p.keys, p.metric).as_dict(), _analysis_figure(p, "importance", "parameter importance"))
+
+
+def _slices(p: SweepPage) -> tuple[str, str] | None:
+    if not p.keys or not p.rows:
+        return None
+    return "Slices", macros("sweep.html.j2").slices(p.metric.replace("_", " "),
+                                                     _analysis_figure(p, "slices", "slices"))
+
+
 def _curves(p: SweepPage) -> tuple[str, str] | None:
     """The first run (seed) of each configuration, the best MAX_CURVES configurations."""
     from . import figures   # matplotlib only when a sweep report is drawn
@@ -213,7 +241,8 @@ def _spec(p: SweepPage) -> tuple[str, str]:
     return "Spec", macros("common.html.j2").preformatted(yaml.safe_dump(p.spec, sort_keys=False))
 
 
-BUILDERS = {"summary": _summary, "table": _table, "noise": _noise, "heatmap": _heatmap, "curves": _curves,
+BUILDERS = {"summary": _summary, "table": _table, "noise": _noise, "heatmap": _heatmap, "parallel": _parallel,
+            "importance": _importance, "slices": _slices, "curves": _curves,
             "spread": _spread, "runs": _runs, "spec": _spec}
 SWEEP_SECTIONS = tuple(BUILDERS)
 

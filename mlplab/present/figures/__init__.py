@@ -3,6 +3,7 @@
     samples      sample_grid: training samples, or a scatter of non-image data
     curves       learning_curves (one run), overlaid_curves (several), metric_label
     sweeps       sweep_heatmap, sweep_spread: a sweep's configurations compared
+    sweep_analysis  parallel_coordinates, importance_bars, slices: which swept keys matter
     predictions  confusion_matrix, misclassified, probability_bars, class_probability_histograms
     model        weight_distributions, first_layer_weights, training_statistics, embedding, decision_regions
 
@@ -20,8 +21,9 @@ from .curves import learning_curves, metric_label, overlaid_curves
 from .model import decision_regions, embedding, first_layer_weights, training_statistics, weight_distributions
 from .predictions import class_probability_histograms, confusion_matrix, misclassified, probability_bars
 from .samples import dataset_samples, indexed_samples, sample_grid
+from .sweep_analysis import importance_bars, parallel_coordinates, slices
 from .sweeps import sweep_heatmap, sweep_spread
 
 __all__ = ["class_probability_histograms", "confusion_matrix", "decision_regions", "embedding", "first_layer_weights", "layer_output",
-           "learning_curves", "metric_label", "misclassified", "overlaid_curves", "probability_bars",
-           "dataset_samples", "indexed_samples", "sample_grid", "sweep_heatmap", "sweep_spread", "training_statistics", "weight_distributions"]
+           "importance_bars", "learning_curves", "metric_label", "misclassified", "overlaid_curves", "parallel_coordinates", "probability_bars",
+           "dataset_samples", "indexed_samples", "sample_grid", "slices", "sweep_heatmap", "sweep_spread", "training_statistics", "weight_distributions"]
