@@ -204,8 +204,10 @@ ROW_KEYS = ("id", "name", "dataset", "model", "optimizer", "learning_rate", "sta
 def run_row(run: dict) -> dict:
     """The facts of a stored run (`Store.get_run`/`list_runs`) that every list of runs shows:
     `runs --json`, the dashboard's /api/runs, the API's `runs()` table; with the doctor's verdict
-    next to the status (`health`, `headline`: analysis.health, kept with the run by the store)."""
+    next to the status (`health`, `headline`: analysis.health, kept with the run by the store), and what
+    the user said about it (`tags`, `note`: store.labels)."""
     summary = run.get("summary") or {}
     return {**{k: run.get(k) for k in ROW_KEYS}, "result_epoch": (summary.get("result") or {}).get("epoch"),
             "layers": list(summary.get("layers") or []),
-            "health": run.get("health"), "headline": run.get("headline")}
+            "health": run.get("health"), "headline": run.get("headline"),
+            "tags": list(run.get("tags") or []), "note": run.get("note") or ""}

@@ -150,6 +150,28 @@ class Run(RunArtifacts):
         from ..training.repair import repair
         return repair(self.store, self.id, candidates=candidates)
 
+    # -- what you say about it (store.labels): tags, a note, a name; and deleting it
+    tags = property(lambda self: list(self.run.get("tags") or []))
+    note = property(lambda self: self.run.get("note") or "")
+
+    def tag(self, *tags: str, remove: bool = False) -> list[str]:
+        """Add these tags (or remove them, remove=True); the run's tags after. `ml.runs(tag=...)` finds it."""
+        self.run["tags"] = self.store.tag("run", self.id, **{"remove" if remove else "add": tags})
+        return self.tags
+
+    def set_note(self, text: str) -> str:
+        """Write the run's note (empty text removes it)."""
+        self.run["note"] = self.store.note("run", self.id, text)
+        return self.note
+
+    def rename(self, name: str) -> "Run":
+        self.run["name"] = self.store.rename("run", self.id, name)
+        return self
+
+    def delete(self) -> None:
+        """Delete the run from its store: its rows and its folder (refused while it runs)."""
+        self.store.delete_runs([self.id])
+
     def refresh(self) -> "Run":
         self.run = self.store.get_run(self.id)
         self._cache.pop("findings", None)
@@ -157,7 +179,11 @@ class Run(RunArtifacts):
 
     # -- the report and its figures
     def report(self, path: str | os.PathLike | None = None, *, embed_samples: int = 2000) -> Path:
-        """Write the self-contained HTML report (default: report.html in the run's artifact folder)."""
+        """Write the self-contained HTML report (default: report.html in the run's artifact folder); a path
+        ending in .pdf: the report as a PDF (a title page with the facts and findings, then every figure)."""
+        if path is not None and Path(path).suffix.lower() == ".pdf":
+            from ..present.pdf import write_run_pdf
+            return write_run_pdf(self.store, self.id, path, embed_samples=embed_samples)
         from ..present.report import build_html
         text = build_html(self, list(self.findings), embed_samples=embed_samples)
         if path is None:
@@ -190,14 +216,14 @@ def load_run(ref: str = "last", *, store: Store | str | None = None) -> Run:
     return Run(store_of(store), ref)
 
 
-def runs(*, status: str | None = None, dataset: str | None = None, sweep: str | None = None,
+def runs(*, status: str | None = None, dataset: str | None = None, sweep: str | None = None, tag: str | None = None,
          limit: int | None = None, store: Store | str | None = None):
-    """The stored runs, newest first, as a DataFrame (one row per run)."""
+    """The stored runs, newest first, as a DataFrame (one row per run); with `tag`, those carrying it."""
     from ..analysis.status import run_row
     pd = pandas()
     s = store_of(store)
     sweep_id = s.resolve_sweep(sweep) if sweep else None
-    rows = s.list_runs(status=status, dataset=dataset, sweep_id=sweep_id, limit=limit)
+    rows = s.list_runs(status=status, dataset=dataset, sweep_id=sweep_id, tag=tag, limit=limit)
     columns = list(run_row({}))   # with the doctor's verdict: health, headline
     return pd.DataFrame([run_row(r) for r in rows], columns=columns)
 

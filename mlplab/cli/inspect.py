@@ -53,11 +53,11 @@ def cmd_runs(args: argparse.Namespace) -> int:
     from ..store import Store
     store = Store(args.home)
     sweep_id = store.resolve_sweep(args.sweep) if args.sweep else None
-    rows = store.list_runs(status=args.status, dataset=args.dataset, sweep_id=sweep_id, limit=args.limit)
+    rows = store.list_runs(status=args.status, dataset=args.dataset, sweep_id=sweep_id, tag=args.tag, limit=args.limit)
     if args.json:
         from ..analysis.status import run_row
         print_json([run_row(r) for r in rows])
-    elif not rows and (args.status or args.dataset or sweep_id):
+    elif not rows and (args.status or args.dataset or sweep_id or args.tag):
         out.print(f"no runs match (of {len(store.list_runs())} in {store.home})")
     elif not rows:
         out.print(f"no runs in {store.home} yet: try `mlplab run`")
@@ -79,6 +79,9 @@ def cmd_show(args: argparse.Namespace) -> int:
         return 0
     out.print(f"[bold]run {run['id']}[/]  {run['name']}  status {status_text(run['status'])}  "
               f"{fmt(run.get('epochs_run'))} epochs, {fmt(run.get('seconds'), 1)}s, best epoch {epoch_text(run.get('best_epoch'))}")
+    if run.get("tags") or run.get("note"):
+        out.print(" ".join(f"[cyan]#{t}[/]" for t in run.get("tags") or []) + (" " if run.get("tags") else "")
+                  + (f"note: {escape(run['note'])}" if run.get("note") else ""))
     if run.get("error"):
         out.print(f"[red]{'why' if run['status'] in ('diverged', 'lost') else 'error'}:[/] {escape(run['error'])}")
     result = (run.get("summary") or {}).get("result")
@@ -186,6 +189,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     if args.sweep:
         from ..present.sweep_report import write_sweep_report
         path = write_sweep_report(store, args.run, args.out)
+    elif args.pdf:
+        from ..present.pdf import write_run_pdf
+        path = write_run_pdf(store, args.run, args.out)
     else:
         from ..present.run_report import write_report   # not present.report: the sweep report's imports (0.2 s)
         path = write_report(store, args.run, args.out)

@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 # Piped output (tests, `| less`) gets wide lines instead of rich's 80-column default.
@@ -224,7 +225,8 @@ def runs_table(rows: list[dict]) -> Table:
         table.add_column(col, justify="right" if col in ("lr", "test acc", "epochs", "seconds") else "left",
                          **HEALTH_COLUMN if col == "health" else {"no_wrap": col in ("id", "status", "created")})
     for r in rows:
-        table.add_row(r["id"], r["name"], r["dataset"], r.get("model") or "", r.get("optimizer") or "",
+        name = escape(r["name"]) + "".join(f" [cyan]#{t}[/]" for t in r.get("tags") or [])   # tags: plain words
+        table.add_row(r["id"], name, r["dataset"], r.get("model") or "", r.get("optimizer") or "",
                       fmt(r.get("learning_rate"), 4) if r.get("learning_rate") is not None else "-",
                       status_text(r["status"]), health_text(r), fmt(r.get("test_accuracy")), fmt(r.get("epochs_run")),
                       fmt(r.get("seconds"), 1), (r.get("created") or "")[:19].replace("T", " "))

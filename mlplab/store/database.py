@@ -95,6 +95,16 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             "ALTER TABLE runs ADD COLUMN health_version TEXT",
         ],
     ),
+    (
+        4,
+        [   # what a user says about runs and sweeps (store.labels): notes, and tags one row each
+            "ALTER TABLE runs ADD COLUMN note TEXT",
+            "ALTER TABLE sweeps ADD COLUMN note TEXT",
+            "CREATE TABLE run_tags (run_id TEXT NOT NULL, tag TEXT NOT NULL, PRIMARY KEY (run_id, tag))",
+            "CREATE INDEX run_tags_tag ON run_tags(tag)",
+            "CREATE TABLE sweep_tags (sweep_id TEXT NOT NULL, tag TEXT NOT NULL, PRIMARY KEY (sweep_id, tag))",
+        ],
+    ),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 # A read-only store is read as it is, never migrated: from this schema on it has every column a reader

@@ -2,7 +2,8 @@
 
 Layout under ``home`` (argument, else ``$MLPLAB_HOME``, else ``./mlplab-runs``)::
 
-    runs.db                 SQLite in WAL mode: runs, epochs, sweeps, schema_version (store.database)
+    runs.db                 SQLite in WAL mode: runs, epochs, sweeps, run_tags, sweep_tags, schema_version
+                            (store.database; names, tags and notes: store.labels; deleting: store.removal)
     artifacts/<run-id>/     files written by the run (spec, model.keras, CSVs, ...) (store.artifacts)
 
 NaN and infinities round-trip everywhere (store.encoding). A run in progress
@@ -34,7 +35,9 @@ from .artifacts import ArtifactFolders
 from .database import Database, new_id, now
 from .encoding import dumps, loads, metric, real, unreal
 from .health import StoredHealth
+from .labels import Labels, tag_filter
 from .liveness import HEARTBEAT_S, gone
+from .removal import Removal
 
 STATUSES = tuple(_STATUSES)
 NO_HEALTH = "health = NULL, headline = NULL, health_version = NULL"   # a run whose status changes: diagnose again
@@ -46,7 +49,7 @@ def _check_status(status: str) -> None:
         raise ValueError(f"run status {status!r}: must be one of {', '.join(STATUSES)}")
 
 
-class Store(Database, ArtifactFolders, StoredHealth):
+class Store(Database, ArtifactFolders, StoredHealth, Labels, Removal):
     """SQLite run database plus artifact folders. Use one Store per process/thread group."""
 
     # -- runs -----------------------------------------------------------------
@@ -260,6 +263,7 @@ class Store(Database, ArtifactFolders, StoredHealth):
         rows = self._query("SELECT * FROM runs WHERE id = ?", (run_id,))
         d = self._decode_run(rows[0])
         d["history"] = self.history(run_id)
+        self._labelled("run", [d])
         return self._health_filled([d])[0] if health else d
 
     def history(self, run_id: str) -> dict[str, list]:
@@ -294,9 +298,10 @@ class Store(Database, ArtifactFolders, StoredHealth):
         status: str | None = None,
         dataset: str | None = None,
         sweep_id: str | None = None,
+        tag: str | None = None,
         limit: int | None = None,
     ) -> list[dict]:
-        """Runs (without history), newest first."""
+        """Runs (without history), newest first; with `tag`, only those carrying it."""
         if status is not None and status not in STATUSES:
             raise BadInput(f"status {status!r}: expected one of {', '.join(STATUSES)}")
         self.reap()
@@ -305,6 +310,12 @@ class Store(Database, ArtifactFolders, StoredHealth):
             if val is not None:
                 where.append(f"{col} = ?")
                 args.append(val)
+        if tag is not None:
+            condition, tag_args = tag_filter("run", tag)
+            if not self._has_tags():   # a read-only store from before tags
+                return []
+            where.append(condition)
+            args.extend(tag_args)
         sql = "SELECT * FROM runs"
         if where:
             sql += " WHERE " + " AND ".join(where)
@@ -312,7 +323,7 @@ class Store(Database, ArtifactFolders, StoredHealth):
         if limit is not None:
             sql += " LIMIT ?"
             args.append(max(0, int(limit)))
-        rows = [self._decode_run(r) for r in self._query(sql, args)]
+        rows = self._labelled("run", [self._decode_run(r) for r in self._query(sql, args)])
         return self._health_filled([r for r in rows if status is None or r["status"] == status])
 
     # -- sweeps ---------------------------------------------------------------
@@ -347,12 +358,13 @@ class Store(Database, ArtifactFolders, StoredHealth):
         d["spec"] = loads(d.pop("spec_json"), {})
         d["summary"] = loads(d.pop("summary_json"), {})
         d["runs"] = self.list_runs(sweep_id=sweep_id)
-        return d
+        return self._labelled("sweep", [d])[0]
 
     def list_sweeps(self) -> list[dict]:
         self.reap()
         rows = self._query("SELECT * FROM sweeps ORDER BY created DESC, rowid DESC")
-        return [{k: ("lost" if k == "status" and v == "running" and gone(dict(r)) else v)
-                 for k, v in dict(r).items() if k in ("id", "name", "created", "status")} for r in rows]
+        return self._labelled("sweep", [{k: ("lost" if k == "status" and v == "running" and gone(dict(r)) else v)
+                                         for k, v in dict(r).items() if k in ("id", "name", "created", "status", "note")}
+                                        for r in rows])
 
     # -- artifacts ------------------------------------------------------------
