@@ -143,7 +143,6 @@ class Compiled:
         return self._steps[key]
 
 
-
 class StackSteps:
     """A population's functions of a stack of members, jitted for its Layout: `init` the optimizer state,
     `advance` a segment of an epoch's steps, `last_step` its short last batch, `select` per member. A
@@ -160,7 +159,7 @@ class StackSteps:
             self.step = jit(step)
             self.loop = jit(loop(step))
             self.chunk = jit(unrolled(step, self.k))
-            self.single = jit(unrolled(step, 1))
+            self.single = self.chunk if self.k == 1 else jit(unrolled(step, 1))
             return
         members, axes = (0, 0, None, None, rows, rows), (0, 0, None, None, rows, rows, None)
         self.step = jit(lift(math_.step, members, layout.vectorize))
