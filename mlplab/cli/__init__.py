@@ -71,7 +71,7 @@ def check_outputs(args: argparse.Namespace) -> None:
         return
     from ..export import check_output_dir, check_output_file
     if getattr(args, "out", None):
-        check_output_file("--out", args.out, args.out_suffixes)
+        check_output_file("--out", args.out, (".pdf",) if getattr(args, "pdf", False) else args.out_suffixes)
     if getattr(args, "onnx", None):
         check_output_file("--onnx", args.onnx)
     if getattr(args, "tensorboard", None):
@@ -146,7 +146,10 @@ def _reading_commands(add) -> None:
     sp = add("report", "write a self-contained HTML report of a run (or, with --sweep, of a sweep)")
     sp.add_argument("run", help="run id (or sweep id with --sweep), a unique prefix of one, or 'last'")
     sp.add_argument("--sweep", action="store_true", help="RUN is a sweep: table, heatmap, overlaid curves")
-    sp.add_argument("--out", help="HTML file to write (default: report.html in the run's artifact folder)")
+    sp.add_argument("--out", help="HTML file to write (default: report.html in the run's artifact folder; with --pdf, "
+                                  "a .pdf file, default report.pdf there)")
+    sp.add_argument("--pdf", action="store_true",
+                    help="a PDF instead: a title page with the facts and the doctor's findings, then every figure")
     sp.set_defaults(func=cmd_report, out_suffixes=(".html",))
 
     sp = add("serve", "the local web dashboard: browse, compare, watch live, draw a digit")

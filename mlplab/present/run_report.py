@@ -65,6 +65,11 @@ class Section:
 
 def summary_html(run: dict) -> str:
     """The run's key facts as a two-column table (also the API's `Run._repr_html_`)."""
+    return macros("common.html.j2").facts(summary_rows(run))
+
+
+def summary_rows(run: dict) -> list[tuple[str, object]]:
+    """The run's key facts, (label, value): the report's summary table and the PDF's title page."""
     s = run.get("summary") or {}
     data = s.get("data") or {}
     rows = [
@@ -80,7 +85,7 @@ def summary_html(run: dict) -> str:
     ]
     if run.get("error"):
         rows.append(("error", run["error"]))
-    return macros("common.html.j2").facts(rows)
+    return rows
 
 
 def _findings(p: RunPage) -> str:

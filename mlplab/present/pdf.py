@@ -1,0 +1,122 @@
+"""A run's report as one PDF (what a course's students hand in): `mlplab report RUN --pdf`, `run.report("x.pdf")`.
+
+    path = write_run_pdf(store, "last")               # artifacts/<run>/report.pdf
+    path = write_run_pdf(store, run_id, "run.pdf")
+
+Pages: a title page with the run's facts (the report's summary) and the doctor's findings as text (more
+pages when they do not fit), then each figure of the HTML report, in its order, one a page at the
+figure's own size. Drawn by matplotlib's PdfPages from the same registry entries and options as the HTML
+report: no browser and no dependency beyond matplotlib. A figure that cannot be drawn is a one-line page
+saying why, as it is a note in the HTML report.
+"""
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+from typing import Callable, Iterable
+
+from matplotlib.backends.backend_pdf import PdfPages
+from matplotlib.figure import Figure
+
+from ..analysis.doctor import Finding, diagnose
+from ..store import Store
+from ..stored import RunArtifacts
+from .figures.common import fit_title, message
+from .html import number_text
+from .registry import EMBED_SAMPLES, run_traits
+from .run_report import RunPage, report_figures, sections, summary_rows
+
+PDF = "report.pdf"
+PAGE = (8.27, 11.69)            # A4 portrait, inches
+MARGIN = 0.7                    # inches on every side of a text page
+STYLES = {"title": (16, "bold"), "heading": (12, "bold"), "strong": (9.5, "bold"), "text": (9.5, "normal")}
+
+
+def text_lines(title: str, facts: list[tuple[str, object]], findings: list[Finding]) -> list[tuple[str, str, float]]:
+    """What a title page says, as (style, text, indent in inches): the heading, the facts, the findings."""
+    lines = [("title", title, 0.0), ("text", "", 0.0), ("heading", "Summary", 0.0)]
+    lines += [("text", f"{label}: {number_text(value)}", 0.0) for label, value in facts]
+    lines += [("text", "", 0.0), ("heading", f"Findings ({len(findings)})", 0.0)]
+    if not findings:
+        lines.append(("text", "none: the doctor has nothing to say about this run", 0.0))
+    for f in findings:
+        where = f" (from epoch {f.epoch})" if f.epoch else ""
+        lines += [("strong", f"{f.severity}: {f.title}{where}", 0.0), ("text", f.explanation, 0.2)]
+        if f.suggestion:
+            lines.append(("text", f"Try: {f.suggestion}", 0.2))
+        lines.append(("text", "", 0.0))
+    return lines
+
+
+def text_pages(lines: list[tuple[str, str, float]]) -> list[Figure]:
+    """A4 pages of text: each line wrapped to the page's width, a new page where one is full."""
+    pages: list[Figure] = []
+    y = PAGE[1]                                  # inches from the top of the current page: full, so a new one
+    for style, text, indent in lines:
+        size, weight = STYLES[style]
+        wrapped = fit_title(text, PAGE[0] - 2 * MARGIN - indent, size) if text else ""
+        for line in wrapped.split("\n"):
+            step = size * 1.45 / 72
+            if y + step > PAGE[1] - MARGIN:
+                pages.append(Figure(figsize=PAGE))
+                y = MARGIN
+            pages[-1].text((MARGIN + indent) / PAGE[0], 1 - (y + size / 72) / PAGE[1], line, fontsize=size,
+                           fontweight=weight, va="baseline")
+            y += step
+    return pages
+
+
+def drawn(draw: Callable[[], Figure], caption: str) -> Figure:
+    """The figure, or a page saying why it could not be drawn (a failed run has no predictions)."""
+    try:
+        return draw()
+    except Exception as e:
+        return message(fit_title(f"{caption}: not drawn ({type(e).__name__}: {str(e)[:200]})", 5.6, 10))
+
+
+def run_figures(art: RunArtifacts, findings: list[Finding], embed_samples: int = EMBED_SAMPLES
+                ) -> Iterable[Figure]:
+    """The HTML report's figures of the run, in its order, drawn with the same options (one at a time)."""
+    p = RunPage(art, findings, run_traits(art), {"hidden-representation": {"n": embed_samples}})
+    for section in sections():
+        for e, options in report_figures(section, p):
+            yield drawn(lambda e=e, o=options: e.draw(art, **o), e.caption)
+
+
+def pdf_bytes(title: str, pages: Iterable[Figure]) -> bytes:
+    """The pages as one PDF document (matplotlib's PdfPages), titled `title`."""
+    buf = io.BytesIO()
+    with PdfPages(buf, metadata={"Title": title, "Creator": "mlplab"}) as pdf:
+        for fig in pages:
+            pdf.savefig(fig)
+    return buf.getvalue()
+
+
+def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write `data` to `path` through a temporary file beside it, so no reader sees half a document."""
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(out)
+    return out
+
+
+def run_pdf(store: Store, run_ref: str, *, embed_samples: int = EMBED_SAMPLES) -> tuple[dict, bytes]:
+    """(the run, its report as PDF bytes)."""
+    run = store.get_run(run_ref)
+    art = RunArtifacts(store, run)
+    findings = diagnose(run, art.stats)
+    title = f"mlplab run {run['id']}" + (f" · {run['name']}" if run.get("name") else "")
+    pages = [*text_pages(text_lines(title, summary_rows(run), findings)), *run_figures(art, findings, embed_samples)]
+    return run, pdf_bytes(title, pages)
+
+
+def write_run_pdf(store: Store, run_ref: str, out_path: str | os.PathLike | None = None, *,
+                  embed_samples: int = EMBED_SAMPLES) -> Path:
+    """Write the run's report as a PDF; default path: `report.pdf` in the run's artifact folder."""
+    run, data = run_pdf(store, run_ref, embed_samples=embed_samples)
+    if out_path is None:
+        return store.write_artifact(run["id"], PDF, data)
+    return write_bytes(out_path, data)
