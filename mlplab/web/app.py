@@ -29,7 +29,7 @@ from ..analysis.health import LEVELS, health_css
 from ..analysis.status import STATUSES, status_css, worst
 from ..errors import BadInput
 from ..store import Store
-from . import form, jobs, live, repair, runs, security, sweeps, tryit
+from . import form, jobs, labels, live, repair, runs, security, sweeps, tryit
 from ..present.html import number_text
 from .common import Dashboard, NotFound, json_response, script_json, value_text
 from .limits import Limits
@@ -68,7 +68,7 @@ def create_app(home: str | os.PathLike | None = None, *, token: str | bool = Tru
     app.add_middleware(Guard, security=guard, max_body=limits.max_upload + 2**20)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     add_error_handlers(app)
-    for module in (runs, repair, sweeps, live, form, tryit, security):
+    for module in (runs, labels, repair, sweeps, live, form, tryit, security):
         app.include_router(module.router)
     app.add_api_route("/healthz", health, methods=["GET"])
     return app
