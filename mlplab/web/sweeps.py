@@ -1,16 +1,19 @@
-"""Sweeps (the list, a sweep's table, heatmap and curves, its JSON) and comparing chosen runs."""
+"""Sweeps (the list, a sweep's table, heatmap, analysis figures and curves, its JSON) and comparing chosen runs."""
 from __future__ import annotations
 
+import io
 import json
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
 from ..analysis.health import with_health
 from ..analysis.status import ranking_metric
+from ..analysis.sweep_importance import importance
 from ..errors import BadInput
+from ..present.registry import SWEEP_REGISTRY
 from ..spec.schema import SHORTHAND
-from .common import Dashboard, Web, check_id, clean_history, finite, json_response, row_of, value_text
+from .common import Dashboard, NotFound, Web, check_id, clean_history, finite, json_response, row_of, value_text
 
 router = APIRouter()
 NOT_USED = "not used: model.layers"   # a compare cell of a key the run's model ignores
@@ -90,8 +93,27 @@ def sweep_page(request: Request, sweep_id: str, web: Web):
     curves = [{"label": f"{r['id']} {r['name']}", "history": clean_history(web.store.history(r["id"]))}
               for r in sw["runs"][:30]]
     ranked_by = summary.get("ranked_by") or ranking_metric(rows)
+    imp = importance(rows, keys, ranked_by).as_dict() if keys and rows else None
     return web.page(request, "sweep.html", sweep=sw, keys=keys, rows=rows, heat=heatmap(keys, rows),
-                    curves=curves, note=summary.get("note"), ranked_by=ranked_by)
+                    curves=curves, note=summary.get("note"), ranked_by=ranked_by, importance=imp,
+                    figures=SWEEP_REGISTRY.values() if keys and rows else ())
+
+
+@router.get("/sweeps/{sweep_id}/figures/{name}.png")
+def sweep_figure_png(sweep_id: str, name: str, web: Web):
+    """A figure of the sweep's registry (parallel coordinates, importance, slices), drawn from its table."""
+    from ..present.registry import sweep_figure
+    sw = web.store.get_sweep(check_id(sweep_id, "sweep"))
+    if name not in SWEEP_REGISTRY:
+        raise NotFound(f"sweep figure {name!r}: expected one of {', '.join(SWEEP_REGISTRY)}")
+    summary = sw.get("summary") or {}
+    rows = summary.get("rows") or []
+    if not rows or not summary.get("keys"):
+        raise NotFound(f"sweep {sw['id']}: no configurations with results to draw")
+    fig = sweep_figure(name, rows, summary["keys"], summary.get("ranked_by") or ranking_metric(rows))
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=80, metadata={"Software": None})
+    return Response(buf.getvalue(), media_type="image/png", headers={"Cache-Control": "max-age=60"})
 
 
 @router.get("/api/sweeps/{sweep_id}")
