@@ -75,3 +75,10 @@ def test_report_pdf_of_a_run(digits_run, tmp_path):
         code, stdout, stderr = cli("--home", str(home), "report", run_id, "--pdf", "--out", str(bad))
         assert code == 2 and stdout == "" and len(stderr.strip().splitlines()) == 1
         assert f"--out {bad}" in stderr and why in stderr and not bad.exists()
+
+
+def test_a_sweeps_report_is_not_a_pdf(tmp_path):
+    out = tmp_path / "sweep.pdf"
+    code, stdout, stderr = cli("--home", str(tmp_path / "runs"), "report", "--sweep", "last", "--pdf", "--out", str(out))
+    assert code == 2 and stdout == "" and len(stderr.strip().splitlines()) == 1
+    assert "--pdf: a run's report only" in stderr and not out.exists()
