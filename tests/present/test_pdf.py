@@ -8,6 +8,8 @@ from matplotlib.figure import Figure
 
 import mlplab as ml
 from mlplab.analysis.doctor import Finding
+from mlplab.api.stored_sweep import Sweep
+from mlplab.errors import BadInput
 from mlplab.present.pdf import PAGE, pdf_bytes, text_lines, text_pages
 from mlplab.present.registry import applicable
 from mlplab.store import Store
@@ -82,3 +84,5 @@ def test_a_sweeps_report_is_not_a_pdf(tmp_path):
     code, stdout, stderr = cli("--home", str(tmp_path / "runs"), "report", "--sweep", "last", "--pdf", "--out", str(out))
     assert code == 2 and stdout == "" and len(stderr.strip().splitlines()) == 1
     assert "--pdf: a run's report only" in stderr and not out.exists()
+    with pytest.raises(BadInput, match="a sweep's report is HTML"):
+        Sweep.report(Sweep.__new__(Sweep), out)          # refused before the sweep is read
