@@ -32,6 +32,7 @@ import numpy as np
 MIN_CONFIGS = 8       # fewer configurations: too few to say which key matters
 MIN_PER_LEVEL = 2     # configurations per value of a key, below which its share is luck
 MAX_BINS = 4          # ranges a numeric key with single-configuration values is grouped into
+INTERACTING = 0.5     # the share no key explains alone from which the note says the keys interact
 LOG_RATIO = 10        # a positive numeric key spanning this factor or more is read on a log scale
 
 
@@ -136,11 +137,13 @@ def importance(rows: list[dict], keys: list[str], metric: str) -> Importance:
             int(np.bincount(groups).min()) if groups else 0, binned, scale(values)))
     found.sort(key=lambda k: -k.share)
     rest = max(0.0, 1.0 - sum(k.share for k in found)) if n and np.ptp(y) > 0 else 0.0
-    return Importance(metric, n, found, rest, importance_note(found, n, missing, y, metric))
+    return Importance(metric, n, found, rest, importance_note(found, n, missing, y, metric, rest))
 
 
-def importance_note(found: list[KeyImportance], n: int, missing: int, y: np.ndarray, metric: str) -> str | None:
-    """Why the shares may not say much: too few configurations, values tried once, diverged rows."""
+def importance_note(found: list[KeyImportance], n: int, missing: int, y: np.ndarray, metric: str,
+                    rest: float = 0.0) -> str | None:
+    """Why the shares may not say much: too few configurations, values tried once, diverged rows,
+    most of the variance in no single key (the keys interact)."""
     words = metric.replace("_", " ").replace("val ", "validation ")
     notes = []
     if n < MIN_CONFIGS:
@@ -156,4 +159,7 @@ def importance_note(found: list[KeyImportance], n: int, missing: int, y: np.ndar
     elif missing:
         notes.append(f"{missing} configuration{'s' if missing > 1 else ''} without a finite {words} "
                      "(diverged) counted as the worst value")
+    if rest >= INTERACTING:
+        notes.append(f"{100 * rest:.0f} % of the variance is explained by no key alone: the keys interact (the "
+                     "best value of one depends on another's, e.g. the learning rate on the optimizer), or it is noise")
     return "; ".join(notes) or None

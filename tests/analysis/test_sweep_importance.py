@@ -37,6 +37,7 @@ def test_additive_effects_split_the_variance_exactly_and_an_interaction_is_the_r
     sign = {0.001: 1, 0.01: -1, 0.1: 1, 1.0: -1}
     imp = importance(grid(lambda o, lr: 0.5 + 0.1 * sign[lr] * (1 if o == "adam" else -1)), [OPT, LR], "val_accuracy")
     assert all(x.share == pytest.approx(0.0) for x in imp.keys) and imp.rest == pytest.approx(1.0)
+    assert imp.note.startswith("100 % of the variance is explained by no key alone: the keys interact")
 
 
 def test_share_is_the_correlation_ratio():

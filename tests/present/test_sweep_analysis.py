@@ -51,7 +51,7 @@ def test_parallel_coordinates_draws_one_line_per_configuration_the_best_in_red()
     assert len(lines) == 12
     red = [line for line in lines if line.get_color() == "#d1242f"]
     assert len(red) == 1 and red[0].get_ydata()[-1] == pytest.approx(1.0)    # the best at the metric's top
-    assert list(red[0].get_ydata()[:2]) == [0.0, pytest.approx(1 / 3)]   # adam (names in rank order), 0.01 on log10
+    assert list(red[0].get_ydata()[:2]) == [1.0, pytest.approx(1 / 3)]   # adam (names in rank order, top down), 0.01
     grey = [line for line in lines if line.get_linestyle() == "--"]
     assert len(grey) == 1 and grey[0].get_ydata()[-1] < 0                  # the diverged one, below the axis
     labels = [t.get_text() for t in ax.get_xticklabels()]

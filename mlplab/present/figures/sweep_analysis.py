@@ -36,7 +36,8 @@ def key_axis(values: list) -> tuple[np.ndarray, list[float], list[str], str]:
     kind = scale(values)
     if kind == "categorical":
         distinct = list({value_id(v): v for v in values}.values())
-        at = {value_id(v): (i / (len(distinct) - 1) if len(distinct) > 1 else 0.5) for i, v in enumerate(distinct)}
+        at = {value_id(v): (1 - i / (len(distinct) - 1) if len(distinct) > 1 else 0.5)   # the best's on top
+              for i, v in enumerate(distinct)}
         ticks = [at[value_id(v)] for v in distinct]
         return np.asarray([at[value_id(v)] for v in values]), ticks, [value_label(v) for v in distinct], kind
     x = np.asarray(values, float)
