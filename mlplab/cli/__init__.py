@@ -14,6 +14,7 @@ from ..errors import BadInput, MlplabError
 from .output import err, json_only
 from .inspect import (cmd_compare, cmd_data, cmd_doctor, cmd_export, cmd_predict, cmd_report, cmd_runs, cmd_serve,
                       cmd_show)
+from .labels import cmd_note, cmd_rename, cmd_rm, cmd_tag
 from .train import cmd_optimizers, cmd_recipes, cmd_run, cmd_sweep
 
 
@@ -88,6 +89,9 @@ def _add(sub, name: str, help_: str) -> argparse.ArgumentParser:
 TENSORBOARD_HELP = ("while training, write TensorBoard event files under DIR/<run-id>/ (Keras' layout: train/ and "
                     "validation/ overlaid; weight histograms per epoch; train.tensorboard in a spec)")
 
+DRY_RUN_HELP = ("print what it would cost on this machine (parameters, memory, time per epoch and in all, compiling); "
+                "train and store nothing")
+
 
 def _training_commands(add) -> None:
     sp = add("run", "train one experiment (default: 64-64 ReLU MLP on digits)")
@@ -95,6 +99,7 @@ def _training_commands(add) -> None:
     sp.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="override a dotted spec key, e.g. --set train.learning_rate=0.01")
     sp.add_argument("--tensorboard", metavar="DIR", help=TENSORBOARD_HELP)
+    sp.add_argument("--dry-run", action="store_true", help=DRY_RUN_HELP)
     sp.set_defaults(func=cmd_run)
 
     sp = add("sweep", "train every configuration of a spec's [sweep] as vectorized populations")
@@ -105,6 +110,7 @@ def _training_commands(add) -> None:
                     help="local (default): populations one after another here; ray: one Ray task each")
     sp.add_argument("--address", help="Ray cluster to join (auto, ray://HOST:PORT); default: a local Ray instance")
     sp.add_argument("--tensorboard", metavar="DIR", help=TENSORBOARD_HELP)
+    sp.add_argument("--dry-run", action="store_true", help=DRY_RUN_HELP)
     sp.set_defaults(func=cmd_sweep)
 
     sp = add("optimizers", "what an optimizer takes: each parameter, its default (Keras') and what it does")
@@ -120,6 +126,7 @@ def _reading_commands(add) -> None:
     sp.add_argument("--status")
     sp.add_argument("--dataset")
     sp.add_argument("--sweep", help="only the runs of this sweep (id, prefix or 'last')")
+    sp.add_argument("--tag", help="only the runs carrying this tag (mlplab tag)")
     sp.add_argument("--limit", type=whole(1), metavar="N", help="at most N runs")
     sp.set_defaults(func=cmd_runs)
 
@@ -174,6 +181,35 @@ def _reading_commands(add) -> None:
     sp.set_defaults(func=cmd_export)
 
 
+def _labelling_commands(add) -> None:
+    ref = "run id, a unique prefix of one, or 'last' (a sweep's with --sweep)"
+    sweep = "RUN is a sweep"
+    sp = add("tag", "tag a run (or a sweep) to find it again: mlplab runs --tag TAG")
+    sp.add_argument("run", help=ref)
+    sp.add_argument("tags", nargs="+", metavar="TAG", help="1-40 characters: letters, digits, '-', '_', '.'")
+    sp.add_argument("--remove", action="store_true", help="remove these tags instead")
+    sp.add_argument("--sweep", action="store_true", help=sweep)
+    sp.set_defaults(func=cmd_tag)
+
+    sp = add("note", "write a note on a run (or a sweep); an empty TEXT removes it")
+    sp.add_argument("run", help=ref)
+    sp.add_argument("text", help="the note (quote it), up to 10,000 characters")
+    sp.add_argument("--sweep", action="store_true", help=sweep)
+    sp.set_defaults(func=cmd_note)
+
+    sp = add("rename", "give a run (or a sweep) another name")
+    sp.add_argument("run", help=ref)
+    sp.add_argument("name", help="1-200 characters, no line breaks")
+    sp.add_argument("--sweep", action="store_true", help=sweep)
+    sp.set_defaults(func=cmd_rename)
+
+    sp = add("rm", "delete runs (rows and folders), or a sweep with its runs; asks first unless --yes")
+    sp.add_argument("runs", nargs="+", metavar="RUN", help=ref)
+    sp.add_argument("--yes", "-y", action="store_true", help="delete without asking")
+    sp.add_argument("--sweep", action="store_true", help="RUN is a sweep: delete it and all its runs")
+    sp.set_defaults(func=cmd_rm)
+
+
 def _data_command(add) -> None:
     sp = add("data", "list data sets, or show one")
     dsub = sp.add_subparsers(dest="data_command", required=True)
@@ -204,6 +240,7 @@ def parser() -> argparse.ArgumentParser:
         return _add(sub, name, help_)
     _training_commands(add)
     _reading_commands(add)
+    _labelling_commands(add)
     _data_command(add)
     return p
 

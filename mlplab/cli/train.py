@@ -25,6 +25,8 @@ def live_warning(run_id: str, epoch: int, finding) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from ..spec import load_spec
     exp = load_spec(args.spec, overrides(args))  # bad specs fail before the slow imports
+    if args.dry_run:
+        return dry_run([exp], args.json)
     print_preflight(exp)  # the doctor's configuration checks: warnings on stderr, never blocking
     from ..analysis.status import EXIT_CODES
     from ..training.runner import run_experiment
@@ -49,11 +51,34 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_CODES[result.status]
 
 
+def dry_run(experiments: list, as_json: bool, sweep: bool = False) -> int:
+    """--dry-run: what the run (or the sweep's runs) would cost on this machine; nothing trains, nothing is
+    stored. Exit 2, after the estimate, when this machine's memory cannot hold it (as the run would)."""
+    from ..analysis.cost import estimate_sweep, fits, time_text
+    estimates, seconds = estimate_sweep(experiments)
+    largest = max(range(len(estimates)), key=lambda i: estimates[i].memory())
+    if as_json:
+        doc = {"runs": len(estimates), "seconds": round(seconds, 2), "largest": estimates[largest].to_json()}
+        print_json({**doc, "estimates": [e.to_json() for e in estimates]} if sweep else estimates[0].to_json())
+    elif sweep:
+        out.print(f"dry run: {len(estimates)} runs, about {time_text(seconds)} in all on this machine; the largest: "
+                  f"{estimates[largest].text()}", markup=False, soft_wrap=True)
+    else:
+        out.print(f"dry run: {experiments[0].display_name} on {experiments[0].data.dataset}: "
+                  f"{estimates[0].text()}", markup=False, soft_wrap=True)
+    fits(experiments[largest], estimates[largest])
+    if not as_json:
+        out.print("nothing trained, nothing stored (early stopping may end a run sooner)")
+    return 0
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     from ..training.sweeps import run_sweep
     from ..spec.sweep import expand, load_raw, value_text
     raw = load_raw(args.spec, overrides(args))
     configs = expand(raw)  # bad sweeps fail before training starts
+    if args.dry_run:
+        return dry_run([e for c in configs for e in c.experiments], args.json, sweep=True)
     from ..store import Store
     total = sum(len(c.experiments) for c in configs)
     printer = SweepPrinter(total)

@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from ..errors import BadInput
 from .common import Dashboard, Web
-from .limits import Limits, data_facts, problems
+from .limits import Limits, data_facts, estimate, problems
 
 router = APIRouter()
 
@@ -122,7 +122,8 @@ def drop(raw: dict, key: str) -> None:
 
 
 def check_form(web: Dashboard, values: dict[str, str], limits: Limits):
-    """(resolved spec, {}) or (None, {field: message} for every problem found)."""
+    """(experiment, {field: message} for every problem found): the experiment is None when the spec itself
+    is invalid, and is given with the problems when it is only beyond the limits."""
     from ..spec import validate
     errors: dict[str, str] = {}
     raw = spec_from_form(values)
@@ -152,7 +153,17 @@ def check_form(web: Dashboard, values: dict[str, str], limits: Limits):
         over = {"data.dataset": str(e)}
     for key, message in over.items():
         errors.setdefault(key, message)
-    return (None, errors) if errors else (exp.resolved(), {})
+    return exp, errors
+
+
+def form_estimate(web: Dashboard, values: dict[str, str]) -> dict:
+    """The New-run form's live estimate (analysis.cost, as `mlplab run --dry-run`): one line, its numbers,
+    and the form's problems."""
+    exp, errors = check_form(web, values, web.limits)
+    if exp is None:
+        return {"estimate": None, "errors": errors}
+    est = estimate(exp, data_facts(exp.data.dataset, web.facts))
+    return {"estimate": est.text(), "seconds": est.seconds, "peak_bytes": est.peak_bytes, "errors": errors}
 
 
 # ---------------------------------------------------------------- routes
@@ -183,15 +194,24 @@ async def new_submit(request: Request, web: Web):
                 if len(v) > MAX_FIELD}
     if too_long:
         return form_page(request, web, {k: v[:200] for k, v in values.items()}, too_long, 400)
-    spec, errors = await anyio.to_thread.run_sync(check_form, web, values, web.limits)
+    exp, errors = await anyio.to_thread.run_sync(check_form, web, values, web.limits)
     if not errors:
         try:
-            job = web.jobs.submit(spec)
+            job = web.jobs.submit(exp.resolved())
         except BadInput as e:  # the queue is full, or the server is stopping
             errors["_form"] = str(e)
     if errors:
         return form_page(request, web, values, errors, 400)
     return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+
+
+@router.post("/api/estimate")
+async def live_estimate(request: Request, web: Web):
+    """What the form's values would cost, as they change (the form's own page posts them)."""
+    import anyio
+    form = await request.form()
+    values = {k: str(form.get(k, ""))[:MAX_FIELD] for k in KEYS}
+    return await anyio.to_thread.run_sync(form_estimate, web, values)
 
 
 @router.post("/data/upload", response_class=HTMLResponse)

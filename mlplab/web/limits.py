@@ -2,12 +2,12 @@
 checks them) plus a budget, so that one form cannot take the machine down.
 
     facts = data_facts("digits")                  # rows, features, classes of a data set
-    est = estimate(exp, facts)                    # parameters, bytes, floating-point operations
+    est = estimate(exp, facts)                    # parameters, bytes, seconds on this machine
     problems(exp, facts, Limits())                # {"model.hidden": "...", ...}: one line per field
 
-The estimate is analysis.cost's, the one every run is checked with (weights and optimizer
-state, a batch's activations, the data; the work in floating-point operations); at the ~150
-GFLOP/s two CPU cores reach (DESIGN.md), 1e15 is about 2 hours.
+The estimate is analysis.cost's, the one every run is checked with and `mlplab run --dry-run`
+prints (weights and optimizer state, a batch's activations, the data; the time from this
+machine's measured rates, each step's overhead included, so batch size 1 counts).
 
 The CLI has none of these limits (it refuses only what this machine's memory cannot hold):
 what the dashboard refuses, `mlplab run` still trains.
@@ -18,10 +18,8 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..analysis.cost import Estimate, estimate as cost_estimate, size_text
+from ..analysis.cost import Estimate, estimate as cost_estimate, size_text, time_text
 from ..spec import Experiment
-
-GFLOPS = 150e9  # what 2 CPU cores reach in float32 (DESIGN.md, measured)
 
 
 @dataclass(frozen=True)
@@ -31,7 +29,7 @@ class Limits:
     max_width: int = 4096
     max_params: int = 10_000_000
     max_memory: int = 2 * 2**30          # bytes one job may need
-    max_work: float = 1e15               # floating-point operations (~2 h at 150 GFLOP/s)
+    max_seconds: float = 2 * 3600        # estimated seconds of one job on this machine
     max_queued: int = 8                  # runs waiting behind the one that trains
     max_upload: int = 200 * 2**20        # bytes of one uploaded data file (and of any request body)
     max_name: int = 120                  # characters of a run name
@@ -68,12 +66,6 @@ def estimate(exp: Experiment, facts: DataFacts) -> Estimate:
     return cost_estimate(exp, (facts.features,), facts.classes, facts.rows, facts.test_rows)
 
 
-def time_text(seconds: float) -> str:
-    if seconds >= 3600:
-        return f"{seconds / 3600:.3g} h"
-    return f"{seconds / 60:.2g} min" if seconds >= 60 else f"{seconds:.2g} s"
-
-
 def problems(exp: Experiment, facts: DataFacts, limits: Limits) -> dict[str, str]:
     """What this experiment asks for beyond the dashboard's limits: {form field: one line}."""
     out: dict[str, str] = {}
@@ -103,8 +95,10 @@ def problems(exp: Experiment, facts: DataFacts, limits: Limits) -> dict[str, str
                               f"{size_text(est.weights_bytes)}, a batch {size_text(est.batch_bytes)}, the data "
                               f"{size_text(est.data_bytes)}); the dashboard's budget is "
                               f"{size_text(limits.max_memory)}")
-    if est.work > limits.max_work and "train.epochs" not in out and "model.hidden" not in out:
-        out["train.epochs"] = (f"train.epochs = {t.epochs}: about {est.work:.2g} floating-point operations, "
-                               f"{time_text(est.work / GFLOPS)} at {GFLOPS / 1e9:.0f} GFLOP/s; the dashboard's "
-                               f"budget is {limits.max_work:.2g} (fewer epochs or a smaller net, or mlplab run)")
+    if est.seconds > limits.max_seconds and "train.epochs" not in out and "model.hidden" not in out:
+        field = "train.batch_size" if t.batch_size < 32 and "train.batch_size" not in out else "train.epochs"
+        out[field] = (f"{field} = {getattr(t, field.split('.')[1])}: about {time_text(est.seconds)} on this "
+                      f"machine ({time_text(est.epoch_seconds)} per epoch: {est.steps:,} steps of {est.batch}); "
+                      f"the dashboard's budget is {time_text(limits.max_seconds)} (a larger batch, fewer epochs "
+                      "or a smaller net, or mlplab run)")
     return out

@@ -21,7 +21,7 @@ CNN = [{"type": "conv2d", "filters": 8, "kernel": 3}, {"type": "max_pool", "size
 def test_the_spec_alone_counts_the_parameters_keras_builds(model, shape):
     from mlplab.engine.models import build_model, count_params
     exp = validate({"model": model})
-    params = sum(p for p, _ in cost.layer_sizes(exp, shape, 10))
+    params = sum(layer.params for layer in cost.layer_sizes(exp, shape, 10))
     assert params == count_params(build_model(exp.model, shape, 10))
 
 
@@ -101,3 +101,68 @@ def test_an_absurd_sweep_is_refused_before_anything_is_drawn():
 def test_a_batch_larger_than_the_data_trains_on_all_rows_at_once(tmp_path):
     doc = cli_json("--home", str(tmp_path), "run", "--set", "train.batch_size=1000000000", "--set", "train.epochs=2")
     assert doc["status"] == "ok", doc
+
+
+# ---------------------------------------------------------------- time: one estimator for --dry-run, the form, the budget
+
+def test_batch_size_one_counts_every_step():
+    """The issue's runs: digits, 64 units, SGD, batch 1, 1000 epochs was '~0.4 s of work'; each of its
+    1,294 steps a epoch has a fixed cost, so batch 1 takes several times as long as batch 32 for the same work."""
+    def est(batch, **model):
+        exp = validate({"model": model or {"hidden": [64]}, "train": {"optimizer": "sgd", "batch_size": batch,
+                                                                      "epochs": 1000}})
+        return cost.estimate(exp, (64,), 10, rows=1437, test_rows=360)
+    one, many = est(1), est(32)
+    assert (one.steps, many.steps) == (1294, 41) and one.work == many.work
+    assert one.epoch_seconds >= 1294 * cost.STEP_SECONDS and one.seconds > 4 * many.seconds   # measured: 5x
+    assert one.seconds == one.setup_seconds + one.compile_seconds + 1000 * one.epoch_seconds
+
+
+def test_mnist_4096_units_at_batch_one_takes_hours():
+    exp = validate({"model": {"hidden": [4096]}, "train": {"batch_size": 1, "epochs": 300}})
+    est = cost.estimate(exp, (784,), 10, rows=60_000, test_rows=10_000)
+    assert est.steps == 54_000 and est.seconds > 7.6 * 3600   # the issue measured at least 7.6 h
+
+
+def test_a_convolution_costs_more_than_a_dense_layer_of_its_parameters():
+    conv = validate({"model": {"layers": CNN}})
+    dense = validate({"model": {"hidden": [32]}})
+    c, d = cost.estimate(conv, (28, 28, 1), 10, 60_000, 10_000), cost.estimate(dense, (28, 28, 1), 10, 60_000, 10_000)
+    assert c.params < d.params and c.epoch_seconds > d.epoch_seconds
+
+
+def test_the_estimate_reads_as_one_line_and_a_document():
+    est = cost.estimate(validate({}), (64,), 10, rows=1437, test_rows=360)
+    assert est.text().startswith("8,970 parameters; memory about ") and "\n" not in est.text()
+    assert "41 steps of 32" in est.text() and "for 20 epochs" in est.text()
+    doc = est.to_json()
+    assert doc["params"] == 8970 and doc["steps_per_epoch"] == 41 and doc["seconds"] == round(est.seconds, 2)
+    assert doc["peak_bytes"] == cost.RUNTIME_BYTES + doc["memory_bytes"]
+
+
+def test_a_sweep_compiles_once_per_structure():
+    exps = [validate({"train": {"learning_rate": lr}}) for lr in (0.1, 0.01, 0.001)]
+    estimates, seconds = cost.estimate_sweep(exps)
+    one = estimates[0]
+    assert len(estimates) == 3 and seconds == pytest.approx(one.setup_seconds + one.compile_seconds
+                                                             + 3 * one.epochs * one.epoch_seconds)
+
+
+def test_dry_run_prints_the_estimate_and_stores_nothing(tmp_path):
+    code, out, err = cli("--home", str(tmp_path), "run", "--dry-run", "--set", "train.batch_size=1")
+    lines = out.strip().splitlines()
+    assert code == 0 and len(lines) == 2, (out, err)
+    assert "1,294 steps of 1" in lines[0] and "parameters" in lines[0] and "compiling" in lines[0]
+    assert lines[1].startswith("nothing trained, nothing stored")
+    assert not Store(tmp_path).list_runs()
+    doc = cli_json("--home", str(tmp_path), "run", "--dry-run", "--set", "train.epochs=3")
+    assert doc["params"] == 8970 and doc["epochs"] == 3 and doc["seconds"] > 0
+    sweep = tmp_path / "s.toml"
+    sweep.write_text('[sweep]\ngrid = { "train.learning_rate" = [0.1, 0.01] }\n')
+    doc = cli_json("--home", str(tmp_path), "sweep", str(sweep), "--dry-run")
+    assert doc["runs"] == 2 and len(doc["estimates"]) == 2 and not Store(tmp_path).list_runs()
+
+
+def test_dry_run_of_what_cannot_fit_says_so_after_the_estimate(tmp_path):
+    code, out, err = cli("--home", str(tmp_path), "run", "--dry-run", "--set", "model.hidden=[100000000]")
+    assert code == 2 and "7,500,000,010 parameters" in out and "model.hidden: training needs about" in err

@@ -120,15 +120,17 @@ def test_each_limit_is_refused_beside_its_field(app, client, changes, field, wor
     assert not app.state.jobs.jobs
 
 
-def test_budget_limits_memory_and_work(tmp_path):
-    app = create_app(tmp_path, token="t", limits=Limits(max_memory=20 * 2**20, max_work=1e9))
+def test_budget_limits_memory_and_time(tmp_path):
+    app = create_app(tmp_path, token="t", limits=Limits(max_memory=20 * 2**20, max_seconds=5))
     with client_of(app) as c:
         errors = errors_of(post(c, **{"train.batch_size": "1294", "model.hidden": "4096"}).text)
         assert "memory" in errors["train.batch_size"] and "a batch" in errors["train.batch_size"]
         errors = errors_of(post(c, **{"model.hidden": "2048, 2048"}).text)
         assert "memory" in errors["model.hidden"] and "weights and optimizer state" in errors["model.hidden"]
         errors = errors_of(post(c, **{"model.hidden": "64, 64", "train.epochs": "1000"}).text)
-        assert "floating-point operations" in errors["train.epochs"]
+        assert "on this machine" in errors["train.epochs"] and "budget is 5 s" in errors["train.epochs"]
+        errors = errors_of(post(c, **{"model.hidden": "64", "train.batch_size": "1", "train.epochs": "1000"}).text)
+        assert "1,294 steps of 1" in errors["train.batch_size"]   # batch size 1 counts: each step costs
     assert not app.state.jobs.jobs
 
 

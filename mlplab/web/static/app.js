@@ -29,23 +29,26 @@ function smooth(ys, w) {
 /* A line chart in SVG: series = [{label, x: [...], y: [...], color, dash}], hover shows all values at the nearest x.
    opts: title, xLabel, marker (an x to mark), zero (the axis starts at 0), bounds ([lo, hi] the axis never passes:
    accuracy stays in [0, 1]), log (a log10 y axis; values <= 0 are left out), smooth (the smoothing weight: each
-   line is drawn smoothed over its faint raw values; the axes stay those of the raw values). Epoch ticks are whole
-   numbers; one epoch sits in the middle. Dragging across the chart zooms into those epochs (the y axis follows
-   the values shown); a double click shows them all again. */
+   line is drawn smoothed over its faint raw values; the axes stay those of the raw values), time (the x values are
+   seconds, not epochs). Epoch ticks are whole numbers; one epoch sits in the middle. Dragging across the chart
+   zooms into those x values (the y axis follows the values shown, and smoothing starts again at the first of
+   them, so each smoothed line stays among its raw values); a double click shows them all again. Lines are clipped
+   to the plot area. */
+let CLIPS = 0;
 function lineChart(box, series, opts = {}) {
   box.innerHTML = "";
   box._chart = [series, opts];   // what a zoom redraws
-  const w = opts.smooth > 0 ? opts.smooth : 0;
+  const w = opts.smooth > 0 ? opts.smooth : 0, xName = opts.time ? "seconds" : "epochs";
   const zoom = box.dataset.zoom ? box.dataset.zoom.split(",").map(Number) : null;
   const shown = x => !zoom || (x >= zoom[0] && x <= zoom[1]);
-  series = series.map(s => ({...s, raw: s.y, y: smooth(s.y, w)}));
+  series = series.map(s => ({...s, raw: s.y, y: smooth(s.y.map((v, i) => shown(s.x[i]) ? v : null), w)}));
   const W = box.clientWidth || 560, H = opts.height || (box.classList.contains("wide") ? 356 : 276), m = {l: 56, r: 14, t: 26, b: 30};
   const svg = svgEl("svg", {viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: "none", height: H});
   box.appendChild(svg);
   const log = !!opts.log, tf = v => (v === null || v === undefined || !isFinite(v)) ? null : (log ? (v > 0 ? Math.log10(v) : null) : v);
   const pts = series.flatMap(s => s.x.map((x, i) => [x, tf(s.raw[i])])).filter(p => p[1] !== null && shown(p[0]));
   svg.appendChild(svgEl("text", {x: m.l, y: 16, "font-size": 13, "font-weight": 600, fill: "#1d2330", class: "chart-title"})).textContent = (opts.title || "") + (log ? " (log scale)" : "")
-    + (zoom ? ` · epochs ${zoom[0]}–${zoom[1]} (double-click: all)` : "");
+    + (zoom ? ` · ${xName} ${fmt(zoom[0])}–${fmt(zoom[1])} (double-click: all)` : "");
   if (!pts.length) { svg.appendChild(svgEl("text", {x: W / 2, y: H / 2, "text-anchor": "middle", fill: "#888"})).textContent = "no data yet"; return; }
   let x0 = Math.min(...pts.map(p => p[0])), x1 = Math.max(...pts.map(p => p[0]));
   let y0 = Math.min(...pts.map(p => p[1])), y1 = Math.max(...pts.map(p => p[1]));
@@ -68,10 +71,13 @@ function lineChart(box, series, opts = {}) {
     svg.appendChild(svgEl("line", {x1: m.l, x2: W - m.r, y1: y, y2: y, stroke: "#eceef2"}));
     svg.appendChild(svgEl("text", {x: m.l - 6, y: y + 4, "text-anchor": "end", "font-size": 11, fill: "#5a6272"})).textContent = Number(label.toPrecision(3));
   });
-  const xStep = Math.max(1, niceStep(x1 - x0, 10));
-  for (let v = Math.ceil(x0 / xStep) * xStep; v <= x1 + 1e-9; v += xStep) {
-    svg.appendChild(svgEl("text", {x: sx(v), y: H - m.b + 16, "text-anchor": "middle", "font-size": 11, fill: "#5a6272", class: "x-tick"})).textContent = Math.round(v);
+  const xStep = opts.time ? niceStep(x1 - x0, 8) : Math.max(1, niceStep(x1 - x0, 10));
+  for (let v = Math.ceil(x0 / xStep - 1e-9) * xStep; v <= x1 + 1e-9; v += xStep) {
+    svg.appendChild(svgEl("text", {x: sx(v), y: H - m.b + 16, "text-anchor": "middle", "font-size": 11, fill: "#5a6272", class: "x-tick"})).textContent = opts.time ? Number(v.toPrecision(4)) : Math.round(v);
   }
+  const clip = `plot-clip-${++CLIPS}`, defs = svg.appendChild(svgEl("defs", {}));
+  defs.appendChild(svgEl("clipPath", {id: clip})).appendChild(svgEl("rect", {x: m.l, y: m.t, width: W - m.l - m.r, height: H - m.t - m.b}));
+  const plot = svg.appendChild(svgEl("g", {"clip-path": `url(#${clip})`, class: "plot"}));
   svg.appendChild(svgEl("text", {x: W - m.r, y: H - 4, "text-anchor": "end", "font-size": 11, fill: "#5a6272"})).textContent = opts.xLabel || "epoch";
   const pathOf = (xs, ys) => {
     let d = "", pen = false;
@@ -80,11 +86,11 @@ function lineChart(box, series, opts = {}) {
   };
   series.forEach((s, k) => {
     const color = s.color || COLORS[k % COLORS.length];
-    if (w) svg.appendChild(svgEl("path", {d: pathOf(s.x, s.raw), fill: "none", stroke: color, "stroke-width": 1.5, "stroke-opacity": 0.25, "stroke-dasharray": s.dash || "", class: "raw-line", "data-label": s.label}));
-    svg.appendChild(svgEl("path", {d: pathOf(s.x, s.y), fill: "none", stroke: color, "stroke-width": 2, "stroke-dasharray": s.dash || "", class: "line", "data-label": s.label}));
-    if (s.x.filter(shown).length < 40) s.x.forEach((x, i) => { const y = tf(s.y[i]); if (y !== null && shown(x)) svg.appendChild(svgEl("circle", {cx: sx(x), cy: sy(y), r: 2.5, fill: s.color || COLORS[k % COLORS.length]})); });
+    if (w) plot.appendChild(svgEl("path", {d: pathOf(s.x, s.raw), fill: "none", stroke: color, "stroke-width": 1.5, "stroke-opacity": 0.25, "stroke-dasharray": s.dash || "", class: "raw-line", "data-label": s.label}));
+    plot.appendChild(svgEl("path", {d: pathOf(s.x, s.y), fill: "none", stroke: color, "stroke-width": 2, "stroke-dasharray": s.dash || "", class: "line", "data-label": s.label}));
+    if (s.x.filter(shown).length < 40) s.x.forEach((x, i) => { const y = tf(s.y[i]); if (y !== null && shown(x)) plot.appendChild(svgEl("circle", {cx: sx(x), cy: sy(y), r: 2.5, fill: s.color || COLORS[k % COLORS.length]})); });
   });
-  if (opts.marker) svg.appendChild(svgEl("line", {x1: sx(opts.marker), x2: sx(opts.marker), y1: m.t, y2: H - m.b, stroke: "#1a7f37", "stroke-dasharray": "4 3"}));
+  if (opts.marker !== undefined && opts.marker !== null) svg.appendChild(svgEl("line", {x1: sx(opts.marker), x2: sx(opts.marker), y1: m.t, y2: H - m.b, stroke: "#1a7f37", "stroke-dasharray": "4 3"}));
   const legend = document.createElement("div"); legend.className = "legend";
   legend.innerHTML = series.map((s, k) => `<span title="${esc(s.label)}"><i style="background:${s.color || COLORS[k % COLORS.length]}"></i>${esc(s.label)}</span>`).join("");
   box.appendChild(legend);
@@ -98,13 +104,14 @@ function lineChart(box, series, opts = {}) {
     let best = xs[0]; for (const x of xs) if (Math.abs(x - xv) < Math.abs(best - xv)) best = x;
     cross.setAttribute("x1", sx(best)); cross.setAttribute("x2", sx(best)); cross.setAttribute("visibility", "visible");
     const rows = series.map((s, k) => { const i = s.x.indexOf(best); return i < 0 ? "" : `<div><span class="sw" style="background:${s.color || COLORS[k % COLORS.length]}"></span>${esc(s.label)}: <b>${fmt(s.y[i])}</b>${w ? ` (raw ${fmt(s.raw[i])})` : ""}</div>`; }).join("");
-    tip.innerHTML = `<div>${esc(opts.xLabel || "epoch")} ${best}</div>` + rows; tip.style.display = "block";
+    tip.innerHTML = `<div>${esc(opts.xLabel || "epoch")} ${fmt(best)}</div>` + rows; tip.style.display = "block";
     const left = (ev.clientX - r.left) + 14; tip.style.left = (left + tip.offsetWidth > r.width ? left - tip.offsetWidth - 28 : left) + "px"; tip.style.top = (ev.clientY - r.top + 10) + "px";
   });
   svg.addEventListener("mouseleave", () => { tip.style.display = "none"; cross.setAttribute("visibility", "hidden"); });
 }
 
-/* Drag across a chart: zoom into the whole epochs under the drag (at least two); double click: all epochs. */
+/* Drag across a chart: zoom into the x values (whole epochs, or epochs' times) under the drag (at least two);
+   double click: all of them. */
 function zoomByDrag(box, svg, W, m, epochAt, xs) {
   const band = svgEl("rect", {y: m.t, height: 1, fill: "#2457c5", "fill-opacity": 0.12, visibility: "hidden", class: "zoom-band"});
   svg.appendChild(band);
@@ -148,20 +155,35 @@ const CURVES = {
   loss: [["loss", "train (running)", ""], ["train_loss", "train", "4 3"], ["val_loss", "validation", ""], ["test_loss", "test", "2 2"]],
   accuracy: [["accuracy", "train (running)", ""], ["train_accuracy", "train", "4 3"], ["val_accuracy", "validation", ""], ["test_accuracy", "test", "2 2"]],
 };
+/* The x values of a history: its epochs, or with the wall-time axis the seconds since the run began (the end of
+   each epoch: its seconds summed); `at(epoch)` places an epoch on that axis. */
+function xAxis(history) {
+  const epochs = history.epoch || [];
+  if (!TIME || !history.seconds) return {x: epochs, at: e => e, time: false, xLabel: "epoch"};
+  let t = 0; const x = history.seconds.map(s => Number((t += (s > 0 ? s : 0)).toFixed(3)));
+  return {x, at: e => x[epochs.indexOf(e)], time: true, xLabel: "wall time (s)"};
+}
 function drawChart(box, history, marker) {
-  const kind = box.dataset.chart;
-  const series = CURVES[kind].filter(([k]) => history[k]).map(([k, label, dash], i) => ({label, x: history.epoch, y: history[k], dash, color: COLORS[i]}));
+  const kind = box.dataset.chart, axis = xAxis(history);
+  const series = CURVES[kind].filter(([k]) => history[k]).map(([k, label, dash], i) => ({label, x: axis.x, y: history[k], dash, color: COLORS[i]}));
   box._redraw = () => drawChart(box, history, marker);
   if (kind === "loss") logToggle(box, box._redraw);
-  lineChart(box, series, kind === "loss" ? {title: kind, marker, zero: true, log: box.dataset.log === "1", smooth: SMOOTHING}
-                                         : {title: kind, marker, bounds: [0, 1], smooth: SMOOTHING});
+  const common = {title: kind, marker: marker && axis.at(marker), smooth: SMOOTHING, time: axis.time, xLabel: axis.xLabel};
+  lineChart(box, series, kind === "loss" ? {...common, zero: true, log: box.dataset.log === "1"} : {...common, bounds: [0, 1]});
 }
 
 /* One smoothing slider for the charts of a page (TensorBoard's: 0 draws the values themselves), above the first
    of them; moving it redraws every chart. */
-let SMOOTHING = 0;
+let SMOOTHING = 0, TIME = false;
 function smoothingControl() {
   const first = $(".charts, #overlay"); if (!first) return;
+  const axis = document.createElement("label"); axis.className = "x-axis";
+  axis.innerHTML = `x axis <select><option value="epoch">epoch</option><option value="time">wall time</option></select>`;
+  first.parentNode.insertBefore(axis, first);
+  $("select", axis).addEventListener("change", ev => {
+    TIME = ev.target.value === "time";
+    $$("[data-chart], #overlay").forEach(box => { delete box.dataset.zoom; if (box._redraw) box._redraw(); });
+  });
   const label = document.createElement("label"); label.className = "smoothing";
   label.title = "exponential moving average of each curve, as TensorBoard's smoothing; the raw values stay faint behind";
   label.innerHTML = `smoothing <input type="range" min="0" max="0.99" step="0.01" value="0"> <output>0</output>`;
@@ -191,7 +213,25 @@ function runsPage() {
   if (q) q.addEventListener("input", () => { const t = q.value.toLowerCase(); Array.from(table.tBodies[0].rows).forEach(r => r.hidden = t && !r.textContent.toLowerCase().includes(t)); });
   const update = () => { const n = $$(".pick:checked").length; $("#compare-button").disabled = n < 2; $("#selected-count").textContent = n ? `${n} selected` : "select two or more runs"; };
   $$(".pick").forEach(c => c.addEventListener("change", update)); update();
+  bulkActions();
 }
+/* the runs list's "Tag selected" and "Delete selected" (POSTs with the page's CSRF token), and a run page's Delete */
+function bulkActions() {
+  const tagBtn = $("#tag-selected"), delBtn = $("#delete-selected"); if (!tagBtn) return;
+  const ids = () => $$(".pick:checked").map(c => c.value);
+  const refresh = () => { const n = ids().length; tagBtn.disabled = delBtn.disabled = !n; };
+  $$(".pick").forEach(c => c.addEventListener("change", refresh)); refresh();
+  async function post(url, extra) {
+    const fd = new FormData(); ids().forEach(i => fd.append("run", i)); for (const k in extra) fd.append(k, extra[k]);
+    const r = await fetch(url, {method: "POST", body: fd, headers: {"X-CSRF-Token": CSRF(), "Accept": "application/json"}});
+    if (r.ok) { location.reload(); return; }
+    $("#bulk-error").textContent = ((await r.json().catch(() => ({}))).error) || `refused (${r.status})`;
+  }
+  tagBtn.addEventListener("click", () => post("/api/runs/tag", {tag: $("#bulk-tag").value}));
+  delBtn.addEventListener("click", () => { const n = ids().length;
+    if (confirm(`Delete ${n} run${n > 1 ? "s" : ""} and ${n > 1 ? "their folders" : "its folder"}? This cannot be undone.`)) post("/api/runs/delete", {}); });
+}
+function confirmForms() { $$("form[data-confirm]").forEach(f => f.addEventListener("submit", e => { if (!confirm(f.dataset.confirm)) e.preventDefault(); })); }
 
 /* confusion matrix: a coloured table; a click fetches that cell's test images */
 async function confusion() {
@@ -244,8 +284,10 @@ function overlay() {
   const draw = () => {
     const metric = sel.value, loss = metric.includes("loss"), toggle = logToggle(box, draw);
     toggle.hidden = !loss;
-    lineChart(box, runs.map((r, i) => ({label: r.label, x: r.history.epoch, y: r.history[metric] || [], color: COLORS[i % COLORS.length]})),
-      {title: metric, zero: loss, bounds: metric.includes("accuracy") ? [0, 1] : undefined, log: loss && box.dataset.log === "1", smooth: SMOOTHING});
+    const axes = runs.map(r => xAxis(r.history));
+    lineChart(box, runs.map((r, i) => ({label: r.label, x: axes[i].x, y: r.history[metric] || [], color: COLORS[i % COLORS.length]})),
+      {title: metric, zero: loss, bounds: metric.includes("accuracy") ? [0, 1] : undefined, log: loss && box.dataset.log === "1",
+       smooth: SMOOTHING, time: TIME, xLabel: axes.length ? axes[0].xLabel : "epoch"});
   };
   sel.addEventListener("change", draw); draw();
   const st = $("#sweep-table"); if (st) sortable(st);
@@ -313,13 +355,10 @@ function live() {
       if (!st.textContent.startsWith("stopping") || d.status !== "running") setStatus(st, d.status);
       const n = d.history.epoch.length, total = d.epochs || n;
       $("#live-bar").style.width = (total ? Math.min(100, 100 * n / total) : 0) + "%";
-      const acc = d.history.val_accuracy || d.history.accuracy || [];
-      p.textContent = `run ${d.id}: epoch ${n} of ${total}` + (acc.length ? `, accuracy ${fmt(acc[acc.length - 1])}` : "");
-      const g = d.progress;   // inside a long epoch: steps, samples/s, ETA (the CLI's line)
-      if (d.status === "running" && g && g.epoch === n + 1) {
-        p.textContent = `run ${d.id}: ${g.text}`;
+      p.textContent = d.line;   // the running epoch of all, its steps and ETAs, which accuracy (web.live.live_line)
+      const g = d.progress;   // inside a long epoch: the bar moves with its steps
+      if (d.status === "running" && g && g.epoch === n + 1)
         $("#live-bar").style.width = Math.min(100, 100 * (n + (g.steps ? g.step / g.steps : 0)) / total) + "%";
-      }
       if (n !== last) { drawHistory(d.history); last = n; }
       if (d.status === "running") return setTimeout(tick, 1000);
       finish(d);
@@ -357,10 +396,17 @@ function tryIt() {
   };
   showRun();
   $("#try-run").addEventListener("change", () => { showRun(); pad.toBlob(b => send(b, "canvas.png")); });
+  let asked = 0;   // the latest prediction asked for: an older answer never overwrites a newer one
+  const busy = on => { $("#busy").hidden = !on; $("#bars-box").classList.toggle("busy", on); $("#bars-box").setAttribute("aria-busy", on); };
   async function send(blob, name) {
     const fd = new FormData(); fd.append("run", $("#try-run").value); fd.append("image", blob, name);
-    $("#try-error").textContent = "";
-    const r = await fetch("/api/predict", {method: "POST", body: fd, headers: {"X-CSRF-Token": CSRF()}}), d = await r.json();
+    const mine = ++asked; busy(true); $("#try-error").textContent = ""; $("#prediction").textContent = "predicting…";
+    let r, d;
+    try { r = await fetch("/api/predict", {method: "POST", body: fd, headers: {"X-CSRF-Token": CSRF()}}); d = await r.json(); }
+    catch (e) { r = {ok: false}; d = {error: "no answer from the dashboard: is it still running?"}; }
+    if (mine !== asked) return;
+    busy(false);
+    const warn = $("#predict-warning"); warn.hidden = !(r.ok && d.warning); warn.textContent = r.ok && d.warning ? d.warning : "";
     if (!r.ok) { $("#try-error").textContent = d.error; $("#prediction").textContent = "–"; return; }
     const seen = $("#seen"), img = d.input.map(row => row.map(v => Math.round(v * 255)));
     const tmp = document.createElement("canvas"); drawGray(tmp, img);
@@ -379,8 +425,25 @@ function figures() {
   });
 }
 
+function newRunEstimate() {   // the New-run form's cost, as its fields change (POST /api/estimate)
+  const form = $("#new-run"), box = $("#estimate"); if (!form || !box) return;
+  let timer = null, asked = 0;
+  async function update() {
+    const mine = ++asked;
+    const r = await fetch("/api/estimate", {method: "POST", body: new FormData(form),
+                                            headers: {"X-CSRF-Token": CSRF(), "Accept": "application/json"}});
+    const d = await r.json(); if (mine !== asked) return;
+    const problems = Object.values(d.errors || {});
+    box.textContent = d.estimate ? "Estimate on this machine: " + d.estimate + (problems.length ? " — " + problems[0] : "")
+                                 : "Estimate: " + (problems[0] || d.error || "not available");
+    box.dataset.state = !d.estimate ? "invalid" : problems.length ? "over" : "ok";
+  }
+  const later = () => { clearTimeout(timer); timer = setTimeout(update, 200); };
+  form.addEventListener("input", later); form.addEventListener("change", later); update();
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   smoothingControl();
   const h = $("#history-data"); if (h) drawHistory(JSON.parse(h.textContent));
-  runsPage(); confusion(); overlay(); live(); tryIt(); figures();
+  runsPage(); newRunEstimate(); confirmForms(); confusion(); overlay(); live(); tryIt(); figures();
 });
