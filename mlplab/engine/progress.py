@@ -56,13 +56,13 @@ class StepProgress:
 
     @property
     def run_eta_seconds(self) -> float | None:
-        """Seconds to the end of the last epoch (early stopping may end it sooner), or None."""
+        """Seconds to the end of the last epoch (early stopping may end it sooner), or None until an epoch
+        has finished (its time, compiling excluded, is what the epochs to come take: a rate measured
+        inside the first epoch, while compiling, is not)."""
         left = self.eta_seconds
-        if left is None:
+        if left is None or self.epoch_seconds is None:
             return None
-        per_epoch = self.epoch_seconds if self.epoch_seconds is not None else (
-            self.rows / (self.samples_per_second / max(self.members, 1)))
-        return left + per_epoch * (self.epochs - self.epoch)
+        return left + self.epoch_seconds * (self.epochs - self.epoch)
 
     def text(self) -> str:
         """One line for a person: epoch, steps, samples per second, ETA (or what it is doing)."""
@@ -74,8 +74,8 @@ class StepProgress:
         if rate:
             parts.append(f"{rate:,.0f} samples/s")
         if eta is not None:
-            parts.append(f"ETA {_duration(eta)}" + (f" (run {_duration(self.run_eta_seconds)})"
-                                                     if self.epoch < self.epochs else ""))
+            run = self.run_eta_seconds if self.epoch < self.epochs else None
+            parts.append(f"ETA {_duration(eta)}" + (f" (run {_duration(run)})" if run is not None else ""))
         if self.compile_seconds >= 0.5:
             parts.append(f"compiling {self.compile_seconds:.1f}s")
         return "  ".join(parts)

@@ -14,7 +14,9 @@ from ..present.registry import FIGURE_NAMES, applicable, entry
 from ..store import Store
 from ..store.artifacts import HISTORY, INITIAL_WEIGHTS, MODEL, MODEL_SUMMARY, PREDICTIONS, SPEC, STATS
 from ..stored.artifacts import read_progress
-from .common import NotFound, Web, clean_history, finite, image_side, json_response, row_of, safe_artifact
+from .common import NotFound, Web, clean_history, finite, json_response, row_of, safe_artifact
+from .live import live_line
+from .tryit import reads_digits
 from .repair import page_context as repair_context
 
 DOWNLOADS = (SPEC, MODEL, HISTORY, PREDICTIONS, STATS, MODEL_SUMMARY)
@@ -77,12 +79,9 @@ def run_page(request: Request, run_id: str, web: Web):
     folder = web.store.artifacts / run["id"]
     has_model = RunArtifacts(web.store, run).has_model   # a sweep member's model.keras is made when asked for
     downloads = [n for n in DOWNLOADS if (folder / n).is_file() or (n == MODEL and has_model)]
-    data = (run.get("summary") or {}).get("data") or {}
-    image = bool(data.get("input_shape")) and len(data.get("input_shape")) in (1, 3) and \
-        image_side(data.get("input_shape")) is not None
     return web.page(request, "run.html", run=run, findings=findings, downloads=downloads,
                     spec_text=yaml.safe_dump(run.get("spec") or {}, sort_keys=False),
-                    history=clean_history(run["history"]), image=image, figures=page_figures(web.store, run),
+                    history=clean_history(run["history"]), digits=reads_digits(run), figures=page_figures(web.store, run),
                     has_model=has_model, **repair_context(web, run, findings))
 
 
@@ -109,12 +108,13 @@ def api_run(run_id: str, web: Web):
 def api_history(run_id: str, web: Web):
     run = web.get_run(run_id)
     epochs = ((run.get("spec") or {}).get("train") or {}).get("epochs")
+    history = clean_history(run["history"])
+    progress = read_progress(web.store, run["id"]) if run["status"] == "running" else None
     return json_response({"id": run["id"], "name": run["name"], "status": run["status"], "error": run.get("error"),
                           "epochs_run": run.get("epochs_run"), "epochs": epochs,
                           "result_epoch": ((run.get("summary") or {}).get("result") or {}).get("epoch"),
-                          "test_accuracy": finite(run.get("test_accuracy")),
-                          "history": clean_history(run["history"]),
-                          "progress": read_progress(web.store, run["id"]) if run["status"] == "running" else None})
+                          "test_accuracy": finite(run.get("test_accuracy")), "history": history, "progress": progress,
+                          "line": live_line(run["id"], run["status"], history, epochs, progress)})
 
 
 # ---------------------------------------------------------------- the confusion matrix and its cells

@@ -12,16 +12,24 @@ from ..stored import RunArtifacts, missing_folder
 from .common import Web, check_id, image_side, json_response, row_of
 
 router = APIRouter()
+DIGITS = [str(i) for i in range(10)]
+
+
+def reads_digits(r: dict) -> bool:
+    """Was the run trained on digits: 8x8 or 28x28 images of ten classes named 0..9 (digits, mnist; not
+    fashion-mnist, whose classes are clothes)? Only those are offered a canvas to draw a digit on."""
+    data = (r.get("summary") or {}).get("data") or {}
+    return image_side(data.get("input_shape")) is not None and [str(c) for c in data.get("class_names") or ()] == DIGITS
 
 
 def image_run(store: Store, r: dict) -> dict | None:
-    """A finished run with a saved model whose input is an 8x8 or 28x28 image, as a row; else None.
+    """A finished run with a saved model that reads 8x8 or 28x28 digits, as a row; else None.
     `ended_well`: its status says training ended well; `healthy`: that, and the doctor has no warning
     or error about its result either (analysis.health)."""
-    data = (r.get("summary") or {}).get("data") or {}
-    side = image_side(data.get("input_shape"))
-    if r["status"] == "running" or not side or missing_folder(store, r["id"]) or not RunArtifacts(store, r).has_model:
+    if r["status"] == "running" or not reads_digits(r) or missing_folder(store, r["id"]) or \
+            not RunArtifacts(store, r).has_model:
         return None
+    side = image_side(r["summary"]["data"]["input_shape"])
     row = row_of(r)
     ended_well = STATUSES[r["status"]].healthy
     return {**row, "side": side, "ended_well": ended_well, "healthy": ended_well and not unhealthy(row)}
@@ -44,7 +52,8 @@ def try_page(request: Request, web: Web, run: str = ""):
     if run:
         chosen = image_run(web.store, web.get_run(run))
         if chosen is None:
-            problem = f"run {run}: cannot be tried here (it needs a finished run with a saved model of 8x8 or 28x28 images)"
+            problem = (f"run {run}: cannot be tried here (drawing needs a finished run with a saved "
+                       "model of 8x8 or 28x28 images of the digits 0-9; mlplab predict takes any image run)")
         else:
             selected = chosen["id"]
             if chosen["id"] not in {r["id"] for r in runs}:
@@ -62,4 +71,4 @@ async def api_predict(web: Web, run: str = Form(...), image: UploadFile = File(.
     import anyio
     model = await anyio.to_thread.run_sync(run_model, web.store, run)
     result = await anyio.to_thread.run_sync(model.predict_image, data, image.filename or "upload")
-    return json_response(result.to_dict())
+    return json_response({**result.to_dict(), "warning": model.warning})   # a diverged run's model: one line

@@ -537,3 +537,75 @@ def test_a_wall_time_x_axis(server, page):
     assert len(xs) == 8 and xs == sorted(xs)
     page.select_option(".x-axis select", "epoch")
     expect(page.locator("[data-chart=loss] svg")).not_to_contain_text("wall time")
+
+
+# ---------------------------------------------------------------- charts at 1366 px: zoom, smoothing, the x axis
+
+PLOT_POINTS = """svg => { const r = svg.querySelector("clipPath rect"), box = ["x", "y", "width", "height"].map(k => +r.getAttribute(k));
+  return {box, lines: Array.from(svg.querySelectorAll("path.line")).map(p => [p.dataset.label, p.getAttribute("d")])}; }"""
+
+
+def inside(page, chart: str) -> dict:
+    """Each line of a chart: are all its points inside the plot area (the clip rectangle)? and how many."""
+    doc = page.eval_on_selector(f"{chart} svg", PLOT_POINTS)
+    x, y, w, h = doc["box"]
+    return {label: (len(points(d)), all(x - 0.5 <= px <= x + w + 0.5 and y - 0.5 <= py <= y + h + 0.5
+                                        for px, py in points(d))) for label, d in doc["lines"]}
+
+
+def test_zoom_then_smoothing_keeps_every_curve_inside_the_plot(server, page):
+    fast = next(r["id"] for r in server.store.list_runs() if r["name"] == "fast")
+    page.set_viewport_size({"width": 1366, "height": 900})
+    page.goto(f"{server.url}/runs/{fast}")
+    for chart in ("[data-chart=loss]", "[data-chart=accuracy]"):
+        page.wait_for_selector(f"{chart} svg path.line")
+        box = page.locator(f"{chart} svg").bounding_box()
+        y = box["y"] + box["height"] / 2   # drag over the later epochs (4..8 of 8), where the loss is small
+        page.mouse.move(box["x"] + box["width"] * 0.45, y)
+        page.mouse.down()
+        page.mouse.move(box["x"] + box["width"] * 0.99, y, steps=5)
+        page.mouse.up()
+        expect(page.locator(f"{chart} svg .chart-title")).to_contain_text("(double-click: all)")
+    page.fill(".smoothing input", "0.9")
+    expect(page.locator(".smoothing output")).to_have_text("0.9")
+    for chart in ("[data-chart=loss]", "[data-chart=accuracy]"):
+        lines = inside(page, chart)
+        assert {"validation", "train (running)"} <= set(lines), lines
+        assert all(n >= 2 and ok for n, ok in lines.values()), (chart, lines)   # drawn, and inside the axes
+        assert page.locator(f"{chart} svg path.raw-line").count() == len(lines)
+    page.screenshot(path=str(OUT / "web-zoom-smoothing.png"), full_page=True)
+
+
+LINES = """els => els.map(e => { const r = document.createRange(); r.selectNodeContents(e);
+  return [e.textContent.trim(), new Set(Array.from(r.getClientRects()).map(q => Math.round(q.top))).size]; })"""
+
+
+def test_at_1366_px_badges_and_headers_stay_on_one_line_and_charts_align(server, page):
+    page.set_viewport_size({"width": 1366, "height": 900})
+    page.goto(server.url + "/")
+    lines = page.eval_on_selector_all("#runs-table .status, #runs-table th, #runs-table td.num", LINES)
+    assert any(t == "stopped" or t == "diverged" for t, _ in lines) and any(t == "lr" for t, _ in lines)
+    assert all(n <= 1 for _, n in lines), [x for x in lines if x[1] > 1]   # badges, headers, numbers: one line each
+    page.screenshot(path=str(OUT / "web-runs-1366.png"))
+    fast = next(r["id"] for r in server.store.list_runs() if r["name"] == "fast")
+    for path in (f"/runs/{fast}", f"/runs/{fast}/live"):
+        page.goto(server.url + path)
+        page.wait_for_selector("[data-chart=accuracy] svg path.line")
+        tops = [page.locator(f"[data-chart={c}] svg").bounding_box()["y"] for c in ("loss", "accuracy")]
+        assert abs(tops[0] - tops[1]) <= 1, (path, tops)   # the log-scale checkbox pushes nothing down
+    page.screenshot(path=str(OUT / "web-1366.png"), full_page=True)
+
+
+def test_a_wall_time_x_axis(server, page):
+    run = server.store.get_run(next(r["id"] for r in server.store.list_runs() if r["name"] == "fast"))
+    page.goto(f"{server.url}/runs/{run['id']}")
+    page.wait_for_selector("[data-chart=loss] svg path.line")
+    page.select_option(".x-axis select", "time")
+    expect(page.locator("[data-chart=loss] svg")).to_contain_text("wall time (s)")
+    ticks = [float(t) for t in page.locator("[data-chart=loss] .x-tick").all_text_contents()]
+    total = sum(run["history"]["seconds"])
+    assert ticks and 0 <= ticks[0] and ticks[-1] <= total + 1e-6   # seconds since the run began, not epochs
+    xs = [x for x, _ in points(path_of(page, "[data-chart=loss]", "validation"))]
+    assert len(xs) == 8 and xs == sorted(xs)
+    page.select_option(".x-axis select", "epoch")
+    expect(page.locator("[data-chart=loss] svg")).not_to_contain_text("wall time")

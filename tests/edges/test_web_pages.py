@@ -96,6 +96,11 @@ def test_try_it_defaults_to_the_newest_healthy_run_and_opens_the_run_asked_for(c
     page = client.get(f"/try?run={ids['blows-up']}").text   # ... opens that run, with a warning
     assert re.findall(r'<option value="([^"]+)"[^>]*selected', page) == [ids["blows-up"]]
     assert 'data-status="diverged"' in page and 'id="try-warning"' in page
+    png = client.get(f"/runs/{ids['healthy']}/figures/mistakes.png").content   # any image will do
+    warned = client.post("/api/predict", data={"run": ids["blows-up"]}, files={"image": ("a.png", png, "image/png")})
+    assert warned.status_code == 200 and "diverged" in warned.json()["warning"]   # the answer says so too
+    fine = client.post("/api/predict", data={"run": ids["healthy"]}, files={"image": ("a.png", png, "image/png")})
+    assert fine.status_code == 200 and fine.json()["warning"] is None
     assert 'id="try-problem"' in client.get(f"/try?run={ids['toy']}").text   # not an image run: says so
     assert client.get("/try?run=nope").status_code == 404
 

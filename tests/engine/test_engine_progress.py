@@ -43,6 +43,9 @@ def test_a_step_report_says_steps_rate_and_eta():
     assert p.samples_per_second == pytest.approx(800.0)       # 3200 rows in 4 s of training
     assert p.eta_seconds == pytest.approx(12.0)               # 9600 rows to go
     assert p.run_eta_seconds == pytest.approx(12.0 + 3 * 20.0)
+    first = report(epoch=1, epoch_seconds=None)   # no epoch finished yet (compiling): no run ETA, only the epoch's
+    assert first.eta_seconds == pytest.approx(12.0) and first.run_eta_seconds is None
+    assert first.text() == "epoch 1/5  step 100/400  800 samples/s  ETA 12s  compiling 1.0s"
     assert p.text() == "epoch 2/5  step 100/400  800 samples/s  ETA 12s (run 1m12s)  compiling 1.0s"
     assert report(phase="evaluating").text() == "epoch 2/5  evaluating train/val/test rows"
     assert report(samples=0, compile_seconds=5.0).text() == "epoch 2/5  step 100/400  compiling 5.0s"

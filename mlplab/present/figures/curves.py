@@ -15,6 +15,18 @@ CURVES = (("", "train (running)", dict(color="tab:blue", ls=":", alpha=0.8)),
           ("test_", "test", dict(color="tab:green", ls="--")))
 
 
+def accuracy_limits(values) -> tuple[float, float]:
+    """An accuracy axis fitted to its finite values (5 % of their span around them, at least 0.01) and kept
+    within 0..1 (a hair more, so that a line at 1.0 stays visible): 1.0 is the cap, not the floor, so curves
+    between 0.90 and 0.98 do not look flat. The dashboard's charts fit theirs alike (web/static/app.js)."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if not v.size:
+        return -0.02, 1.02
+    pad = max(0.05 * (v.max() - v.min()), 0.01)
+    return max(v.min() - pad, -0.01), min(v.max() + pad, 1.01)
+
+
 def learning_curves(history: dict, *, best_epoch: int | None = None, stopped_epoch: int | None = None,
                     title: str | None = None) -> Figure:
     """Loss and accuracy per epoch: running train (as Keras prints it), inference-mode train,
@@ -42,10 +54,11 @@ def learning_curves(history: dict, *, best_epoch: int | None = None, stopped_epo
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(metric)
         ax.grid(alpha=0.3)
+        drawn = np.concatenate([finite(history.get(p + metric) or []) for p, _, _ in CURVES])
         if metric == "loss":
-            log_scale_if_wide(ax, np.concatenate([finite(history.get(p + "loss") or []) for p, _, _ in CURVES]))
+            log_scale_if_wide(ax, drawn)
         else:
-            ax.set_ylim(-0.02, 1.02)
+            ax.set_ylim(*accuracy_limits(drawn))
         ax.legend(fontsize=8)
     fig.suptitle(title or "Learning curves", fontsize=11)
     return fig
@@ -146,7 +159,7 @@ def _overlay_panel(ax, metric: str, histories: list[dict], labels: list[str], st
     if "loss" in metric:
         log_scale_if_wide(ax, np.concatenate(drawn) if drawn else np.zeros(0))
     elif "accuracy" in metric:
-        ax.set_ylim(-0.02, 1.02)
+        ax.set_ylim(*accuracy_limits(np.concatenate(drawn) if drawn else np.zeros(0)))
     if not drawn:
         ax.text(0.5, 0.5, f"no run has {metric_label(metric)}", ha="center", va="center", transform=ax.transAxes)
     ax.set_title(_panel_label(metric, keys), fontsize=10)
