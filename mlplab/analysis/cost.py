@@ -34,11 +34,13 @@ WEIGHT_COPIES = 12   # float32 copies of the parameters a member holds while it 
 # other work, XLA's CPU backend, no persistent compilation cache); its HELD_OUT runs check them.
 STEP_SECONDS = 30e-6          # a training step's fixed cost inside the compiled loop: what batch 1 pays
                               # (digits, 64 units, SGD, batch 1: 0.055 s an epoch of 1,294 steps and evaluation)
-PARAM_SECONDS = 0.7e-9        # per parameter and step: reading the weights and updating them with their
-                              # gradient and slots (MNIST, 1024 units, SGD, batch 1: 0.69 ms a step, 814k weights)
-DENSE_FLOPS = 70e9            # floating-point operations per second of dense layers: MNIST 128-64, 512-256,
-                              # Fashion 256 and MNIST 2048 at batch 64-256 reached 32, 55, 110 and 150 GFLOP/s
-                              # (larger matrices run faster; the machine's other load varies too)
+PARAM_SECONDS = 1.2e-9        # per parameter and step: reading the weights and updating them with their gradient
+                              # (SGD at batch 1: MNIST 1024 units 0.85 ns a weight, 64 units 2.4 ns)
+SLOT_PARAM_SECONDS = 4e-9     # with an optimizer's slots (Adam, RMSprop, Adagrad): MNIST 64 units, Adam, batch 1:
+                              # 0.45 ms a step (8 ns a weight), SGD 0.155 ms; less on large layers
+DENSE_FLOPS = 100e9           # floating-point operations per second of dense layers: MNIST 128-64, 512-256,
+                              # Fashion 256 and MNIST 2048 at batch 64-256 reached 30-150 GFLOP/s once the
+                              # optimizer's pass is counted apart (larger matrices run faster; the load varies)
 CONV_FLOPS = 100e9            # of convolutions, plus per output value and row of a convolution or pooling:
 IMAGE_VALUE_SECONDS = 4.5e-9  # XLA's CPU convolutions are bound by the values they write: 4.7-4.9 ns each
                               # in both CNNs tuned on (8 filters at batch 128; 16 and 16 filters at batch 32)
@@ -162,7 +164,8 @@ def estimate(exp: Experiment, input_shape: tuple[int, ...], classes: int, rows: 
                     batch_bytes=4 * batch * (4 * features + 3 * activations), data_bytes=data_bytes,
                     work=float(exp.train.epochs * flops * (3 * train_rows + evaluated)), epochs=exp.train.epochs,
                     steps=-(-train_rows // batch),
-                    step_seconds=STEP_SECONDS + 3 * row_seconds * batch + PARAM_SECONDS * params,
+                    step_seconds=STEP_SECONDS + 3 * row_seconds * batch
+                    + (PARAM_SECONDS if exp.train.optimizer.name == "sgd" else SLOT_PARAM_SECONDS) * params,
                     eval_seconds=EPOCH_SECONDS + row_seconds * evaluated,
                     compile_seconds=compile_seconds(exp, params, train_rows, len(sizes) + 2 * convs),
                     setup_seconds=SETUP_SECONDS + data_bytes / SETUP_BYTES_PER_SECOND)
