@@ -31,27 +31,29 @@ from ..spec import Experiment
 WEIGHT_COPIES = 12   # float32 copies of the parameters a member holds while it trains
 
 # This machine's kind of work, measured once with bench/cost.py on its TUNED runs (2 CPU cores shared with
-# other work, XLA's CPU backend, no persistent compilation cache); its HELD_OUT runs check them.
-STEP_SECONDS = 30e-6          # a training step's fixed cost inside the compiled loop: what batch 1 pays
+# other work, XLA's CPU backend, no persistent compilation cache); its HELD_OUT runs check them. The figures
+# quoted below were measured under other work's load; the same runs on the idle machine took about half as
+# long, so every time constant sits between the two (about 1.6x faster than the loaded figures).
+STEP_SECONDS = 19e-6          # a training step's fixed cost inside the compiled loop: what batch 1 pays
                               # (digits, 64 units, SGD, batch 1: 0.055 s an epoch of 1,294 steps and evaluation)
-PARAM_SECONDS = 1.2e-9        # per parameter and step: reading the weights and updating them with their gradient
+PARAM_SECONDS = 0.75e-9       # per parameter and step: reading the weights and updating them with their gradient
                               # (SGD at batch 1: MNIST 1024 units 0.85 ns a weight, 64 units 2.4 ns)
 SLOT_PARAM_SECONDS = 4e-9     # with an optimizer's slots (Adam, RMSprop, Adagrad): MNIST 64 units, Adam, batch 1:
                               # 0.45 ms a step (8 ns a weight), SGD 0.155 ms; less on large layers
-DENSE_FLOPS = 100e9           # floating-point operations per second of dense layers: MNIST 128-64, 512-256,
+DENSE_FLOPS = 160e9           # floating-point operations per second of dense layers: MNIST 128-64, 512-256,
                               # Fashion 256 and MNIST 2048 at batch 64-256 reached 30-150 GFLOP/s once the
                               # optimizer's pass is counted apart (larger matrices run faster; the load varies)
-CONV_FLOPS = 100e9            # of convolutions, plus per output value and row of a convolution or pooling:
-IMAGE_VALUE_SECONDS = 4.5e-9  # XLA's CPU convolutions are bound by the values they write: 4.7-4.9 ns each
+CONV_FLOPS = 160e9            # of convolutions, plus per output value and row of a convolution or pooling:
+IMAGE_VALUE_SECONDS = 2.8e-9  # XLA's CPU convolutions are bound by the values they write: 4.7-4.9 ns each
                               # in both CNNs tuned on (8 filters at batch 128; 16 and 16 filters at batch 32)
-EPOCH_SECONDS = 0.005         # an epoch's own overhead on the host (metrics, statistics, the live checks)
-COMPILE_SECONDS = 0.7         # compiling the training and evaluation programs (cold, no cache) quickly, as
+EPOCH_SECONDS = 0.003         # an epoch's own overhead on the host (metrics, statistics, the live checks)
+COMPILE_SECONDS = 0.45        # compiling the training and evaluation programs (cold, no cache) quickly, as
                               # engine.layout.compile_quickly does for one dense net of little work (digits)
-COMPILE_FULL_SECONDS = 1.6    # with XLA's backend optimizations: the rest (MNIST 128-64: 1.7 s in all)
+COMPILE_FULL_SECONDS = 1.0    # with XLA's backend optimizations: the rest (MNIST 128-64: 1.7 s in all)
 QUICK_WORK = 1e11             # below it a dense net compiles quickly (engine.layout.QUICK_BELOW)
-COMPILE_LAYER_SECONDS = 0.15  # and each layer more (a convolution counts three times: engine.xla_cpu)
-SETUP_SECONDS = 1.7           # building the model, storing the run, the doctor's verdict (digits: 1.7 s)
-SETUP_BYTES_PER_SECOND = 1.75e8   # reading and preparing the data, per float32 byte (MNIST: 4.2 s in all)
+COMPILE_LAYER_SECONDS = 0.1   # and each layer more (a convolution counts three times: engine.xla_cpu)
+SETUP_SECONDS = 1.1           # building the model, storing the run, the doctor's verdict (digits: 1.7 s)
+SETUP_BYTES_PER_SECOND = 2.8e8    # reading and preparing the data, per float32 byte (MNIST: 4.2 s in all)
 RUNTIME_BYTES = 520 * 10**6   # the process itself: Python, JAX, Keras and XLA's compiler (ru_maxrss of a
                               # digits run is 530-585 MB; MNIST runs peak at 1.06-1.16 GB)
 
