@@ -33,13 +33,14 @@ router = APIRouter()
 # ---------------------------------------------------------------- the runs table
 
 def filtered_runs(store: Store, status=None, dataset=None, sweep=None, q=None, sort=None, desc=True,
-                  limit=None) -> list[dict]:
+                  limit=None, tag=None) -> list[dict]:
     sweep_id = store.resolve_sweep(sweep) if sweep else None
-    rows = [row_of(r) for r in store.list_runs(status=status or None, dataset=dataset or None, sweep_id=sweep_id)]
+    rows = [row_of(r) for r in store.list_runs(status=status or None, dataset=dataset or None, sweep_id=sweep_id,
+                                               tag=tag or None)]
     if q:
         ql = q.lower()
         rows = [r for r in rows if any(ql in str(r.get(k) or "").lower()
-                                       for k in ("id", "name", "dataset", "model", "optimizer"))]
+                                       for k in ("id", "name", "dataset", "model", "optimizer", "note"))]
     if sort:
         if sort not in rows[0] if rows else False:
             raise BadInput(f"sort {sort!r}: expected one of {', '.join(run_row({}).keys())}")
@@ -49,11 +50,13 @@ def filtered_runs(store: Store, status=None, dataset=None, sweep=None, q=None, s
 
 
 @router.get("/", response_class=HTMLResponse)
-def runs_page(request: Request, web: Web, status: str = "", dataset: str = "", sweep: str = "", q: str = ""):
-    rows = filtered_runs(web.store, status, dataset, sweep, q)
+def runs_page(request: Request, web: Web, status: str = "", dataset: str = "", sweep: str = "", q: str = "",
+              tag: str = ""):
+    rows = filtered_runs(web.store, status, dataset, sweep, q, tag=tag)
     everything = web.store.list_runs()
     return web.page(request, "runs.html", runs=rows, filters={"status": status, "dataset": dataset,
-                                                                "sweep": sweep, "q": q},
+                                                                "sweep": sweep, "q": q, "tag": tag},
+                    tags=web.store.all_tags(),
                     datasets=sorted({r["dataset"] for r in everything}),
                     statuses=sorted({r["status"] for r in everything}),
                     sweeps=web.store.list_sweeps())
@@ -61,8 +64,8 @@ def runs_page(request: Request, web: Web, status: str = "", dataset: str = "", s
 
 @router.get("/api/runs")
 def api_runs(web: Web, status: str = "", dataset: str = "", sweep: str = "", q: str = "", sort: str = "",
-             desc: bool = True, limit: int | None = None):
-    return json_response(filtered_runs(web.store, status, dataset, sweep, q, sort, desc, limit))
+             desc: bool = True, limit: int | None = None, tag: str = ""):
+    return json_response(filtered_runs(web.store, status, dataset, sweep, q, sort, desc, limit, tag))
 
 
 # ---------------------------------------------------------------- one run
