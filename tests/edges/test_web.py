@@ -288,7 +288,7 @@ def test_a_running_runs_history_carries_its_progress_inside_the_epoch(client, st
         epoch, step = 1, 5
 
         def to_json(self):
-            return {"epoch": 1, "step": 5}
+            return {"epoch": 1, "epochs": 3, "step": 5, "steps": 10, "phase": "training"}
 
         def text(self):
             return "epoch 1/3  step 5/10"

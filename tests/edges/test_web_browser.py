@@ -355,7 +355,10 @@ def test_long_names_do_not_widen_pages(server, page):
     long_id = next(r["id"] for r in store.list_runs() if r["name"] == LONG)
     for path in ("/", f"/runs/{long_id}", f"/runs/{long_id}/live"):
         page.goto(url + path)
-        assert page.evaluate("document.documentElement.scrollWidth") <= 1280, path
+        wider = page.evaluate("[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right"
+                              " > 1280).slice(-3).map(e => e.tagName + '.' + e.className + ': ' + e.textContent"
+                              ".slice(0, 60))")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1280, (path, wider)
     page.goto(url + "/")
     cell = page.locator("#runs-table td.name", has_text="a-very-long").first
     assert cell.get_attribute("title") == LONG
