@@ -116,9 +116,11 @@ class Sweep:
         return table.set_index("key") if len(table) else table
 
     def report(self, path: str | os.PathLike | None = None) -> Path:
-        """Write the sweep's HTML report (default: <store>/sweeps/<id>/report.html); a PDF is a run's only."""
+        """Write the sweep's report (default: <store>/sweeps/<id>/report.html): a PDF when `path` ends in .pdf
+        (its facts and configurations, then each figure)."""
         if path is not None and Path(path).suffix.lower() == ".pdf":
-            raise BadInput(f"report {path}: a sweep's report is HTML (a .html path); a run's can be a PDF")
+            from ..present.pdf import write_sweep_pdf
+            return write_sweep_pdf(self.store, self.id, path)
         from ..present.report import write_sweep_report
         return write_sweep_report(self.store, self.id, path)
 

@@ -185,11 +185,11 @@ def _repair(store, run_id: str, args: argparse.Namespace):
 
 def cmd_report(args: argparse.Namespace) -> int:
     from ..store import Store
-    if args.sweep and args.pdf:
-        raise BadInput("--pdf: a run's report only; a sweep's report is HTML (mlplab report --sweep SWEEP), "
-                       "its members' reports can be PDFs (mlplab report RUN --pdf)")
     store = Store(args.home)
-    if args.sweep:
+    if args.sweep and args.pdf:
+        from ..present.pdf import write_sweep_pdf
+        path = write_sweep_pdf(store, args.run, args.out)
+    elif args.sweep:
         from ..present.sweep_report import write_sweep_report
         path = write_sweep_report(store, args.run, args.out)
     elif args.pdf:

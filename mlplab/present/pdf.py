@@ -1,7 +1,12 @@
-"""A run's report as one PDF (what a course's students hand in): `mlplab report RUN --pdf`, `run.report("x.pdf")`.
+"""A run's or a sweep's report as one PDF (what a course's students hand in): `mlplab report RUN --pdf`,
+`run.report("x.pdf")`, `mlplab report --sweep SWEEP --pdf`, `sweep.report("x.pdf")`.
 
     path = write_run_pdf(store, "last")               # artifacts/<run>/report.pdf
     path = write_run_pdf(store, run_id, "run.pdf")
+    path = write_sweep_pdf(store, "last")             # sweeps/<sweep>/report.pdf
+
+A sweep's PDF: a title page with its facts and every configuration, best first, then each figure of its
+HTML report (present.sweep_report.sweep_figures: one list for both).
 
 Pages: a title page with the run's facts (the report's summary) and the doctor's findings as text (more
 pages when they do not fit), then each figure of the HTML report, in its order, one a page at the
@@ -26,6 +31,7 @@ from .figures.common import fit_title, message
 from .html import number_text
 from .registry import EMBED_SAMPLES, run_traits
 from .run_report import RunPage, report_figures, sections, summary_rows
+from .sweep_report import SweepPage, config_label, mean_spread, summary_facts, sweep_figures
 
 PDF = "report.pdf"
 PAGE = (8.27, 11.69)            # A4 portrait, inches
@@ -111,6 +117,32 @@ def run_pdf(store: Store, run_ref: str, *, embed_samples: int = EMBED_SAMPLES) -
     title = f"mlplab run {run['id']}" + (f" · {run['name']}" if run.get("name") else "")
     pages = [*text_pages(text_lines(title, summary_rows(run), findings)), *run_figures(art, findings, embed_samples)]
     return run, pdf_bytes(title, pages)
+
+
+def sweep_lines(title: str, p: SweepPage) -> list[tuple[str, str, float]]:
+    """What a sweep's title page says: its facts, then each configuration, best first, as ranked."""
+    metric = p.metric.replace("_", " ")
+    lines = [("title", title, 0.0), ("text", "", 0.0), ("heading", "Summary", 0.0)]
+    lines += [("text", f"{label}: {number_text(value)}", 0.0) for label, value in summary_facts(p)]
+    if p.summary.get("note"):
+        lines += [("text", "", 0.0), ("text", p.summary["note"], 0.0)]
+    lines += [("text", "", 0.0), ("heading", f"Configurations, best first (by {metric})", 0.0)]
+    for r in p.rows:
+        score, spread = mean_spread(r.get(p.metric), r.get(p.metric + "_std"), len(r["runs"]))
+        lines.append(("text", f"{r.get('rank', '')}. {config_label(r['values'])}: {score}"
+                              + (f" ± {spread}" if spread else "") + f" ({r.get('status', '')})", 0.0))
+    return lines
+
+
+def write_sweep_pdf(store: Store, sweep_ref: str, out_path: str | os.PathLike | None = None) -> Path:
+    """Write a sweep's report as a PDF: its facts and configurations, then each figure of its HTML report;
+    default path: `report.pdf` beside the sweep's HTML report (<store home>/sweeps/<id>/)."""
+    sweep = store.get_sweep(sweep_ref)
+    p = SweepPage(store, sweep, store.home)
+    title = f"mlplab sweep {sweep['id']}" + (f" · {sweep['name']}" if sweep.get("name") else "")
+    pages = [*text_pages(sweep_lines(title, p)),
+             *(drawn(lambda d=draw: d(p), caption) for caption, draw in sweep_figures(p))]
+    return write_bytes(out_path or store.home / "sweeps" / sweep["id"] / PDF, pdf_bytes(title, pages))
 
 
 def write_run_pdf(store: Store, run_ref: str, out_path: str | os.PathLike | None = None, *,

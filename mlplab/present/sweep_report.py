@@ -45,7 +45,11 @@ class SweepPage:
         self.best = self.rows[0] if self.rows else None
 
     def histories(self) -> dict[str, dict]:
-        return {rid: self.store.history(rid) for r in self.rows for rid in r["runs"] if rid in self.runs_by_id}
+        """Each run's history, read from the store once."""
+        if not hasattr(self, "_histories"):
+            self._histories = {rid: self.store.history(rid) for r in self.rows for rid in r["runs"]
+                               if rid in self.runs_by_id}
+        return self._histories
 
 
 # ---------------------------------------------------------------- formatting
@@ -93,7 +97,8 @@ def _heatmap_axes(rows: list[dict], keys: list[str]) -> tuple[str, str]:
 
 # ---------------------------------------------------------------- the sections: (title, body) or None
 
-def _summary(p: SweepPage) -> tuple[str, str]:
+def summary_facts(p: SweepPage) -> list[tuple[str, object]]:
+    """The sweep's facts, as its report's summary lists them (the HTML report and the PDF)."""
     sweep, spec, best = p.sweep, p.spec, p.best
     first_run = next(iter(p.runs_by_id.values()), {})
     sweep_cfg = spec.get("sweep") or {}
@@ -108,6 +113,11 @@ def _summary(p: SweepPage) -> tuple[str, str]:
                       + (f" · {number_text(best['params'])} parameters" if best else "")),
             ("training time", f"{number_text(p.summary.get('seconds'), 3)} s for the whole sweep"),
             ("created", sweep.get("created"))]
+    return rows
+
+
+def _summary(p: SweepPage) -> tuple[str, str]:
+    sweep, best, rows = p.sweep, p.best, summary_facts(p)
     best_facts = None
     if best:
         m, n = p.metric, len(best["runs"])
@@ -150,26 +160,79 @@ def _noise(p: SweepPage) -> tuple[str, str]:
         noise_case(p), p.summary.get("note"), p.metric.replace("_", " "))
 
 
-def _heatmap(p: SweepPage) -> tuple[str, str] | None:
-    """Only when exactly two keys vary and they form a grid."""
-    from . import figures   # matplotlib only when a sweep report is drawn
+def heatmap_grid(p: SweepPage) -> tuple[str, str, int, int] | None:
+    """(x key, y key, values on x, values on y) when exactly two keys vary, else None."""
     if len(p.keys) != 2 or not p.rows:
         return None
-    rows, metric = p.rows, p.metric
-    kx, ky = _heatmap_axes(rows, p.keys)
-    nx = len({_json_key(r["values"].get(kx)) for r in rows})
-    ny = len({_json_key(r["values"].get(ky)) for r in rows})
+    kx, ky = _heatmap_axes(p.rows, p.keys)
+    return (kx, ky, len({_json_key(r["values"].get(kx)) for r in p.rows}),
+            len({_json_key(r["values"].get(ky)) for r in p.rows}))
+
+
+def heatmap_figure(p: SweepPage):
+    from . import figures   # matplotlib only when a sweep report is drawn
+    kx, ky, _, _ = heatmap_grid(p)
+    return figures.sweep_heatmap(p.rows, kx, ky, p.metric)
+
+
+def curves_shown(p: SweepPage) -> tuple[dict, list[dict]]:
+    """(the runs' histories, the configurations whose first run has one: the best MAX_CURVES)."""
+    histories = p.histories()
+    return histories, [r for r in p.rows if r["runs"] and r["runs"][0] in histories][:MAX_CURVES]
+
+
+def curves_figure(p: SweepPage):
+    from . import figures
+    histories, shown = curves_shown(p)
+    which = "Validation" if p.metric == "val_accuracy" else "Training"
+    return figures.overlaid_curves([histories[r["runs"][0]] for r in shown],
+                                   [config_label(r["values"], rank=r.get("rank")) for r in shown],
+                                   title=f"{which} curves of {len(shown)} configurations")
+
+
+def spread_figure(p: SweepPage):
+    from . import figures
+    points = [[((p.runs_by_id[rid].get("summary") or {}).get("result") or {}).get(p.metric, math.nan)
+               for rid in r["runs"] if rid in p.runs_by_id] for r in p.rows]
+    return figures.sweep_spread(p.rows, p.metric, labels=[config_label(r["values"], rank=r.get("rank"))
+                                                          for r in p.rows], points=points)
+
+
+def analysis_figure(name: str):
+    def draw(p: SweepPage):
+        from .registry import sweep_figure   # matplotlib only when a sweep report is drawn
+        return sweep_figure(name, p.rows, p.keys, p.metric)
+    return draw
+
+
+def sweep_figures(p: SweepPage) -> list[tuple[str, object]]:
+    """(caption, draw(page)) of every figure the sweep's report shows, in its order: one list for the HTML
+    report and the PDF."""
+    grid = heatmap_grid(p)
+    return [(caption, draw) for caption, draw, shown in (
+        ("heatmap", heatmap_figure, grid is not None and grid[2] <= 20 and grid[3] <= 20),
+        ("parallel coordinates", analysis_figure("parallel-coordinates"), bool(p.keys and p.rows)),
+        ("parameter importance", analysis_figure("importance"), bool(p.keys and p.rows)),
+        ("slices", analysis_figure("slices"), bool(p.keys and p.rows)),
+        ("overlaid learning curves", curves_figure, bool(curves_shown(p)[1])),
+        ("spread", spread_figure, p.n_runs > 1)) if shown]
+
+
+def _heatmap(p: SweepPage) -> tuple[str, str] | None:
+    """Only when exactly two keys vary and they form a grid."""
+    grid = heatmap_grid(p)
+    if grid is None:
+        return None
+    kx, ky, nx, ny = grid
     ui = macros("sweep.html.j2")
     if nx > 20 or ny > 20:
         return "Heatmap", ui.too_sparse(nx, ny)
-    figure = figure_html(lambda: figures.sweep_heatmap(rows, kx, ky, metric), "heatmap",
-                         width=max(520, 110 * nx + 300))
-    return "Heatmap", ui.heatmap(metric.replace("_", " "), kx, ky, figure)
+    figure = figure_html(lambda: heatmap_figure(p), "heatmap", width=max(520, 110 * nx + 300))
+    return "Heatmap", ui.heatmap(p.metric.replace("_", " "), kx, ky, figure)
 
 
 def _analysis_figure(p: SweepPage, name: str, caption: str) -> str:
-    from .registry import sweep_figure   # matplotlib only when a sweep report is drawn
-    return figure_html(lambda: sweep_figure(name, p.rows, p.keys, p.metric), caption)
+    return figure_html(lambda: analysis_figure(name)(p), caption)
 
 
 def _parallel(p: SweepPage) -> tuple[str, str] | None:
@@ -196,29 +259,20 @@ def _slices(p: SweepPage) -> tuple[str, str] | None:
 
 def _curves(p: SweepPage) -> tuple[str, str] | None:
     """The first run (seed) of each configuration, the best MAX_CURVES configurations."""
-    from . import figures   # matplotlib only when a sweep report is drawn
-    histories = p.histories()
-    shown = [r for r in p.rows if r["runs"] and r["runs"][0] in histories][:MAX_CURVES]
+    _, shown = curves_shown(p)
     if not shown:
         return None
     which = "Validation" if p.metric == "val_accuracy" else "Training (no validation split)"
-    figure = figure_html(lambda: figures.overlaid_curves(
-        [histories[r["runs"][0]] for r in shown], [config_label(r["values"], rank=r.get("rank")) for r in shown],
-        title=f"{which.split(' ')[0]} curves of {len(shown)} configurations"), "overlaid learning curves")
+    figure = figure_html(lambda: curves_figure(p), "overlaid learning curves")
     return "Learning curves", macros("sweep.html.j2").curves(which, len(shown), len(p.rows), figure)
 
 
 def _spread(p: SweepPage) -> tuple[str, str] | None:
     """Only with several runs per configuration (repeats or folds)."""
-    from . import figures   # matplotlib only when a sweep report is drawn
     if p.n_runs <= 1:
         return None
-    rows, metric = p.rows, p.metric
-    points = [[((p.runs_by_id[rid].get("summary") or {}).get("result") or {}).get(metric, math.nan)
-               for rid in r["runs"] if rid in p.runs_by_id] for r in rows]
-    figure = figure_html(lambda: figures.sweep_spread(
-        rows, metric, labels=[config_label(r["values"], rank=r.get("rank")) for r in rows], points=points), "spread")
-    return "Spread over repeats", macros("sweep.html.j2").spread(metric.replace("_", " "), figure)
+    figure = figure_html(lambda: spread_figure(p), "spread")
+    return "Spread over repeats", macros("sweep.html.j2").spread(p.metric.replace("_", " "), figure)
 
 
 def _run_row(p: SweepPage, rid: str, run: dict, cfg: dict | None) -> dict:

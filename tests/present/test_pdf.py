@@ -1,4 +1,4 @@
-"""A run's report as a PDF: a title page with its facts and findings (more pages when they do not fit),
+"""A run's or a sweep's report as a PDF: a title page with its facts and findings (more pages when they do not fit),
 then every figure of the HTML report; `mlplab report RUN --pdf` and `run.report("x.pdf")`."""
 import re
 import shutil
@@ -8,8 +8,6 @@ from matplotlib.figure import Figure
 
 import mlplab as ml
 from mlplab.analysis.doctor import Finding
-from mlplab.api.stored_sweep import Sweep
-from mlplab.errors import BadInput
 from mlplab.present.pdf import PAGE, pdf_bytes, text_lines, text_pages
 from mlplab.present.registry import applicable
 from mlplab.store import Store
@@ -79,10 +77,20 @@ def test_report_pdf_of_a_run(digits_run, tmp_path):
         assert f"--out {bad}" in stderr and why in stderr and not bad.exists()
 
 
-def test_a_sweeps_report_is_not_a_pdf(tmp_path):
+@pytest.mark.slow
+def test_a_sweeps_report_as_a_pdf_has_its_configurations_then_each_figure(tmp_path):
+    from mlplab.present.sweep_report import SweepPage, sweep_figures
+    home = tmp_path / "runs"
+    spec = tmp_path / "lr.toml"
+    spec.write_text('[train]\nepochs = 2\n[sweep]\nrepeats = 2\n[sweep.grid]\n"train.learning_rate" = [0.01, 0.1]\n')
+    code, _, stderr = cli("--home", str(home), "sweep", str(spec), "--json")
+    assert code == 0, stderr
     out = tmp_path / "sweep.pdf"
-    code, stdout, stderr = cli("--home", str(tmp_path / "runs"), "report", "--sweep", "last", "--pdf", "--out", str(out))
-    assert code == 2 and stdout == "" and len(stderr.strip().splitlines()) == 1
-    assert "--pdf: a run's report only" in stderr and not out.exists()
-    with pytest.raises(BadInput, match="a sweep's report is HTML"):
-        Sweep.report(Sweep.__new__(Sweep), out)          # refused before the sweep is read
+    code, stdout, stderr = cli("--home", str(home), "report", "--sweep", "last", "--pdf", "--out", str(out))
+    assert code == 0, stderr
+    store = Store(home)
+    shown = [caption for caption, _ in sweep_figures(SweepPage(store, store.get_sweep("last"), home))]
+    assert shown == ["parallel coordinates", "parameter importance", "slices", "overlaid learning curves", "spread"]
+    assert pages(out.read_bytes()) == 1 + len(shown)
+    api = ml.load_sweep("last", store=home).report(tmp_path / "api.pdf")
+    assert pages(api.read_bytes()) == 1 + len(shown)
