@@ -15,43 +15,39 @@ def _kind(args: argparse.Namespace) -> str:
     return "sweep" if args.sweep else "run"
 
 
-def cmd_tag(args: argparse.Namespace) -> int:
+def _labelled(args: argparse.Namespace, label) -> int:
+    """Resolve the run (or the sweep with --sweep), apply `label(store, kind, id)` -> (its JSON document, the
+    line that says what it did), and answer."""
     from ..store import Store
-    store = Store(args.home)
-    kind = _kind(args)
+    store, kind = Store(args.home), _kind(args)
     the_id = store.resolve_sweep(args.run) if args.sweep else store.resolve(args.run)
-    tags = store.tag(kind, the_id, remove=args.tags) if args.remove else store.tag(kind, the_id, add=args.tags)
+    doc, line = label(store, kind, the_id)
     if args.json:
-        print_json({"id": the_id, "tags": tags})
+        print_json({"id": the_id, **doc})
     else:
-        out.print(f"{kind} {the_id}: tags {escape(', '.join(tags)) if tags else '(none)'}")
+        out.print(f"{kind} {the_id}: {line}")
     return 0
+
+
+def cmd_tag(args: argparse.Namespace) -> int:
+    def tag(store, kind, the_id):
+        tags = store.tag(kind, the_id, remove=args.tags) if args.remove else store.tag(kind, the_id, add=args.tags)
+        return {"tags": tags}, f"tags {escape(', '.join(tags)) if tags else '(none)'}"
+    return _labelled(args, tag)
 
 
 def cmd_note(args: argparse.Namespace) -> int:
-    from ..store import Store
-    store = Store(args.home)
-    kind = _kind(args)
-    the_id = store.resolve_sweep(args.run) if args.sweep else store.resolve(args.run)
-    note = store.note(kind, the_id, args.text)
-    if args.json:
-        print_json({"id": the_id, "note": note})
-    else:
-        out.print(f"{kind} {the_id}: " + (f"note {escape(note)}" if note else "note removed"))
-    return 0
+    def note(store, kind, the_id):
+        text = store.note(kind, the_id, args.text)
+        return {"note": text}, f"note {escape(text)}" if text else "note removed"
+    return _labelled(args, note)
 
 
 def cmd_rename(args: argparse.Namespace) -> int:
-    from ..store import Store
-    store = Store(args.home)
-    kind = _kind(args)
-    the_id = store.resolve_sweep(args.run) if args.sweep else store.resolve(args.run)
-    name = store.rename(kind, the_id, args.name)
-    if args.json:
-        print_json({"id": the_id, "name": name})
-    else:
-        out.print(f"{kind} {the_id}: now named {escape(name)}")
-    return 0
+    def rename(store, kind, the_id):
+        name = store.rename(kind, the_id, args.name)
+        return {"name": name}, f"now named {escape(name)}"
+    return _labelled(args, rename)
 
 
 def cmd_rm(args: argparse.Namespace) -> int:
