@@ -11,7 +11,7 @@ import numpy as np
 class Callback:
     """Override what you need; engine.train calls every method of every callback, in list order."""
 
-    def on_step(self, progress: "StepProgress") -> None:
+    def on_step(self, progress) -> None:
         """Inside an epoch, about every half second, and once more before the epoch's evaluation
         (engine.progress.StepProgress)."""
 

@@ -29,6 +29,9 @@ from keras.src.initializers.random_initializers import compute_fans
 from ..catalog import INITIALIZERS
 from ..errors import BadInput
 
+# spec's classes, read by attribute: the engine imports nothing from spec/ (these names document the types)
+ModelSpec = Layer = Init = Any
+
 
 def initializer(init: Init) -> keras.initializers.Initializer:
     """The Keras initializer of a spec's init, with the parameters its name takes."""
