@@ -67,7 +67,11 @@ FIGURES = (".png", ".svg", ".pdf")   # what a figure's --out may end in
 
 def check_outputs(args: argparse.Namespace) -> None:
     """Every file and folder a command will write, checked before any work (a typo costs nothing):
-    --out (its suffixes: the command's out_suffixes), --onnx, --tensorboard."""
+    --out (its suffixes: the command's out_suffixes), --onnx, --tensorboard; an empty path is refused (it read
+    as not given)."""
+    for option in ("out", "onnx", "tensorboard"):
+        if getattr(args, option, None) == "":
+            raise BadInput(f"--{option} '': expected a {'folder' if option == 'tensorboard' else 'file'} path")
     if not any(getattr(args, a, None) for a in ("out", "onnx", "tensorboard")):
         return
     from ..export import check_output_dir, check_output_file

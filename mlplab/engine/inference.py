@@ -47,7 +47,10 @@ def layer_index(model, layer: int | str | None = None) -> int:
         if layer not in names:
             raise BadInput(f"layer {layer!r}: not in the model; its layers are {', '.join(names)}")
         return names.index(layer)
-    return int(layer) % len(model.layers)
+    n = len(model.layers)
+    if not -n <= int(layer) < n:
+        raise BadInput(f"layer {layer}: the model has {n} layers; give an index from {-n} to {n - 1} or a name")
+    return int(layer) % n
 
 
 def layer_output(model, x, layer: int | str | None = None, *, batch_size: int = 512) -> np.ndarray:

@@ -127,3 +127,10 @@ def test_a_json_document_is_all_a_command_prints_on_stdout(tmp_path):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-400:]
     assert [r["name"] for r in json.loads(result.stdout)] and "(raylet) A worker died" in result.stderr
+
+
+@pytest.mark.parametrize("argv", [["run", "--tensorboard", ""], ["data", "show", "digits", "--out", ""]])
+def test_an_empty_output_path_is_refused_not_ignored(argv, tmp_path):
+    code, stdout, stderr = cli("--home", str(tmp_path / "h"), *argv)
+    assert code == 2 and stdout == "" and len(stderr.strip().splitlines()) == 1
+    assert "'': expected a" in stderr and not (tmp_path / "h").exists()

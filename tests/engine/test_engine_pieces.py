@@ -89,3 +89,18 @@ def test_the_layout_is_chosen_once_from_the_model_and_the_population():
     assert choose(conv, 1, 1000, 20, "cpu") == Layout(vectorize=False, for_cpu=True, quick=False)
     assert choose(conv, 4, platform="gpu") == Layout(vectorize=True, for_cpu=False)
     assert choose(conv, platform="cpu", for_cpu=False, steps=Steps("unrolled", 8)).steps.multiple == 8
+
+
+def test_a_layer_is_named_by_a_name_or_an_index_inside_the_model():
+    import keras
+
+    from mlplab.engine.inference import layer_index
+    from mlplab.errors import BadInput
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="hidden"),
+                              keras.layers.Dense(2, activation="softmax", name="out")])
+    assert [layer_index(model, x) for x in ("hidden", 0, -1, 1, None)] == [0, 0, 1, 1, 0]
+    for bad in (2, -3):
+        with pytest.raises(BadInput, match=f"layer {bad}: the model has 2 layers"):
+            layer_index(model, bad)
+    with pytest.raises(BadInput, match="'nope': not in the model"):
+        layer_index(model, "nope")
