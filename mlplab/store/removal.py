@@ -66,8 +66,26 @@ class Removal:
                 raise BadInput(f"run {row['id']}: still running (process {row['pid']} on {row['host']}); stop it "
                                "first (Ctrl-C where it runs, or Stop on the dashboard); nothing was deleted")
         self._hand_over_populations(c, ids)
+        self._prune_sweeps(c, ids)
         for table, col in (("epochs", "run_id"), ("run_tags", "run_id"), ("runs", "id")):
             c.execute(f"DELETE FROM {table} WHERE {col} IN ({marks})", ids)
+
+    def _prune_sweeps(self, c: sqlite3.Connection, ids: list[str]) -> None:
+        """A sweep whose members go keeps a table of the runs it still has: the deleted runs leave its rows, a
+        configuration left without runs leaves the table, its best is the first row left; `deleted_runs` lists
+        them (each row's numbers stay those of the runs it had when the sweep ended)."""
+        going, marks = set(ids), ",".join("?" * len(ids))
+        for row in c.execute(f"SELECT id, summary_json FROM sweeps WHERE id IN (SELECT DISTINCT sweep_id FROM runs "
+                             f"WHERE id IN ({marks}))", ids).fetchall():
+            summary = loads(row["summary_json"], {}) or {}
+            if not summary.get("rows"):
+                continue
+            rows = [{**r, "runs": [rid for rid in r.get("runs", []) if rid not in going]} for r in summary["rows"]]
+            rows = [r for r in rows if r["runs"]]
+            deleted = sorted({*summary.get("deleted_runs", []), *(rid for r in summary["rows"] for rid in r.get("runs", [])
+                                                                   if rid in going)})
+            summary.update(rows=rows, best=rows[0] if rows else None, deleted_runs=deleted)
+            c.execute("UPDATE sweeps SET summary_json = ? WHERE id = ?", (dumps(summary), row["id"]))
 
     def _hand_over_populations(self, c: sqlite3.Connection, ids: list[str]) -> None:
         """Survivors whose trained weights live in a deleted run's population file get that file (linked

@@ -121,3 +121,17 @@ def test_a_sweep_goes_with_its_runs_and_nothing_else(tmp_path):
     assert gone_id == sweep_id and sorted(gone_runs) == sorted(members)
     assert [r["id"] for r in store.list_runs()] == [alone] and store.list_sweeps() == []
     assert sorted(os.listdir(store.artifacts)) == [alone]
+
+
+def test_deleting_a_sweeps_member_leaves_its_table_with_the_runs_it_still_has(tmp_path):
+    store = Store(tmp_path)
+    sweep_id = store.create_sweep(name="s", spec={})
+    a1, a2, b1 = (store.create_run(name=n, spec={}, dataset="digits", sweep_id=sweep_id) for n in ("a1", "a2", "b1"))
+    for m in (a1, a2, b1):
+        store.set_status(m, "ok")
+    rows = [{"values": {"lr": 0.1}, "runs": [b1], "rank": 1}, {"values": {"lr": 0.01}, "runs": [a1, a2], "rank": 2}]
+    store.finish_sweep(sweep_id, status="ok", summary={"rows": rows, "best": rows[0], "note": "seed noise"})
+    store.delete_runs([b1, a2])
+    summary = store.get_sweep(sweep_id)["summary"]
+    assert summary["rows"] == [{"values": {"lr": 0.01}, "runs": [a1], "rank": 2}] and summary["best"]["runs"] == [a1]
+    assert summary["deleted_runs"] == sorted([b1, a2]) and summary["note"] == "seed noise"
