@@ -129,6 +129,7 @@ class _Run:
         starts = [_initial_state(self.steps, [members[i] for i in part])
                   for part in self.parts.members]
         self.consts, self.state = [c for c, _ in starts], [s for _, s in starts]
+        self.zeros = [s["seen"] for s in self.state]   # each part's running sums at an epoch's start, on device
         self.best = None  # the best epoch's weights per part (restore_best only)
         self.tracker = tracker.start(P, program.early_stopping, "val" in feed.splits)
         self.histories: list[dict[str, list[float]]] = [dict() for _ in range(P)]
@@ -157,8 +158,7 @@ class _Run:
         between them), then a short last one. The state changes only if the whole epoch ran."""
         steps_, consts, x, y, parts, n = self.steps, self.consts, self.feed.x, self.feed.y, self.parts, self.feed.n
         cut = self.epoch_batches(epoch)
-        zeros = np.zeros(self.parts.size, "float32")
-        state = [{**s, "loss_sum": zeros, "correct": zeros, "seen": zeros} for s in self.state]
+        state = [{**s, "loss_sum": z, "correct": z, "seen": z} for s, z in zip(self.state, self.zeros)]
         steps = cut[0][0].shape[-2]
         total = steps + (cut[0][2] is not None)
         done = count = 0
