@@ -74,12 +74,9 @@ class MemberMath:
         target = _targets(self.loss, yb, self.num_classes)
 
         def objective(trainable):
-            if self.activity:
-                probs, non_trainable, losses = self.model.stateless_call(
-                    trainable, state["non_trainable"], xb, training=True, return_losses=True)
-                extra = sum(losses[:len(losses) - self.weight_losses])
-            else:
-                (probs, non_trainable), extra = self.forward(trainable, state["non_trainable"], xb, True), 0.0
+            probs, non_trainable, *losses = self.model.stateless_call(
+                trainable, state["non_trainable"], xb, training=True, return_losses=self.activity)
+            extra = sum(losses[0][:len(losses[0]) - self.weight_losses]) if losses else 0.0
             value = jnp.sum(self.per_sample(target, probs) * weight) / jnp.sum(weight) \
                 + self.penalty(trainable, consts["reg"]) + extra
             return value, (probs, non_trainable)
