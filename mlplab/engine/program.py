@@ -12,8 +12,9 @@ members and run over the batches of an epoch as the program's Layout says (engin
 from __future__ import annotations
 
 import functools
-from typing import Callable
 from dataclasses import dataclass, field
+from typing import Callable
+
 from . import backend as _backend  # noqa: F401
 import jax
 import jax.numpy as jnp
@@ -117,7 +118,7 @@ class Compiled:
         vectorize = layout.vectorize
         self.probe = self.jit(lift(rewrite(probe.make_probe(program.model, math_.inference_objective)),
                                    (0, 0, 0, 0, None, None), vectorize))
-        # compiled only when asked (live TensorBoard)
+        # compiled only when asked (EpochView.gradients)
         self.gradients = self.jit(lift(rewrite(jax.grad(math_.inference_objective)), (0, 0, 0, None, None),
                                        vectorize))
         self.evaluate = self.jit(lift(math_.evaluate, (0, 0, 0, None, None, None, None), vectorize),
