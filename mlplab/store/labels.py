@@ -21,6 +21,7 @@ TAG_RULE = "1-40 characters: letters, digits, '-', '_' and '.'"
 MAX_NOTE = 10_000
 MAX_NAME = 200
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+TAG_CHUNK = 500   # ids per query (SQLite's limit on a statement's parameters is 999 in old builds)
 KINDS = {"run": ("runs", "run_tags", "run_id"), "sweep": ("sweeps", "sweep_tags", "sweep_id")}
 
 
@@ -73,12 +74,17 @@ class Labels:
         _, table, col = KINDS[kind]
         if not self._has_tags():
             return {}
-        rows = self._query(f"SELECT {col} AS id, tag FROM {table} ORDER BY tag")
-        wanted = None if ids is None else set(ids)
+        sql = f"SELECT {col} AS id, tag FROM {table}"
+        if ids is None:
+            rows = self._query(f"{sql} ORDER BY tag")
+        else:   # only these ids' rows (a run's page reads its own tags, not the store's), in chunks SQLite takes
+            rows = []
+            for i in range(0, len(ids), TAG_CHUNK):
+                chunk = list(ids[i:i + TAG_CHUNK])
+                rows += self._query(f"{sql} WHERE {col} IN ({','.join('?' * len(chunk))}) ORDER BY tag", chunk)
         tags: dict[str, list[str]] = {}
         for r in rows:
-            if wanted is None or r["id"] in wanted:
-                tags.setdefault(r["id"], []).append(r["tag"])
+            tags.setdefault(r["id"], []).append(r["tag"])
         return tags
 
     def all_tags(self, kind: str = "run") -> list[str]:
@@ -135,9 +141,8 @@ class Labels:
         return rows
 
 
-def tag_filter(kind: str, tag: str | None) -> tuple[str, list]:
+def tag_filter(kind: str, tag: str) -> tuple[str, list]:
     """The SQL condition (and its argument) that keeps the runs or sweeps carrying `tag`."""
     table, tags, col = KINDS[kind]
     check_tags([tag])
     return f"EXISTS (SELECT 1 FROM {tags} WHERE {tags}.{col} = {table}.id AND {tags}.tag = ?)", [tag]
-

@@ -33,6 +33,18 @@ def test_tags_notes_and_names(tmp_path):
     assert store.set_tags("run", a, ["x", "y"]) == ["x", "y"] and store.all_tags() == ["x", "y"]
 
 
+def test_tags_of_reads_the_ids_asked_for_across_chunks(tmp_path, monkeypatch):
+    import mlplab.store.labels as labels
+    monkeypatch.setattr(labels, "TAG_CHUNK", 2)   # five ids: three queries
+    store = Store(tmp_path)
+    ids = [finished(store, f"r{i}") for i in range(5)]
+    for i, run_id in enumerate(ids):
+        store.set_tags("run", run_id, ["z", f"t{i}"] if i % 2 else [f"t{i}"])
+    assert store.tags_of("run", ids[1:4]) == {ids[1]: ["t1", "z"], ids[2]: ["t2"], ids[3]: ["t3", "z"]}
+    assert store.tags_of("run", []) == {} and len(store.tags_of("run")) == 5
+    assert [r["tags"] for r in store.list_runs()] == [["t4"], ["t3", "z"], ["t2"], ["t1", "z"], ["t0"]]
+
+
 @pytest.mark.parametrize("call, message", [
     (lambda s, r: s.tag("run", r, add=["has space"]), "tag 'has space': expected 1-40 characters"),
     (lambda s, r: s.tag("run", r, add=["x" * 41]), "expected 1-40 characters"),
