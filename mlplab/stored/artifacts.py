@@ -28,8 +28,8 @@ def load_stats(store: Store, run_ref: str) -> dict | None:
 
 
 def load_findings(store: Store, run_ref: str) -> list[Finding]:
-    """The doctor's findings for a stored run (reads the run and its stats.json)."""
-    run = store.get_run(run_ref)
+    """The doctor's findings for a stored run (reads the run and its stats.json; diagnosed once, here)."""
+    run = store.get_run(run_ref, health=False)
     return diagnose(run, load_stats(store, run["id"]))
 
 
