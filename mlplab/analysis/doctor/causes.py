@@ -111,7 +111,6 @@ def lr_too_high(r: RunView) -> Finding | None:
     biggest = float(finite.max()) if finite.size else float("nan")
     loss = r.train_loss
     clipped = r.crossentropy and loss.size and np.nanmax(np.nan_to_num(loss, nan=0)) > 0.5 * CLIP_LOSS
-    # weights that start tiny move by many times their size without any step being too large
     penalty, uniform = regularization_penalty(r)
     # weights that start tiny, or that a strong L1/L2 term shrinks, move by many times their size without
     # any step being too large
