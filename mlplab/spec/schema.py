@@ -15,9 +15,9 @@ from typing import Any, Literal
 from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, create_model, field_validator,
                       model_serializer, model_validator)
 
-from ..catalog import (ACTIVATIONS, COSINE2D_OPTIONS, DATASET_OPTIONS, IMAGE_LAYERS, INITIALIZER_BOUNDS, MAX_LAYERS, INITIALIZERS, LAYER_KEYS,
-                       LAYER_NEEDS, LOSSES, MONITORS, OPTIMIZER_BOUNDS, OPTIMIZER_PARAMETERS, OPTIMIZERS, SCALES,
-                       SCHEDULE_BOUNDS, SCHEDULES)
+from ..catalog import (ACTIVATIONS, COSINE2D_OPTIONS, DATASET_OPTIONS, IMAGE_LAYERS, INITIALIZER_BOUNDS, INITIALIZERS,
+                       LAYER_KEYS, LAYER_NEEDS, LOSSES, MAX_LAYERS, MONITORS, OPTIMIZER_BOUNDS, OPTIMIZER_PARAMETERS,
+                       OPTIMIZERS, SCALES, SCHEDULE_BOUNDS, SCHEDULES)
 from ..errors import BadInput
 from .help import optimizer_keys
 from .messages import MISSING, FieldError, did_you_mean, format_error, kinds, show
