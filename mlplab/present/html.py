@@ -83,11 +83,12 @@ def page(kind: str, ref: str, name: str | None, sections: list[tuple[str, str, s
         generated=time.strftime("%Y-%m-%d %H:%M"))
 
 
-def write_atomically(path, text: str) -> Path:
-    """Write a page to `path` (its folder made) through a temporary file, so no reader sees half of it."""
+def write_atomically(path, content: str | bytes) -> Path:
+    """Write a page (text, as UTF-8) or a document (bytes: a PDF) to `path` (its folder made) through a
+    temporary file, so no reader sees half of it."""
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
+    tmp.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
     tmp.replace(out)
     return out

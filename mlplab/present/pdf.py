@@ -28,7 +28,7 @@ from ..analysis.doctor import Finding, diagnose
 from ..store import Store
 from ..stored import RunArtifacts
 from .figures.common import fit_title, message
-from .html import number_text
+from .html import number_text, write_atomically
 from .registry import EMBED_SAMPLES, run_traits
 from .run_report import RunPage, report_figures, sections, summary_rows
 from .sweep_report import SweepPage, config_label, mean_spread, summary_facts, sweep_figures
@@ -39,10 +39,15 @@ MARGIN = 0.7                    # inches on every side of a text page
 STYLES = {"title": (16, "bold"), "heading": (12, "bold"), "strong": (9.5, "bold"), "text": (9.5, "normal")}
 
 
+def summary_lines(title: str, facts: list[tuple[str, object]]) -> list[tuple[str, str, float]]:
+    """A title page's start, as (style, text, indent in inches): the title, then the facts under "Summary"."""
+    return [("title", title, 0.0), ("text", "", 0.0), ("heading", "Summary", 0.0),
+            *(("text", f"{label}: {number_text(value)}", 0.0) for label, value in facts)]
+
+
 def text_lines(title: str, facts: list[tuple[str, object]], findings: list[Finding]) -> list[tuple[str, str, float]]:
     """What a title page says, as (style, text, indent in inches): the heading, the facts, the findings."""
-    lines = [("title", title, 0.0), ("text", "", 0.0), ("heading", "Summary", 0.0)]
-    lines += [("text", f"{label}: {number_text(value)}", 0.0) for label, value in facts]
+    lines = summary_lines(title, facts)
     lines += [("text", "", 0.0), ("heading", f"Findings ({len(findings)})", 0.0)]
     if not findings:
         lines.append(("text", "none: the doctor has nothing to say about this run", 0.0))
@@ -99,16 +104,6 @@ def pdf_bytes(title: str, pages: Iterable[Figure]) -> bytes:
     return buf.getvalue()
 
 
-def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write `data` to `path` through a temporary file beside it, so no reader sees half a document."""
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(out)
-    return out
-
-
 def run_pdf(store: Store, run_ref: str, *, embed_samples: int = EMBED_SAMPLES) -> tuple[dict, bytes]:
     """(the run, its report as PDF bytes)."""
     run = store.get_run(run_ref)
@@ -122,8 +117,7 @@ def run_pdf(store: Store, run_ref: str, *, embed_samples: int = EMBED_SAMPLES) -
 def sweep_lines(title: str, p: SweepPage) -> list[tuple[str, str, float]]:
     """What a sweep's title page says: its facts, then each configuration, best first, as ranked."""
     metric = p.metric.replace("_", " ")
-    lines = [("title", title, 0.0), ("text", "", 0.0), ("heading", "Summary", 0.0)]
-    lines += [("text", f"{label}: {number_text(value)}", 0.0) for label, value in summary_facts(p)]
+    lines = summary_lines(title, summary_facts(p))
     if p.summary.get("note"):
         lines += [("text", "", 0.0), ("text", p.summary["note"], 0.0)]
     lines += [("text", "", 0.0), ("heading", f"Configurations, best first (by {metric})", 0.0)]
@@ -142,7 +136,7 @@ def write_sweep_pdf(store: Store, sweep_ref: str, out_path: str | os.PathLike | 
     title = f"mlplab sweep {sweep['id']}" + (f" · {sweep['name']}" if sweep.get("name") else "")
     pages = [*text_pages(sweep_lines(title, p)),
              *(drawn(lambda d=draw: d(p), caption) for caption, draw in sweep_figures(p))]
-    return write_bytes(out_path or store.home / "sweeps" / sweep["id"] / PDF, pdf_bytes(title, pages))
+    return write_atomically(out_path or store.home / "sweeps" / sweep["id"] / PDF, pdf_bytes(title, pages))
 
 
 def write_run_pdf(store: Store, run_ref: str, out_path: str | os.PathLike | None = None, *,
@@ -151,4 +145,4 @@ def write_run_pdf(store: Store, run_ref: str, out_path: str | os.PathLike | None
     run, data = run_pdf(store, run_ref, embed_samples=embed_samples)
     if out_path is None:
         return store.write_artifact(run["id"], PDF, data)
-    return write_bytes(out_path, data)
+    return write_atomically(out_path, data)
