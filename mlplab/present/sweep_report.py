@@ -43,6 +43,9 @@ class SweepPage:
         self.n_runs = max((len(r["runs"]) for r in self.rows), default=0)   # runs per configuration
         self.metric = ranking_metric(self.rows)
         self.best = self.rows[0] if self.rows else None
+        # swept keys and configurations with results: the analysis figures (parallel coordinates, importance,
+        # slices) have something to draw
+        self.analysable = bool(self.keys and self.rows)
 
     def histories(self) -> dict[str, dict]:
         """Each run's history, read from the store once."""
@@ -211,9 +214,9 @@ def sweep_figures(p: SweepPage) -> list[tuple[str, object]]:
     grid = heatmap_grid(p)
     return [(caption, draw) for caption, draw, shown in (
         ("heatmap", heatmap_figure, grid is not None and grid[2] <= 20 and grid[3] <= 20),
-        ("parallel coordinates", analysis_figure("parallel-coordinates"), bool(p.keys and p.rows)),
-        ("parameter importance", analysis_figure("importance"), bool(p.keys and p.rows)),
-        ("slices", analysis_figure("slices"), bool(p.keys and p.rows)),
+        ("parallel coordinates", analysis_figure("parallel-coordinates"), p.analysable),
+        ("parameter importance", analysis_figure("importance"), p.analysable),
+        ("slices", analysis_figure("slices"), p.analysable),
         ("overlaid learning curves", curves_figure, bool(curves_shown(p)[1])),
         ("spread", spread_figure, p.n_runs > 1)) if shown]
 
@@ -236,7 +239,7 @@ def _analysis_figure(p: SweepPage, name: str, caption: str) -> str:
 
 
 def _parallel(p: SweepPage) -> tuple[str, str] | None:
-    if not p.keys or not p.rows:
+    if not p.analysable:
         return None
     return "Parallel coordinates", macros("sweep.html.j2").parallel(
         p.metric.replace("_", " "), _analysis_figure(p, "parallel-coordinates", "parallel coordinates"))
@@ -244,14 +247,14 @@ def _parallel(p: SweepPage) -> tuple[str, str] | None:
 
 def _importance(p: SweepPage) -> tuple[str, str] | None:
     from ..analysis.sweep_importance import importance
-    if not p.keys or not p.rows:
+    if not p.analysable:
         return None
     return "Parameter importance", macros("sweep.html.j2").importance(
         importance(p.rows, p.keys, p.metric).as_dict(), _analysis_figure(p, "importance", "parameter importance"))
 
 
 def _slices(p: SweepPage) -> tuple[str, str] | None:
-    if not p.keys or not p.rows:
+    if not p.analysable:
         return None
     return "Slices", macros("sweep.html.j2").slices(p.metric.replace("_", " "),
                                                      _analysis_figure(p, "slices", "slices"))
