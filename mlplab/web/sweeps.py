@@ -1,7 +1,6 @@
 """Sweeps (the list, a sweep's table, heatmap, analysis figures and curves, its JSON) and comparing chosen runs."""
 from __future__ import annotations
 
-import io
 import json
 
 from fastapi import APIRouter, Query, Request
@@ -103,6 +102,7 @@ def sweep_page(request: Request, sweep_id: str, web: Web):
 def sweep_figure_png(sweep_id: str, name: str, web: Web):
     """A figure of the sweep's registry (parallel coordinates, importance, slices), drawn from its table."""
     from ..present.registry import sweep_figure
+    from ..present.stored_figure import render_png   # matplotlib only when a figure is drawn
     sw = web.store.get_sweep(check_id(sweep_id, "sweep"))
     if name not in SWEEP_REGISTRY:
         raise NotFound(f"sweep figure {name!r}: expected one of {', '.join(SWEEP_REGISTRY)}")
@@ -111,9 +111,7 @@ def sweep_figure_png(sweep_id: str, name: str, web: Web):
     if not rows or not summary.get("keys"):
         raise NotFound(f"sweep {sw['id']}: no configurations with results to draw")
     fig = sweep_figure(name, rows, summary["keys"], summary.get("ranked_by") or ranking_metric(rows))
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=80, metadata={"Software": None})
-    return Response(buf.getvalue(), media_type="image/png", headers={"Cache-Control": "max-age=60"})
+    return Response(render_png(fig), media_type="image/png", headers={"Cache-Control": "max-age=60"})
 
 
 @router.get("/api/sweeps/{sweep_id}")
