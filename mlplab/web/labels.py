@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
+from starlette.datastructures import FormData
 
 from ..errors import BadInput
 from ..store.labels import check_tags, split_tags
@@ -19,20 +20,20 @@ from .common import Web, check_id, json_response
 router = APIRouter()
 
 
-async def form_of(request: Request):
+async def form_of(request: Request) -> FormData:
     try:
         return await request.form()
     except Exception:   # a body that is no form: the fields are simply missing
-        return {}
+        return FormData()
 
 
-def text_field(form, name: str) -> str | None:
-    value = form.get(name) if hasattr(form, "get") else None
+def text_field(form: FormData, name: str) -> str | None:
+    value = form.get(name)
     return value if isinstance(value, str) else None
 
 
-def picked(form) -> list[str]:
-    ids = [check_id(v) for v in form.getlist("run") if isinstance(v, str)] if hasattr(form, "getlist") else []
+def picked(form: FormData) -> list[str]:
+    ids = [check_id(v) for v in form.getlist("run") if isinstance(v, str)]
     if not ids:
         raise BadInput("run: select at least one run")
     return ids
