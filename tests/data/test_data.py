@@ -27,20 +27,22 @@ def isolated(monkeypatch, tmp_path):
     monkeypatch.setenv("MLPLAB_DATA", SHARED)
 
 
-@pytest.fixture(scope="module")
-def mnist_raw():
+def shared_raw(name: str):
+    """A data set's raw arrays from the shared folder, offline (loaded once per module by the fixtures below)."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MLPLAB_DATA", SHARED)
         mp.setenv("MLPLAB_OFFLINE", "1")
-        return load_raw("mnist")
+        return load_raw(name)
+
+
+@pytest.fixture(scope="module")
+def mnist_raw():
+    return shared_raw("mnist")
 
 
 @pytest.fixture(scope="module")
 def fashion_raw():
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MLPLAB_DATA", SHARED)
-        mp.setenv("MLPLAB_OFFLINE", "1")
-        return load_raw("fashion-mnist")
+    return shared_raw("fashion-mnist")
 
 
 def write_idx(path: Path, array: np.ndarray) -> Path:
