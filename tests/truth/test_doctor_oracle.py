@@ -1,4 +1,5 @@
-"""The oracle benchmark's label rule, neighbourhood and status check (bench/doctor_oracle.py): pure, no training."""
+"""The oracle benchmark's label rule, neighbourhood and status check (bench/oracle_label.py, bench/oracle_configs.py,
+used by bench/doctor_oracle.py): pure, no training."""
 import sys
 from pathlib import Path
 
@@ -6,7 +7,8 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-import doctor_oracle as oracle  # noqa: E402
+import oracle_configs as configs  # noqa: E402
+import oracle_label as oracle  # noqa: E402
 
 from mlplab.spec import validate  # noqa: E402
 
@@ -45,7 +47,7 @@ def test_every_neighbour_is_one_valid_change_that_differs_from_the_run():
     rng = np.random.default_rng(3)
     files = {k: "digits" for k in ("mnist", "fashion-mnist", "digits-random-labels")}
     for _ in range(30):
-        raw = oracle.sample(rng, files)
-        own = oracle.spec_key(validate(raw))
-        for name, changes in oracle.neighbours(raw):   # one setting each (adam: its optimizer and rate)
-            assert len(changes) == 1 and oracle.spec_key(validate(oracle.changed(raw, changes))) != own, name
+        raw = configs.sample(rng, files)
+        own = configs.spec_key(validate(raw))
+        for name, changes in configs.neighbours(raw):   # one setting each (adam: its optimizer and rate)
+            assert len(changes) == 1 and configs.spec_key(validate(configs.changed(raw, changes))) != own, name
