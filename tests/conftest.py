@@ -5,6 +5,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -21,14 +22,14 @@ OUTPUT = Path(__file__).resolve().parent / "output"
 SAFETY_NET = 1800  # seconds
 
 
-def cli_json(*argv: str):
-    """`mlplab ARGV --json` in this process: its exit code must be 0; its output, parsed."""
-    from mlplab import cli
-    buf = io.StringIO()
-    with contextlib.redirect_stdout(buf):
-        code = cli.main([*argv, "--json"])
-    assert code == 0, (argv, code)
-    return json.loads(buf.getvalue())
+def wait_for(predicate, timeout=SAFETY_NET) -> bool:
+    """Whether `predicate()` came true within `timeout` seconds (polled every 0.1 s)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
 
 
 def cli(*argv: str) -> tuple[int, str, str]:
@@ -38,6 +39,13 @@ def cli(*argv: str) -> tuple[int, str, str]:
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = command.main(list(argv))
     return code, out.getvalue(), err.getvalue()
+
+
+def cli_json(*argv: str):
+    """`mlplab ARGV --json` in this process: its exit code must be 0; its output, parsed."""
+    code, out, err = cli(*argv, "--json")
+    assert code == 0, (argv, code, err[-2000:])
+    return json.loads(out)
 
 
 @pytest.fixture(scope="session")

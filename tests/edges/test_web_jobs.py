@@ -8,12 +8,11 @@ so nothing trains here; test_web_browser.py stops a real run from the page.
 import io
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 
-from conftest import SAFETY_NET
+from conftest import wait_for
 
 pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
@@ -46,9 +45,11 @@ time.sleep(120)
 """
 
 
-def client_of(app):
-    c = TestClient(app, base_url=BASE, raise_server_exceptions=False,
-                   headers={"Origin": BASE, "X-CSRF-Token": app.state.security.csrf})
+def client_of(app, csrf=True):
+    """A browser that opened the printed URL (the token cookie) and sends its Origin and, unless told not to,
+    the CSRF token."""
+    headers = {"Origin": BASE, **({"X-CSRF-Token": app.state.security.csrf} if csrf else {})}
+    c = TestClient(app, base_url=BASE, raise_server_exceptions=False, headers=headers)
     c.get(f"/?token={app.state.security.token}")
     return c
 
@@ -84,15 +85,6 @@ def post(client, **changes):
 def errors_of(html: str) -> dict:
     import re
     return dict(re.findall(r'<(?:span|p) class="[^"]*field-error" data-field="([^"]+)">([^<]*)</', html))
-
-
-def wait_for(predicate, timeout=SAFETY_NET):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 # ---------------------------------------------------------------- every limit, beside its field

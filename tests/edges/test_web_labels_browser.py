@@ -1,13 +1,8 @@
 """Tag, note and delete from the runs list, in a real headless Chromium (as tests/edges/test_web_browser.py)."""
-import threading
-import time
-
 import pytest
 
 from conftest import SAFETY_NET
-from test_web_browser import ARGS, CHROMIUM, TOKEN, free_port, playwright_api
-
-import uvicorn  # noqa: E402
+from test_web_browser import TOKEN, launch, playwright_api, serving
 
 from mlplab.store import Store  # noqa: E402
 from mlplab.web import create_app  # noqa: E402
@@ -24,26 +19,14 @@ def served(tmp_path):
         store.set_status(run_id, "ok")
         store.write_artifact(run_id, "history.csv", "epoch\n")
         ids[name] = run_id
-    port = free_port()
-    app = create_app(store.home, token=TOKEN)
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.time() + SAFETY_NET
-    while not srv.started and time.time() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", store, ids
-    srv.should_exit = True
-    thread.join(10)
+    with serving(create_app(store.home, token=TOKEN)) as url:
+        yield url, store, ids
 
 
 def test_tag_note_and_delete_from_the_runs_list(served):
     url, store, ids = served
     with playwright_api.sync_playwright() as p:
-        try:
-            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        except Exception as e:
-            pytest.skip(f"chromium at {CHROMIUM} does not start: {str(e).splitlines()[0]}")
+        browser = launch(p)
         page = browser.new_page(viewport={"width": 1366, "height": 900})
         page.set_default_timeout(SAFETY_NET * 1000)
         errors = []

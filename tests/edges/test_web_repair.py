@@ -13,18 +13,16 @@ import sys
 import pytest
 
 pytest.importorskip("fastapi")
-from fastapi.testclient import TestClient  # noqa: E402
 
 import mlplab as ml  # noqa: E402
 from mlplab.store import Store  # noqa: E402
 from mlplab.stored.repair_report import Candidate, RepairReport, noise  # noqa: E402
 from mlplab.web import create_app  # noqa: E402
 from mlplab.web import jobs as jobs_module  # noqa: E402
-from test_web_jobs import wait_for  # noqa: E402
+from conftest import wait_for  # noqa: E402
+from test_web_jobs import client_of  # noqa: E402
 
 pytestmark = pytest.mark.slow   # every test here trains, spawns a process or opens a browser
-
-BASE = "http://127.0.0.1:8765"
 
 STAND_IN = """
 import ctypes, signal, sys, time
@@ -50,13 +48,6 @@ def faulty(home):
                         "train.epochs": 3, "model.hidden": [16]}, store=home, progress=False)
     assert run.findings and run.findings[0].code == "lr_too_high"   # then the unscaled inputs
     return run.id
-
-
-def client_of(app, csrf=True):
-    headers = {"Origin": BASE, **({"X-CSRF-Token": app.state.security.csrf} if csrf else {})}
-    c = TestClient(app, base_url=BASE, raise_server_exceptions=False, headers=headers)
-    c.get(f"/?token={app.state.security.token}")
-    return c
 
 
 def test_repair_is_refused_without_the_csrf_token(home, faulty):
@@ -156,33 +147,30 @@ def test_a_repair_job_ends_and_the_run_page_shows_its_result(home, faulty):
         assert c.post("/runs/nope/repair").status_code == 404
 
 
+def copy_of(store, run_id: str, name: str, status: str, **finish) -> str:
+    """A stored copy of a run (its spec, history and summary) that ended with `status`; `finish` replaces
+    what finish_run is given (a summary, a test accuracy, ...)."""
+    run = store.get_run(run_id)
+    new = store.create_run(name=name, spec=run["spec"], dataset="digits")
+    for epoch, values in enumerate(zip(*(run["history"][k] for k in ("loss", "accuracy"))), 1):
+        store.log_epoch(new, epoch, {"loss": values[0], "accuracy": values[1]}, 0.1)
+    store.finish_run(new, status=status, **{
+        "epochs_run": run["epochs_run"], "best_epoch": None, "seconds": 1.0, "test_loss": run["test_loss"],
+        "test_accuracy": run["test_accuracy"], "params": run["params"], "warnings": [], "summary": run["summary"],
+        "error": "gone" if status != "diverged" else None, **finish})
+    return new
+
+
 def test_a_run_of_your_own_keras_model_has_no_repair(home, faulty):
     store = Store(home)
-    run = store.get_run(faulty)
-    own = store.create_run(name="own keras model", spec=run["spec"], dataset="digits")
-    for epoch, values in enumerate(zip(*(run["history"][k] for k in ("loss", "accuracy"))), 1):
-        store.log_epoch(own, epoch, {"loss": values[0], "accuracy": values[1]}, 0.1)
-    store.finish_run(own, status="diverged", epochs_run=run["epochs_run"], best_epoch=None, seconds=1.0,
-                     test_loss=None, test_accuracy=0.1, params=None, warnings=[],
-                     summary={"keras_model": {"spec_is_exact": False}}, error=None)
+    own = copy_of(store, faulty, "own keras model", "diverged", test_loss=None, test_accuracy=0.1, params=None,
+                  summary={"keras_model": {"spec_is_exact": False}})
     app = create_app(home, token="t")
     with client_of(app) as c:
         assert 'id="repair-run"' not in c.get(f"/runs/{own}").text
         r = c.post(f"/runs/{own}/repair")
         assert r.status_code == 400 and "your own Keras model, which mlplab cannot rebuild from its spec" in r.text
     assert app.state.jobs.jobs == {}
-
-
-def copy_of(store, run_id: str, name: str, status: str) -> str:
-    """A stored copy of a run (its spec, history and summary) that ended with `status`."""
-    run = store.get_run(run_id)
-    new = store.create_run(name=name, spec=run["spec"], dataset="digits")
-    for epoch, values in enumerate(zip(*(run["history"][k] for k in ("loss", "accuracy"))), 1):
-        store.log_epoch(new, epoch, {"loss": values[0], "accuracy": values[1]}, 0.1)
-    store.finish_run(new, status=status, epochs_run=run["epochs_run"], best_epoch=None, seconds=1.0,
-                     test_loss=run["test_loss"], test_accuracy=run["test_accuracy"], params=run["params"],
-                     warnings=[], summary=run["summary"], error="gone" if status != "diverged" else None)
-    return new
 
 
 def test_a_repair_that_found_nothing_says_so_above_the_findings_and_marks_the_suggestion_it_tried(home, faulty):

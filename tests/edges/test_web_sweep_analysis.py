@@ -1,8 +1,6 @@
 """The sweep page's analysis (parallel coordinates, parameter importance, slices): through TestClient, and
 in a real headless Chromium (marked slow), from a sweep stored with a constructed table (nothing trains)."""
 import math
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -11,7 +9,6 @@ pytest.importorskip("fastapi")
 pytest.importorskip("httpx")
 from fastapi.testclient import TestClient  # noqa: E402
 
-from conftest import SAFETY_NET  # noqa: E402
 from mlplab.analysis.status import rank  # noqa: E402
 from mlplab.analysis.sweep_importance import importance  # noqa: E402
 from mlplab.store.store import Store  # noqa: E402
@@ -72,38 +69,25 @@ def test_a_small_sweep_says_it_is_too_small_to_tell(client):
 
 @pytest.mark.slow
 def test_parallel_coordinates_and_importance_in_chromium(tmp_path):
-    from test_web_browser import ARGS, CHROMIUM, free_port, playwright_api
-    import uvicorn
+    from test_web_browser import launch, playwright_api, serving
     store = Store(tmp_path / "store")
     sid, rows = stored_sweep(store)
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(store.home, token=TOKEN), host="127.0.0.1", port=port,
-                                        log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + SAFETY_NET
-    while not srv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    try:
-        with playwright_api.sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-            page = browser.new_page(viewport={"width": 1366, "height": 900})
-            page.goto(f"http://127.0.0.1:{port}/?token={TOKEN}")
-            page.goto(f"http://127.0.0.1:{port}/sweeps/{sid}")
-            expected = importance(rows, [OPT, LR], "val_accuracy")
-            table = page.locator("#importance-table tbody tr")
-            assert table.count() == 3                                   # two keys and the rest
-            assert table.nth(0).get_attribute("data-key") == OPT
-            assert table.nth(0).locator("td").nth(1).inner_text() == f"{100 * expected.keys[0].share:.0f} %"
-            for name in ("parallel-coordinates", "importance", "slices"):
-                img = page.locator(f"#sweep-{name} img")
-                img.scroll_into_view_if_needed()
-                playwright_api.expect(img).to_have_js_property("complete", True)
-                width = img.evaluate("i => i.naturalWidth")
-                assert width > 300, name                                # the PNG loaded and decoded
-            OUT.mkdir(exist_ok=True)
-            page.screenshot(path=str(OUT / "web-sweep-analysis.png"), full_page=True)
-            browser.close()
-    finally:
-        srv.should_exit = True
-        thread.join(SAFETY_NET)
+    with serving(create_app(store.home, token=TOKEN)) as url, playwright_api.sync_playwright() as pw:
+        browser = launch(pw)
+        page = browser.new_page(viewport={"width": 1366, "height": 900})
+        page.goto(f"{url}/?token={TOKEN}")
+        page.goto(f"{url}/sweeps/{sid}")
+        expected = importance(rows, [OPT, LR], "val_accuracy")
+        table = page.locator("#importance-table tbody tr")
+        assert table.count() == 3                                   # two keys and the rest
+        assert table.nth(0).get_attribute("data-key") == OPT
+        assert table.nth(0).locator("td").nth(1).inner_text() == f"{100 * expected.keys[0].share:.0f} %"
+        for name in ("parallel-coordinates", "importance", "slices"):
+            img = page.locator(f"#sweep-{name} img")
+            img.scroll_into_view_if_needed()
+            playwright_api.expect(img).to_have_js_property("complete", True)
+            width = img.evaluate("i => i.naturalWidth")
+            assert width > 300, name                                # the PNG loaded and decoded
+        OUT.mkdir(exist_ok=True)
+        page.screenshot(path=str(OUT / "web-sweep-analysis.png"), full_page=True)
+        browser.close()

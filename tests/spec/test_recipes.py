@@ -1,14 +1,12 @@
 """Recipes: listed with their figures, runnable as recipe:NAME (a smoke run here; bench/recipes.py
 measures them)."""
-import contextlib
-import io
 import json
 import sys
 from pathlib import Path
 
 import pytest
 
-from mlplab.cli import main
+from conftest import cli
 from mlplab.engine.models import build_model, count_params
 from mlplab.errors import BadInput
 from mlplab.spec import load_spec
@@ -19,15 +17,8 @@ from recipes import target_of  # noqa: E402
 TARGETS = {"fashion-mlp": 0.900, "fashion-cnn": 0.930, "mnist-mlp": 0.986, "mnist-cnn": 0.992}
 
 
-def run_cli(*args) -> tuple[int, str]:
-    buf = io.StringIO()
-    with contextlib.redirect_stdout(buf):
-        code = main(list(args))
-    return code, buf.getvalue()
-
-
 def test_every_recipe_is_listed_with_its_target_and_measurement():
-    code, text = run_cli("recipes", "--json")
+    code, text, _ = cli("recipes", "--json")
     listed = {r["name"]: r for r in json.loads(text)}
     assert code == 0 and set(listed) == set(TARGETS)
     for name, r in listed.items():
@@ -45,7 +36,7 @@ def test_every_recipe_builds_its_model_for_its_data(name):
 
 @pytest.mark.slow
 def test_a_recipe_runs_by_name(tmp_path):
-    code, text = run_cli("--home", str(tmp_path), "run", "recipe:fashion-mlp", "--set", "data.dataset=digits",
+    code, text, _ = cli("--home", str(tmp_path), "run", "recipe:fashion-mlp", "--set", "data.dataset=digits",
                          "--set", "train.epochs=1", "--set", "model.hidden=[32]")
     assert code == 0 and "ok after 1 epochs" in text
     with pytest.raises(BadInput, match="recipe 'nope': no such recipe; expected one of fashion-cnn, fashion-mlp, "
