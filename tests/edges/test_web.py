@@ -89,7 +89,7 @@ def test_run_page_has_findings_first_then_curves_and_confusion(client, ids):
     common = os.path.commonprefix(ids)                   # the two runs' ids agree up to here (made at once)
     assert client.get(f"/runs/{common}").status_code == 400                    # a prefix of both: ambiguous
     r = client.get(f"/runs/{ids[0][:len(common) + 1]}")                        # a prefix of one run's id
-    assert r.status_code == 200 and f'id="findings"' in r.text and ids[0] in r.text and ids[1] not in r.text
+    assert r.status_code == 200 and 'id="findings"' in r.text and ids[0] in r.text and ids[1] not in r.text
 
 
 @pytest.mark.parametrize("bad", ["nope", "zz-zz", "%2e%2e", "..%2f..", "a%00b", "last%2f..", "x" * 300])
