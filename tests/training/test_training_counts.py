@@ -23,7 +23,6 @@ def calls(monkeypatch):
     """Counter of calls to spec.sweep.expand, engine.models.build_model, summary and count_params, wherever the
     training stage and its callers import them from."""
     counted = Counter()
-    wrapped = {}
     names = {"expand": ["mlplab.spec.sweep", "mlplab.training.sweeps"],
              "build_model": ["mlplab.engine.models", "mlplab.training.population", "mlplab.training.record"],
              "summary": ["mlplab.engine.models", "mlplab.training.population", "mlplab.training.record"],
@@ -34,7 +33,6 @@ def calls(monkeypatch):
         def counting(*args, _name=name, _real=real, **kwargs):
             counted[_name] += 1
             return _real(*args, **kwargs)
-        wrapped[name] = counting
         for module in modules:
             if hasattr(importlib.import_module(module), name):
                 monkeypatch.setattr(f"{module}.{name}", counting)
