@@ -14,8 +14,18 @@ from conftest import SAFETY_NET
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_python_dash_m_mlplab_is_the_command():
-    assert (ROOT / "mlplab" / "__main__.py").is_file()
+def test_python_dash_m_mlplab_is_the_command(monkeypatch, capsys):
+    import gc
+    import runpy
+    monkeypatch.setattr(sys, "argv", ["mlplab", "recipes", "--json"])
+    try:
+        with pytest.raises(SystemExit) as done:
+            runpy.run_module("mlplab", run_name="__main__")
+    finally:
+        gc.unfreeze()   # the command freezes what is left before it exits; this process goes on
+    assert done.value.code == 0
+    assert {r["name"] for r in json.loads(capsys.readouterr().out)} == {
+        p.stem for p in (ROOT / "mlplab" / "recipes").glob("*.toml")}
 
 
 def test_the_wheel_declares_the_recipes_as_package_data():
