@@ -9,7 +9,6 @@ mean ± spread over repeats, every member run with a relative link to its own re
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ import yaml
 
 from ..analysis.health import with_health
 from ..analysis.status import ranking_metric
+from ..analysis.sweep_importance import value_id
 from ..spec.sweep import fmt, short
 from ..store import Store
 from .html import figure_html, macros, number_text, page, write_atomically
@@ -83,10 +83,6 @@ def mean_spread(mean, std, n_runs: int) -> tuple[str, str | None]:
 
 def _rel(target: Path, start: Path) -> str:
     return Path(os.path.relpath(Path(target).resolve(), Path(start).resolve())).as_posix()
-
-
-def _json_key(v) -> str:
-    return json.dumps(v, sort_keys=True, default=str)
 
 
 def _heatmap_axes(rows: list[dict], keys: list[str]) -> tuple[str, str]:
@@ -168,8 +164,8 @@ def heatmap_grid(p: SweepPage) -> tuple[str, str, int, int] | None:
     if len(p.keys) != 2 or not p.rows:
         return None
     kx, ky = _heatmap_axes(p.rows, p.keys)
-    return (kx, ky, len({_json_key(r["values"].get(kx)) for r in p.rows}),
-            len({_json_key(r["values"].get(ky)) for r in p.rows}))
+    return (kx, ky, len({value_id(r["values"].get(kx)) for r in p.rows}),
+            len({value_id(r["values"].get(ky)) for r in p.rows}))
 
 
 def heatmap_figure(p: SweepPage):

@@ -4,12 +4,12 @@
 """
 from __future__ import annotations
 
-import json
 
 import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
+from ...analysis.sweep_importance import value_id
 from .common import finite, message
 
 
@@ -25,17 +25,12 @@ def value_label(v) -> str:
     return str(v)
 
 
-def _value_key(v) -> str:
-    """A hashable, comparable identity for a swept value (values may be lists or tables)."""
-    return json.dumps(v, sort_keys=True, default=str)
-
-
 def _axis_values(rows, key) -> list:
     """The distinct values of one swept key: numbers ascending, anything else in first-seen order."""
     seen: dict = {}
     for row in rows:
         v = row["values"].get(key)
-        seen.setdefault(_value_key(v), v)
+        seen.setdefault(value_id(v), v)
     values = list(seen.values())
     if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
         values.sort()
@@ -56,11 +51,11 @@ def _missing_word(rows: list[dict]) -> str:
 
 def _cells(rows, key_x, key_y, xs, ys, metric):
     """(rows per cell, the metric's mean per cell, a single row's spread per cell, which cells hold rows)."""
-    ix = {_value_key(v): i for i, v in enumerate(xs)}
-    iy = {_value_key(v): i for i, v in enumerate(ys)}
+    ix = {value_id(v): i for i, v in enumerate(xs)}
+    iy = {value_id(v): i for i, v in enumerate(ys)}
     cells: dict[tuple[int, int], list[dict]] = {}
     for row in rows:
-        cells.setdefault((iy[_value_key(row["values"].get(key_y))], ix[_value_key(row["values"].get(key_x))]),
+        cells.setdefault((iy[value_id(row["values"].get(key_y))], ix[value_id(row["values"].get(key_x))]),
                          []).append(row)
     grid = np.full((len(ys), len(xs)), np.nan)
     spread = np.full_like(grid, np.nan)
