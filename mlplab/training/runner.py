@@ -97,6 +97,7 @@ def train_and_store(store: Store, population: Population, data: Dataset, *, swee
             outcomes = train_population(population, data, callbacks)
             return finish_runs(store, run_ids, population, outcomes, data, summaries)
     except BaseException as e:
+        clear_progress(store, run_ids)   # first: on a full disk, its blocks make room for the failed mark
         mark_failed(store, run_ids, e)
         raise
     finally:
