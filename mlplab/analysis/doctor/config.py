@@ -22,8 +22,9 @@ from .causes import (IMAGE_SETS, STEP_SYMPTOMS, UNSCALED_SYMPTOMS, cause, init_f
                      regularization_penalty)
 from .finding import Finding, fmt, one_digit, rounded
 from .reading import RunView
-from .thresholds import (BATCH_TINY, DEEP_SATURATING, DROPOUT_HIGH, FEW_STEPS, LR_FAR, LR_RANGE,
-                         REGULARIZATION_DOMINATES, UNSCALED_SCORE, VALIDATION_SPLIT_HIGH)
+from .thresholds import (BATCH_TINY, BATCH_TINY_SCORE, DEEP_SATURATING, DROPOUT_HIGH, FEW_STEPS, L2_STRONG, LR_FAR, LR_RANGE,
+                         REGULARIZATION_DOMINATES, REGULARIZATION_MODEST_SCORE, REGULARIZATION_SCORE, UNSCALED_SCORE,
+                         VALIDATION_SPLIT_HIGH)
 
 
 
@@ -119,7 +120,8 @@ def regularization_dominates(r: RunView) -> Finding | None:
                  f"loss (a uniform guess costs {fmt(uniform)})",
                  "Training then mostly shrinks the weights towards zero instead of fitting the data: the model "
                  "underfits, and a large enough term reads as a loss that never comes down.",
-                 fixes, {"l1": l1, "l2": l2, "regularization_at_init": rounded(penalty)}, 3.5,
+                 fixes, {"l1": l1, "l2": l2, "regularization_at_init": rounded(penalty)},
+                 REGULARIZATION_MODEST_SCORE if not l1 and l2 < L2_STRONG else REGULARIZATION_SCORE,
                  ("diverged", "stuck", "underfitting"), title=f"{which} regularization too strong")
 
 
@@ -143,6 +145,10 @@ def constant_init(r: RunView) -> Finding | None:
                  title=f"Constant initialization ({name})")
 
 
+def finite_loss(r: RunView) -> bool:
+    return bool(r.train_loss.size) and bool(np.all(np.isfinite(r.train_loss)))
+
+
 def learning_rate_range(r: RunView) -> Finding | None:
     lo, hi = LR_RANGE.get(r.optimizer, (1e-5, 1.0))
     if lo <= r.lr <= hi:
@@ -156,7 +162,8 @@ def learning_rate_range(r: RunView) -> Finding | None:
                  "UMLAUT's typical range for Adam is 1e-5 to 1e-2.", fixes,
                  {"learning_rate": r.lr, "range_low": lo, "range_high": hi},
                  5.0 if r.lr < lo / LR_FAR or r.lr > hi * LR_FAR else 2.5,   # far outside: the first thing to fix
-                 ("stuck", "underfitting", "low_accuracy") if low else STEP_SYMPTOMS,
+                 (("stuck", "underfitting", "low_accuracy") + (("diverged",) if finite_loss(r) else ())) if low
+                 else STEP_SYMPTOMS,   # too low a rate explains a finite loss that never came down (a status of diverged)
                  title=f"Learning rate {fmt(r.lr)} {'below' if low else 'above'} {r.optimizer}'s range")
 
 
@@ -168,7 +175,7 @@ def tiny_batch(r: RunView) -> Finding | None:
                  "Steps that noisy overshoot at a learning rate that suits a batch of 32 (Keras' default), and an "
                  "epoch takes thousands of tiny steps. A batch of 32, or a learning rate ten times smaller, "
                  "trains smoothly.", [{"train.batch_size": 32}, {"train.learning_rate": one_digit(r.lr / 10)}],
-                 {"batch_size": r.batch_size}, 4.0 if r.batch_size == 1 else 3.0,
+                 {"batch_size": r.batch_size}, BATCH_TINY_SCORE,
                  ("unstable", "underfitting", "stuck", "diverged", "dead_units", "overfitting"),
                  title=f"Batch size {r.batch_size}")
 

@@ -65,6 +65,7 @@ class RunView:
         train = self.experiment.train
         self.optimizer = train.optimizer.name
         self.lr = train.lr
+        self.momentum = float(self.spec["train"]["optimizer"].get("momentum") or 0.0)
         self.loss_name = train.loss
         self.early_stopping = self.spec["train"]["early_stopping"] or None
         self.batch_size = train.batch_size

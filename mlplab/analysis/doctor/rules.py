@@ -17,7 +17,7 @@ import numpy as np
 from .causes import allowance, init_too_small, lower_lr, lr_fix
 from .finding import Finding, fmt, rounded
 from .reading import RunView
-from .thresholds import (DEFAULT_LR, EASY_BASELINE, FAR_BELOW, GAP_HIGH_ACCURACY, GAP_LARGE, GAP_WHEN_HIGH, GAP_WHEN_LOW,
+from .thresholds import (DEFAULT_LR, EASY_BASELINE, FAR_BELOW, FAR_BELOW_SE, GAP_HIGH_ACCURACY, GAP_LARGE, GAP_WHEN_HIGH, GAP_WHEN_LOW,
                          LEARNED_LITTLE, OSCILLATION_AMPLITUDE, OSCILLATION_JUMP, OSCILLATION_SHARE, OVERFIT_RISE,
                          OVERFIT_TRAIN_FALL, SEVERAL_EPOCHS, SPIKE_FACTOR, STILL_LEARNING, UNDERFIT_ACCURACY,
                          UNDERFIT_POOR, UPDATE_RATIO_HUGE)
@@ -110,8 +110,13 @@ def easy_baseline(r: RunView) -> float | None:
 
 
 def _below_baseline(r: RunView) -> bool:
-    baseline, held = easy_baseline(r), _held_out(r)[1]
-    return baseline is not None and math.isfinite(held) and held < baseline - FAR_BELOW
+    """Below the easy baseline by more than the noise of the held-out rows it was measured on."""
+    baseline, (where, held) = easy_baseline(r), _held_out(r)
+    if baseline is None or not math.isfinite(held):
+        return False
+    counts = r.class_counts.get("val" if where == "validation" else "test") or []
+    noise = math.sqrt(baseline * (1 - baseline) / sum(counts)) if sum(counts) else 0.0
+    return held < baseline - max(FAR_BELOW, FAR_BELOW_SE * noise)
 
 
 def learned_little(r: RunView) -> bool:
