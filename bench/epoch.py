@@ -3,7 +3,7 @@
 784-512-256-10 ReLU MLP, Adam, batch 128, Fashion-MNIST (54,000 training rows
 after a 10 % validation split). Set MLPLAB_DATA to a folder with fashion-mnist/.
 
-    python bench/epoch.py [--rounds 3]
+    python bench/epoch.py [--rounds 3] [--peer-python PY]
 
 The matmul bound is the time the same work's matrix products alone take:
 forward (x @ W for each layer) and backward (two products per layer, but the
@@ -11,10 +11,16 @@ first layer's input gradient is not needed) for every batch, as one jitted
 scan over the epoch's batches. The hand-written epoch is the whole of the same training
 written directly in JAX (bias, ReLU, softmax cross-entropy, Adam, shuffled batches gathered
 on device, one jitted scan): what XLA makes of the full step, without an engine around it.
+
+With --peer-python (default $MLPLAB_PEER_PYTHON), a Python with tensorflow-cpu, keras and torch, each round
+also runs bench/peers.py there: the same MLP with Keras on TensorFlow and with PyTorch (one warm-up epoch, one
+timed epoch per round; optional peers, never dependencies).
 """
 from __future__ import annotations
 
 import argparse
+import os
+import tempfile
 import time
 
 import mlplab.engine.backend  # noqa: F401
@@ -28,6 +34,7 @@ from mlplab.data import Dataset, load_data
 from mlplab.engine.models import build_model
 from mlplab.training import population
 from mlplab.spec import load_spec
+from cnn import PEER_NAMES, peers   # bench/: the script's folder
 
 WIDTHS = [784, 512, 256, 10]
 
@@ -116,6 +123,8 @@ def handwritten_epoch(x, y, batch: int) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the best of each is reported")
+    ap.add_argument("--peer-python", default=os.environ.get("MLPLAB_PEER_PYTHON"),
+                    help="a Python with tensorflow-cpu, keras and torch: Keras on TensorFlow and PyTorch beside")
     args = ap.parse_args()
     exp = load_spec(None, ["data.dataset=\"fashion-mnist\"", "model.hidden=[512, 256]", "train.batch_size=128",
                            "train.epochs=1", "train.early_stopping=false"])
@@ -161,6 +170,9 @@ def main() -> None:
 
     timings: dict[str, list[float]] = {}
     cpus: dict[str, list[float]] = {}
+    peer_file = tempfile.NamedTemporaryFile(suffix=".npz", delete=False).name if args.peer_python else None
+    if peer_file:
+        np.savez(peer_file, x=data.x_train, y=data.y_train)
     for round_ in range(args.rounds + 1):  # round 0 compiles everything
         for name, f in [("mlplab", lambda: mlplab_epoch(bare_data, 1)),
                         ("mlplab+eval", lambda: mlplab_epoch(data, train_eval_rows)),
@@ -174,14 +186,25 @@ def main() -> None:
             if round_:
                 timings.setdefault(name, []).append(seconds)
                 cpus.setdefault(name, []).append(time.process_time() - cpu)
+        if args.peer_python and round_:
+            for peer, r in peers(args.peer_python, "dense", peer_file).items():
+                timings.setdefault(PEER_NAMES[peer], []).append(r["seconds"])
+                cpus.setdefault(PEER_NAMES[peer], []).append(r["cpu"])
+    if peer_file:
+        os.unlink(peer_file)
     t = {k: min(v) for k, v in timings.items()}
     c = {k: min(v) for k, v in cpus.items()}
     print(f"{'':38s}{'s/epoch':>8s} {'CPU s':>7s}   (CPU s: the whole call, all threads)")
     for name, label in [("bound", "matmul bound"), ("jax", "hand-written JAX epoch"), ("fit", "keras fit"), ("fit+val", "keras fit + validation"),
-                        ("mlplab", "mlplab training"), ("mlplab+eval", "mlplab + train/val/test evaluation")]:
+                        ("mlplab", "mlplab training"), ("mlplab+eval", "mlplab + train/val/test evaluation"),
+                        *((p, p) for p in PEER_NAMES.values() if p in t)]:
         print(f"{label:38s}{t[name]:8.3f} {c[name]:7.3f}")
     print(f"speed-up over fit (training):             {t['fit'] / t['mlplab']:5.2f}x")
     print(f"speed-up over fit+val (with evaluation):  {t['fit+val'] / t['mlplab+eval']:5.2f}x")
+    print(f"mlplab + evaluation / fit (no evaluation): {t['mlplab+eval'] / t['fit']:5.2f}x")
+    for p in PEER_NAMES.values():
+        if p in t:
+            print(f"mlplab + evaluation / {p}: {t['mlplab+eval'] / t[p]:5.2f}x   (the peer without evaluation)")
     print(f"mlplab training / matmul bound:           {t['mlplab'] / t['bound']:5.2f}")
     print(f"hand-written JAX / matmul bound:          {t['jax'] / t['bound']:5.2f}   (what XLA makes of the whole step)")
     print(f"mlplab training / hand-written JAX:       {t['mlplab'] / t['jax']:5.2f}   (the engine's own cost)")

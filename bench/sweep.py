@@ -11,7 +11,12 @@
 (c) with --ray: grid (a) through the Ray executor on a local Ray instance, against
     the local executor's time (the overhead of tasks, object store and worker start).
 
-    MLPLAB_DATA=../shared/datasets python bench/sweep.py [--skip-b] [--ray] [--phases]
+(d) grid (a) end to end in new processes, sides alternating (median of 3): `mlplab sweep` against
+    scikit-learn's 48 MLPClassifier fits (sgd, else adam: it has no RMSprop or Adagrad) and, with
+    --peer-python (default $MLPLAB_PEER_PYTHON), a hand-written vectorized PyTorch population
+    (bench/peers.py sweep; an optional peer, never a dependency).
+
+    MLPLAB_DATA=../shared/datasets python bench/sweep.py [--skip-b] [--ray] [--phases] [--peer-python PY]
 
 Both sides run in this process after a warm-up, so compiled programs are cached
 alike (JAX's persistent cache serves Keras' compiled steps too). `--phases` also says where
@@ -96,6 +101,48 @@ def cli_sweep(raw: dict) -> float:
         return time.perf_counter() - t
 
 
+SKLEARN_48 = """
+import warnings
+from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
+from sklearn.neural_network import MLPClassifier
+warnings.filterwarnings("ignore")
+x, y = load_digits(return_X_y=True)
+x_train, x_test, y_train, y_test = train_test_split(x / 16.0, y, test_size=0.2, random_state=0, stratify=y)
+for opt in ("sgd", "adam", "rmsprop", "adagrad"):
+    for lr in (0.001, 0.003, 0.01, 0.03, 0.1, 0.3):
+        for seed in (0, 1):   # two initializations
+            MLPClassifier((64, 64), solver="sgd" if opt == "sgd" else "adam", learning_rate_init=lr, batch_size=32,
+                          max_iter=20, early_stopping=False, random_state=seed).fit(x_train, y_train).score(x_test, y_test)
+"""
+
+
+def new_process(cmd: list[str]) -> float:
+    t = time.perf_counter()
+    subprocess.run(cmd, check=True, capture_output=True)
+    return time.perf_counter() - t
+
+
+def end_to_end(raw: dict, peer_python: str | None, rounds: int = 3) -> None:
+    """(d): each side in a new process per round, sides alternating; medians."""
+    sides = {"mlplab sweep": lambda: cli_sweep(raw), "scikit-learn 48 fits": lambda: new_process(
+        [sys.executable, "-c", SKLEARN_48])}
+    if peer_python:
+        sides["pytorch population"] = lambda: new_process(
+            [peer_python, os.path.join(os.path.dirname(os.path.abspath(__file__)), "peers.py"), "sweep"])
+    seconds: dict[str, list[float]] = defaultdict(list)
+    for _ in range(rounds):
+        for name, run in sides.items():
+            seconds[name].append(run())
+    med = {k: sorted(v)[len(v) // 2] for k, v in seconds.items()}
+    ours = med["mlplab sweep"]
+    print(f"(d) grid (a) end to end, new processes, median of {rounds}: "
+          + ", ".join(f"{k} {v:.1f} s" for k, v in med.items()))
+    for name, v in med.items():
+        if name != "mlplab sweep":
+            print(f"    mlplab sweep is {v / ours:5.2f}x faster than {name}")
+
+
 def keras_one_by_one(raw: dict) -> float:
     """Every configuration of the grid through plain Model.fit, timed end to end."""
     experiments = [e for c in expand(raw) for e in c.experiments]
@@ -127,11 +174,17 @@ def main() -> None:
     ap.add_argument("--skip-b", action="store_true", help="only part (a)")
     ap.add_argument("--ray", action="store_true", help="also (c): grid (a) on a local Ray instance")
     ap.add_argument("--phases", action="store_true", help="where the mlplab sweep of (a) spends its time")
+    ap.add_argument("--peer-python", default=os.environ.get("MLPLAB_PEER_PYTHON"),
+                    help="a Python with torch (and scikit-learn): the vectorized PyTorch population beside")
+    ap.add_argument("--only-d", action="store_true", help="only (d), the end-to-end comparison in new processes")
     args = ap.parse_args()
     import jax
     print(f"on {jax.device_count()} {jax.devices()[0].platform} device(s), {os.cpu_count()} CPU cores")
 
     raw = grid_a()
+    if args.only_d:
+        end_to_end(raw, args.peer_python)
+        return
     warm = {**raw, "train": {**raw["train"], "epochs": 1}}
     mlplab_sweep(warm)                      # warm-up: imports, data, compile caches
     keras_one_by_one({**warm, "sweep": {"grid": {"train.optimizer": OPTIMIZERS}}})
@@ -152,6 +205,7 @@ def main() -> None:
     cold = cli_sweep(raw)
     print(f"    as `mlplab sweep` in a new process (start-up, imports, compiling included): {cold:6.1f} s: "
           f"{theirs / cold:5.1f}x the Keras loop (which had its imports and compiled steps already)")
+    end_to_end(raw, args.peer_python)
 
     if args.ray:
         import ray
