@@ -419,11 +419,25 @@ def test_no_hidden_layer_on_an_image_set_is_not_too_small_a_model():
 
 
 def test_a_result_within_the_noise_of_the_easy_baseline_gets_no_warning():
-    # digits, 68 tanh units, Adam at 0.01, 4 epochs of batch 299: 0.895 on 143 validation rows; no single change
-    # beat it beyond the noise. The easy baseline (0.911) less two standard errors on 143 rows is 0.863.
+    # digits, 68 tanh units, Adam at 0.01, 4 epochs of batch 299: 0.895 on 143 validation rows and 0.914 on 360
+    # test rows; no single change beat it beyond the noise. Pooled, 0.909 against the easy baseline (0.911) less
+    # two standard errors on 503 rows: 0.886.
     case = ORACLE_RUNS["within_noise_of_the_baseline"]
-    assert sum(case["run"]["summary"]["data"]["class_counts"]["val"]) == 143
+    counts = case["run"]["summary"]["data"]["class_counts"]
+    assert (sum(counts["val"]), sum(counts["test"])) == (143, 360)
     assert problems(oracle_diagnosis("within_noise_of_the_baseline")) == []
     worse = json.loads(json.dumps(case["run"]))
-    worse["summary"]["result"]["val_accuracy"] = 0.86
+    worse["summary"]["result"].update(val_accuracy=0.87, test_accuracy=0.88)   # pooled 0.877
     assert "low_accuracy" in problems(diagnose(worse, case["stats"]))
+    worse["summary"]["result"].update(val_accuracy=0.86, test_accuracy=0.90)   # pooled 0.889: within the noise
+    assert "low_accuracy" not in problems(diagnose(worse, case["stats"]))
+
+
+@pytest.mark.parametrize("init", ["zeros", '{name="random_normal", stddev=0.0004}'])
+def test_one_layer_of_weights_learns_from_any_start(init):
+    # softmax regression has no hidden units whose symmetry could hold and no depth for the signal to fade
+    # through (oracle seed 1, runs 537 and 582: digits with no hidden layer from zeros / stddev 0.0004)
+    flat = diagnose(run_of(spec_with("model.hidden=[]", f"model.init={init}")))
+    deep = diagnose(run_of(spec_with("model.hidden=[64, 64]", f"model.init={init}"), acc=[0.1, 0.1, 0.11, 0.1, 0.1]))
+    assert not {"constant_init", "init_too_small"} & set(codes(flat))
+    assert {"constant_init", "init_too_small"} & set(codes(deep))

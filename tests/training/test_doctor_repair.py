@@ -16,22 +16,23 @@ def home(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_raw_pixels_with_sgd_at_0_1_name_the_rate_first_and_the_verified_repair_answers_with_a_better_run(home, capsys):
-    # raw pixels (0..16) with SGD at 0.1: the loss blows up. The learning rate is named first, the unscaled inputs
-    # after it (on the oracle benchmark scaling alone rarely fixed a raw-pixel run; the rate did)
+def test_raw_pixels_with_sgd_at_0_1_name_the_inputs_first_and_the_verified_repair_answers_with_a_better_run(home, capsys):
+    # raw pixels (0..16) with SGD at 0.1 (within SGD's usual range): the loss blows up. The unscaled inputs are
+    # named first, the rate after them: on the oracle benchmark scaling was a right fix for 6 of 9 such diverged
+    # runs (seeds 0 and 1). Here scaling reaches 0.89 on validation, a tenth of the rate 0.93: both within noise.
     run = ml.run(None, {"data.scale": "none", "train.optimizer": "sgd", "train.learning_rate": 0.1,
                         "train.epochs": 5}, store=home, progress=False)
     first = run.findings[0]
-    assert (first.kind, first.code, first.suggestion) == ("cause", "lr_too_high", "--set train.learning_rate=0.01")
+    assert (first.kind, first.code, first.suggestion) == ("cause", "unscaled_inputs", "--set data.scale=unit")
     assert first.severity in ("error", "warning") and first.explains
-    assert "unscaled_inputs" in [f.code for f in run.findings if f.kind == "cause"]
+    assert "lr_too_high" in [f.code for f in run.findings if f.kind == "cause"]
 
     capsys.readouterr()
     assert main(["--home", str(home), "doctor", run.id, "--fix", "--candidates", "2", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     report = doc["repair"]
-    assert doc["findings"][0]["code"] == "lr_too_high"
-    assert report["candidates"][0]["fix"] == {"train.learning_rate": 0.01}
+    assert doc["findings"][0]["code"] == "unscaled_inputs"
+    assert report["candidates"][0]["fix"] == {"data.scale": "unit"}
     best = report["best"]   # the answer: the best on validation among those that ended ok or stopped (see below)
     assert best is not None and best["improved"] and best["status"] in ("ok", "stopped")
     assert report["measure"] == "val_accuracy" and report["rows"] == run.run["summary"]["data"]["n_val"]
@@ -43,9 +44,9 @@ def test_raw_pixels_with_sgd_at_0_1_name_the_rate_first_and_the_verified_repair_
     assert repaired["summary"]["repair_of"] == {"run": run.id, "fix": best["fix"], "cause": best["cause"]}
     assert repaired["spec"]["seed"] == run.spec["seed"] and repaired["spec"]["train"]["epochs"] == 5
     assert repaired["summary"]["result"]["val_accuracy"] == pytest.approx(best["val_accuracy"])
-    slower = store.get_run(report["candidates"][0]["run_id"])
-    assert slower["name"] == f"repair of {run.id}: --set train.learning_rate=0.01"
-    assert slower["spec"]["train"]["optimizer"]["learning_rate"] == 0.01
+    tried = store.get_run(report["candidates"][0]["run_id"])
+    assert tried["name"] == f"repair of {run.id}: --set data.scale=unit"
+    assert tried["spec"]["data"]["scale"] == "unit"
     stored = json.loads((store.artifact_dir(run.id) / "repair.json").read_text())
     assert stored["best"]["run_id"] == best["run_id"]
 

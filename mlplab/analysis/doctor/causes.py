@@ -208,8 +208,8 @@ def init_too_small(r: RunView) -> Finding | None:
     w0, std0 = r.stat_row("weight_norm"), r.stat_row("activation_std")
     tiny_acts = bool(std0.size and np.all(np.isfinite(std0)) and std0[-1] < ACTIVATION_TINY
                      and np.all(np.nan_to_num(w0) > 0))
-    if not ((scale is not None and scale < INIT_SCALE_TINY) or tiny_acts):
-        return None
+    if not ((scale is not None and scale < INIT_SCALE_TINY) or tiny_acts) or not r.has_hidden_layers:
+        return None   # one layer of weights (softmax regression) has no depth for the signal to fade through
     return cause(r, "init_too_small", "the initial weights are far too small: the signal shrinks layer after "
                  "layer, so the output barely depends on the input and the gradients vanish",
                  "Weights of Glorot's or He's scale keep the signal the same size through the layers.",

@@ -131,8 +131,8 @@ def constant_init(r: RunView) -> Finding | None:
              or (i.get("name") == "random_uniform" and float(i.get("minval", -0.05)) == float(i.get("maxval", 0.05)))
              or (i.get("name") in ("random_normal", "truncated_normal") and float(i.get("stddev", 0.05)) == 0.0)]
     w0 = r.stat_row("weight_norm")
-    if not (const or (w0.size > 1 and np.all(w0[:-1] == 0))):
-        return None
+    if not (const or (w0.size > 1 and np.all(w0[:-1] == 0))) or not r.has_hidden_layers:
+        return None   # one layer of weights (softmax regression) has no hidden units whose symmetry could hold
     name = const[0].get("name") if const else "zeros"
     return cause(r, "constant_init", f"the weights start all equal (init = {name}"
                  + (f" from {const[0].get('minval')} to {const[0].get('maxval')}" if name == "random_uniform" else "")

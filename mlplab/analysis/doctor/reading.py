@@ -170,6 +170,14 @@ class RunView:
         return out
 
     @property
+    def has_hidden_layers(self) -> bool:
+        """Any weights before the output layer (hidden units, or a `layers` spec's dense or conv layers)?"""
+        layers = self.model.get("layers")
+        if layers:
+            return any(l.get("type") in ("dense", "conv2d") for l in layers)
+        return bool(self.model.get("hidden"))
+
+    @property
     def hidden_activations(self) -> list[str]:
         if self.model.get("layers"):
             return [l.get("activation") for l in self.model["layers"] if l.get("activation")]
