@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import keras
 
 from .layout import lift
-from .xla_cpu import for_xla_cpu
+from .xla_cpu import for_xla_cpu, forward_for_xla_cpu
 
 
 # ---------------------------------------------------------------- losses
@@ -57,6 +57,10 @@ class MemberMath:
                             for layer in model._flatten_layers())
         self.weight_losses = sum(getattr(v, "regularizer", None) is not None for v in model.trainable_weights)
         self.per_sample = _per_sample_loss(loss)
+
+        def call(trainable, non_trainable, x):
+            return model.stateless_call(trainable, non_trainable, x, training=True, return_losses=self.activity)
+        self.training_call = forward_for_xla_cpu(call) if for_cpu else call
         self.train_step = for_xla_cpu(self.update) if for_cpu else self.update
         self.train_gradients = for_xla_cpu(self.gradients) if for_cpu else self.gradients
 
@@ -74,8 +78,7 @@ class MemberMath:
         target = _targets(self.loss, yb, self.num_classes)
 
         def objective(trainable):
-            probs, non_trainable, *losses = self.model.stateless_call(
-                trainable, state["non_trainable"], xb, training=True, return_losses=self.activity)
+            probs, non_trainable, *losses = self.training_call(trainable, state["non_trainable"], xb)
             extra = sum(losses[0][:len(losses[0]) - self.weight_losses]) if losses else 0.0
             value = jnp.sum(self.per_sample(target, probs) * weight) / jnp.sum(weight) \
                 + self.penalty(trainable, consts["reg"]) + extra

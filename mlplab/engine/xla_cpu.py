@@ -39,10 +39,12 @@ _CONV = lax.conv_general_dilated_p
 _SCATTER = lax.select_and_scatter_add_p
 _FIRST = {lax.ge_p: jnp.argmax, lax.le_p: jnp.argmin}  # XLA keeps the first element that wins `select`
 _CALLS = ("pjit", "jit", "closed_call", "core_call")  # calls whose body can be inlined as it is
+GEMM_PATCHES = 64 * 2**20   # values (256 MiB of float32) of patches a convolution may gather for its product
 
 
 def _canonical(lhs, rhs, *, dimension_numbers, **params):
-    """One convolution in the canonical form: transposes in, the canonical convolution, a transpose out."""
+    """One convolution in the canonical form: transposes in, the convolution as one matrix product (`_as_gemm`)
+    or the canonical convolution, a transpose out."""
     lhs_spec, rhs_spec, out_spec = dimension_numbers
     if params.get("batch_group_count", 1) != 1:  # Eigen has no batch groups: leave it to XLA
         return _CONV.bind(lhs, rhs, dimension_numbers=dimension_numbers, **params)
@@ -51,8 +53,39 @@ def _canonical(lhs, rhs, *, dimension_numbers, **params):
     canonical = lax.ConvDimensionNumbers(features_last, (nd - 1, nd - 2, *range(nd - 2)), features_last)
     lhs = lax.transpose(lhs, (lhs_spec[0], *lhs_spec[2:], lhs_spec[1]))
     rhs = lax.transpose(rhs, (*rhs_spec[2:], rhs_spec[1], rhs_spec[0]))
-    out = _CONV.bind(lhs, rhs, dimension_numbers=canonical, **params)
+    out = _as_gemm(lhs, rhs, **params)
+    if out is None:
+        out = _CONV.bind(lhs, rhs, dimension_numbers=canonical, **params)
     return lax.transpose(out, tuple(int(i) for i in np.argsort((out_spec[0], *out_spec[2:], out_spec[1]))))
+
+
+def _as_gemm(lhs, rhs, *, window_strides, padding, lhs_dilation, rhs_dilation, feature_group_count, precision=None,
+             preferred_element_type=None, **_):
+    """A canonical convolution (lhs: batch, spatial..., in; rhs: spatial..., in, out) as one matrix product over
+    patches: the input's shifted slices side by side, times the kernel as a matrix. The patches are gathered by
+    whichever is fewer, the kernel's positions (the usual im2col) or the output's (a kernel gradient, whose
+    "kernel" spans the image), so the product's inner dimension holds the rest. None when it does not apply
+    (dilated inputs, groups, more than two spatial dimensions) or the patches would exceed GEMM_PATCHES values.
+    The same sums as the convolution, in another order."""
+    if feature_group_count != 1 or any(d != 1 for d in lhs_dilation) or lhs.ndim != 4 or isinstance(padding, str):
+        return None
+    x = lax.pad(lhs, jnp.zeros((), lhs.dtype), [(0, 0, 0), *[(lo, hi, 0) for lo, hi in padding], (0, 0, 0)])
+    (n, h, w, i), (kh, kw, _, o) = x.shape, rhs.shape
+    (sh, sw), (dh, dw) = window_strides, rhs_dilation
+    oh, ow = (h - (kh - 1) * dh - 1) // sh + 1, (w - (kw - 1) * dw - 1) // sw + 1
+    if oh <= 0 or ow <= 0 or n * oh * ow * kh * kw * i > GEMM_PATCHES:
+        return None
+    dtype = preferred_element_type or jnp.result_type(lhs, rhs)
+    if kh * kw <= oh * ow:   # one slice per kernel position, each the size of the output
+        cols = [lax.slice(x, (0, a * dh, b * dw, 0), (n, a * dh + (oh - 1) * sh + 1, b * dw + (ow - 1) * sw + 1, i),
+                          (1, sh, sw, 1)) for a in range(kh) for b in range(kw)]
+        patches = jnp.concatenate(cols, axis=-1).reshape(n * oh * ow, kh * kw * i)
+    else:   # one window per output position, each the size of the kernel
+        cols = [lax.slice(x, (0, p * sh, q * sw, 0), (n, p * sh + (kh - 1) * dh + 1, q * sw + (kw - 1) * dw + 1, i),
+                          (1, dh, dw, 1)) for p in range(oh) for q in range(ow)]
+        patches = jnp.stack(cols, axis=1).reshape(n * oh * ow, kh * kw * i)
+    out = lax.dot(patches, rhs.reshape(kh * kw * i, o), precision=precision, preferred_element_type=dtype)
+    return out.reshape(n, oh, ow, o)
 
 
 def _tiles(window: tuple, strides: tuple, padding: tuple) -> bool:
@@ -76,8 +109,40 @@ def _scatter_to_first(source, operand, *, select_prim, window_dimensions, window
     return lax.pad(spread, jnp.zeros((), source.dtype), [(0, n - c, 0) for n, c in zip(operand.shape, covered)])
 
 
+def _first_of_windows(operand, *, window_dimensions, window_strides, padding, base_dilation, window_dilation):
+    """A max pool whose windows tile the operand, as each window's first maximum picked by a one-hot product:
+    its gradient goes to that element (Keras' and XLA's select_and_scatter_add, ties included) through a
+    product, not a scatter. None for other pools."""
+    if (not _tiles(window_dimensions, window_strides, padding)
+            or any(d != 1 for d in (*base_dilation, *window_dilation))):
+        return None
+    window, nd = tuple(window_dimensions), operand.ndim
+    counts = tuple(n // w for n, w in zip(operand.shape, window))
+    covered = tuple(c * w for c, w in zip(counts, window))
+    tiles = operand[tuple(slice(0, c) for c in covered)].reshape([v for c, w in zip(counts, window) for v in (c, w)])
+    order = (*range(0, 2 * nd, 2), *range(1, 2 * nd, 2))   # (windows..., positions in a window...)
+    tiles = tiles.transpose(order).reshape(*counts, -1)
+    first = jax.lax.stop_gradient(jnp.argmax(tiles, axis=-1))
+    pick = (jnp.arange(tiles.shape[-1]) == first[..., None]).astype(operand.dtype)
+    return jnp.sum(tiles * pick, axis=-1)
+
+
+def _or_bind(primitive, rewrite):
+    def apply(values, params):
+        out = rewrite(*values, **params)
+        return primitive.bind(*values, **params) if out is None else out
+    return apply
+
+
+# rewrites of the step (forward and backward as traced): convolutions in the canonical form or as one matrix
+# product, max-pool gradients as one-hot products
 _REWRITES = {_CONV: lambda values, params: _canonical(*values, **params),
              _SCATTER: lambda values, params: _scatter_to_first(*values, **params)}
+# rewrites of the forward pass, before differentiation: its convolutions as matrix products and its tiling
+# max pools as one-hot products, so the gradients are products, slices and pads too (no convolution, no
+# select_and_scatter_add), and the backward pass reuses the forward patches
+_FORWARD = {_CONV: lambda values, params: _canonical(*values, **params),
+            lax.reduce_window_max_p: _or_bind(lax.reduce_window_max_p, _first_of_windows)}
 
 
 def _sub_jaxpr(eqn):
@@ -90,18 +155,18 @@ def _sub_jaxpr(eqn):
     return sub if isinstance(sub, jcore.ClosedJaxpr) else jcore.ClosedJaxpr(sub, ())
 
 
-def rewritable(jaxpr) -> bool:
-    """Does this jaxpr (or a call inside it) hold an operation `for_xla_cpu` rewrites?"""
+def rewritable(jaxpr, rewrites: dict = _REWRITES) -> bool:
+    """Does this jaxpr (or a call inside it) hold an operation `rewrites` rewrites?"""
     for eqn in jaxpr.eqns:
-        if eqn.primitive in _REWRITES:
+        if eqn.primitive in rewrites:
             return True
         sub = _sub_jaxpr(eqn)
-        if sub is not None and rewritable(sub.jaxpr):
+        if sub is not None and rewritable(sub.jaxpr, rewrites):
             return True
     return False
 
 
-def _evaluate(jaxpr, consts, *args) -> list:
+def _evaluate(jaxpr, consts, *args, rewrites: dict = _REWRITES) -> list:
     """jax.core.eval_jaxpr, with the rewrites applied (calls that hold one inlined)."""
     env: dict = {}
 
@@ -113,10 +178,10 @@ def _evaluate(jaxpr, consts, *args) -> list:
     for eqn in jaxpr.eqns:
         values = [read(v) for v in eqn.invars]
         sub = _sub_jaxpr(eqn)
-        if eqn.primitive in _REWRITES:
-            outs = [_REWRITES[eqn.primitive](values, eqn.params)]
-        elif sub is not None and rewritable(sub.jaxpr):
-            outs = _evaluate(sub.jaxpr, sub.consts, *values)
+        if eqn.primitive in rewrites:
+            outs = [rewrites[eqn.primitive](values, eqn.params)]
+        elif sub is not None and rewritable(sub.jaxpr, rewrites):
+            outs = _evaluate(sub.jaxpr, sub.consts, *values, rewrites=rewrites)
         else:
             outs = eqn.primitive.bind(*values, **eqn.primitive.get_bind_params(eqn.params))
             outs = outs if eqn.primitive.multiple_results else [outs]
@@ -124,16 +189,23 @@ def _evaluate(jaxpr, consts, *args) -> list:
     return [read(v) for v in jaxpr.outvars]
 
 
-def for_xla_cpu(fn: Callable) -> Callable:
+def for_xla_cpu(fn: Callable, rewrites: dict = _REWRITES) -> Callable:
     """`fn` (pure, traceable) with its convolutions and max-pool gradients rewritten (loops inside `fn`
     are left as they are); `fn` itself when it has neither. Traced anew for each call's shapes: use it
-    inside jit."""
+    inside jit. `forward_for_xla_cpu` is the same for a forward pass, before it is differentiated."""
     def wrapped(*args):
         flat, tree = jax.tree.flatten(args)
         shapes = [jax.ShapeDtypeStruct(np.shape(a), jax.numpy.result_type(a)) for a in flat]
         closed, out_shape = jax.make_jaxpr(lambda *leaves: fn(*jax.tree.unflatten(tree, leaves)),
                                            return_shape=True)(*shapes)
-        if not rewritable(closed.jaxpr):
+        if not rewritable(closed.jaxpr, rewrites):
             return fn(*args)
-        return jax.tree.unflatten(jax.tree.structure(out_shape), _evaluate(closed.jaxpr, closed.consts, *flat))
+        return jax.tree.unflatten(jax.tree.structure(out_shape),
+                                  _evaluate(closed.jaxpr, closed.consts, *flat, rewrites=rewrites))
     return wrapped
+
+
+def forward_for_xla_cpu(fn: Callable) -> Callable:
+    """A forward pass `fn` with its convolutions as matrix products over patches and its tiling max pools
+    as one-hot products (`_FORWARD`), to be differentiated afterwards."""
+    return for_xla_cpu(fn, _FORWARD)

@@ -15,7 +15,7 @@ from mlplab.engine import train as engine
 from mlplab.engine.layout import Steps, choose
 from mlplab.engine.program import Compiled
 from mlplab.engine.progress import CompileClock, Pace, StepProgress
-from mlplab.engine.xla_cpu import for_xla_cpu
+from mlplab.engine.xla_cpu import for_xla_cpu, forward_for_xla_cpu
 from mlplab.training import population
 
 from test_engine import keras_fit, setup
@@ -110,10 +110,42 @@ def test_cpu_rewrites_keep_the_numbers():
             np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-5)
 
 
+
+@pytest.mark.parametrize("where", ["forward", "step"])
+def test_convolutions_as_matrix_products_keep_the_numbers(where):
+    """Ungrouped convolutions (strided, padded, dilated) become products over patches: rewritten in the
+    forward pass before differentiating, or in the whole step (the kernel gradient then gathers one window per
+    output position). Max pools that tile, with ties, send each window's gradient to its first maximum."""
+    rng = np.random.default_rng(1)
+    x = jnp.asarray(rng.integers(0, 3, size=(3, 12, 11, 4)), "float32")  # small integers: many ties
+    k = jnp.asarray(rng.normal(size=(3, 3, 4, 6)), "float32")
+
+    def forward(x, k, strides, padding, dilation):
+        h = jax.lax.conv_general_dilated(x, k, strides, padding, rhs_dilation=dilation,
+                                         dimension_numbers=("NHWC", "HWIO", "NHWC"))
+        h = jax.lax.reduce_window(jnp.maximum(h, 0.0), -jnp.inf, jax.lax.max, (1, 2, 2, 1), (1, 2, 2, 1), "VALID")
+        pooled = jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, (1, 2, 2, 1), (1, 2, 2, 1), "VALID")
+        return jnp.sum(jnp.sin(h)) + jnp.sum(pooled ** 2)
+
+    for args in [((1, 1), "VALID", (1, 1)), ((2, 1), "SAME", (1, 1)), ((1, 1), "SAME", (2, 2)), ((2, 2), "VALID", (1, 1))]:
+        plain = jax.grad(lambda x, k: forward(x, k, *args), argnums=(0, 1))
+        if where == "forward":
+            ours = jax.grad(lambda x, k: forward_for_xla_cpu(lambda x, k: forward(x, k, *args))(x, k), argnums=(0, 1))
+        else:
+            ours = for_xla_cpu(plain)
+        program = str(jax.make_jaxpr(ours)(x, k))
+        if where == "forward" or args[0] == (1, 1):   # a strided one's input gradient dilates: left a convolution
+            assert "conv_general_dilated" not in program
+        assert "select_and_scatter_add" not in program
+        for a, b in zip(jax.jit(ours)(x, k), jax.jit(plain)(x, k)):   # the same sums in another order
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+
 @pytest.mark.slow
 @pytest.mark.skipif(jax.default_backend() != "cpu", reason="what XLA's CPU compiler makes of a loop")
 def test_a_scanned_conv_step_has_only_fast_convolutions_on_cpu():
-    """Why the rewrite exists: inside a loop XLA CPU leaves backward convolutions in slow forms."""
+    """Why the rewrite exists: inside a loop XLA CPU leaves backward convolutions in slow forms. The forward
+    convolutions become matrix products over patches before they are differentiated, so the step has none left
+    but in the canonical form."""
     exp, data, model, members, program = tiny_cnn("train.epochs=1")
     compiled = Compiled(program, 10, engine.regularized_variables(members))
     run = engine._Run(program, members, data, compiled, CallbackList())  # noqa: SLF001 (the host loop's own state)
@@ -121,8 +153,8 @@ def test_a_scanned_conv_step_has_only_fast_convolutions_on_cpu():
     hlo = run.steps.loop.lower(run.state[0], run.consts[0], run.feed.x, run.feed.y, batches[None],
                                jnp.ones((1, 4, 32)), np.int32(0), np.int32(4)).compile().as_text()
     labels = [line.split("dim_labels=")[1].split(",")[0] for line in hlo.splitlines() if " convolution(" in line]
-    assert labels and all(label.startswith("b01f_01io->b01f") for label in labels), labels
-    assert "select-and-scatter" not in hlo
+    assert all(label.startswith("b01f_01io->b01f") for label in labels), labels
+    assert " dot(" in hlo and "select-and-scatter" not in hlo
 
 
 @pytest.mark.slow
