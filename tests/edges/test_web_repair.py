@@ -46,7 +46,7 @@ def home(tmp_path_factory):
 def faulty(home):
     run = ml.run(None, {"data.scale": "none", "train.optimizer": "sgd", "train.learning_rate": 0.1,
                         "train.epochs": 3, "model.hidden": [16]}, store=home, progress=False)
-    assert run.findings and run.findings[0].code == "lr_too_high"   # then the unscaled inputs
+    assert run.findings and run.findings[0].code == "unscaled_inputs"   # then the rate (diverged on raw pixels)
     return run.id
 
 
