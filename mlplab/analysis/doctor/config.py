@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .causes import (IMAGE_SETS, STEP_SYMPTOMS, UNSCALED_SYMPTOMS, cause, init_fix, lower_lr, raise_lr,
+from .causes import (STEP_SYMPTOMS, UNSCALED_SYMPTOMS, cause, init_fix, lower_lr, raise_lr, raw_pixels,
                      regularization_penalty)
 from .finding import Finding, fmt, one_digit, rounded
 from .reading import RunView
@@ -218,8 +218,7 @@ def small_training_split(r: RunView) -> Finding | None:
 
 def unscaled_images(r: RunView) -> Finding | None:
     data = r.spec.get("data") or {}
-    if (data.get("scale") != "none" or str(data.get("dataset")) not in IMAGE_SETS
-            or r.data_warned("unscaled_inputs")):
+    if not raw_pixels(r) or r.data_warned("unscaled_inputs"):
         return None   # on a stored run the data check's warning says it with the numbers
     return cause(r, "unscaled_inputs", f"the inputs are not scaled (scale = 'none' on {data.get('dataset')}'s "
                  "pixels)", "Large inputs push units into their flat regions and make the gradients badly sized "

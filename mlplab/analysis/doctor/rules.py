@@ -115,9 +115,8 @@ def _below_baseline(r: RunView) -> bool:
     baseline = easy_baseline(r)
     if baseline is None:
         return False
-    pooled = [(r.final(f"{where}_accuracy"), sum(r.class_counts.get(key) or []))
-              for where, key in (("val", "val"), ("test", "test"))]
-    pooled = [(acc, n) for acc, n in pooled if math.isfinite(acc) and n]
+    pooled = [(acc, n) for split in ("val", "test")
+              if math.isfinite(acc := r.final(f"{split}_accuracy")) and (n := sum(r.class_counts.get(split) or []))]
     if not pooled:
         held = _held_out(r)[1]
         return math.isfinite(held) and held < baseline - FAR_BELOW
