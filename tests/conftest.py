@@ -48,6 +48,17 @@ def cli_json(*argv: str):
     return json.loads(out)
 
 
+def finished_runs(store, names) -> dict[str, str]:
+    """Runs that ended ok without training (a run row and a history file each), by name: for labelling and
+    deleting."""
+    ids = {}
+    for name in names:
+        ids[name] = store.create_run(name=name, spec={}, dataset="digits")
+        store.set_status(ids[name], "ok")
+        store.write_artifact(ids[name], "history.csv", "epoch\n")
+    return ids
+
+
 @pytest.fixture(scope="session")
 def digits_run(tmp_path_factory) -> tuple[Path, dict]:
     """One short digits run (the default experiment for 5 epochs), trained once per session in a store of its

@@ -3,7 +3,7 @@ import io
 
 import pytest
 
-from conftest import cli, cli_json
+from conftest import cli, cli_json, finished_runs
 from mlplab.store import Store
 
 
@@ -15,12 +15,7 @@ class Terminal(io.StringIO):
 @pytest.fixture
 def home(tmp_path):
     store = Store(tmp_path / "runs")
-    ids = []
-    for name in ("first", "second"):
-        run_id = store.create_run(name=name, spec={}, dataset="digits")
-        store.set_status(run_id, "ok")
-        store.write_artifact(run_id, "history.csv", "epoch\n")
-        ids.append(run_id)
+    ids = list(finished_runs(store, ("first", "second")).values())
     store.close()
     return str(tmp_path / "runs"), ids
 

@@ -6,6 +6,7 @@ pytest.importorskip("fastapi")
 pytest.importorskip("httpx")
 from fastapi.testclient import TestClient  # noqa: E402
 
+from conftest import finished_runs  # noqa: E402
 from mlplab.store import Store  # noqa: E402
 from mlplab.web import create_app  # noqa: E402
 
@@ -15,11 +16,7 @@ TOKEN = "t"
 @pytest.fixture
 def client(tmp_path):
     store = Store(tmp_path / "runs")
-    ids = []
-    for name in ("keeper", "junk"):
-        run_id = store.create_run(name=name, spec={}, dataset="digits")
-        store.set_status(run_id, "ok")
-        ids.append(run_id)
+    ids = list(finished_runs(store, ("keeper", "junk")).values())
     app = create_app(store.home, token=TOKEN)
     with TestClient(app, base_url="http://127.0.0.1:8765", headers={"Authorization": f"token {TOKEN}"}) as c:
         yield c, store, ids

@@ -1,7 +1,7 @@
 """Tag, note and delete from the runs list, in a real headless Chromium (as tests/edges/test_web_browser.py)."""
 import pytest
 
-from conftest import SAFETY_NET
+from conftest import SAFETY_NET, finished_runs
 from test_web_browser import TOKEN, launch, playwright_api, serving
 
 from mlplab.store import Store  # noqa: E402
@@ -13,12 +13,7 @@ pytestmark = pytest.mark.slow   # opens a browser
 @pytest.fixture
 def served(tmp_path):
     store = Store(tmp_path / "runs")
-    ids = {}
-    for name in ("keeper", "junk", "other"):
-        run_id = store.create_run(name=name, spec={}, dataset="digits")
-        store.set_status(run_id, "ok")
-        store.write_artifact(run_id, "history.csv", "epoch\n")
-        ids[name] = run_id
+    ids = finished_runs(store, ("keeper", "junk", "other"))
     with serving(create_app(store.home, token=TOKEN)) as url:
         yield url, store, ids
 
