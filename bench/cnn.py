@@ -117,8 +117,9 @@ def main() -> None:
     epochs: dict[str, list[float]] = {}
     cpus: dict[str, list[float]] = {}
     compiles: dict[str, float] = {}
-    peer_file = tempfile.NamedTemporaryFile(suffix=".npz", delete=False).name
-    np.savez(peer_file, x=bare.x_train, y=bare.y_train)
+    peer_file = tempfile.NamedTemporaryFile(suffix=".npz", delete=False).name if args.peer_python else None
+    if peer_file:
+        np.savez(peer_file, x=bare.x_train, y=bare.y_train)
     for round_ in range(args.rounds + 1):
         for name, run in runs.items():
             seconds, compiling, cpu = run()
@@ -131,7 +132,8 @@ def main() -> None:
             for peer, r in peers(args.peer_python, "cnn", peer_file).items():
                 epochs.setdefault(PEER_NAMES[peer], []).append(r["seconds"])
                 cpus.setdefault(PEER_NAMES[peer], []).append(r["cpu"])
-    os.unlink(peer_file)
+    if peer_file:
+        os.unlink(peer_file)
     best = {k: min(v) for k, v in epochs.items()}
     print(f"{'':34s} {'s/epoch':>8s} {'CPU s':>8s} {'cores':>6s} {'compile s':>10s}   (CPU s: the process' CPU "
           "time, all threads)")

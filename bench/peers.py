@@ -55,17 +55,17 @@ def keras_tf(kind: str, x, y) -> dict:
 # ------------------------------------------------------------------ PyTorch
 
 def torch_model(kind: str, shape):
-    import torch
     from torch import nn
     if kind == "cnn":
         return nn.Sequential(nn.Conv2d(shape[-1], 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3), nn.ReLU(),
                              nn.MaxPool2d(2), nn.Flatten(), nn.LazyLinear(64), nn.ReLU(), nn.Dropout(0.25),
-                             nn.Linear(64, 10)), torch
-    return nn.Sequential(nn.Linear(shape[-1], 512), nn.ReLU(), nn.Linear(512, 256), nn.ReLU(), nn.Linear(256, 10)), torch
+                             nn.Linear(64, 10))
+    return nn.Sequential(nn.Linear(shape[-1], 512), nn.ReLU(), nn.Linear(512, 256), nn.ReLU(), nn.Linear(256, 10))
 
 
 def torch_epoch(kind: str, x, y) -> dict:
-    model, torch = torch_model(kind, x.shape)
+    import torch
+    model = torch_model(kind, x.shape)
     xt = torch.from_numpy(x).permute(0, 3, 1, 2).contiguous() if kind == "cnn" else torch.from_numpy(x)
     yt = torch.from_numpy(y).long()
     model(xt[:2])   # the lazy layer's shape

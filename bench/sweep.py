@@ -95,10 +95,7 @@ def cli_sweep(raw: dict) -> float:
         spec = os.path.join(home, "grid.toml")
         with open(spec, "w") as f:
             f.write("\n".join(lines) + "\n")
-        cmd = [sys.executable, "-m", "mlplab.cli", "--home", home, "sweep", spec, "--json"]
-        t = time.perf_counter()
-        subprocess.run(cmd, check=True, capture_output=True)
-        return time.perf_counter() - t
+        return new_process([sys.executable, "-m", "mlplab.cli", "--home", home, "sweep", spec, "--json"])
 
 
 SKLEARN_48 = """
