@@ -80,9 +80,9 @@ def oracle_diagnosis(name):
 @pytest.mark.parametrize("name, first_fix", [
     # Adagrad at 2.4 on digits, stuck at 0.10: Adam at 0.001 reached 0.80, a tenth of the rate 0.09
     ("adagrad_far_above", {"train.optimizer": "adam", "train.learning_rate": 0.001}),
-    # plain SGD at 1.4, batch 2, diverged: its default rate 0.01 reached 0.962, the best neighbour 0.965; a batch
-    # of 32 stayed at 0.12
-    ("plain_sgd_far_above", {"train.learning_rate": 0.01}),
+    # plain SGD at 1.4, batch 2, diverged: Adam at 0.001 reached 0.965, the best neighbour (SGD's default rate 0.01
+    # 0.962); a batch of 32 stayed at 0.12
+    ("plain_sgd_far_above", {"train.optimizer": "adam", "train.learning_rate": 0.001}),
     # raw MNIST pixels, SGD at 0.1 (within its range), diverged: scaling reached 0.84, a tenth of the rate 0.09
     ("diverged_on_raw_pixels", {"data.scale": "unit"}),
     # softmax hidden units and L2 0.022: ReLU reached 0.92; L2 = 0 stayed at 0.15
@@ -91,8 +91,22 @@ def oracle_diagnosis(name):
     ("strong_l2", {"model.l2": 0.0008}),
     # Adam at 1.7e-6 with a loss that never came down ("diverged"): Adam at 0.001 reached 0.94
     ("adam_far_below", {"train.learning_rate": 0.001}),
-    # no hidden layer on digits (the easy baseline's own model), SGD at 0.1 stopped at 0.41: 0.01 reached 0.944
-    ("no_hidden_layer_on_digits", {"train.learning_rate": 0.01}),
+    # no hidden layer on digits (the easy baseline's own model), SGD at 0.1 stopped at 0.41: Adam at 0.001 reached
+    # 0.923, within noise of a rate of 0.01 (0.944)
+    ("no_hidden_layer_on_digits", {"train.optimizer": "adam", "train.learning_rate": 0.001}),
+    # one hidden layer of 4 units on raw digits, RMSprop, 2 epochs, at 0.11: 64 units reached 0.76, a rate ten
+    # times larger 0.24 (it was called "too few steps")
+    ("narrow_layers", {"model.hidden": [64]}),
+    # no hidden layer on cosine2d (no line separates it), Adam at 0.01, batch 190, 3 epochs, at 0.45: one layer of 64
+    # reached 0.86, a batch of 32 0.65
+    ("no_hidden_layer_on_cosine2d", {"model.hidden": [64]}),
+    # mse and dropout 0.57 on digits, at 0.04: crossentropy reached 0.95, dropout 0 0.22
+    ("high_dropout_and_mse", {"train.loss": "sparse_categorical_crossentropy"}),
+    # Adagrad at its Keras default 0.001 (softmax hidden units, weights of stddev 1.7), at 0.07 on digits: Adam at
+    # 0.001 reached 0.41, ReLU 0.11
+    ("adagrad_at_its_default", {"train.optimizer": "adam"}),
+    # six tanh layers of 23, L2 0.065, SGD, batch 5, 2 epochs, at 0.26 on digits: batch-norm reached 0.81, ReLU 0.04
+    ("deep_sigmoid_stack", {"model.batchnorm": True}),
 ])
 def test_the_first_fix_is_the_change_the_neighbours_showed_right(name, first_fix):
     findings = oracle_diagnosis(name)
@@ -131,3 +145,13 @@ def test_one_layer_of_weights_learns_from_any_start(init):
     deep = diagnose(run_of(spec_with("model.hidden=[64, 64]", f"model.init={init}"), acc=[0.1, 0.1, 0.11, 0.1, 0.1]))
     assert not {"constant_init", "init_too_small"} & set(codes(flat))
     assert {"constant_init", "init_too_small"} & set(codes(deep))
+
+
+def test_a_rising_validation_loss_whose_accuracy_held_is_a_note():
+    """Digits, 138-138, SGD+momentum, 44 epochs without early stopping: validation loss lowest at epoch 18, then
+    rising, validation accuracy 0.937 -> 0.930 on 143 rows. No single change (early stopping and dropout included)
+    beat the run beyond the noise: healthy, and the doctor says so while noting the rise."""
+    findings = oracle_diagnosis("rising_val_loss_accuracy_held")
+    assert problems(findings) == []
+    f = {f.code: f for f in findings}["overfitting"]
+    assert f.severity == "info" and f.epoch == 18 and "Its validation accuracy held" in f.explanation

