@@ -51,8 +51,9 @@ LR_RANGE = {"sgd": (1e-3, 0.5), "adam": (1e-5, 1e-2), "adamw": (1e-5, 1e-2), "rm
 # 0.5 for hidden layers as the upper end; Keras' examples use 0.2 .. 0.5).
 DROPOUT_HIGH = 0.5
 # ... yet it is rarely what holds a run back most: on the oracle's seed 1, where it was the first cause named
-# (base score 3), its fix was right for 7 of 24 runs; the unscaled inputs, the loss, too few steps or a rate out of
-# range were right in most others. It ranks below those (2-2.5), above "too few epochs" (1.5).
+# (base score 3), its fix was right for 7 of 24 runs; wider layers, scaled inputs, another rate, crossentropy or no
+# dropout at all were right in the others. It ranks below the inputs, the loss, too few steps and a rate out of
+# range (2-2.5), above "too few epochs" (1.5).
 DROPOUT_SCORE = 1.8
 
 # An L1/L2 term at initialization at least as large as the loss of a uniform guess (log C, 2.3 on
