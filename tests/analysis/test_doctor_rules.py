@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from mlplab.analysis.doctor import diagnose, preflight
+from mlplab.analysis.doctor import Finding, diagnose, preflight
 from mlplab.analysis.doctor.fixes import cli_text, python_text, safe
 from mlplab.spec import load_spec
 from mlplab.stored.repair_report import candidate_fixes
@@ -329,3 +329,22 @@ def test_repair_candidates_are_the_causes_fixes_in_rank_order_without_repeats():
                           "lr_too_high+batch_too_small"),
                          ({"train.batch_size": 32}, "batch_too_small")]
     json.dumps([f.to_dict() for f in findings])   # --json ready, kinds and links included
+
+
+def _cause(code, score, fix):
+    return Finding(code, "error", code, None, {}, "", "", kind="cause", explains=["stuck"], fixes=[fix], score=score)
+
+
+def test_two_causes_about_as_well_supported_are_fixed_together_first():
+    """The oracle's seed 1: the top two causes' fixes together came first only when the second cause scored at least
+    PAIR_SHARE (0.7) of the first; a pair with a weaker cause, or with a symptom's own fix, came second."""
+    from mlplab.stored.repair_report import PAIR_SHARE
+    rate, scale = {"train.optimizer": "adam", "train.learning_rate": 0.001}, {"data.scale": "unit"}
+    stuck = Finding("stuck", "error", "stuck", 2, {}, "", "", explained_by=["lr_too_high"], fixes=[{"train.epochs": 9}])
+    close = [_cause("lr_too_high", 5.0, rate), _cause("unscaled_inputs", 5.0 * PAIR_SHARE, scale), stuck]
+    assert candidate_fixes(close, 3) == [({**rate, **scale}, "lr_too_high+unscaled_inputs"), (rate, "lr_too_high"),
+                                         (scale, "unscaled_inputs")]
+    weak = [_cause("lr_too_high", 5.0, rate), _cause("unscaled_inputs", 5.0 * PAIR_SHARE - 0.1, scale), stuck]
+    assert [code for _, code in candidate_fixes(weak, 2)] == ["lr_too_high", "lr_too_high+unscaled_inputs"]
+    alone = [_cause("lr_too_high", 5.0, rate), stuck]   # the next fix is the symptom's own: never first
+    assert [code for _, code in candidate_fixes(alone, 2)] == ["lr_too_high", "lr_too_high+stuck"]
