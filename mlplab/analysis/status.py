@@ -211,3 +211,17 @@ def run_row(run: dict) -> dict:
             "layers": list(summary.get("layers") or []),
             "health": run.get("health"), "headline": run.get("headline"),
             "tags": list(run.get("tags") or []), "note": run.get("note") or ""}
+
+
+# accuracy differences below one point are noise however many rows measure them
+MIN_NOISE = 0.01
+
+
+def noise(p1: float, p2: float, rows: int | None) -> float:
+    """The largest difference between two accuracies measured on the same `rows` rows that is still noise:
+    two standard errors of the difference, 2 sqrt((p1 (1 - p1) + p2 (1 - p2)) / rows), at least MIN_NOISE
+    (just MIN_NOISE when the number of rows is unknown)."""
+    if not rows or not (math.isfinite(p1) and math.isfinite(p2)):
+        return MIN_NOISE
+    spread = max(p1 * (1 - p1), 0.0) + max(p2 * (1 - p2), 0.0)
+    return max(MIN_NOISE, 2 * math.sqrt(spread / rows))

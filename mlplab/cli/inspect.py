@@ -129,8 +129,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     from ..stored import load_findings
-    from ..analysis.doctor.fixes import cli_text
-    from ..stored.repair_report import candidate_fixes, declined, load_report
+    from ..stored.repair_report import declined, first_fix, load_report
     from ..store import Store
     store = Store(args.home)
     run_id = store.resolve(args.run)
@@ -168,9 +167,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         out.print(f"\n--fix: {escape(report.note)}")
     elif any(f.problem for f in findings):
         reason = declined(store.get_run(run_id), findings)
-        first = cli_text(candidate_fixes(findings, 1)[0][0]) if reason is None else ""
-        out.print(f"\n[bold]First to try:[/] {escape(first)}\n[dim]mlplab doctor {run_id} --fix trains it and the "
-                  "next fixes, and answers with the best of them[/]" if reason is None
+        out.print(f"\n[bold]First to try:[/] {escape(first_fix(findings))}\n[dim]mlplab doctor {run_id} --fix "
+                  "trains it and the next fixes, and answers with the best of them[/]" if reason is None
                   else f"\n[dim]no --fix: {escape(reason)}[/]")
     return 0
 

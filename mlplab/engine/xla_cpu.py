@@ -146,13 +146,12 @@ def _or_bind(primitive, rewrite):
 
 # rewrites of the step (forward and backward as traced): convolutions in the canonical form or as one matrix
 # product, max-pool gradients as one-hot products
-_REWRITES = {_CONV: lambda values, params: _canonical(*values, **params),
-             _SCATTER: lambda values, params: _scatter_to_first(*values, **params)}
+_CONV_REWRITE = {_CONV: lambda values, params: _canonical(*values, **params)}
+_REWRITES = {**_CONV_REWRITE, _SCATTER: lambda values, params: _scatter_to_first(*values, **params)}
 # rewrites of the forward pass, before differentiation: its convolutions as matrix products and its tiling
 # max pools as one-hot products, so the gradients are products, slices and pads too (no convolution, no
 # select_and_scatter_add), and the backward pass reuses the forward patches
-_FORWARD = {_CONV: lambda values, params: _canonical(*values, **params),
-            lax.reduce_window_max_p: _or_bind(lax.reduce_window_max_p, _first_of_windows)}
+_FORWARD = {**_CONV_REWRITE, lax.reduce_window_max_p: _or_bind(lax.reduce_window_max_p, _first_of_windows)}
 
 
 def _sub_jaxpr(eqn):

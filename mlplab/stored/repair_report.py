@@ -20,11 +20,12 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
+from ..analysis.doctor.fixes import cli_text
+from ..analysis.status import MIN_NOISE, noise
 from ..store import Store, loads
 from ..store.artifacts import REPAIR
 
 CANDIDATES = 3        # how many fixes `mlplab doctor --fix` tries by default
-MIN_NOISE = 0.01      # accuracy differences below one point are noise however many rows measure them
 ENDED_WELL = ("ok", "stopped")   # the statuses a candidate must end with to be the answer
 MEASURES = {"val_accuracy": "validation accuracy", "test_accuracy": "test accuracy"}
 
@@ -42,16 +43,6 @@ class Candidate:
     improved: bool = False         # it helped: ended ok or stopped, better than the original beyond noise
     error: str | None = None       # why it could not be trained
     val_accuracy: float = float("nan")   # its result's (what candidates are compared on, with a validation split)
-
-
-def noise(p1: float, p2: float, rows: int | None) -> float:
-    """The largest difference between two accuracies measured on the same `rows` rows that is still noise:
-    two standard errors of the difference, 2 sqrt((p1 (1 - p1) + p2 (1 - p2)) / rows), at least MIN_NOISE
-    (just MIN_NOISE when the number of rows is unknown)."""
-    if not rows or not (math.isfinite(p1) and math.isfinite(p2)):
-        return MIN_NOISE
-    spread = max(p1 * (1 - p1), 0.0) + max(p2 * (1 - p2), 0.0)
-    return max(MIN_NOISE, 2 * math.sqrt(spread / rows))
 
 
 def helped(c: Candidate, before: float, rows: int | None, measure: str = "val_accuracy") -> bool:
@@ -200,6 +191,13 @@ def candidate_fixes(findings, limit: int = CANDIDATES) -> list[tuple[dict, str]]
         if fix not in [x for x, _ in out]:
             out.append((fix, code))
     return out[:limit]
+
+
+def first_fix(findings) -> str | None:
+    """The first fix to try (`candidate_fixes`' first), as `--set` options: what `mlplab doctor` and the run page
+    show, and what `--fix` trains first. None when there is nothing to try."""
+    fixes = candidate_fixes(findings, 1)
+    return cli_text(fixes[0][0]) if fixes else None
 
 
 # data-file warnings no spec change can remove: still there after a repair, they do not count against it

@@ -12,8 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 
 from ..errors import BadInput
-from ..analysis.doctor.fixes import cli_text
-from ..stored.repair_report import MEASURES, Candidate, RepairReport, candidate_fixes, declined, load_report
+from ..stored.repair_report import MEASURES, Candidate, RepairReport, declined, first_fix, load_report
 from .common import Dashboard, Web, finite, json_response
 from .live import job_doc
 
@@ -73,7 +72,7 @@ def page_context(web: Dashboard, run: dict, findings) -> dict:
             "repair_measure": MEASURES[report.measure] if report else None,
             "repair_job": web.jobs.repair_job(run["id"]),
             "repairable": (repairable := declined(run, findings) is None),
-            "repair_first": cli_text(candidate_fixes(findings, 1)[0][0]) if repairable else None,
+            "repair_first": first_fix(findings) if repairable else None,
             "repair_of": (run.get("summary") or {}).get("repair_of")}
 
 

@@ -15,11 +15,10 @@ import pytest
 pytest.importorskip("fastapi")
 
 import mlplab as ml  # noqa: E402
-from mlplab.analysis.doctor.fixes import cli_text  # noqa: E402
 from mlplab.cli import main  # noqa: E402
 from mlplab.store import Store  # noqa: E402
 from mlplab.stored import load_findings  # noqa: E402
-from mlplab.stored.repair_report import Candidate, RepairReport, candidate_fixes, noise  # noqa: E402
+from mlplab.stored.repair_report import Candidate, RepairReport, first_fix, noise  # noqa: E402
 from mlplab.web import create_app  # noqa: E402
 from mlplab.web import jobs as jobs_module  # noqa: E402
 from conftest import wait_for  # noqa: E402
@@ -59,7 +58,7 @@ def test_repair_is_refused_without_the_csrf_token(home, faulty, capsys):
         page = c.get(f"/runs/{faulty}").text
         assert 'id="repair-run"' in page   # the doctor has fixes: the button is there
         # the first fix to try, as `mlplab doctor` prints it: one definition (candidate_fixes) for both views
-        first = cli_text(candidate_fixes(load_findings(Store(home), faulty), 1)[0][0])
+        first = first_fix(load_findings(Store(home), faulty))
         assert f'<code id="first-fix">{first}</code>' in page and first.startswith("--set data.scale=unit")
         r = c.post(f"/runs/{faulty}/repair", follow_redirects=False)
         assert r.status_code == 403 and "CSRF" in r.text

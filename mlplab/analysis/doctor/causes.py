@@ -50,10 +50,8 @@ def _dense_shapes(r: RunView) -> list[tuple[int, int]]:
     summary = (r.run.get("summary") or {}).get("data") or {}
     shape = summary.get("input_shape")
     size = int(np.prod(shape)) if shape else IMAGE_SETS.get(str((r.spec.get("data") or {}).get("dataset")), 0)
-    layers = r.model.get("layers")
-    widths = [l["units"] for l in layers if l.get("type") == "dense"] if layers else list(r.model.get("hidden") or [])
     classes = r.num_classes if r.class_names else 10
-    sizes = [size, *widths, classes]
+    sizes = [size, *r.hidden_widths, classes]
     return list(zip(sizes[:-1], sizes[1:]))
 
 
@@ -296,9 +294,7 @@ def model_too_small(r: RunView) -> Finding | None:
     """A hidden layer so narrow it is a bottleneck however long the model trains (narrower than the classes; of
     NARROW units or fewer, or none on data no line separates, it comes first), or few weights and a plateau. The
     fix widens every hidden layer to at least 64 units and keeps the depth."""
-    acc = r.train_acc
-    layers = r.model.get("layers")
-    dense = [l.get("units") for l in layers or [] if l.get("type") == "dense"] if layers else list(r.model.get("hidden") or [])
+    acc, dense = r.train_acc, r.hidden_widths
     narrow = min(dense, default=0)
     # no hidden layer is a bottleneck on data no line separates (cosine2d); on the built-in image sets such a
     # model is the easy baseline itself (thresholds.EASY_BASELINE): a run far below it was held back by something else

@@ -170,6 +170,12 @@ class RunView:
         return out
 
     @property
+    def hidden_widths(self) -> list[int]:
+        """The units of each hidden dense layer (`hidden`, or a `layers` spec's dense layers)."""
+        layers = self.model.get("layers")
+        return [l["units"] for l in layers if l.get("type") == "dense"] if layers else list(self.model.get("hidden") or [])
+
+    @property
     def has_hidden_layers(self) -> bool:
         """Any weights before the output layer (hidden units, or a `layers` spec's dense or conv layers)?"""
         layers = self.model.get("layers")

@@ -14,12 +14,13 @@ import math
 
 import numpy as np
 
+from ..status import noise
 from .causes import allowance, init_too_small, lower_lr, lr_fix
 from .finding import Finding, fmt, rounded
 from .reading import RunView
 from .thresholds import (DEFAULT_LR, EASY_BASELINE, FAR_BELOW, FAR_BELOW_SE, GAP_HIGH_ACCURACY, GAP_LARGE, GAP_WHEN_HIGH, GAP_WHEN_LOW,
                          LEARNED_LITTLE, OSCILLATION_AMPLITUDE, OSCILLATION_JUMP, OSCILLATION_SHARE, OVERFIT_RISE,
-                         OVERFIT_LOST_SE, OVERFIT_TRAIN_FALL, SEVERAL_EPOCHS, SPIKE_FACTOR, STILL_LEARNING, UNDERFIT_ACCURACY,
+                         OVERFIT_TRAIN_FALL, SEVERAL_EPOCHS, SPIKE_FACTOR, STILL_LEARNING, UNDERFIT_ACCURACY,
                          UNDERFIT_POOR, UPDATE_RATIO_HUGE)
 
 
@@ -183,16 +184,15 @@ def _accuracy_rose_after_loss_best(r: RunView) -> bool:
 
 def _accuracy_lost(r: RunView, best: int) -> bool:
     """Did the validation accuracy fall after epoch `best` by more than the noise of the validation rows
-    (max(OVERFIT_LOST_SE standard errors of a difference, one point))? Unknown counts as lost. On the oracle's
-    seed 1 (600 runs) the 5 runs warned of a rising validation loss were all healthy: no single change (early
-    stopping and dropout included) beat them beyond the noise; their accuracy had fallen 0.3-2.1 points, on
-    143 validation rows where the noise is 2.4-5.7."""
+    (analysis.status.noise: two standard errors of the difference, at least a point)? Unknown counts as lost. On
+    the oracle's seed 1 (600 runs) the 5 runs warned of a rising validation loss were all healthy: no single
+    change (early stopping and dropout included) beat them beyond the noise; their accuracy had fallen 0.3-2.1
+    points, on 143 validation rows where the noise is 2.4-5.7."""
     acc = r.metric("val_accuracy")
     n = sum(r.class_counts.get("val") or [])
     if acc.size <= best or not n or not np.all(np.isfinite(acc)):
         return True
-    p = float(acc[best])
-    return p - float(acc[-1]) > max(OVERFIT_LOST_SE * math.sqrt(2 * p * (1 - p) / n), 0.01)
+    return float(acc[best] - acc[-1]) > noise(float(acc[best]), float(acc[-1]), n)
 
 
 def _rising_validation_loss(r: RunView) -> Finding | None:

@@ -117,7 +117,6 @@ SEVERAL_EPOCHS = 3
 OVERFIT_RISE = 0.10
 OVERFIT_TRAIN_FALL = 0.8
 # ... and a warning only when the validation accuracy fell too, beyond the noise (rules._accuracy_lost).
-OVERFIT_LOST_SE = 2.0
 # Overfitting from the accuracy gap, AUTOTRAINER's "test not well": train accuracy above 0.9 and
 # 7 points above validation (test when there is no validation split), or 10 points below that;
 # as AUTOTRAINER judges it only after 30 % of the epochs, we judge it only once the validation loss
